@@ -126,7 +126,8 @@ impl DocBuilder {
             self.lines.pop();
         }
         if self.lines.is_empty() {
-            self.lines.push("(No documentation in the specification.)".into());
+            self.lines
+                .push("(No documentation in the specification.)".into());
         }
         self.lines
             .into_iter()
@@ -146,7 +147,13 @@ fn dedent(text: &str) -> Vec<String> {
         .unwrap_or(0);
     let mut out: Vec<String> = lines
         .iter()
-        .map(|l| if l.len() >= indent { l[indent..].to_owned() } else { String::new() })
+        .map(|l| {
+            if l.len() >= indent {
+                l[indent..].to_owned()
+            } else {
+                String::new()
+            }
+        })
         .collect();
     while out.first().is_some_and(|l| l.is_empty()) {
         out.remove(0);
@@ -162,7 +169,10 @@ fn dedent(text: &str) -> Vec<String> {
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if matches!(c, '[' | ']' | '<' | '>' | '*' | '_' | '`' | '#' | '|' | '\\') {
+        if matches!(
+            c,
+            '[' | ']' | '<' | '>' | '*' | '_' | '`' | '#' | '|' | '\\'
+        ) {
             out.push('\\');
         }
         out.push(c);

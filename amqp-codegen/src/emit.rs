@@ -173,11 +173,7 @@ fn field_docs(f: &RField<'_>, domains: &Resolved<'_>) -> Vec<String> {
     }
     if let Some(domain) = domains.domains.iter().find(|(dm, _)| dm.name == f.domain) {
         if domain.0.name != f.primitive.name() {
-            d.para(format!(
-                "Domain `{}` ({}).",
-                f.domain,
-                f.primitive.name()
-            ));
+            d.para(format!("Domain `{}` ({}).", f.domain, f.primitive.name()));
         }
         d.asserts(&domain.0.asserts);
     } else {
@@ -250,9 +246,10 @@ fn method_struct(m: &RMethod<'_>, spec: &Resolved<'_>) -> TokenStream {
     let has_content = m.method.content;
     let is_response = m.is_response;
     let direction = direction_tokens(m.direction);
-    let responses = m.responses.iter().map(|(id, _)| {
-        quote!(MethodId { class_id: #class_id, method_id: #id })
-    });
+    let responses = m
+        .responses
+        .iter()
+        .map(|(id, _)| quote!(MethodId { class_id: #class_id, method_id: #id }));
 
     let mut decode = Vec::new();
     let mut encode = Vec::new();
@@ -293,15 +290,31 @@ fn method_struct(m: &RMethod<'_>, spec: &Resolved<'_>) -> TokenStream {
             }
         }
     }
-    let fixed = Literal::usize_unsuffixed(fixed);
-    let len = quote!(#fixed #(+ #dynamic)*);
+    let len = if dynamic.is_empty() {
+        let fixed = Literal::usize_unsuffixed(fixed);
+        quote!(#fixed)
+    } else if fixed == 0 {
+        quote!(#(#dynamic)+*)
+    } else {
+        let fixed = Literal::usize_unsuffixed(fixed);
+        quote!(#fixed #(+ #dynamic)*)
+    };
+    let variant = variant_ident(m);
     let value_arms = m.fields.iter().enumerate().map(|(i, f)| {
         let id = field_ident(&f.name);
         let v = arg_value(f.primitive, quote!(self.#id));
         quote!(#i => Some(#v),)
     });
-    let buf_param = if encode.is_empty() { quote!(_buf) } else { quote!(buf) };
-    let r_param = if decode.is_empty() { quote!(_r) } else { quote!(r) };
+    let buf_param = if encode.is_empty() {
+        quote!(_buf)
+    } else {
+        quote!(buf)
+    };
+    let r_param = if decode.is_empty() {
+        quote!(_r)
+    } else {
+        quote!(r)
+    };
     let self_value = if m.fields.is_empty() {
         quote!(_index: usize)
     } else {
@@ -400,7 +413,7 @@ fn method_struct(m: &RMethod<'_>, spec: &Resolved<'_>) -> TokenStream {
 
         impl From<#ident> for Method {
             fn from(m: #ident) -> Method {
-                Method::#ident(m)
+                Method::#variant(m)
             }
         }
     }
@@ -423,10 +436,12 @@ fn method_enum(spec: &Resolved<'_>) -> TokenStream {
         .collect();
     let docs: Vec<String> = all
         .iter()
-        .map(|m| format!(" `{}.{}`: see [`{}`].", m.class_name, m.method.name, {
-            let module = snake(m.class_name);
-            format!("{module}::{}", camel(&m.method.name))
-        }))
+        .map(|m| {
+            format!(" `{}.{}`: see [`{}`].", m.class_name, m.method.name, {
+                let module = snake(m.class_name);
+                format!("{module}::{}", camel(&m.method.name))
+            })
+        })
         .collect();
     let class_ids: Vec<u16> = all.iter().map(|m| m.class_id).collect();
     let method_ids: Vec<u16> = all.iter().map(|m| m.method.index).collect();
@@ -541,8 +556,16 @@ fn properties(class: &RClass<'_>, spec: &Resolved<'_>) -> TokenStream {
     let class_id = class.class.index;
     let n = class.properties.len();
     let words = n.div_ceil(15).max(1);
-    let names: Vec<Ident> = class.properties.iter().map(|p| field_ident(&p.name)).collect();
-    let types: Vec<TokenStream> = class.properties.iter().map(|p| rust_type(p.primitive)).collect();
+    let names: Vec<Ident> = class
+        .properties
+        .iter()
+        .map(|p| field_ident(&p.name))
+        .collect();
+    let types: Vec<TokenStream> = class
+        .properties
+        .iter()
+        .map(|p| rust_type(p.primitive))
+        .collect();
     let docs: Vec<TokenStream> = class
         .properties
         .iter()
@@ -582,13 +605,17 @@ fn properties(class: &RClass<'_>, spec: &Resolved<'_>) -> TokenStream {
         set_flags.push(quote!(if self.#id.is_some() { words[#w] |= #bitl; }));
         let r = read(p.primitive, &path);
         decode.push(quote!(let #id = if words[#w] & #bitl != 0 { Some(#r) } else { None };));
-        let wr = write(p.primitive, quote!(v));
-        encode.push(quote!(if let Some(v) = &self.#id { #wr }));
-        let l = match fixed_len(p.primitive) {
-            Some(k) => quote!(#k),
-            None => quote!(v.encoded_len()),
+        let wr = match p.primitive {
+            Primitive::Octet | Primitive::Short | Primitive::Long | Primitive::LongLong => {
+                write(p.primitive, quote!(*v))
+            }
+            _ => write(p.primitive, quote!(v)),
         };
-        lens.push(quote!(if let Some(v) = &self.#id { len += #l; }));
+        encode.push(quote!(if let Some(v) = &self.#id { #wr }));
+        lens.push(match fixed_len(p.primitive) {
+            Some(k) => quote!(if self.#id.is_some() { len += #k; }),
+            None => quote!(if let Some(v) = &self.#id { len += v.encoded_len(); }),
+        });
         let v = arg_value(p.primitive, quote!(*v));
         arms.push(quote!(#i => self.#id.as_ref().map(|v| #v),));
     }
@@ -828,14 +855,19 @@ fn domains(spec: &Resolved<'_>) -> TokenStream {
         b.asserts(&d.asserts);
         let docs = doc_attrs(b.finish());
         let id = type_ident(&d.name);
-        let ty = rust_type(*p);
+        let ty = match p {
+            Primitive::ShortStr | Primitive::LongStr | Primitive::Table | Primitive::Timestamp => {
+                let t = rust_type(*p);
+                quote!(crate::#t)
+            }
+            _ => rust_type(*p),
+        };
         quote!(#docs pub type #id = #ty;)
     });
     quote! {
         /// The specification's domains (named argument types), each an alias of
         /// the Rust type of its primitive wire type.
         pub mod domains {
-            use super::*;
             #(#items)*
         }
     }
@@ -847,10 +879,7 @@ pub(crate) fn emit(spec: &Resolved<'_>, file_name: &str, sha256: &str) -> TokenS
         let module = Ident::new(&snake(&c.class.name), Span::call_site());
         let mut d = DocBuilder::new();
         d.documentation(&c.class.doc);
-        d.para(format!(
-            "Class `{}`, id {}.",
-            c.class.name, c.class.index
-        ));
+        d.para(format!("Class `{}`, id {}.", c.class.name, c.class.index));
         let docs = doc_attrs(d.finish());
         let structs = c.methods.iter().map(|m| method_struct(m, spec));
         quote! {

@@ -59,7 +59,11 @@ impl Element {
     /// Rejects child elements and attributes the generator does not understand,
     /// so that a new kind of XML construct is never silently ignored.
     fn check(&self, attrs: &[&str], children: &[&str]) -> Result<(), Error> {
-        if let Some((k, _)) = self.attrs.iter().find(|(k, _)| !attrs.contains(&k.as_str())) {
+        if let Some((k, _)) = self
+            .attrs
+            .iter()
+            .find(|(k, _)| !attrs.contains(&k.as_str()))
+        {
             return Err(Error::new(
                 &self.location,
                 format!("unexpected attribute `{k}` on <{}>", self.name),
@@ -86,7 +90,13 @@ fn line_of(xml: &str, offset: usize) -> usize {
         .count()
 }
 
-fn open(xml: &str, reader: &Reader<&[u8]>, start: &BytesStart<'_>, parent: Option<&Element>, offset: usize) -> Result<Element, Error> {
+fn open(
+    xml: &str,
+    reader: &Reader<&[u8]>,
+    start: &BytesStart<'_>,
+    parent: Option<&Element>,
+    offset: usize,
+) -> Result<Element, Error> {
     let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
     let mut location = Location {
         line: line_of(xml, offset),
@@ -125,7 +135,10 @@ fn tree(xml: &str) -> Result<Element, Error> {
         let offset = reader.buffer_position() as usize;
         let here = |stack: &Vec<Element>| Location {
             line: line_of(xml, offset),
-            path: stack.last().map(|e| e.location.path.clone()).unwrap_or_default(),
+            path: stack
+                .last()
+                .map(|e| e.location.path.clone())
+                .unwrap_or_default(),
         };
         let event = reader
             .read_event()
@@ -175,7 +188,10 @@ fn tree(xml: &str) -> Result<Element, Error> {
 pub fn parse(xml: &str) -> Result<Spec, Error> {
     let root = tree(xml)?;
     if root.name != "amqp" {
-        return Err(Error::new(&root.location, "the root element must be <amqp>"));
+        return Err(Error::new(
+            &root.location,
+            "the root element must be <amqp>",
+        ));
     }
     root.check(
         &["major", "minor", "revision", "port", "comment"],
@@ -278,7 +294,9 @@ fn chassis(el: &Element) -> Result<Vec<Chassis>, Error> {
 
 fn field(f: &Element) -> Result<Field, Error> {
     f.check(
-        &["name", "domain", "type", "reserved", "label", "required", "requred"],
+        &[
+            "name", "domain", "type", "reserved", "label", "required", "requred",
+        ],
         &["doc", "rule", "assert"],
     )?;
     let domain = f.attr("domain").map(str::to_owned);
@@ -320,7 +338,14 @@ fn class(c: &Element) -> Result<Class, Error> {
     let mut methods = Vec::new();
     for m in c.children("method") {
         m.check(
-            &["name", "synchronous", "index", "label", "content", "deprecated"],
+            &[
+                "name",
+                "synchronous",
+                "index",
+                "label",
+                "content",
+                "deprecated",
+            ],
             &["doc", "chassis", "rule", "field", "response"],
         )?;
         let mut responses = Vec::new();

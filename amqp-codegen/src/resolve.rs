@@ -249,11 +249,7 @@ impl std::fmt::Display for Stats {
     }
 }
 
-fn resolve_domain(
-    spec: &Spec,
-    name: &str,
-    location: &Location,
-) -> Result<Primitive, Error> {
+fn resolve_domain(spec: &Spec, name: &str, location: &Location) -> Result<Primitive, Error> {
     let mut current = name;
     for _ in 0..=spec.domains.len() {
         let Some(d) = spec.domains.iter().find(|d| d.name == current) else {
@@ -268,7 +264,10 @@ fn resolve_domain(
         }
         current = &d.ty;
     }
-    Err(Error::new(location, format!("domain {name:?} is defined in a cycle")))
+    Err(Error::new(
+        location,
+        format!("domain {name:?} is defined in a cycle"),
+    ))
 }
 
 fn resolve_field<'a>(
@@ -334,7 +333,10 @@ pub fn resolve(spec: &Spec) -> Result<Resolved<'_>, Error> {
             if pair[0].index == pair[1].index {
                 return Err(Error::new(
                     &pair[1].location,
-                    format!("method id {} is also used by {}", pair[1].index, pair[0].name),
+                    format!(
+                        "method id {} is also used by {}",
+                        pair[1].index, pair[0].name
+                    ),
                 ));
             }
         }
@@ -368,7 +370,10 @@ pub fn resolve(spec: &Spec) -> Result<Resolved<'_>, Error> {
                 let Some(reply) = class.methods.iter().find(|m| &m.name == r) else {
                     return Err(Error::new(
                         &method.location,
-                        format!("<response name={r:?}> names no method of class {}", class.name),
+                        format!(
+                            "<response name={r:?}> names no method of class {}",
+                            class.name
+                        ),
                     ));
                 };
                 responses.push((reply.index, reply.name.clone()));
@@ -387,7 +392,9 @@ pub fn resolve(spec: &Spec) -> Result<Resolved<'_>, Error> {
                 fields,
                 direction,
                 synchronous: method.synchronous
-                    || corrections.iter().any(|c| matches!(c.fix, Fix::Response(_))),
+                    || corrections
+                        .iter()
+                        .any(|c| matches!(c.fix, Fix::Response(_))),
                 responses,
                 is_response,
                 corrections,

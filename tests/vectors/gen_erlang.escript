@@ -182,8 +182,10 @@ content_vector(Ch, {Name, Vals}, PropList, Body, FrameMax, Desc) ->
     [] = [x || {3, _, Pl} <- Bodies, byte_size(Pl) > FrameMax - 8],
     BodySize = byte_size(Body),
     {obj, [{oracle, get(oracle)}, {kind, <<"content">>}, {desc, Desc}, {channel, Ch},
-           {method, {obj, method_obj(Name, Vals)}},
-           {header, {obj, header_obj(P, BodySize)}},
+           {method, {obj, [{oracle, get(oracle)}, {kind, <<"method">>}, {desc, Desc}, {channel, Ch}]
+                          ++ method_obj(Name, Vals)}},
+           {header, {obj, [{oracle, get(oracle)}, {kind, <<"header">>}, {desc, Desc}, {channel, Ch}]
+                          ++ header_obj(P, BodySize)}},
            {body, hex(Body)}, {frame_max, FrameMax}, {body_frames, length(Bodies)},
            {frames, hex(All)}]}.
 
