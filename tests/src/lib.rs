@@ -1,1 +1,3 @@
 //! Shared support for the workspace tests.
+
+pub mod json;
