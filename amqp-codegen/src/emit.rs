@@ -271,7 +271,7 @@ fn method_struct(m: &RMethod<'_>, spec: &Resolved<'_>) -> TokenStream {
             Group::Bits(run) => {
                 let octet = format_ident!("bits_{}", gi);
                 let path = format!("{full}.{}", run[0].name);
-                let count = run.len() as u8;
+                let count = Literal::u8_unsuffixed(run.len() as u8);
                 decode.push(quote!(let #octet = r.bits(#path, #count)?;));
                 let mut parts = Vec::new();
                 for (i, f) in run.iter().enumerate() {
