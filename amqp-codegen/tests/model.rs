@@ -31,7 +31,14 @@ fn counts_of_the_extended_spec() {
 fn counts_of_the_plain_spec() {
     let s = spec("amqp0-9-1.xml");
     let out = amqp_codegen::generate(&s, "amqp0-9-1.xml").expect("ok");
-    assert_eq!((out.stats.classes, out.stats.methods, out.stats.method_fields), (6, 53, 122));
+    assert_eq!(
+        (
+            out.stats.classes,
+            out.stats.methods,
+            out.stats.method_fields
+        ),
+        (6, 53, 122)
+    );
 }
 
 #[test]
@@ -51,14 +58,29 @@ fn corrections_are_applied() {
     assert!(recover.synchronous);
     assert_eq!(recover.responses, vec![(111, "recover-ok".to_owned())]);
     assert!(method("basic", "recover-ok").is_response);
-    assert_eq!(method("connection", "update-secret").direction, Direction::ClientToServer);
-    assert_eq!(method("connection", "update-secret-ok").direction, Direction::ServerToClient);
-    assert_eq!(method("connection", "blocked").direction, Direction::ServerToClient);
-    assert_eq!(method("connection", "unblocked").direction, Direction::ServerToClient);
+    assert_eq!(
+        method("connection", "update-secret").direction,
+        Direction::ClientToServer
+    );
+    assert_eq!(
+        method("connection", "update-secret-ok").direction,
+        Direction::ServerToClient
+    );
+    assert_eq!(
+        method("connection", "blocked").direction,
+        Direction::ServerToClient
+    );
+    assert_eq!(
+        method("connection", "unblocked").direction,
+        Direction::ServerToClient
+    );
     assert_eq!(method("confirm", "select").fields[0].name, "no-wait");
     // Not corrected: what the XML already says right.
     assert_eq!(method("basic", "ack").direction, Direction::Both);
-    assert_eq!(method("basic", "publish").direction, Direction::ClientToServer);
+    assert_eq!(
+        method("basic", "publish").direction,
+        Direction::ClientToServer
+    );
     assert_eq!(method("basic", "get").responses.len(), 2);
     assert_eq!(method("exchange", "unbind-ok").method.index, 51);
     // Domains resolve to primitives.
@@ -84,13 +106,20 @@ fn errors_name_the_line_and_element_path() {
     let e = amqp_codegen::generate(xml, "bad.xml").unwrap_err();
     assert_eq!(e.location.line, 6, "{e}");
     assert_eq!(e.location.path, "amqp/class[c]/method[m]/field[f]");
-    assert!(e.to_string().contains("unknown domain or type \"nonesuch\""), "{e}");
+    assert!(
+        e.to_string()
+            .contains("unknown domain or type \"nonesuch\""),
+        "{e}"
+    );
 
     let unknown_attr = r#"<amqp major="0" minor="9" revision="1" port="5672">
   <class name="c" index="x"/>
 </amqp>"#;
     let e = amqp_codegen::generate(unknown_attr, "bad.xml").unwrap_err();
-    assert_eq!((e.location.line, e.location.path.as_str()), (2, "amqp/class[c]"));
+    assert_eq!(
+        (e.location.line, e.location.path.as_str()),
+        (2, "amqp/class[c]")
+    );
     assert!(e.message.contains("index"), "{e}");
 
     let element = r#"<amqp major="0" minor="9" revision="1" port="5672">

@@ -56,7 +56,10 @@ fn tiny_fixture_matches_snapshot() {
     assert!(code.contains("pub kind: ShortStr"));
     assert!(code.contains("pub queue: ShortStr"));
     // Seventeen properties need two flag words; p16 is bit 15 of the second.
-    assert!(code.contains("const USED_FLAGS: [u16; 2] = [65534, 49152]"), "flags");
+    assert!(
+        code.contains("const USED_FLAGS: [u16; 2] = [65534, 49152]"),
+        "flags"
+    );
     // Content, replies, directions.
     assert!(code.contains("has_content: true"));
     assert!(code.contains("responses: &[\n                MethodId {\n                    class_id: 70u16,\n                    method_id: 11u16,"));

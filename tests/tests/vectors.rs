@@ -149,7 +149,10 @@ fn check_vector(v: &Value, counts: &mut BTreeMap<String, usize>) {
             let mut asm = Assembler::new();
             let mut done = None;
             for f in frames {
-                if let Some(a) = asm.handle_frame(f).unwrap_or_else(|e| panic!("{desc}: {e}")) {
+                if let Some(a) = asm
+                    .handle_frame(f)
+                    .unwrap_or_else(|e| panic!("{desc}: {e}"))
+                {
                     assert!(done.is_none(), "{desc}: more than one message");
                     done = Some(a);
                 }
@@ -182,7 +185,11 @@ fn check_vector(v: &Value, counts: &mut BTreeMap<String, usize>) {
             assert_eq!(t.encoded_len(), bytes.len(), "{desc}: encoded_len");
             let mut out = Vec::new();
             t.encode(&mut out);
-            assert_eq!(hex(&out), hex(&bytes), "{desc}: re-encoding changed the bytes");
+            assert_eq!(
+                hex(&out),
+                hex(&bytes),
+                "{desc}: re-encoding changed the bytes"
+            );
         }
         other => panic!("{desc}: unknown kind {other}"),
     }
