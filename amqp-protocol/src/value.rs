@@ -149,44 +149,6 @@ impl TryFrom<Vec<u8>> for ShortStr {
     }
 }
 
-impl Deref for ShortStr {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl AsRef<[u8]> for ShortStr {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl PartialEq<str> for ShortStr {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other.as_bytes()
-    }
-}
-
-impl PartialEq<&str> for ShortStr {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == other.as_bytes()
-    }
-}
-
-impl fmt::Debug for ShortStr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_escaped(f, &self.0)
-    }
-}
-
-/// Quoted, with non-printable bytes escaped.
-impl fmt::Display for ShortStr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_escaped(f, &self.0)
-    }
-}
-
 /// An AMQP long string: binary-safe bytes (SASL responses, message bodies of
 /// `S` table values). Decoded long strings are slices of the frame.
 ///
@@ -284,43 +246,52 @@ impl From<Vec<u8>> for LongStr {
     }
 }
 
-impl Deref for LongStr {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
+/// The impls both string types share: byte access, comparison with `str`,
+/// and quoted, escaped `Debug`/`Display`.
+macro_rules! string_impls {
+    ($t:ident) => {
+        impl Deref for $t {
+            type Target = [u8];
+            fn deref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl AsRef<[u8]> for $t {
+            fn as_ref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other.as_bytes()
+            }
+        }
+
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == other.as_bytes()
+            }
+        }
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write_escaped(f, &self.0)
+            }
+        }
+
+        /// Quoted, with non-printable bytes escaped.
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write_escaped(f, &self.0)
+            }
+        }
+    };
 }
 
-impl AsRef<[u8]> for LongStr {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl PartialEq<str> for LongStr {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other.as_bytes()
-    }
-}
-
-impl PartialEq<&str> for LongStr {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == other.as_bytes()
-    }
-}
-
-impl fmt::Debug for LongStr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_escaped(f, &self.0)
-    }
-}
-
-/// Quoted, with non-printable bytes escaped.
-impl fmt::Display for LongStr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_escaped(f, &self.0)
-    }
-}
+string_impls!(ShortStr);
+string_impls!(LongStr);
 
 /// An AMQP timestamp: seconds since the Unix epoch, 64 bits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
