@@ -1,0 +1,69 @@
+//! The I/O threads of a blocking connection: a reader that feeds the core
+//! bytes and time (so heartbeats flow whatever the application does), and a
+//! writer that drains what the core produced, in order.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::shared::Shared;
+
+/// Longest the reader blocks before looking at the core's timers again.
+const MAX_READ_WAIT: Duration = Duration::from_millis(200);
+
+pub(super) fn reader(shared: Arc<Shared>, mut stream: TcpStream) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let wait = {
+            let inner = shared.lock();
+            if inner.core.is_closed() {
+                break;
+            }
+            inner
+                .core
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(Instant::now()))
+                .unwrap_or(MAX_READ_WAIT)
+                .clamp(Duration::from_millis(1), MAX_READ_WAIT)
+        };
+        // Cannot fail for a non-zero duration.
+        let _ = stream.set_read_timeout(Some(wait));
+        let result = stream.read(&mut buf);
+        let now = Instant::now();
+        let mut inner = shared.lock();
+        match result {
+            Ok(0) => inner.core.handle_eof(None),
+            Ok(n) => {
+                inner.core.handle_input(&buf[..n], now);
+                inner.core.handle_timeout(now);
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                inner.core.handle_timeout(now)
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => inner.core.handle_eof(Some(e)),
+        }
+        shared.pump(&mut inner);
+        if inner.core.is_closed() {
+            break;
+        }
+    }
+    shared.cond.notify_all();
+}
+
+pub(super) fn writer(shared: Arc<Shared>, mut stream: TcpStream, rx: Receiver<Bytes>) {
+    while let Ok(bytes) = rx.recv() {
+        if let Err(e) = stream.write_all(&bytes) {
+            let mut inner = shared.lock();
+            inner.core.handle_eof(Some(e));
+            shared.pump(&mut inner);
+            break;
+        }
+    }
+    let _ = stream.flush();
+    let _ = stream.shutdown(Shutdown::Both);
+}

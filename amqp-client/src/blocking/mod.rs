@@ -1,0 +1,533 @@
+//! The blocking API, the counterpart of Pika's `BlockingConnection`: no async
+//! runtime; the socket is served by I/O threads of the connection's own, so
+//! heartbeats flow while application code (a consumer callback, a long
+//! computation) runs, and [`Channel`] handles are `Send + Sync`: a worker
+//! thread can ack what the consuming thread received.
+//!
+//! ```no_run
+//! use amqp_client::blocking::{Connection, QueueDeclareOptions};
+//! use amqp_client::ConnectionParameters;
+//! use amqp_protocol::BasicProperties;
+//!
+//! let conn = Connection::open(ConnectionParameters::new())?;
+//! let ch = conn.channel()?;
+//! ch.queue_declare("hello", QueueDeclareOptions::default())?;
+//! ch.basic_publish("", "hello", b"Hello World!", &BasicProperties::default(), false)?;
+//! if let Some(msg) = ch.basic_get("hello", true)? {
+//!     println!("{:?}", msg.delivery.body);
+//! }
+//! conn.close()?;
+//! # Ok::<(), amqp_client::Error>(())
+//! ```
+
+mod channel;
+mod io;
+mod shared;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use amqp_protocol::{basic, BasicProperties, FieldTable, ReplyCode};
+use bytes::Bytes;
+
+use crate::core::{Config, Connection as Core, Content, Tuning};
+use crate::error::Error;
+use crate::params::{ConnectionParameters, Endpoints};
+pub use channel::{
+    Channel, Confirmation, ConsumeIter, ConsumeOptions, ExchangeDeclareOptions, GetMessage,
+    QueueDeclareOk, QueueDeclareOptions,
+};
+pub use shared::Returned;
+use shared::{Dispatch, Inner, Shared, Sink};
+
+/// A message delivered to a consumer or fetched with basic.get.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The channel it arrived on (ack it there).
+    pub channel: u16,
+    /// The consumer's tag (empty for basic.get).
+    pub consumer_tag: String,
+    /// The delivery tag, for acks.
+    pub delivery_tag: u64,
+    /// Whether it was delivered before.
+    pub redelivered: bool,
+    /// The exchange it was published to.
+    pub exchange: String,
+    /// Its routing key.
+    pub routing_key: String,
+    /// Its properties.
+    pub properties: BasicProperties,
+    /// Its body.
+    pub body: Bytes,
+}
+
+impl Delivery {
+    fn new(channel: u16, d: basic::Deliver, content: Content) -> Self {
+        Delivery {
+            channel,
+            consumer_tag: d.consumer_tag.to_string_lossy().into_owned(),
+            delivery_tag: d.delivery_tag,
+            redelivered: d.redelivered,
+            exchange: d.exchange.to_string_lossy().into_owned(),
+            routing_key: d.routing_key.to_string_lossy().into_owned(),
+            properties: content.properties,
+            body: content.body,
+        }
+    }
+}
+
+type ConsumerFn = Arc<Mutex<Box<dyn FnMut(&Channel, Delivery) + Send>>>;
+type ReturnFn = Arc<dyn Fn(&Channel, &Returned) + Send + Sync>;
+type BlockedFn = Arc<dyn Fn(Option<&str>) + Send + Sync>;
+
+/// Callbacks, kept apart from the core so that they run without its lock.
+#[derive(Default)]
+struct Callbacks {
+    consumers: HashMap<(u16, String), ConsumerFn>,
+    returns: HashMap<u16, ReturnFn>,
+    blocked: Option<BlockedFn>,
+}
+
+/// Identifies a timer made by [`Connection::call_later`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimerId(u64);
+
+/// A connection to RabbitMQ. Dropping it closes it.
+pub struct Connection {
+    shared: Arc<Shared>,
+    callbacks: Arc<Mutex<Callbacks>>,
+    reader: Option<JoinHandle<()>>,
+    close_timeout: Duration,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("open", &self.is_open())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// The core's configuration for these parameters.
+    pub fn from_params(p: &ConnectionParameters) -> Self {
+        let heartbeat = p.heartbeat().clone();
+        Config {
+            virtual_host: amqp_protocol::ShortStr::try_from(p.virtual_host()).unwrap_or_default(),
+            mechanism: amqp_protocol::ShortStr::from_static(p.credentials().mechanism()),
+            response: p.credentials().response(),
+            locale: amqp_protocol::ShortStr::try_from(p.locale()).unwrap_or_default(),
+            client_properties: p.client_properties(),
+            channel_max: p.channel_max(),
+            frame_max: p.frame_max(),
+            heartbeat: Arc::new(move |server| heartbeat.negotiate(server)),
+            handshake_timeout: p.stack_timeout(),
+            blocked_connection_timeout: p.blocked_connection_timeout(),
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+fn lock_callbacks(c: &Mutex<Callbacks>) -> std::sync::MutexGuard<'_, Callbacks> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Connection {
+    /// Connects, trying each endpoint in turn with its own connection
+    /// attempts and retry delay, and every address its host resolves to.
+    /// Refused credentials and access are not retried.
+    pub fn open(endpoints: impl Into<Endpoints>) -> Result<Connection, Error> {
+        let endpoints = endpoints.into();
+        let mut last = None;
+        for attempt in endpoints.attempts() {
+            std::thread::sleep(attempt.delay_before);
+            let Some(params) = endpoints.get(attempt.endpoint) else {
+                break;
+            };
+            match Connection::open_one(params) {
+                Ok(c) => return Ok(c),
+                Err(e @ (Error::AuthenticationRefused(_) | Error::MechanismNotOffered { .. })) => {
+                    return Err(e)
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Misuse("no endpoint to connect to".into())))
+    }
+
+    /// Connects to an `amqp://` URI.
+    pub fn open_uri(uri: &str) -> Result<Connection, Error> {
+        let params =
+            ConnectionParameters::from_uri(uri).map_err(|e| Error::Misuse(e.to_string()))?;
+        Connection::open(params)
+    }
+
+    fn open_one(params: &ConnectionParameters) -> Result<Connection, Error> {
+        if params.tls() {
+            return Err(Error::Misuse(
+                "amqps (TLS) is not supported by this adapter yet".into(),
+            ));
+        }
+        let timeout = params.socket_timeout().unwrap_or(Duration::from_secs(10));
+        let addrs = (params.host(), params.port()).to_socket_addrs()?;
+        let mut last = None;
+        let mut stream = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, timeout) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let stream = match (stream, last) {
+            (Some(s), _) => s,
+            (None, Some(e)) => return Err(e.into()),
+            (None, None) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("{} resolves to no address", params.host()),
+                )
+                .into())
+            }
+        };
+        stream.set_nodelay(params.tcp_nodelay())?;
+        let config = Config::from_params(params);
+        let close_timeout = config.close_timeout;
+        let core = Core::new(config, Instant::now());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                core,
+                writer: Some(tx),
+                awaited: HashSet::new(),
+                replies: HashMap::new(),
+                channels: HashMap::new(),
+                dispatch: VecDeque::new(),
+                closed: None,
+                connected: None,
+                blocked: false,
+                threadsafe_callbacks: VecDeque::new(),
+                timers: BTreeMap::new(),
+                next_timer: 0,
+            }),
+            cond: Condvar::new(),
+        });
+        let write_stream = stream.try_clone()?;
+        {
+            let s = shared.clone();
+            std::thread::Builder::new()
+                .name("amqp-writer".into())
+                .spawn(move || io::writer(s, write_stream, rx))?;
+        }
+        let reader = {
+            let s = shared.clone();
+            std::thread::Builder::new()
+                .name("amqp-reader".into())
+                .spawn(move || io::reader(s, stream))?
+        };
+        let conn = Connection {
+            shared,
+            callbacks: Arc::new(Mutex::new(Callbacks::default())),
+            reader: Some(reader),
+            close_timeout,
+        };
+        let mut inner = conn.shared.lock();
+        conn.shared.pump(&mut inner);
+        loop {
+            if inner.connected.is_some() {
+                break;
+            }
+            if let Some(e) = &inner.closed {
+                return Err(e.clone());
+            }
+            inner = conn.shared.wait(inner, None);
+        }
+        drop(inner);
+        Ok(conn)
+    }
+
+    /// Whether the connection is open.
+    pub fn is_open(&self) -> bool {
+        self.shared.lock().core.is_open()
+    }
+
+    /// Whether the connection is closed (by either side, or lost).
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().closed.is_some()
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<Error> {
+        self.shared.lock().closed.clone()
+    }
+
+    /// Whether the broker has blocked the connection (resource alarm).
+    pub fn is_blocked(&self) -> bool {
+        self.shared.lock().blocked
+    }
+
+    /// What the broker announced and what was negotiated.
+    pub fn server_properties(&self) -> (FieldTable, Tuning) {
+        self.shared.lock().connected.clone().unwrap_or_else(|| {
+            (
+                FieldTable::new(),
+                Tuning {
+                    channel_max: 0,
+                    frame_max: 0,
+                    heartbeat: 0,
+                },
+            )
+        })
+    }
+
+    /// Opens a channel.
+    pub fn channel(&self) -> Result<Channel, Error> {
+        let mut inner = self.shared.lock();
+        if let Some(e) = &inner.closed {
+            return Err(e.clone());
+        }
+        let (id, request) = inner.core.open_channel()?;
+        inner.awaited.insert(request);
+        self.shared.pump(&mut inner);
+        let ch = Channel::new(self.shared.clone(), self.callbacks.clone(), id);
+        ch.wait_reply(inner, request)?;
+        Ok(ch)
+    }
+
+    /// Runs callbacks — consumer deliveries, returns, blocked notices,
+    /// [`call_later`](Self::call_later) timers and
+    /// [`add_callback_threadsafe`](Self::add_callback_threadsafe) callbacks —
+    /// on this thread. With `Some(limit)`, returns after `limit` (zero: after
+    /// what is ready now); with `None`, after at least one callback ran.
+    pub fn process_data_events(&self, time_limit: Option<Duration>) -> Result<(), Error> {
+        run_dispatch(
+            &self.shared,
+            &self.callbacks,
+            time_limit.map(|d| Instant::now() + d),
+            None,
+        )
+    }
+
+    /// Processes events for `duration`, as Pika's `sleep`.
+    pub fn sleep(&self, duration: Duration) -> Result<(), Error> {
+        self.process_data_events(Some(duration))
+    }
+
+    /// Runs `callback` on the thread that next calls
+    /// [`process_data_events`](Self::process_data_events) (or consumes), after
+    /// `delay`.
+    pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + Send + 'static) -> TimerId {
+        let mut inner = self.shared.lock();
+        inner.next_timer += 1;
+        let id = inner.next_timer;
+        inner
+            .timers
+            .insert((Instant::now() + delay, id), Box::new(callback));
+        self.shared.cond.notify_all();
+        TimerId(id)
+    }
+
+    /// Cancels a timer; false when it already ran or never existed.
+    pub fn remove_timeout(&self, timer: TimerId) -> bool {
+        let mut inner = self.shared.lock();
+        let key = inner.timers.keys().find(|(_, id)| *id == timer.0).copied();
+        key.is_some_and(|k| inner.timers.remove(&k).is_some())
+    }
+
+    /// A handle other threads can use to schedule callbacks on the thread
+    /// that processes this connection's events.
+    pub fn threadsafe_handle(&self) -> ThreadsafeHandle {
+        ThreadsafeHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Schedules `callback` to run on the thread processing events; callable
+    /// from any thread (see [`threadsafe_handle`](Self::threadsafe_handle)).
+    pub fn add_callback_threadsafe(
+        &self,
+        callback: impl FnOnce() + Send + 'static,
+    ) -> Result<(), Error> {
+        self.threadsafe_handle().add_callback(callback)
+    }
+
+    /// Called with `Some(reason)` when the broker blocks the connection and
+    /// `None` when it unblocks it, from `process_data_events`.
+    pub fn on_blocked(&self, callback: impl Fn(Option<&str>) + Send + Sync + 'static) {
+        lock_callbacks(&self.callbacks).blocked = Some(Arc::new(callback));
+    }
+
+    /// Sends connection.update-secret (a refreshed credential) and waits for
+    /// the reply.
+    pub fn update_secret(&self, new_secret: &[u8], reason: &str) -> Result<(), Error> {
+        let m = amqp_protocol::connection::UpdateSecret {
+            new_secret: amqp_protocol::LongStr::from(new_secret),
+            reason: channel::short(reason)?,
+        };
+        let ch = Channel::new(self.shared.clone(), self.callbacks.clone(), 0);
+        ch.call(m.into()).map(|_| ())
+    }
+
+    /// Closes the connection (connection.close, then close-ok) and waits
+    /// for the end. Closing a closed connection does nothing.
+    pub fn close(&self) -> Result<(), Error> {
+        let mut inner = self.shared.lock();
+        if inner.closed.is_some() {
+            return Ok(());
+        }
+        inner
+            .core
+            .close(ReplyCode::REPLY_SUCCESS, "Normal shutdown", Instant::now());
+        self.shared.pump(&mut inner);
+        let deadline = Instant::now() + self.close_timeout + Duration::from_secs(1);
+        while inner.closed.is_none() && Instant::now() < deadline {
+            inner = self.shared.wait(inner, Some(deadline));
+        }
+        match &inner.closed {
+            None | Some(Error::ConnectionClosedByClient) => Ok(()),
+            Some(e) => Err(e.clone()),
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let _ = self.close();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+/// Schedules callbacks on a connection's event-processing thread from any
+/// thread. Cheap to clone.
+#[derive(Clone)]
+pub struct ThreadsafeHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ThreadsafeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ThreadsafeHandle")
+    }
+}
+
+impl ThreadsafeHandle {
+    /// Queues `callback`; it runs in the next `process_data_events`.
+    pub fn add_callback(&self, callback: impl FnOnce() + Send + 'static) -> Result<(), Error> {
+        let mut inner = self.shared.lock();
+        if let Some(e) = &inner.closed {
+            return Err(e.clone());
+        }
+        inner.threadsafe_callbacks.push_back(Box::new(callback));
+        self.shared.cond.notify_all();
+        Ok(())
+    }
+}
+
+enum Work {
+    Run(Box<dyn FnOnce() + Send>),
+    Deliver(u16, Delivery),
+    Return(shared::Returned),
+    Blocked(Option<String>),
+}
+
+/// The dispatcher behind `process_data_events` and `start_consuming`: takes
+/// one item at a time under the lock and runs it without.
+/// `until_idle_channel`: stop when that channel has no callback consumer.
+fn run_dispatch(
+    shared: &Arc<Shared>,
+    callbacks: &Arc<Mutex<Callbacks>>,
+    deadline: Option<Instant>,
+    until_idle_channel: Option<u16>,
+) -> Result<(), Error> {
+    let mut ran = false;
+    loop {
+        let work = {
+            let mut inner = shared.lock();
+            loop {
+                let now = Instant::now();
+                if let Some(key) = inner
+                    .timers
+                    .keys()
+                    .next()
+                    .copied()
+                    .filter(|(t, _)| *t <= now)
+                {
+                    if let Some(cb) = inner.timers.remove(&key) {
+                        break Work::Run(cb);
+                    }
+                }
+                if let Some(cb) = inner.threadsafe_callbacks.pop_front() {
+                    break Work::Run(cb);
+                }
+                if let Some(d) = inner.dispatch.pop_front() {
+                    match d {
+                        Dispatch::Delivery(ch, d) => break Work::Deliver(ch, d),
+                        Dispatch::Return(r) => break Work::Return(r),
+                        Dispatch::Blocked(reason) => break Work::Blocked(Some(reason)),
+                        Dispatch::Unblocked => break Work::Blocked(None),
+                    }
+                }
+                if let Some(e) = &inner.closed {
+                    return Err(e.clone());
+                }
+                if let Some(ch) = until_idle_channel {
+                    let active = inner.channels.get(&ch).is_some_and(|c| {
+                        c.closed.is_none()
+                            && c.consumers.values().any(|s| matches!(s, Sink::Callback))
+                    });
+                    if !active {
+                        return Ok(());
+                    }
+                }
+                let limit = match deadline {
+                    Some(d) if now >= d => return Ok(()),
+                    None if ran && until_idle_channel.is_none() => return Ok(()),
+                    other => other,
+                };
+                let next_timer = inner.timers.keys().next().map(|(t, _)| *t);
+                let until = match (limit, next_timer) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                inner = shared.wait(inner, until);
+            }
+        };
+        ran = true;
+        match work {
+            Work::Run(cb) => cb(),
+            Work::Deliver(ch, delivery) => {
+                let cb = lock_callbacks(callbacks)
+                    .consumers
+                    .get(&(ch, delivery.consumer_tag.clone()))
+                    .cloned();
+                if let Some(cb) = cb {
+                    let channel = Channel::new(shared.clone(), callbacks.clone(), ch);
+                    let mut f = cb.lock().unwrap_or_else(|p| p.into_inner());
+                    f(&channel, delivery);
+                }
+                // Without a callback (cancelled meanwhile) an unacked message
+                // goes back to the queue when the channel closes.
+            }
+            Work::Return(r) => {
+                let cb = lock_callbacks(callbacks).returns.get(&r.channel).cloned();
+                if let Some(cb) = cb {
+                    let channel = Channel::new(shared.clone(), callbacks.clone(), r.channel);
+                    cb(&channel, &r);
+                }
+            }
+            Work::Blocked(reason) => {
+                let cb = lock_callbacks(callbacks).blocked.clone();
+                if let Some(cb) = cb {
+                    cb(reason.as_deref());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! State shared by the application's threads and the I/O threads: the core
+//! behind one mutex, and what its events produced, waiting to be taken.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::mpsc::Sender;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use amqp_protocol::{FieldTable, Method};
+use bytes::Bytes;
+
+use crate::core::{Connection as Core, Content, Event, RequestId, Tuning};
+use crate::error::{BrokerClose, Error};
+
+use super::Delivery;
+
+/// The outcome of a synchronous call.
+pub(super) type Reply = Result<(Method, Option<Content>), Error>;
+
+/// A returned message.
+#[derive(Debug, Clone)]
+pub struct Returned {
+    /// The channel.
+    pub channel: u16,
+    /// Why: reply code (312 no-route, 313 no-consumers) and text.
+    pub reason: BrokerClose,
+    /// The exchange it was published to.
+    pub exchange: String,
+    /// Its routing key.
+    pub routing_key: String,
+    /// Its properties and body.
+    pub content: Content,
+}
+
+/// Where a consumer's deliveries go.
+pub(super) enum Sink {
+    /// Dispatched to a callback by `process_data_events`.
+    Callback,
+    /// Queued for an iterator.
+    Queue(VecDeque<Delivery>),
+}
+
+/// Something to run on the application's thread in `process_data_events`.
+pub(super) enum Dispatch {
+    Delivery(u16, Delivery),
+    Return(Returned),
+    Blocked(String),
+    Unblocked,
+}
+
+#[derive(Default)]
+pub(super) struct ConfirmState {
+    pub(super) enabled: bool,
+    /// Sequence numbers published and not yet confirmed.
+    pub(super) pending: HashSet<u64>,
+    /// Outcomes not yet collected by their publisher: `Ok` (acked) or the error.
+    pub(super) done: HashMap<u64, Result<(), Error>>,
+    /// A basic.return that the next confirm belongs to.
+    pub(super) returned: Option<BrokerClose>,
+}
+
+#[derive(Default)]
+pub(super) struct ChannelData {
+    pub(super) closed: Option<Error>,
+    pub(super) consumers: HashMap<String, Sink>,
+    /// Consumers the broker cancelled, with the error their users see.
+    pub(super) cancelled: HashMap<String, Error>,
+    pub(super) confirms: ConfirmState,
+    pub(super) flow_active: bool,
+}
+
+pub(super) struct Inner {
+    pub(super) core: Core,
+    pub(super) writer: Option<Sender<Bytes>>,
+    /// Requests someone waits for, and their outcomes once known.
+    pub(super) awaited: HashSet<RequestId>,
+    pub(super) replies: HashMap<RequestId, Reply>,
+    pub(super) channels: HashMap<u16, ChannelData>,
+    pub(super) dispatch: VecDeque<Dispatch>,
+    pub(super) closed: Option<Error>,
+    pub(super) connected: Option<(FieldTable, Tuning)>,
+    pub(super) blocked: bool,
+    pub(super) threadsafe_callbacks: VecDeque<Box<dyn FnOnce() + Send>>,
+    pub(super) timers: BTreeMap<(Instant, u64), Box<dyn FnOnce() + Send>>,
+    pub(super) next_timer: u64,
+}
+
+pub(super) struct Shared {
+    pub(super) inner: Mutex<Inner>,
+    pub(super) cond: Condvar,
+}
+
+impl Shared {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic in another thread while holding the lock leaves consistent
+        // data here (every update is complete before user code runs), so
+        // poisoning is ignored.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn wait<'a>(
+        &self,
+        guard: MutexGuard<'a, Inner>,
+        until: Option<Instant>,
+    ) -> MutexGuard<'a, Inner> {
+        match until {
+            None => self.cond.wait(guard).unwrap_or_else(|p| p.into_inner()),
+            Some(t) => {
+                let d = t.saturating_duration_since(Instant::now());
+                self.cond
+                    .wait_timeout(guard, d)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|p| p.into_inner().0)
+            }
+        }
+    }
+
+    /// Moves the core's output to the writer and its events into the shared
+    /// structures, then wakes every waiter.
+    pub(super) fn pump(&self, inner: &mut Inner) {
+        let now = Instant::now();
+        while let Some(bytes) = inner.core.poll_transmit(now) {
+            if let Some(w) = &inner.writer {
+                if w.send(bytes).is_err() {
+                    inner.writer = None;
+                }
+            }
+        }
+        while let Some(event) = inner.core.poll_event() {
+            inner.handle_event(event);
+        }
+        if inner.core.is_closed() {
+            // Dropping the sender lets the writer drain and shut the socket.
+            inner.writer = None;
+        }
+        self.cond.notify_all();
+    }
+}
+
+impl Inner {
+    fn handle_event(&mut self, event: Event) {
+        match event {
+            Event::Connected {
+                server_properties,
+                tuning,
+            } => self.connected = Some((server_properties, tuning)),
+            Event::Reply {
+                request,
+                method,
+                content,
+                channel,
+            } => {
+                if let Method::BasicConsumeOk(_) | Method::ChannelOpenOk(_) = &method {
+                    self.channels.entry(channel).or_insert_with(|| ChannelData {
+                        flow_active: true,
+                        ..ChannelData::default()
+                    });
+                }
+                if self.awaited.remove(&request) {
+                    self.replies.insert(request, Ok((method, content)));
+                }
+            }
+            Event::Sent { request, .. } => {
+                if self.awaited.remove(&request) {
+                    self.replies.insert(
+                        request,
+                        Ok((
+                            Method::Unknown {
+                                class_id: 0,
+                                method_id: 0,
+                                arguments: Bytes::new(),
+                            },
+                            None,
+                        )),
+                    );
+                }
+            }
+            Event::Delivery {
+                channel,
+                deliver,
+                content,
+            } => {
+                let tag = deliver.consumer_tag.to_string_lossy().into_owned();
+                let delivery = Delivery::new(channel, deliver, content);
+                let sink = self
+                    .channels
+                    .get_mut(&channel)
+                    .and_then(|c| c.consumers.get_mut(&tag));
+                match sink {
+                    Some(Sink::Queue(q)) => q.push_back(delivery),
+                    // Callback consumers, and deliveries that race with a
+                    // cancel, go to the dispatcher (which nacks the latter).
+                    _ => self
+                        .dispatch
+                        .push_back(Dispatch::Delivery(channel, delivery)),
+                }
+            }
+            Event::Return {
+                channel,
+                method,
+                content,
+            } => {
+                let reason = BrokerClose {
+                    code: amqp_protocol::ReplyCode(method.reply_code),
+                    text: method.reply_text.to_string_lossy().into_owned(),
+                    method: None,
+                };
+                if let Some(c) = self.channels.get_mut(&channel) {
+                    if c.confirms.enabled {
+                        c.confirms.returned = Some(reason.clone());
+                    }
+                }
+                self.dispatch.push_back(Dispatch::Return(Returned {
+                    channel,
+                    reason,
+                    exchange: method.exchange.to_string_lossy().into_owned(),
+                    routing_key: method.routing_key.to_string_lossy().into_owned(),
+                    content,
+                }));
+            }
+            Event::Confirm {
+                channel,
+                delivery_tag,
+                multiple,
+                ack,
+            } => {
+                let Some(c) = self.channels.get_mut(&channel) else {
+                    return;
+                };
+                let confirms = &mut c.confirms;
+                let returned = confirms.returned.take();
+                let tags: Vec<u64> = if multiple {
+                    confirms
+                        .pending
+                        .iter()
+                        .copied()
+                        .filter(|t| *t <= delivery_tag)
+                        .collect()
+                } else {
+                    vec![delivery_tag]
+                };
+                for tag in tags {
+                    if !confirms.pending.remove(&tag) {
+                        continue;
+                    }
+                    let outcome = match (ack, &returned) {
+                        (false, _) => Err(Error::Nacked),
+                        // The return belongs to the message this ack names.
+                        (true, Some(r)) if tag == delivery_tag => Err(Error::Unroutable(r.clone())),
+                        (true, _) => Ok(()),
+                    };
+                    confirms.done.insert(tag, outcome);
+                }
+            }
+            Event::ConsumerCancelled {
+                channel,
+                consumer_tag,
+            } => {
+                if let Some(c) = self.channels.get_mut(&channel) {
+                    c.consumers.remove(&consumer_tag);
+                    c.cancelled.insert(
+                        consumer_tag.clone(),
+                        Error::ConsumerCancelled {
+                            consumer_tag: consumer_tag.clone(),
+                        },
+                    );
+                }
+            }
+            Event::Flow { channel, active } => {
+                if let Some(c) = self.channels.get_mut(&channel) {
+                    c.flow_active = active;
+                }
+            }
+            Event::Blocked { reason } => {
+                self.blocked = true;
+                self.dispatch.push_back(Dispatch::Blocked(reason));
+            }
+            Event::Unblocked => {
+                self.blocked = false;
+                self.dispatch.push_back(Dispatch::Unblocked);
+            }
+            Event::ChannelClosed {
+                channel,
+                error,
+                failed,
+            } => {
+                for r in failed {
+                    if self.awaited.remove(&r) {
+                        self.replies.insert(r, Err(error.clone()));
+                    }
+                }
+                let c = self.channels.entry(channel).or_default();
+                let pending: Vec<u64> = c.confirms.pending.drain().collect();
+                for tag in pending {
+                    c.confirms.done.insert(tag, Err(error.clone()));
+                }
+                c.closed = Some(error);
+            }
+            Event::Closed { error } => {
+                for r in self.awaited.drain() {
+                    self.replies.insert(r, Err(error.clone()));
+                }
+                self.closed = Some(error);
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Errors an application can act on without parsing strings.
+
+use std::fmt;
+use std::sync::Arc;
+
+use amqp_protocol::{MethodId, ReplyCode};
+
+/// A close sent by the broker: reply code, text, and the method that caused it
+/// (class and method id 0 when none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerClose {
+    /// The reply code (`404 not-found`, `320 connection-forced`, ...).
+    pub code: ReplyCode,
+    /// The broker's explanation.
+    pub text: String,
+    /// The method that failed, if the broker named one.
+    pub method: Option<MethodId>,
+}
+
+impl fmt::Display for BrokerClose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code, self.text)?;
+        if let Some(m) = self.method {
+            write!(f, " (in reply to {m})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong, by what the application can do about it.
+/// [`Error::reconnect_may_help`] says whether opening a new connection (or
+/// channel) and retrying is worthwhile.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// The broker closed the connection (a hard error, or an administrator's
+    /// `close_connection`: 320 connection-forced).
+    ConnectionClosedByBroker(BrokerClose),
+    /// The broker closed a channel (a soft error: 404, 406, 403, ...).
+    ChannelClosedByBroker {
+        /// The channel.
+        channel: u16,
+        /// Why.
+        close: BrokerClose,
+    },
+    /// The application closed the connection.
+    ConnectionClosedByClient,
+    /// The application closed the channel.
+    ChannelClosedByClient {
+        /// The channel.
+        channel: u16,
+    },
+    /// The TCP (or TLS) stream ended or failed.
+    StreamLost(Arc<std::io::Error>),
+    /// Nothing arrived from the broker for two heartbeat intervals.
+    HeartbeatTimeout,
+    /// The broker kept the connection blocked longer than
+    /// `blocked_connection_timeout`.
+    BlockedConnectionTimeout,
+    /// The handshake did not finish within the configured time.
+    HandshakeTimeout,
+    /// The broker refused the credentials (403 access-refused during the
+    /// handshake).
+    AuthenticationRefused(BrokerClose),
+    /// The broker does not offer the configured SASL mechanism.
+    MechanismNotOffered {
+        /// The mechanism asked for.
+        mechanism: String,
+        /// What the broker offers.
+        offered: String,
+    },
+    /// The connection ended right after the credentials were sent: almost
+    /// certainly refused credentials (a broker without
+    /// `authentication_failure_close`).
+    ProbableAuthenticationFailure,
+    /// The connection ended while opening the virtual host: probably no
+    /// access to it.
+    ProbableAccessDenied,
+    /// The broker speaks another protocol version.
+    ProtocolVersionMismatch {
+        /// What the broker announced (`major.minor`).
+        server: String,
+    },
+    /// A mandatory publish was returned as unroutable (with confirms on).
+    Unroutable(BrokerClose),
+    /// The broker nacked a publish.
+    Nacked,
+    /// The broker cancelled the consumer (queue deleted, node failure, ...).
+    ConsumerCancelled {
+        /// The consumer tag.
+        consumer_tag: String,
+    },
+    /// A consumer with this tag already exists on the channel.
+    DuplicateConsumerTag {
+        /// The tag.
+        consumer_tag: String,
+    },
+    /// The peer broke the protocol; the connection was closed with this
+    /// error's reply code.
+    Protocol(amqp_protocol::Error),
+    /// The peer sent a method the protocol does not allow here.
+    UnexpectedMethod {
+        /// The channel.
+        channel: u16,
+        /// The method.
+        method: MethodId,
+    },
+    /// A wait given a time limit ran out.
+    Timeout {
+        /// What was waited for.
+        what: String,
+    },
+    /// The application used the API wrongly (a closed channel, no free
+    /// channel id, a value too long, ...).
+    Misuse(String),
+}
+
+impl Error {
+    /// Whether opening a new connection or channel and retrying may succeed:
+    /// true for lost streams, timeouts and forced closes; false for refusals
+    /// that would repeat (bad credentials, missing queue, bad arguments).
+    pub fn reconnect_may_help(&self) -> bool {
+        match self {
+            Error::ConnectionClosedByBroker(c) => matches!(
+                c.code.0,
+                320 // connection-forced
+                    | 541 // internal-error
+                    | 506 // resource-error
+            ),
+            Error::ChannelClosedByBroker { close, .. } => {
+                close.code == ReplyCode::RESOURCE_LOCKED || close.code.0 == 320
+            }
+            Error::StreamLost(_)
+            | Error::HeartbeatTimeout
+            | Error::BlockedConnectionTimeout
+            | Error::HandshakeTimeout
+            | Error::ConsumerCancelled { .. }
+            | Error::Nacked => true,
+            _ => false,
+        }
+    }
+
+    /// The reply code involved, if any.
+    pub fn reply_code(&self) -> Option<ReplyCode> {
+        match self {
+            Error::ConnectionClosedByBroker(c)
+            | Error::AuthenticationRefused(c)
+            | Error::Unroutable(c) => Some(c.code),
+            Error::ChannelClosedByBroker { close, .. } => Some(close.code),
+            Error::Protocol(e) => Some(e.reply_code()),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ConnectionClosedByBroker(c) => write!(f, "connection closed by the broker: {c}"),
+            Error::ChannelClosedByBroker { channel, close } => {
+                write!(f, "channel {channel} closed by the broker: {close}")
+            }
+            Error::ConnectionClosedByClient => f.write_str("connection closed by the client"),
+            Error::ChannelClosedByClient { channel } => {
+                write!(f, "channel {channel} closed by the client")
+            }
+            Error::StreamLost(e) => write!(f, "connection to the broker lost: {e}"),
+            Error::HeartbeatTimeout => {
+                f.write_str("no heartbeat from the broker for two heartbeat intervals")
+            }
+            Error::BlockedConnectionTimeout => {
+                f.write_str("the broker blocked the connection for longer than blocked_connection_timeout")
+            }
+            Error::HandshakeTimeout => f.write_str("the connection handshake timed out"),
+            Error::AuthenticationRefused(c) => write!(f, "authentication refused: {c}"),
+            Error::MechanismNotOffered { mechanism, offered } => write!(
+                f,
+                "the broker does not offer SASL mechanism {mechanism} (it offers: {offered})"
+            ),
+            Error::ProbableAuthenticationFailure => f.write_str(
+                "the broker closed the connection after the credentials were sent: probably refused credentials",
+            ),
+            Error::ProbableAccessDenied => f.write_str(
+                "the broker closed the connection while opening the virtual host: probably no access to it",
+            ),
+            Error::ProtocolVersionMismatch { server } => {
+                write!(f, "the broker speaks AMQP {server}, not 0-9-1")
+            }
+            Error::Unroutable(c) => write!(f, "message returned as unroutable: {c}"),
+            Error::Nacked => f.write_str("the broker nacked the message"),
+            Error::ConsumerCancelled { consumer_tag } => {
+                write!(f, "consumer {consumer_tag:?} cancelled by the broker")
+            }
+            Error::DuplicateConsumerTag { consumer_tag } => {
+                write!(f, "consumer tag {consumer_tag:?} is already in use on this channel")
+            }
+            Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::UnexpectedMethod { channel, method } => {
+                write!(f, "unexpected method {method} on channel {channel}")
+            }
+            Error::Misuse(what) => write!(f, "misuse: {what}"),
+            Error::Timeout { what } => write!(f, "timed out waiting for {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::StreamLost(e) => Some(e.as_ref()),
+            Error::Protocol(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<amqp_protocol::Error> for Error {
+    fn from(e: amqp_protocol::Error) -> Self {
+        Error::Protocol(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::StreamLost(Arc::new(e))
+    }
+}

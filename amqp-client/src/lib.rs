@@ -1,0 +1,40 @@
+//! A RabbitMQ (AMQP 0-9-1) client: the Rust counterpart of Python's Pika.
+//!
+//! Built on [`amqp_protocol`], the sans-IO wire protocol crate of this
+//! workspace.
+//!
+//! # Connection parameters
+//!
+//! [`ConnectionParameters`] says where and how to connect: one host and port,
+//! virtual host, [`Credentials`], tuning limits, [`Heartbeat`] policy,
+//! timeouts, client properties and TLS settings. Build it with `with_*`
+//! setters or parse it from a RabbitMQ URI:
+//!
+//! ```
+//! use amqp_client::ConnectionParameters;
+//!
+//! let params: ConnectionParameters = "amqps://app:s3cret@rabbit.example/orders?heartbeat=30"
+//!     .parse()
+//!     .unwrap();
+//! assert_eq!(params.port(), 5671);
+//! assert_eq!(params.virtual_host(), "orders");
+//! // Passwords never appear in Debug or Display output.
+//! assert!(!format!("{params:?} {params}").contains("s3cret"));
+//! ```
+//!
+//! [`Endpoints`] lists several parameter sets, tried in order, and plans the
+//! connection [`Attempt`]s.
+#![forbid(unsafe_code)]
+
+pub mod params;
+
+pub use params::{
+    negotiate_channel_max, negotiate_frame_max, Attempt, Attempts, ConnectionParameters,
+    Credentials, Endpoints, Heartbeat, TlsOptions, TlsVerify, UriComponent, UriError,
+};
+
+pub mod blocking;
+pub mod core;
+pub mod error;
+
+pub use error::{BrokerClose, Error};
