@@ -119,7 +119,11 @@ fn walk_frames(cfg: Config, stream: &[u8], sink: &mut impl FrameSink) {
                     );
                     assert!(!h.to_string().is_empty());
                     consumed += 8;
-                    assert_eq!(buf.len(), fed - consumed, "protocol header consumed ≠ 8 bytes");
+                    assert_eq!(
+                        buf.len(),
+                        fed - consumed,
+                        "protocol header consumed ≠ 8 bytes"
+                    );
                     want_protocol_header = false;
                     continue;
                 }
@@ -155,7 +159,11 @@ fn walk_frames(cfg: Config, stream: &[u8], sink: &mut impl FrameSink) {
                     assert_eq!(len as u64, u64::from(size) + FRAME_OVERHEAD as u64);
                     assert!(cfg.limit == 0 || len as u64 <= u64::from(cfg.limit));
                     assert_eq!(raw[len - 1], 0xCE, "frame end octet");
-                    assert_eq!(&buf[..], &stream[consumed..fed], "rest of the buffer changed");
+                    assert_eq!(
+                        &buf[..],
+                        &stream[consumed..fed],
+                        "rest of the buffer changed"
+                    );
                     sink.frame(cfg.limit, frame, raw);
                     continue;
                 }
@@ -186,7 +194,10 @@ fn walk_frames(cfg: Config, stream: &[u8], sink: &mut impl FrameSink) {
                     check_error(&e);
                     let taken = before - buf.len();
                     let have = &stream[consumed..consumed + before];
-                    assert!(have.len() >= FRAME_HEADER_SIZE, "error on a partial header: {e}");
+                    assert!(
+                        have.len() >= FRAME_HEADER_SIZE,
+                        "error on a partial header: {e}"
+                    );
                     let size = u32::from_be_bytes([have[3], have[4], have[5], have[6]]);
                     let frame_len = u64::from(size) + FRAME_OVERHEAD as u64;
                     match e.kind() {
@@ -203,7 +214,10 @@ fn walk_frames(cfg: Config, stream: &[u8], sink: &mut impl FrameSink) {
                         }
                         // Errors in a complete frame consume exactly that frame.
                         _ => {
-                            assert_eq!(taken as u64, frame_len, "error consumed {taken} bytes: {e}");
+                            assert_eq!(
+                                taken as u64, frame_len,
+                                "error consumed {taken} bytes: {e}"
+                            );
                             if let ErrorKind::BadFrameEnd { found } = e.kind() {
                                 assert_eq!(*found, have[taken - 1]);
                                 assert_ne!(*found, 0xCE);
@@ -300,7 +314,12 @@ fn check_method(m: &Method, payload: &Bytes) {
         Some(info) => {
             assert_eq!(info.id(), id);
             assert_eq!(m.name(), info.name);
-            assert_eq!(n, info.fields.len(), "fields() of {} stopped early", info.name);
+            assert_eq!(
+                n,
+                info.fields.len(),
+                "fields() of {} stopped early",
+                info.name
+            );
             assert_eq!(n, expected, "fields().len() of {}", info.name);
             assert!(!matches!(m, Method::Unknown { .. }));
         }
@@ -410,7 +429,7 @@ fn check_one_table(bytes: &Bytes) {
             let _ = format!("{t:?}");
             check_table_value(&t, 0);
             assert_eq!(t.len(), t.iter().count());
-            assert_eq!(t.is_empty(), t.len() == 0);
+            assert_eq!(t.is_empty(), t.iter().next().is_none());
             if let Some((k, v)) = t.iter().next() {
                 // `get` finds the first entry with a key, whatever its bytes.
                 if let Ok(key) = k.to_str() {
@@ -464,7 +483,9 @@ impl Model {
                 Some(p) => Expect::Error(ErrorKind::ContentInterrupted {
                     remaining: Self::remaining(p),
                 }),
-                None if m.has_content() && ch == 0 => Expect::Error(ErrorKind::ContentOnChannelZero),
+                None if m.has_content() && ch == 0 => {
+                    Expect::Error(ErrorKind::ContentOnChannelZero)
+                }
                 None if m.has_content() => {
                     self.pending.insert(
                         ch,
@@ -547,12 +568,21 @@ impl FrameSink for AssemblerChecker {
         match got {
             Ok(None) => assert_eq!(expect, Expect::Nothing, "{line}: got nothing"),
             Ok(Some(Assembled::Heartbeat)) => assert_eq!(expect, Expect::Heartbeat, "{line}"),
-            Ok(Some(Assembled::Method { channel: ch, method })) => {
+            Ok(Some(Assembled::Method {
+                channel: ch,
+                method,
+            })) => {
                 assert_eq!(ch, channel);
-                assert!(!method.has_content(), "{method} assembled without its content");
+                assert!(
+                    !method.has_content(),
+                    "{method} assembled without its content"
+                );
                 assert_eq!(expect, Expect::Method, "{line}: got {method}");
             }
-            Ok(Some(Assembled::Content { channel: ch, content })) => {
+            Ok(Some(Assembled::Content {
+                channel: ch,
+                content,
+            })) => {
                 assert_eq!(ch, channel);
                 assert_ne!(ch, 0, "content on channel 0");
                 assert_eq!(
@@ -560,7 +590,11 @@ impl FrameSink for AssemblerChecker {
                     content.header.body_size,
                     "body length ≠ declared body-size"
                 );
-                assert!(content.method.has_content(), "{} carries no content", content.method);
+                assert!(
+                    content.method.has_content(),
+                    "{} carries no content",
+                    content.method
+                );
                 assert_eq!(content.header.class_id, content.method.class_id());
                 match &expect {
                     Expect::Content(body) => {
@@ -599,7 +633,14 @@ fn check_content_roundtrip(content: &amqp_protocol::Content) {
     }
     for frame_max in [0, 9, 4096] {
         let mut buf = BytesMut::new();
-        encode_content(&mut buf, 1, &content.method, props, &content.body, frame_max);
+        encode_content(
+            &mut buf,
+            1,
+            &content.method,
+            props,
+            &content.body,
+            frame_max,
+        );
         assert_eq!(
             buf.len(),
             content_encoded_len(&content.method, props, content.body.len(), frame_max)

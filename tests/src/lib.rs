@@ -2,6 +2,7 @@
 
 pub mod fuzz_checks;
 pub mod json;
+pub mod live;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]

@@ -566,6 +566,31 @@ impl Channel {
         }
     }
 
+    /// basic.publish with every argument of the method under the caller's
+    /// control (`immediate`, which RabbitMQ refuses with 540, included);
+    /// does not wait for a confirm.
+    pub fn publish_method(
+        &self,
+        method: basic::Publish,
+        properties: &BasicProperties,
+        body: &[u8],
+    ) -> Result<(), Error> {
+        let mut inner = self.shared.lock();
+        self.check(&inner)?;
+        let (_, seq) = inner.core.publish(self.id, method, properties, body)?;
+        if let Some(seq) = seq {
+            inner
+                .channels
+                .entry(self.id)
+                .or_default()
+                .confirms
+                .pending
+                .insert(seq);
+        }
+        self.shared.pump(&mut inner);
+        Ok(())
+    }
+
     fn publish_inner(
         &self,
         exchange: &str,
@@ -821,7 +846,14 @@ impl ConsumeIter {
     /// received but not yet yielded; returns how many.
     pub fn cancel(mut self) -> Result<usize, Error> {
         self.done = true;
-        self.channel.basic_cancel(&self.tag)?;
+        // Deliveries that arrive until cancel-ok still land in the queue.
+        self.channel.call(
+            basic::Cancel {
+                consumer_tag: short(&self.tag)?,
+                no_wait: false,
+            }
+            .into(),
+        )?;
         let pending: Vec<Delivery> = {
             let mut inner = self.channel.shared.lock();
             let c = inner.channels.get_mut(&self.channel.id);

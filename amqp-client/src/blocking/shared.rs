@@ -150,11 +150,15 @@ impl Inner {
                 content,
                 channel,
             } => {
-                if let Method::BasicConsumeOk(_) | Method::ChannelOpenOk(_) = &method {
-                    self.channels.entry(channel).or_insert_with(|| ChannelData {
-                        flow_active: true,
-                        ..ChannelData::default()
-                    });
+                if let Method::ChannelOpenOk(_) = &method {
+                    // A reused channel id starts afresh.
+                    self.channels.insert(
+                        channel,
+                        ChannelData {
+                            flow_active: true,
+                            ..ChannelData::default()
+                        },
+                    );
                 }
                 if self.awaited.remove(&request) {
                     self.replies.insert(request, Ok((method, content)));
