@@ -574,3 +574,61 @@ fn a_peer_that_stops_answering_is_detected_within_two_intervals() {
     assert!(matches!(e, Error::HeartbeatTimeout), "{e:?}");
     assert!(took < Duration::from_secs(3), "detected after {took:?}");
 }
+
+#[test]
+fn broker_cancel_ends_start_consuming_with_a_typed_error() {
+    let conn = connect();
+    let ch = conn.channel().unwrap();
+    let q = unique("q-cancel-cb");
+    ch.queue_declare(&q, QueueDeclareOptions::default())
+        .unwrap();
+    let tag = ch
+        .basic_consume(&q, ConsumeOptions::default(), |_, _| {})
+        .unwrap();
+    conn.channel()
+        .unwrap()
+        .queue_delete(&q, false, false)
+        .unwrap();
+    let e = ch.start_consuming().unwrap_err();
+    assert!(
+        matches!(&e, Error::ConsumerCancelled { consumer_tag } if *consumer_tag == tag),
+        "{e:?}"
+    );
+    conn.close().unwrap();
+}
+
+#[test]
+fn timers_and_threadsafe_callbacks_run_on_the_processing_thread() {
+    let conn = connect();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (o1, o2, o3) = (order.clone(), order.clone(), order.clone());
+    let main = std::thread::current().id();
+    conn.call_later(Duration::from_millis(200), move || {
+        o1.lock()
+            .unwrap()
+            .push(("late", std::thread::current().id()))
+    });
+    let cancelled = conn.call_later(Duration::from_millis(100), move || {
+        o2.lock()
+            .unwrap()
+            .push(("never", std::thread::current().id()))
+    });
+    assert!(conn.remove_timeout(cancelled));
+    let handle = conn.threadsafe_handle();
+    std::thread::spawn(move || {
+        handle
+            .add_callback(move || {
+                o3.lock()
+                    .unwrap()
+                    .push(("soon", std::thread::current().id()))
+            })
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    conn.process_data_events(Some(Duration::from_millis(400)))
+        .unwrap();
+    let got = order.lock().unwrap().clone();
+    assert_eq!(got, vec![("soon", main), ("late", main)]);
+    conn.close().unwrap();
+}

@@ -304,6 +304,8 @@ impl Connection {
     /// [`add_callback_threadsafe`](Self::add_callback_threadsafe) callbacks —
     /// on this thread. With `Some(limit)`, returns after `limit` (zero: after
     /// what is ready now); with `None`, after at least one callback ran.
+    /// A callback consumer cancelled by the broker ends it with
+    /// [`Error::ConsumerCancelled`].
     pub fn process_data_events(&self, time_limit: Option<Duration>) -> Result<(), Error> {
         run_dispatch(
             &self.shared,
@@ -472,6 +474,12 @@ fn run_dispatch(
                         Dispatch::Return(r) => break Work::Return(r),
                         Dispatch::Blocked(reason) => break Work::Blocked(Some(reason)),
                         Dispatch::Unblocked => break Work::Blocked(None),
+                        Dispatch::Cancelled(consumer_tag) => {
+                            lock_callbacks(callbacks)
+                                .consumers
+                                .retain(|(_, t), _| *t != consumer_tag);
+                            return Err(Error::ConsumerCancelled { consumer_tag });
+                        }
                     }
                 }
                 if let Some(e) = &inner.closed {

@@ -46,6 +46,8 @@ pub(super) enum Dispatch {
     Return(Returned),
     Blocked(String),
     Unblocked,
+    /// The broker cancelled a callback consumer.
+    Cancelled(String),
 }
 
 #[derive(Default)]
@@ -261,7 +263,10 @@ impl Inner {
                 consumer_tag,
             } => {
                 if let Some(c) = self.channels.get_mut(&channel) {
-                    c.consumers.remove(&consumer_tag);
+                    if let Some(Sink::Callback) = c.consumers.remove(&consumer_tag) {
+                        self.dispatch
+                            .push_back(Dispatch::Cancelled(consumer_tag.clone()));
+                    }
                     c.cancelled.insert(
                         consumer_tag.clone(),
                         Error::ConsumerCancelled {
