@@ -1,24 +1,12 @@
-//! The decoding cursor every generated decoder uses. nom's streaming parsers
-//! read the primitives; running out of bytes inside a complete payload is a
+//! The decoding cursor every generated decoder uses. Primitives are read
+//! straight from the slice; running out of bytes inside a complete payload is a
 //! [`Truncated`](ErrorKind::Truncated) error, never "incomplete": the frame
 //! layer has already delimited the payload.
 
 use bytes::Bytes;
-use nom::number::streaming::{be_u16, be_u32, be_u64, be_u8};
-use nom::Parser;
 
 use crate::error::{Error, ErrorKind};
 use crate::{table, FieldTable, LongStr, MethodId, MethodInfo, ShortStr, Timestamp};
-
-type Res<'a, T> = nom::IResult<&'a [u8], T, ()>;
-
-fn p_shortstr(i: &[u8]) -> Res<'_, &[u8]> {
-    nom::multi::length_data(be_u8).parse(i)
-}
-
-fn p_longstr(i: &[u8]) -> Res<'_, &[u8]> {
-    nom::multi::length_data(be_u32).parse(i)
-}
 
 /// How deep field tables and arrays may nest before decoding fails (bounds
 /// the decoder's recursion, so hostile input cannot exhaust the stack).
@@ -63,48 +51,39 @@ impl<'a> Reader<'a> {
         Ok(r)
     }
 
-    #[inline]
-    fn input(&self) -> &'a [u8] {
-        &self.src[self.pos..self.end]
-    }
-
-    #[inline]
-    fn parse<T>(
-        &mut self,
-        path: &'static str,
-        f: impl FnOnce(&'a [u8]) -> Res<'a, T>,
-    ) -> Result<T, Error> {
-        match f(self.input()) {
-            Ok((rest, v)) => {
-                self.pos = self.end - rest.len();
-                Ok(v)
-            }
-            Err(_) => Err(Error::new(ErrorKind::Truncated, path)),
-        }
-    }
-
     pub(crate) fn remaining(&self) -> usize {
         self.end - self.pos
     }
 
     #[inline]
+    fn array<const N: usize>(&mut self, path: &'static str) -> Result<[u8; N], Error> {
+        match self.src.get(self.pos..self.end).and_then(|s| s.get(..N)) {
+            Some(b) => {
+                self.pos += N;
+                Ok(b.try_into().unwrap_or([0; N]))
+            }
+            None => Err(Error::new(ErrorKind::Truncated, path)),
+        }
+    }
+
+    #[inline]
     pub(crate) fn octet(&mut self, path: &'static str) -> Result<u8, Error> {
-        self.parse(path, be_u8)
+        self.array::<1>(path).map(|b| b[0])
     }
 
     #[inline]
     pub(crate) fn short(&mut self, path: &'static str) -> Result<u16, Error> {
-        self.parse(path, be_u16)
+        self.array(path).map(u16::from_be_bytes)
     }
 
     #[inline]
     pub(crate) fn long(&mut self, path: &'static str) -> Result<u32, Error> {
-        self.parse(path, be_u32)
+        self.array(path).map(u32::from_be_bytes)
     }
 
     #[inline]
     pub(crate) fn longlong(&mut self, path: &'static str) -> Result<u64, Error> {
-        self.parse(path, be_u64)
+        self.array(path).map(u64::from_be_bytes)
     }
 
     #[inline]
@@ -125,14 +104,14 @@ impl<'a> Reader<'a> {
 
     #[inline]
     pub(crate) fn shortstr(&mut self, path: &'static str) -> Result<ShortStr, Error> {
-        let s = self.parse(path, p_shortstr)?;
-        Ok(ShortStr::from_bytes_unchecked(self.src.slice_ref(s)))
+        let n = usize::from(self.octet(path)?);
+        self.bytes(n, path).map(ShortStr::from_bytes_unchecked)
     }
 
     #[inline]
     pub(crate) fn longstr(&mut self, path: &'static str) -> Result<LongStr, Error> {
-        let s = self.parse(path, p_longstr)?;
-        Ok(LongStr::from(self.src.slice_ref(s)))
+        let n = self.long(path)? as usize;
+        self.bytes(n, path).map(LongStr::from)
     }
 
     /// Reads one bit octet holding `count` bits; any other bit set is an error.

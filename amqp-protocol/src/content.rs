@@ -56,6 +56,7 @@ impl ContentHeader {
 
     /// Decodes a header frame's payload. Strings in the result are slices of
     /// `payload`.
+    #[inline]
     pub fn decode(payload: &Bytes) -> Result<Self, Error> {
         let mut r = Reader::new(payload);
         let class_id = r.short("content-header.class-id")?;

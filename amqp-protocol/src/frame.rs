@@ -107,7 +107,9 @@ pub struct FrameHeader {
 
 impl FrameHeader {
     /// Parses the first 7 bytes of `buf`; `None` when fewer are there.
+    #[inline]
     pub fn parse(buf: &[u8]) -> Option<FrameHeader> {
+        // nom's streaming parsers: fewer than 7 bytes is "incomplete".
         let (rest, frame_type) = be_u8::<_, ()>(buf).ok()?;
         let (rest, channel) = be_u16::<_, ()>(rest).ok()?;
         let (_, size) = be_u32::<_, ()>(rest).ok()?;
@@ -222,6 +224,7 @@ impl Frame {
 
     /// Decodes a frame's payload, given its type and channel (for callers
     /// that delimit frames themselves).
+    #[inline]
     pub fn decode_payload(frame_type: u8, channel: u16, payload: Bytes) -> Result<Frame, Error> {
         let payload = match frame_type {
             FRAME_METHOD => FramePayload::Method(Method::decode(&payload)?),
@@ -296,6 +299,7 @@ impl FrameDecoder {
 
     /// Checks the header at the front of `buf`: `Ok(None)` when fewer than 7
     /// bytes are there.
+    #[inline]
     pub fn check_header(&self, buf: &[u8]) -> Result<Option<FrameHeader>, Error> {
         let Some(h) = FrameHeader::parse(buf) else {
             return Ok(None);
@@ -326,6 +330,7 @@ impl FrameDecoder {
     /// Splits the next complete frame off `buf` without decoding its payload:
     /// the header and the payload as a slice of the buffer. `Ok(None)` on
     /// partial input (room for the rest of the frame is then reserved).
+    #[inline]
     pub fn split_frame(
         &mut self,
         buf: &mut BytesMut,
@@ -339,12 +344,14 @@ impl FrameDecoder {
             buf.reserve(len - buf.len());
             return Ok(None);
         }
-        let frame = buf.split_to(len).freeze();
-        let end = frame[len - 1];
+        let end = buf[len - 1];
+        let mut frame = buf.split_to(len);
         if end != FRAME_END {
             return Err(Error::new(ErrorKind::BadFrameEnd { found: end }, "frame"));
         }
-        Ok(Some((h, frame.slice(FRAME_HEADER_SIZE..len - 1))))
+        frame.truncate(len - 1);
+        frame.advance(FRAME_HEADER_SIZE);
+        Ok(Some((h, frame.freeze())))
     }
 
     /// Decodes the next frame from the front of `buf`, consuming it.
@@ -355,6 +362,7 @@ impl FrameDecoder {
     /// [`Error::reply_code`]. Errors in a complete frame (bad end octet,
     /// malformed payload) consume that frame, so a sniffer can go on with the
     /// next one.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, Error> {
         match self.split_frame(buf)? {
             None => Ok(None),

@@ -12,6 +12,7 @@ impl Method {
     /// Decodes a method payload (class id, method id, arguments). Ids the
     /// specification does not define give [`Method::Unknown`] with the
     /// argument bytes kept, so a proxy can forward them.
+    #[inline]
     pub fn decode(payload: &Bytes) -> Result<Method, Error> {
         let mut r = Reader::new(payload);
         let class_id = r.short("method.class-id")?;
