@@ -2,6 +2,7 @@
 //! one message, with the specification's content errors.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -114,17 +115,19 @@ enum Body {
     Many(BytesMut),
 }
 
-// Boxing the large variant would cost a heap allocation per frame on the
-// hot path; these values are built once and moved rarely.
-#[allow(clippy::large_enum_variant)]
-enum Pending {
-    Header(Method),
-    Body {
-        method: Method,
-        header: ContentHeader,
-        body: Body,
-        received: u64,
-    },
+/// A message being assembled on one channel. Boxed in the map, so that the
+/// large method and header move once (in and out), not at every frame.
+struct Pending {
+    method: Method,
+    header: Option<ContentHeader>,
+    body: Body,
+    received: u64,
+}
+
+impl Pending {
+    fn remaining(&self) -> Option<u64> {
+        self.header.as_ref().map(|h| h.body_size - self.received)
+    }
 }
 
 /// Turns the frames of one direction of a connection into methods and whole
@@ -151,7 +154,29 @@ enum Pending {
 /// ```
 #[derive(Default)]
 pub struct Assembler {
-    pending: HashMap<u16, Pending>,
+    pending: HashMap<u16, Box<Pending>, BuildHasherDefault<ChannelHasher>>,
+}
+
+/// Channel ids are small integers chosen by the peers: a multiplicative hash
+/// spreads them well enough, far cheaper than SipHash (no secret is needed:
+/// a peer picking colliding ids only slows its own connection down).
+#[derive(Default)]
+struct ChannelHasher(u64);
+
+impl Hasher for ChannelHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.0 = u64::from(n);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
 }
 
 impl std::fmt::Debug for Assembler {
@@ -194,6 +219,7 @@ impl Assembler {
         result
     }
 
+    #[inline(always)]
     fn step(&mut self, frame: Frame) -> Result<Option<Assembled>, Error> {
         let channel = frame.channel;
         match frame.payload {
@@ -201,92 +227,76 @@ impl Assembler {
             FramePayload::Method(method) => {
                 if let Some(p) = self.pending.get(&channel) {
                     return Err(err(ErrorKind::ContentInterrupted {
-                        remaining: remaining(p),
+                        remaining: p.remaining(),
                     }));
                 }
-                if method.info().is_some_and(|i| i.has_content) {
-                    if channel == 0 {
-                        return Err(err(ErrorKind::ContentOnChannelZero));
-                    }
-                    self.pending.insert(channel, Pending::Header(method));
-                    Ok(None)
-                } else {
-                    Ok(Some(Assembled::Method { channel, method }))
+                if !method.info().is_some_and(|i| i.has_content) {
+                    return Ok(Some(Assembled::Method { channel, method }));
                 }
+                if channel == 0 {
+                    return Err(err(ErrorKind::ContentOnChannelZero));
+                }
+                self.pending.insert(
+                    channel,
+                    Box::new(Pending {
+                        method,
+                        header: None,
+                        body: Body::Empty,
+                        received: 0,
+                    }),
+                );
+                Ok(None)
             }
             FramePayload::Header(header) => {
                 if channel == 0 {
                     return Err(err(ErrorKind::ContentOnChannelZero));
                 }
-                let method = match self.pending.remove(&channel) {
-                    Some(Pending::Header(m)) => m,
-                    Some(p) => {
-                        return Err(err(ErrorKind::ContentInterrupted {
-                            remaining: remaining(&p),
-                        }))
-                    }
-                    None => return Err(err(ErrorKind::UnexpectedHeader)),
+                let Some(p) = self.pending.get_mut(&channel) else {
+                    return Err(err(ErrorKind::UnexpectedHeader));
                 };
-                let expected = method.id().class_id;
+                if p.header.is_some() {
+                    return Err(err(ErrorKind::ContentInterrupted {
+                        remaining: p.remaining(),
+                    }));
+                }
+                let expected = p.method.id().class_id;
                 if header.class_id != expected {
                     return Err(err(ErrorKind::HeaderClassMismatch {
                         expected,
                         found: header.class_id,
                     }));
                 }
-                if header.body_size == 0 {
-                    return Ok(Some(Assembled::Content {
-                        channel,
-                        content: Content {
-                            method,
-                            header,
-                            body: Bytes::new(),
-                        },
-                    }));
+                let empty = header.body_size == 0;
+                p.header = Some(header);
+                if empty {
+                    return Ok(self.complete(channel));
                 }
-                self.pending.insert(
-                    channel,
-                    Pending::Body {
-                        method,
-                        header,
-                        body: Body::Empty,
-                        received: 0,
-                    },
-                );
                 Ok(None)
             }
             FramePayload::Body(chunk) => {
                 if channel == 0 {
                     return Err(err(ErrorKind::ContentOnChannelZero));
                 }
-                let Some(Pending::Body {
-                    header,
-                    body,
-                    received,
-                    ..
-                }) = self.pending.get_mut(&channel)
-                else {
-                    return Err(err(match self.pending.get(&channel) {
-                        Some(p) => ErrorKind::ContentInterrupted {
-                            remaining: remaining(p),
-                        },
-                        None => ErrorKind::UnexpectedBody,
-                    }));
+                let Some(p) = self.pending.get_mut(&channel) else {
+                    return Err(err(ErrorKind::UnexpectedBody));
                 };
-                let total = *received + chunk.len() as u64;
-                if total > header.body_size {
+                let Some(declared) = p.header.as_ref().map(|h| h.body_size) else {
+                    return Err(err(ErrorKind::ContentInterrupted { remaining: None }));
+                };
+                let total = p.received + chunk.len() as u64;
+                if total > declared {
                     return Err(err(ErrorKind::BodyTooLong {
-                        declared: header.body_size,
+                        declared,
                         received: total,
                     }));
                 }
-                *received = total;
-                *body = match std::mem::replace(body, Body::Empty) {
+                p.received = total;
+                p.body = match std::mem::replace(&mut p.body, Body::Empty) {
                     Body::Empty => Body::One(chunk),
                     Body::One(first) => {
                         // Never trust the declared size for an allocation
                         // beyond what has arrived plus a bounded margin.
-                        let want = (header.body_size as usize).min(first.len() * 64 + (1 << 20));
+                        let want = (declared as usize).min(first.len() * 64 + (1 << 20));
                         let mut buf = BytesMut::with_capacity(want);
                         buf.extend_from_slice(&first);
                         buf.extend_from_slice(&chunk);
@@ -297,41 +307,35 @@ impl Assembler {
                         Body::Many(buf)
                     }
                 };
-                if total < header.body_size {
+                if total < declared {
                     return Ok(None);
                 }
-                let Some(Pending::Body {
-                    method,
-                    header,
-                    body,
-                    ..
-                }) = self.pending.remove(&channel)
-                else {
-                    return Err(err(ErrorKind::UnexpectedBody));
-                };
-                let body = match body {
-                    Body::Empty => Bytes::new(),
-                    Body::One(b) => b,
-                    Body::Many(b) => b.freeze(),
-                };
-                Ok(Some(Assembled::Content {
-                    channel,
-                    content: Content {
-                        method,
-                        header,
-                        body,
-                    },
-                }))
+                Ok(self.complete(channel))
             }
         }
     }
-}
 
-fn remaining(p: &Pending) -> Option<u64> {
-    match p {
-        Pending::Header(_) => None,
-        Pending::Body {
-            header, received, ..
-        } => Some(header.body_size - received),
+    /// Hands out the finished message of `channel`.
+    #[inline(always)]
+    fn complete(&mut self, channel: u16) -> Option<Assembled> {
+        let p = self.pending.remove(&channel)?;
+        let Pending {
+            method,
+            header,
+            body,
+            ..
+        } = *p;
+        Some(Assembled::Content {
+            channel,
+            content: Content {
+                method,
+                header: header?,
+                body: match body {
+                    Body::Empty => Bytes::new(),
+                    Body::One(b) => b,
+                    Body::Many(b) => b.freeze(),
+                },
+            },
+        })
     }
 }
