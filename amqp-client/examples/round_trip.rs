@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("round trip failed: {e}");
-            if matches!(e, Error::StreamLost(_)) {
+            if matches!(e, Error::ConnectFailed { .. }) {
                 eprintln!(
                     "is RabbitMQ running? Start it with `rabbitmq-server -detached`, or install it \
                      with `apt-get install -y rabbitmq-server` (guest/guest on 127.0.0.1:5672)."

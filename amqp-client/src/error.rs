@@ -50,6 +50,13 @@ pub enum Error {
         /// The channel.
         channel: u16,
     },
+    /// No connection could be made to the broker's address.
+    ConnectFailed {
+        /// The endpoint (`host:port`).
+        endpoint: String,
+        /// The last failure.
+        source: Arc<std::io::Error>,
+    },
     /// The TCP (or TLS) stream ended or failed.
     StreamLost(Arc<std::io::Error>),
     /// Nothing arrived from the broker for two heartbeat intervals.
@@ -131,6 +138,7 @@ impl Error {
                 close.code == ReplyCode::RESOURCE_LOCKED || close.code.0 == 320
             }
             Error::StreamLost(_)
+            | Error::ConnectFailed { .. }
             | Error::HeartbeatTimeout
             | Error::BlockedConnectionTimeout
             | Error::HandshakeTimeout
@@ -163,6 +171,9 @@ impl fmt::Display for Error {
             Error::ConnectionClosedByClient => f.write_str("connection closed by the client"),
             Error::ChannelClosedByClient { channel } => {
                 write!(f, "channel {channel} closed by the client")
+            }
+            Error::ConnectFailed { endpoint, source } => {
+                write!(f, "cannot connect to the broker at {endpoint}: {source}")
             }
             Error::StreamLost(e) => write!(f, "connection to the broker lost: {e}"),
             Error::HeartbeatTimeout => {
@@ -207,7 +218,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::StreamLost(e) => Some(e.as_ref()),
+            Error::StreamLost(e) | Error::ConnectFailed { source: e, .. } => Some(e.as_ref()),
             Error::Protocol(e) => Some(e),
             _ => None,
         }

@@ -463,6 +463,12 @@ fn endpoints_are_tried_in_order() {
             .with_retry_delay(Duration::from_millis(50)),
         params(),
     ];
+    let e = Connection::open(list[0].clone()).unwrap_err();
+    assert!(
+        matches!(&e, Error::ConnectFailed { endpoint, .. } if endpoint.ends_with(&format!(":{port}"))),
+        "{e:?}"
+    );
+    assert!(e.reconnect_may_help());
     let conn = Connection::open(list).unwrap();
     assert!(conn.is_open());
     conn.close().unwrap();

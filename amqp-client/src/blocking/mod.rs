@@ -172,9 +172,17 @@ impl Connection {
             ));
         }
         let timeout = params.socket_timeout().unwrap_or(Duration::from_secs(10));
-        let addrs = (params.host(), params.port()).to_socket_addrs()?;
+        let endpoint = format!("{}:{}", params.host(), params.port());
+        let failed = |source: std::io::Error| Error::ConnectFailed {
+            endpoint: endpoint.clone(),
+            source: Arc::new(source),
+        };
+        let addrs = (params.host(), params.port())
+            .to_socket_addrs()
+            .map_err(failed)?;
         let mut last = None;
         let mut stream = None;
+        // Every address the name resolves to, in order.
         for addr in addrs {
             match TcpStream::connect_timeout(&addr, timeout) {
                 Ok(s) => {
@@ -186,13 +194,12 @@ impl Connection {
         }
         let stream = match (stream, last) {
             (Some(s), _) => s,
-            (None, Some(e)) => return Err(e.into()),
+            (None, Some(e)) => return Err(failed(e)),
             (None, None) => {
-                return Err(std::io::Error::new(
+                return Err(failed(std::io::Error::new(
                     std::io::ErrorKind::NotFound,
-                    format!("{} resolves to no address", params.host()),
-                )
-                .into())
+                    "the name resolves to no address",
+                )))
             }
         };
         stream.set_nodelay(params.tcp_nodelay())?;
