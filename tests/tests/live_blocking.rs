@@ -199,8 +199,10 @@ fn consume_with_callbacks_ack_from_another_thread_and_cancel() {
     assert!(tag.starts_with("amqp-client."));
     ch.start_consuming().unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 20);
-    ch.close().unwrap();
+    // Cancelling dropped the callback and its sender: the worker finishes
+    // its acks and ends.
     assert_eq!(worker.join().unwrap(), 20);
+    ch.close().unwrap();
     // All acked: nothing left.
     let ch = conn.channel().unwrap();
     assert_eq!(

@@ -540,6 +540,7 @@ impl Channel {
             Some(seq) => Confirmation {
                 channel: self.clone(),
                 seq,
+                waited: false,
             }
             .wait(None),
         }
@@ -559,6 +560,7 @@ impl Channel {
             Some(seq) => Ok(Confirmation {
                 channel: self.clone(),
                 seq,
+                waited: false,
             }),
             None => Err(Error::Misuse(
                 "publish_with_confirm needs confirm_delivery() first".into(),
@@ -771,11 +773,28 @@ fn unexpected(channel: u16, m: &Method) -> Error {
     }
 }
 
-/// The broker's answer to one publish in confirm mode.
-#[derive(Debug, Clone)]
+/// The broker's answer to one publish in confirm mode. Dropping it without
+/// waiting discards the answer.
+#[derive(Debug)]
 pub struct Confirmation {
     channel: Channel,
     seq: u64,
+    waited: bool,
+}
+
+impl Drop for Confirmation {
+    fn drop(&mut self) {
+        if self.waited {
+            return;
+        }
+        let mut inner = self.channel.shared.lock();
+        if let Some(c) = inner.channels.get_mut(&self.channel.id) {
+            if c.confirms.done.remove(&self.seq).is_none() && c.confirms.pending.contains(&self.seq)
+            {
+                c.confirms.abandoned.insert(self.seq);
+            }
+        }
+    }
 }
 
 impl Confirmation {
@@ -787,7 +806,14 @@ impl Confirmation {
     /// Waits for the ack (`Ok`), a nack ([`Error::Nacked`]), a return
     /// ([`Error::Unroutable`]) or the end of the channel or connection. With
     /// `Some(timeout)`, gives up after it with [`Error::Timeout`].
-    pub fn wait(self, timeout: Option<Duration>) -> Result<(), Error> {
+    pub fn wait(mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        let result = self.wait_inner(timeout);
+        // A timed-out wait leaves the answer to be discarded on drop.
+        self.waited = !matches!(result, Err(Error::Timeout { .. }));
+        result
+    }
+
+    fn wait_inner(&self, timeout: Option<Duration>) -> Result<(), Error> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let shared = &self.channel.shared;
         let mut inner = shared.lock();

@@ -55,15 +55,30 @@ pub(super) fn reader(shared: Arc<Shared>, mut stream: TcpStream) {
     shared.cond.notify_all();
 }
 
-pub(super) fn writer(shared: Arc<Shared>, mut stream: TcpStream, rx: Receiver<Bytes>) {
-    while let Ok(bytes) = rx.recv() {
-        if let Err(e) = stream.write_all(&bytes) {
-            let mut inner = shared.lock();
-            inner.core.handle_eof(Some(e));
-            shared.pump(&mut inner);
+pub(super) fn writer(shared: Arc<Shared>, stream: TcpStream, rx: Receiver<Bytes>) {
+    // Everything queued by the time the writer wakes goes out in as few
+    // system calls as the buffer allows.
+    let mut out = std::io::BufWriter::with_capacity(128 * 1024, stream);
+    let mut result = Ok(());
+    'outer: while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(bytes) = next {
+            if let Err(e) = out.write_all(&bytes) {
+                result = Err(e);
+                break 'outer;
+            }
+            next = rx.try_recv().ok();
+        }
+        if let Err(e) = out.flush() {
+            result = Err(e);
             break;
         }
     }
-    let _ = stream.flush();
-    let _ = stream.shutdown(Shutdown::Both);
+    if let Err(e) = result {
+        let mut inner = shared.lock();
+        inner.core.handle_eof(Some(e));
+        shared.pump(&mut inner);
+    }
+    let _ = out.flush();
+    let _ = out.get_ref().shutdown(Shutdown::Both);
 }

@@ -59,6 +59,9 @@ pub(super) struct ConfirmState {
     pub(super) done: HashMap<u64, Result<(), Error>>,
     /// A basic.return that the next confirm belongs to.
     pub(super) returned: Option<BrokerClose>,
+    /// Sequence numbers whose `Confirmation` was dropped unwaited: their
+    /// outcome is not kept.
+    pub(super) abandoned: HashSet<u64>,
 }
 
 #[derive(Default)]
@@ -246,7 +249,7 @@ impl Inner {
                     vec![delivery_tag]
                 };
                 for tag in tags {
-                    if !confirms.pending.remove(&tag) {
+                    if !confirms.pending.remove(&tag) || confirms.abandoned.remove(&tag) {
                         continue;
                     }
                     let outcome = match (ack, &returned) {
@@ -301,7 +304,9 @@ impl Inner {
                 let c = self.channels.entry(channel).or_default();
                 let pending: Vec<u64> = c.confirms.pending.drain().collect();
                 for tag in pending {
-                    c.confirms.done.insert(tag, Err(error.clone()));
+                    if !c.confirms.abandoned.remove(&tag) {
+                        c.confirms.done.insert(tag, Err(error.clone()));
+                    }
                 }
                 c.closed = Some(error);
             }
