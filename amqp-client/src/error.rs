@@ -148,6 +148,30 @@ impl Error {
         }
     }
 
+    /// Whether the broker refused a method as not implemented (540): for
+    /// RabbitMQ, channel.flow with active=false and basic.publish with
+    /// immediate=true.
+    pub fn is_not_implemented(&self) -> bool {
+        self.reply_code() == Some(ReplyCode::NOT_IMPLEMENTED)
+    }
+
+    /// Whether the broker said the queue or exchange does not exist (404).
+    pub fn is_not_found(&self) -> bool {
+        self.reply_code() == Some(ReplyCode::NOT_FOUND)
+    }
+
+    /// Whether the broker refused a redeclaration or a conditional delete
+    /// (406 precondition-failed).
+    pub fn is_precondition_failed(&self) -> bool {
+        self.reply_code() == Some(ReplyCode::PRECONDITION_FAILED)
+    }
+
+    /// Whether access was refused (403: credentials, permissions, reserved
+    /// names).
+    pub fn is_access_refused(&self) -> bool {
+        self.reply_code() == Some(ReplyCode::ACCESS_REFUSED)
+    }
+
     /// The reply code involved, if any.
     pub fn reply_code(&self) -> Option<ReplyCode> {
         match self {

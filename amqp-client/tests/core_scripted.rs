@@ -283,6 +283,25 @@ fn mechanism_not_offered() {
 }
 
 #[test]
+fn an_alternative_mechanism_is_used_when_the_first_is_not_offered() {
+    let mut config = Config::plain("guest", "guest");
+    config.mechanism = ShortStr::from_static("EXTERNAL");
+    config.response = LongStr::new();
+    config.alternatives = vec![(
+        ShortStr::from_static("PLAIN"),
+        LongStr::from("\0guest\0guest"),
+    )];
+    let mut s = Script::new(config);
+    s.start("AMQPLAIN PLAIN");
+    let m = s.client_methods();
+    let [(0, Method::ConnectionStartOk(ok))] = &m[..] else {
+        panic!("{m:?}")
+    };
+    assert_eq!(ok.mechanism, "PLAIN");
+    assert_eq!(ok.response.as_bytes(), b"\0guest\0guest");
+}
+
+#[test]
 fn authentication_refused_by_close_403() {
     let mut s = Script::new(Config::plain("guest", "wrong"));
     s.start("PLAIN");

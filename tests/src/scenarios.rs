@@ -443,6 +443,31 @@ pub fn wrong_password_is_an_authentication_error_not_a_hang(a: &dyn Adapter) {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+pub fn amqplain_and_a_mechanism_list(a: &dyn Adapter) {
+    let conn = a
+        .open(vec![
+            params().with_credentials(Credentials::amqplain("guest", "guest"))
+        ])
+        .unwrap();
+    assert!(conn.is_open());
+    conn.close().unwrap();
+    // EXTERNAL is not offered without the TLS plugin: PLAIN, next in the list, is used.
+    let uri = "amqp://guest:guest@127.0.0.1/%2f?auth_mechanism=external&auth_mechanism=plain";
+    let p = ConnectionParameters::from_uri(uri)
+        .unwrap()
+        .with_connection_name(unique("conn"));
+    let conn = a.open(vec![p]).unwrap();
+    assert!(conn.is_open());
+    conn.close().unwrap();
+    let e = a
+        .open(vec![params().with_credentials(Credentials::External)])
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::MechanismNotOffered { mechanism, .. } if mechanism == "EXTERNAL"),
+        "{e:?}"
+    );
+}
+
 pub fn missing_vhost_is_530(a: &dyn Adapter) {
     let e = a
         .open(vec![params().with_virtual_host(unique("no-such-vhost"))])

@@ -58,6 +58,11 @@ fn wrong_password_is_an_authentication_error_not_a_hang() {
 }
 
 #[test]
+fn amqplain_and_a_mechanism_list() {
+    scenarios::amqplain_and_a_mechanism_list(&Blocking);
+}
+
+#[test]
 fn missing_vhost_is_530() {
     scenarios::missing_vhost_is_530(&Blocking);
 }

@@ -119,6 +119,17 @@ impl Config {
             virtual_host: amqp_protocol::ShortStr::try_from(p.virtual_host()).unwrap_or_default(),
             mechanism: amqp_protocol::ShortStr::from_static(p.credentials().mechanism()),
             response: p.credentials().response(),
+            alternatives: p
+                .all_credentials()
+                .iter()
+                .skip(1)
+                .map(|c| {
+                    (
+                        amqp_protocol::ShortStr::from_static(c.mechanism()),
+                        c.response(),
+                    )
+                })
+                .collect(),
             locale: amqp_protocol::ShortStr::try_from(p.locale()).unwrap_or_default(),
             client_properties: p.client_properties(),
             channel_max: p.channel_max(),

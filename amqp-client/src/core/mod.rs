@@ -46,6 +46,9 @@ pub struct Config {
     pub mechanism: ShortStr,
     /// SASL response (contains the password: never logged).
     pub response: LongStr,
+    /// Further (mechanism, response) pairs, used in order when the broker
+    /// does not offer `mechanism` (a URI's `auth_mechanism` list).
+    pub alternatives: Vec<(ShortStr, LongStr)>,
     /// Locale.
     pub locale: ShortStr,
     /// Client properties announced in start-ok.
@@ -94,6 +97,7 @@ impl Config {
             virtual_host: ShortStr::from_static("/"),
             mechanism: ShortStr::from_static("PLAIN"),
             response: LongStr::from(response),
+            alternatives: Vec::new(),
             locale: ShortStr::from_static("en_US"),
             client_properties: FieldTable::new(),
             channel_max: 0,
@@ -767,14 +771,23 @@ impl Connection {
                     });
                 }
                 let offered = start.mechanisms.to_string_lossy().into_owned();
-                if !offered
-                    .split(' ')
-                    .any(|m| m.as_bytes() == self.config.mechanism.as_bytes())
-                {
-                    return self.finish(Error::MechanismNotOffered {
-                        mechanism: self.config.mechanism.to_string_lossy().into_owned(),
-                        offered,
-                    });
+                let is_offered =
+                    |m: &ShortStr| offered.split(' ').any(|o| o.as_bytes() == m.as_bytes());
+                if !is_offered(&self.config.mechanism) {
+                    let Some(pos) = self
+                        .config
+                        .alternatives
+                        .iter()
+                        .position(|(m, _)| is_offered(m))
+                    else {
+                        return self.finish(Error::MechanismNotOffered {
+                            mechanism: self.config.mechanism.to_string_lossy().into_owned(),
+                            offered,
+                        });
+                    };
+                    let (m, r) = self.config.alternatives.swap_remove(pos);
+                    self.config.mechanism = m;
+                    self.config.response = r;
                 }
                 self.server_properties = start.server_properties;
                 let ok = connection::StartOk {
