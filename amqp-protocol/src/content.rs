@@ -155,7 +155,13 @@ impl Pending {
 #[derive(Default)]
 pub struct Assembler {
     pending: HashMap<u16, Box<Pending>, BuildHasherDefault<ChannelHasher>>,
+    /// Boxes of finished messages, reused so that steady-state assembly
+    /// allocates nothing.
+    spare: Vec<Box<Pending>>,
 }
+
+/// How many spare boxes are kept.
+const SPARE_BOXES: usize = 16;
 
 /// Channel ids are small integers chosen by the peers: a multiplicative hash
 /// spreads them well enough, far cheaper than SipHash (no secret is needed:
@@ -236,15 +242,20 @@ impl Assembler {
                 if channel == 0 {
                     return Err(err(ErrorKind::ContentOnChannelZero));
                 }
-                self.pending.insert(
-                    channel,
-                    Box::new(Pending {
-                        method,
-                        header: None,
-                        body: Body::Empty,
-                        received: 0,
-                    }),
-                );
+                let fresh = Pending {
+                    method,
+                    header: None,
+                    body: Body::Empty,
+                    received: 0,
+                };
+                let slot = match self.spare.pop() {
+                    Some(mut b) => {
+                        *b = fresh;
+                        b
+                    }
+                    None => Box::new(fresh),
+                };
+                self.pending.insert(channel, slot);
                 Ok(None)
             }
             FramePayload::Header(header) => {
@@ -318,13 +329,28 @@ impl Assembler {
     /// Hands out the finished message of `channel`.
     #[inline(always)]
     fn complete(&mut self, channel: u16) -> Option<Assembled> {
-        let p = self.pending.remove(&channel)?;
+        let mut slot = self.pending.remove(&channel)?;
         let Pending {
             method,
             header,
             body,
             ..
-        } = *p;
+        } = std::mem::replace(
+            &mut *slot,
+            Pending {
+                method: Method::Unknown {
+                    class_id: 0,
+                    method_id: 0,
+                    arguments: Bytes::new(),
+                },
+                header: None,
+                body: Body::Empty,
+                received: 0,
+            },
+        );
+        if self.spare.len() < SPARE_BOXES {
+            self.spare.push(slot);
+        }
         Some(Assembled::Content {
             channel,
             content: Content {
