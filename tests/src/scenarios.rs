@@ -1,5 +1,5 @@
 //! Live scenarios against the local RabbitMQ, written once against the
-//! [`Adapter`](crate::adapter::Adapter) traits so that every adapter runs
+//! [`Adapter`] traits so that every adapter runs
 //! them: every client method, the broker's refusals as typed errors,
 //! heartbeats during long callbacks, a forced close, a dead peer. Each
 //! scenario deletes what it declares.
