@@ -14,6 +14,9 @@ pub const FRAME_HEADER_SIZE: usize = 7;
 /// Bytes a frame adds around its payload: the header and the frame-end octet.
 pub const FRAME_OVERHEAD: usize = FRAME_HEADER_SIZE + 1;
 
+/// The most [`FrameDecoder`] reserves ahead of the bytes that arrived.
+const MAX_RESERVE: usize = 256 * 1024;
+
 /// The 8-byte header a client sends first: `AMQP 0 0 9 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProtocolHeader {
@@ -329,7 +332,10 @@ impl FrameDecoder {
 
     /// Splits the next complete frame off `buf` without decoding its payload:
     /// the header and the payload as a slice of the buffer. `Ok(None)` on
-    /// partial input (room for the rest of the frame is then reserved).
+    /// partial input (room for the rest of the frame, up to 256 KiB, is then
+    /// reserved). A heartbeat frame is kept with whatever channel it names:
+    /// the specification wants channel 0, and a connection should close with
+    /// 501 otherwise, which is the caller's decision.
     #[inline]
     pub fn split_frame(
         &mut self,
@@ -341,7 +347,10 @@ impl FrameDecoder {
         // Cannot overflow: max_frame_size or the u32 size bounds it.
         let len = h.frame_len() as usize;
         if buf.len() < len {
-            buf.reserve(len - buf.len());
+            // Room for the rest of the frame, but never more than a bounded
+            // step on the word of a header alone: without a limit, a peer
+            // declaring a 4 GiB frame must not make us allocate 4 GiB.
+            buf.reserve((len - buf.len()).min(MAX_RESERVE));
             return Ok(None);
         }
         let end = buf[len - 1];

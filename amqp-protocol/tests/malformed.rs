@@ -462,3 +462,12 @@ fn display_is_one_line() {
     assert_eq!(body(1, b"hello").to_string(), "ch=1 body 5 bytes");
     assert_eq!(Frame::heartbeat().to_string(), "ch=0 heartbeat");
 }
+
+#[test]
+fn a_huge_declared_frame_does_not_reserve_huge_memory() {
+    // No limit (0): a header declaring ~4 GiB is incomplete input, and the
+    // buffer grows only by a bounded step.
+    let mut buf = BytesMut::from(&[3u8, 0, 1, 0xFF, 0xFF, 0xFF, 0xF0][..]);
+    assert_eq!(FrameDecoder::new(0).decode(&mut buf), Ok(None));
+    assert!(buf.capacity() <= 512 * 1024, "reserved {}", buf.capacity());
+}
