@@ -131,14 +131,22 @@ impl Shared {
                 }
             }
         }
+        // Waking every waiter costs a system call: only do it when an event
+        // someone may wait for was handled (a publish's "written" is not).
+        let mut wake = false;
         while let Some(event) = inner.core.poll_event() {
+            wake |=
+                !matches!(&event, Event::Sent { request, .. } if !inner.awaited.contains(request));
             inner.handle_event(event);
         }
         if inner.core.is_closed() {
             // Dropping the sender lets the writer drain and shut the socket.
             inner.writer = None;
+            wake = true;
         }
-        self.cond.notify_all();
+        if wake {
+            self.cond.notify_all();
+        }
     }
 }
 
