@@ -66,4 +66,16 @@ impl Channel {
             consumers: HashSet::new(),
         }
     }
+
+    /// Every request that has not completed, in submission order: those that
+    /// failed when the channel started closing, the one waiting for its
+    /// reply, those not yet written. The channel keeps none of them.
+    pub(super) fn take_unfinished(&mut self) -> Vec<RequestId> {
+        let mut failed = std::mem::take(&mut self.closing_failed);
+        if let Some((r, _)) = self.in_flight.take() {
+            failed.push(r);
+        }
+        failed.extend(self.queue.drain(..).map(|o| o.request()));
+        failed
+    }
 }

@@ -521,11 +521,7 @@ impl Connection {
         }
         let ch = self.channel_mut(channel)?;
         ch.state = ChannelState::Closing;
-        let mut failed: Vec<RequestId> = ch.queue.drain(..).map(|o| o.request()).collect();
-        if let Some((r, _)) = ch.in_flight.take() {
-            failed.insert(0, r);
-        }
-        ch.closing_failed = failed;
+        ch.closing_failed = ch.take_unfinished();
         let close = chan::Close {
             reply_code: code.0,
             reply_text: short(text),
@@ -1016,11 +1012,7 @@ impl Connection {
         let Some(mut ch) = self.channels.remove(&channel) else {
             return;
         };
-        let mut failed = std::mem::take(&mut ch.closing_failed);
-        if let Some((r, _)) = ch.in_flight.take() {
-            failed.push(r);
-        }
-        failed.extend(ch.queue.drain(..).map(|o| o.request()));
+        let failed = ch.take_unfinished();
         self.events.push_back(Event::ChannelClosed {
             channel,
             error,
@@ -1054,11 +1046,7 @@ impl Connection {
         self.state = State::Closed;
         let channels = std::mem::take(&mut self.channels);
         for (channel, mut ch) in channels {
-            let mut failed = std::mem::take(&mut ch.closing_failed);
-            if let Some((r, _)) = ch.in_flight.take() {
-                failed.push(r);
-            }
-            failed.extend(ch.queue.drain(..).map(|o| o.request()));
+            let failed = ch.take_unfinished();
             self.events.push_back(Event::ChannelClosed {
                 channel,
                 error: error.clone(),
