@@ -590,6 +590,8 @@ impl Channel {
                 .insert(seq);
         }
         self.shared.pump(&mut inner);
+        drop(inner);
+        self.shared.wait_for_room();
         Ok(())
     }
 
@@ -620,6 +622,8 @@ impl Channel {
                 .insert(seq);
         }
         self.shared.pump(&mut inner);
+        drop(inner);
+        self.shared.wait_for_room();
         Ok(seq)
     }
 

@@ -62,17 +62,20 @@ pub(super) fn writer(shared: Arc<Shared>, stream: TcpStream, rx: Receiver<Bytes>
     let mut result = Ok(());
     'outer: while let Ok(first) = rx.recv() {
         let mut next = Some(first);
+        let mut batch = 0;
         while let Some(bytes) = next {
             if let Err(e) = out.write_all(&bytes) {
                 result = Err(e);
                 break 'outer;
             }
+            batch += bytes.len();
             next = rx.try_recv().ok();
         }
         if let Err(e) = out.flush() {
             result = Err(e);
             break;
         }
+        shared.written(batch);
     }
     if let Err(e) = result {
         let mut inner = shared.lock();

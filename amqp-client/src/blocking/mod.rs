@@ -234,6 +234,9 @@ impl Connection {
                 next_timer: 0,
             }),
             cond: Condvar::new(),
+            queued: std::sync::atomic::AtomicUsize::new(0),
+            room: Mutex::new(()),
+            room_cond: Condvar::new(),
         });
         let write_stream = stream.try_clone()?;
         {

@@ -2,6 +2,7 @@
 //! behind one mutex, and what its events produced, waiting to be taken.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
@@ -93,7 +94,18 @@ pub(super) struct Inner {
 pub(super) struct Shared {
     pub(super) inner: Mutex<Inner>,
     pub(super) cond: Condvar,
+    /// Bytes handed to the writer and not yet written: publishers wait while
+    /// it is above [`HIGH_WATER`], so a fast publisher cannot pile up
+    /// unbounded memory in front of a slow socket.
+    pub(super) queued: AtomicUsize,
+    pub(super) room: Mutex<()>,
+    pub(super) room_cond: Condvar,
 }
+
+/// Above this many queued output bytes, publishers wait.
+pub(super) const HIGH_WATER: usize = 4 * 1024 * 1024;
+/// ... until the writer brings it below this.
+pub(super) const LOW_WATER: usize = 1024 * 1024;
 
 impl Shared {
     pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -126,7 +138,10 @@ impl Shared {
         let now = Instant::now();
         while let Some(bytes) = inner.core.poll_transmit(now) {
             if let Some(w) = &inner.writer {
+                let n = bytes.len();
+                self.queued.fetch_add(n, Ordering::AcqRel);
                 if w.send(bytes).is_err() {
+                    self.queued.fetch_sub(n, Ordering::AcqRel);
                     inner.writer = None;
                 }
             }
@@ -146,6 +161,36 @@ impl Shared {
         }
         if wake {
             self.cond.notify_all();
+        }
+    }
+}
+
+impl Shared {
+    /// Called by the writer after writing `n` bytes.
+    pub(super) fn written(&self, n: usize) {
+        let before = self.queued.fetch_sub(n, Ordering::AcqRel);
+        if before >= LOW_WATER && before - n < LOW_WATER {
+            let _guard = self.room.lock().unwrap_or_else(|p| p.into_inner());
+            self.room_cond.notify_all();
+        }
+    }
+
+    /// Waits (without holding the core's lock) while too much output is
+    /// queued; returns at once when the connection is gone.
+    pub(super) fn wait_for_room(&self) {
+        if self.queued.load(Ordering::Acquire) <= HIGH_WATER {
+            return;
+        }
+        let mut guard = self.room.lock().unwrap_or_else(|p| p.into_inner());
+        while self.queued.load(Ordering::Acquire) > LOW_WATER {
+            let (g, timeout) = self
+                .room_cond
+                .wait_timeout(guard, std::time::Duration::from_millis(100))
+                .unwrap_or_else(|p| p.into_inner());
+            guard = g;
+            if timeout.timed_out() && self.lock().closed.is_some() {
+                return;
+            }
         }
     }
 }
