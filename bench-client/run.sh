@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Client benchmark: amqp-client (blocking) against lapin, amqprs and amiquip
+# on a live RabbitMQ. Builds every binary once, then for each size and
+# scenario runs the clients interleaved (ours, lapin, lapin-inflight, amqprs,
+# amiquip, then again ...), one process per run, and prints a table of the
+# medians (summarize.py). Raw results: target/bench-results/<stamp>.jsonl.
+#
+#   ./run.sh                # full: 3 runs per client, ~15-20 minutes
+#   ./run.sh --quick        # smoke test: 1 run, small counts
+#   ./run.sh --runs 5       # more runs
+#   AMQP_URI=amqp://user:pass@host:5672/%2f ./run.sh
+#   SIZES="16 1024" SCENARIOS="publish latency" ./run.sh   # a subset
+set -euo pipefail
+cd "$(dirname "$0")"
+
+runs=3
+quick=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) quick=1; runs=1 ;;
+        --runs) runs="$2"; shift ;;
+        *) echo "usage: $0 [--quick] [--runs N]" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+sizes=${SIZES:-"16 1024 65536"}
+scenarios=${SCENARIOS:-"publish publish-confirm consume-ack consume-noack latency"}
+
+# Messages per run: about 1-3 s each for most clients on a 2-core machine.
+count_for() { # scenario size
+    if [ "$quick" = 1 ]; then
+        case "$1:$2" in
+            latency:*) echo 300 ;;
+            *:65536) echo 500 ;;
+            *) echo 5000 ;;
+        esac
+        return
+    fi
+    case "$1:$2" in
+        latency:*) echo 5000 ;;
+        *:65536) echo 20000 ;;
+        *) echo 100000 ;;
+    esac
+}
+
+# The clients of a scenario, in their interleaving order: "label|binary args".
+clients_for() { # scenario
+    echo "ours|ours"
+    case "$1" in
+        consume-ack|consume-noack) echo "ours-cb|ours --mode callback" ;;
+    esac
+    echo "lapin|lapin --mode await"
+    case "$1" in
+        # Nothing to keep in flight in the other two: a no-ack consumer
+        # sends nothing, and a round trip has one message in flight.
+        publish|publish-confirm|consume-ack) echo "lapin-inflight|lapin --mode inflight" ;;
+    esac
+    echo "amqprs|amqprs"
+    echo "amiquip|amiquip"
+}
+
+echo "building (release) ..." >&2
+cargo build --release --locked --bins 2>&1 | grep -Ev '^\s*(Compiling|Finished|warning: the following|note: to see)' >&2 || true
+bin=target/release
+for b in ours lapin amqprs amiquip; do
+    [ -x "$bin/$b" ] || { echo "missing $bin/$b: build failed" >&2; exit 1; }
+done
+
+mkdir -p target/bench-results
+stamp=$(date +%Y%m%d-%H%M%S)
+suffix=""
+[ "$quick" = 1 ] && suffix=-quick
+out=target/bench-results/$stamp$suffix.jsonl
+: > "$out"
+errfile=$(mktemp)
+trap 'rm -f "$errfile"' EXIT
+echo "results: $out (runs: $runs)" >&2
+
+for size in $sizes; do
+    for scenario in $scenarios; do
+        count=$(count_for "$scenario" "$size")
+        mapfile -t clients < <(clients_for "$scenario")
+        for run in $(seq 1 "$runs"); do
+            for entry in "${clients[@]}"; do
+                label=${entry%%|*}
+                cmd=${entry#*|}
+                # shellcheck disable=SC2086
+                if line=$(timeout 600 "$bin"/$cmd --scenario "$scenario" --size "$size" --count "$count" 2>"$errfile"); then
+                    :
+                else
+                    rc=$?
+                    [ -n "$line" ] || line="{\"client\":\"$label\",\"scenario\":\"$scenario\",\"size\":$size,\"count\":$count,\"ok\":false,\"error\":\"exit $rc\"}"
+                fi
+                echo "$line" >> "$out"
+                printf '%-16s %-15s %6s B  run %s/%s  %s\n' "$label" "$scenario" "$size" "$run" "$runs" \
+                    "$(echo "$line" | grep -o '"msgs_per_s":[0-9]*\|"error":"[^"]*"' | head -1)" >&2
+                if [ -s "$errfile" ]; then sed 's/^/    stderr: /' "$errfile" >&2; fi
+                # Let the broker settle (queue deletion, garbage collection).
+                sleep 0.3
+            done
+        done
+    done
+done
+
+if command -v rabbitmqctl >/dev/null 2>&1; then
+    left=$(rabbitmqctl list_queues -q name 2>/dev/null | grep -c '^bench\.' || true)
+    [ "$left" = 0 ] || echo "warning: $left bench.* queues left on the broker" >&2
+fi
+
+python3 summarize.py "$out"
