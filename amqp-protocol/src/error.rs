@@ -169,6 +169,36 @@ impl Error {
     }
 }
 
+impl ErrorKind {
+    /// A stable, machine-readable name (`truncated`, `bad-frame-end`, ...),
+    /// for logs and JSON output.
+    pub fn name(&self) -> &'static str {
+        use ErrorKind::*;
+        match self {
+            Truncated => "truncated",
+            TrailingBytes { .. } => "trailing-bytes",
+            BadFrameEnd { .. } => "bad-frame-end",
+            UnknownFrameType { .. } => "unknown-frame-type",
+            FrameTooLarge { .. } => "frame-too-large",
+            HeartbeatPayload { .. } => "heartbeat-payload",
+            BadProtocolHeader { .. } => "bad-protocol-header",
+            UnknownMethod { .. } => "unknown-method",
+            MethodMismatch { .. } => "method-mismatch",
+            UnknownFieldTag { .. } => "unknown-field-tag",
+            InvalidBool { .. } => "invalid-bool",
+            ReservedBits { .. } => "reserved-bits",
+            InvalidPropertyFlags { .. } => "invalid-property-flags",
+            NestingTooDeep { .. } => "nesting-too-deep",
+            ContentOnChannelZero => "content-on-channel-zero",
+            UnexpectedHeader => "unexpected-header",
+            UnexpectedBody => "unexpected-body",
+            ContentInterrupted { .. } => "content-interrupted",
+            HeaderClassMismatch { .. } => "header-class-mismatch",
+            BodyTooLong { .. } => "body-too-long",
+        }
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use ErrorKind::*;

@@ -13,16 +13,30 @@ use crate::error::ShortStrTooLong;
 /// else escaped (`\n`, `\"`, `\xNN`).
 pub(crate) fn write_escaped(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     f.write_str("\"")?;
-    for &b in bytes {
-        match b {
-            b'"' => f.write_str("\\\"")?,
-            b'\\' => f.write_str("\\\\")?,
-            b'\n' => f.write_str("\\n")?,
-            b'\r' => f.write_str("\\r")?,
-            b'\t' => f.write_str("\\t")?,
-            0x20..=0x7e => write!(f, "{}", b as char)?,
-            _ => write!(f, "\\x{b:02x}")?,
+    // Runs of printable ASCII go out in one piece; the rest is escaped.
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x20..=0x7e => continue,
+            _ => "",
+        };
+        if let Ok(s) = std::str::from_utf8(&bytes[run..i]) {
+            f.write_str(s)?;
         }
+        if escape.is_empty() {
+            write!(f, "\\x{b:02x}")?;
+        } else {
+            f.write_str(escape)?;
+        }
+        run = i + 1;
+    }
+    if let Ok(s) = std::str::from_utf8(&bytes[run..]) {
+        f.write_str(s)?;
     }
     f.write_str("\"")
 }

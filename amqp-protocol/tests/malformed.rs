@@ -38,6 +38,7 @@ fn bad_frame_end() {
     *bytes.last_mut().expect("end") = 0xCD;
     let e = decode_err(&bytes);
     assert_eq!(e.kind(), &ErrorKind::BadFrameEnd { found: 0xCD });
+    assert_eq!(e.kind().name(), "bad-frame-end");
     assert_eq!(e.reply_code(), ReplyCode::FRAME_ERROR);
     assert_eq!(e.path(), "frame");
     assert_eq!(
@@ -470,4 +471,11 @@ fn a_huge_declared_frame_does_not_reserve_huge_memory() {
     let mut buf = BytesMut::from(&[3u8, 0, 1, 0xFF, 0xFF, 0xFF, 0xF0][..]);
     assert_eq!(FrameDecoder::new(0).decode(&mut buf), Ok(None));
     assert!(buf.capacity() <= 512 * 1024, "reserved {}", buf.capacity());
+}
+
+#[test]
+fn strings_display_quoted_and_escaped() {
+    let s = ShortStr::try_from(&b"a\"b\\c\n\x01\xc3\xa9 ok"[..]).unwrap();
+    assert_eq!(s.to_string(), r#""a\"b\\c\n\x01\xc3\xa9 ok""#);
+    assert_eq!(ShortStr::new().to_string(), r#""""#);
 }
