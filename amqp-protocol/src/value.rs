@@ -305,6 +305,14 @@ macro_rules! string_impls {
 }
 
 string_impls!(ShortStr);
+
+/// Hashes and compares as its bytes, so maps keyed by `ShortStr` can be
+/// looked up with a `&[u8]` (or `str.as_bytes()`).
+impl std::borrow::Borrow<[u8]> for ShortStr {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
 string_impls!(LongStr);
 
 /// An AMQP timestamp: seconds since the Unix epoch, 64 bits.

@@ -413,18 +413,18 @@ impl Channel {
             let mut inner = self.shared.lock();
             self.check(&inner)?;
             let c = inner.channels.entry(self.id).or_default();
-            if c.consumers.contains_key(tag) {
+            if c.consumers.contains_key(tag.as_bytes()) {
                 return Err(Error::DuplicateConsumerTag {
                     consumer_tag: tag.to_owned(),
                 });
             }
             c.cancelled.remove(tag);
-            c.consumers.insert(tag.to_owned(), sink);
+            c.consumers.insert(short(tag)?, sink);
         }
         let result = self.call(method);
         if result.is_err() {
             if let Some(c) = self.shared.lock().channels.get_mut(&self.id) {
-                c.consumers.remove(tag);
+                c.consumers.remove(tag.as_bytes());
             }
         }
         result.map(|_| ())
@@ -441,15 +441,13 @@ impl Channel {
         callback: impl FnMut(&Channel, Delivery) + Send + 'static,
     ) -> Result<String, Error> {
         let (tag, method) = self.consume_method(queue, &options)?;
-        lock_callbacks(&self.callbacks).consumers.insert(
-            (self.id, tag.clone()),
-            Arc::new(Mutex::new(Box::new(callback))),
-        );
+        let key = (self.id, short(&tag)?);
+        lock_callbacks(&self.callbacks)
+            .consumers
+            .insert(key.clone(), Arc::new(Mutex::new(Box::new(callback))));
         let r = self.start_consumer(&tag, method, Sink::Callback);
         if r.is_err() {
-            lock_callbacks(&self.callbacks)
-                .consumers
-                .remove(&(self.id, tag.clone()));
+            lock_callbacks(&self.callbacks).consumers.remove(&key);
         }
         r.map(|_| tag)
     }
@@ -464,11 +462,11 @@ impl Channel {
             .into(),
         )?;
         if let Some(c) = self.shared.lock().channels.get_mut(&self.id) {
-            c.consumers.remove(consumer_tag);
+            c.consumers.remove(consumer_tag.as_bytes());
         }
         lock_callbacks(&self.callbacks)
             .consumers
-            .remove(&(self.id, consumer_tag.to_owned()));
+            .remove(&(self.id, short(consumer_tag)?));
         Ok(())
     }
 
@@ -490,7 +488,7 @@ impl Channel {
                     c.consumers
                         .iter()
                         .filter(|(_, s)| matches!(s, Sink::Callback))
-                        .map(|(t, _)| t.clone())
+                        .map(|(t, _)| t.to_string_lossy().into_owned())
                         .collect()
                 })
                 .unwrap_or_default()
@@ -641,11 +639,11 @@ impl Channel {
                 message_count: ok.message_count,
                 delivery: Delivery {
                     channel: self.id,
-                    consumer_tag: String::new(),
+                    consumer_tag: ShortStr::new(),
                     delivery_tag: ok.delivery_tag,
                     redelivered: ok.redelivered,
-                    exchange: ok.exchange.to_string_lossy().into_owned(),
-                    routing_key: ok.routing_key.to_string_lossy().into_owned(),
+                    exchange: ok.exchange,
+                    routing_key: ok.routing_key,
                     properties: content.properties,
                     body: content.body,
                 },
@@ -887,7 +885,7 @@ impl ConsumeIter {
         let pending: Vec<Delivery> = {
             let mut inner = self.channel.shared.lock();
             let c = inner.channels.get_mut(&self.channel.id);
-            match c.and_then(|c| c.consumers.remove(&self.tag)) {
+            match c.and_then(|c| c.consumers.remove(self.tag.as_bytes())) {
                 Some(Sink::Queue(q)) => q.into_iter().collect(),
                 _ => Vec::new(),
             }
@@ -914,7 +912,7 @@ impl Iterator for ConsumeIter {
         let mut inner = shared.lock();
         loop {
             let c = inner.channels.entry(self.channel.id).or_default();
-            if let Some(Sink::Queue(q)) = c.consumers.get_mut(&self.tag) {
+            if let Some(Sink::Queue(q)) = c.consumers.get_mut(self.tag.as_bytes()) {
                 if let Some(d) = q.pop_front() {
                     return Some(Ok(Some(d)));
                 }

@@ -30,7 +30,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use amqp_protocol::{basic, BasicProperties, FieldTable, ReplyCode};
+use amqp_protocol::{basic, BasicProperties, FieldTable, ReplyCode, ShortStr};
 use bytes::Bytes;
 
 use crate::core::{Config, Connection as Core, Content, Tuning};
@@ -49,15 +49,15 @@ pub struct Delivery {
     /// The channel it arrived on (ack it there).
     pub channel: u16,
     /// The consumer's tag (empty for basic.get).
-    pub consumer_tag: String,
+    pub consumer_tag: ShortStr,
     /// The delivery tag, for acks.
     pub delivery_tag: u64,
     /// Whether it was delivered before.
     pub redelivered: bool,
     /// The exchange it was published to.
-    pub exchange: String,
+    pub exchange: ShortStr,
     /// Its routing key.
-    pub routing_key: String,
+    pub routing_key: ShortStr,
     /// Its properties.
     pub properties: BasicProperties,
     /// Its body.
@@ -68,11 +68,11 @@ impl Delivery {
     fn new(channel: u16, d: basic::Deliver, content: Content) -> Self {
         Delivery {
             channel,
-            consumer_tag: d.consumer_tag.to_string_lossy().into_owned(),
+            consumer_tag: d.consumer_tag,
             delivery_tag: d.delivery_tag,
             redelivered: d.redelivered,
-            exchange: d.exchange.to_string_lossy().into_owned(),
-            routing_key: d.routing_key.to_string_lossy().into_owned(),
+            exchange: d.exchange,
+            routing_key: d.routing_key,
             properties: content.properties,
             body: content.body,
         }
@@ -86,7 +86,7 @@ type BlockedFn = Arc<dyn Fn(Option<&str>) + Send + Sync>;
 /// Callbacks, kept apart from the core so that they run without its lock.
 #[derive(Default)]
 struct Callbacks {
-    consumers: HashMap<(u16, String), ConsumerFn>,
+    consumers: HashMap<(u16, ShortStr), ConsumerFn>,
     returns: HashMap<u16, ReturnFn>,
     blocked: Option<BlockedFn>,
 }
@@ -498,7 +498,7 @@ fn run_dispatch(
                         Dispatch::Cancelled(consumer_tag) => {
                             lock_callbacks(callbacks)
                                 .consumers
-                                .retain(|(_, t), _| *t != consumer_tag);
+                                .retain(|(_, t), _| t.as_bytes() != consumer_tag.as_bytes());
                             return Err(Error::ConsumerCancelled { consumer_tag });
                         }
                     }

@@ -7,7 +7,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use amqp_protocol::{FieldTable, Method};
+use amqp_protocol::{FieldTable, Method, ShortStr};
 use bytes::Bytes;
 
 use crate::core::{Connection as Core, Content, Event, RequestId, Tuning};
@@ -68,7 +68,7 @@ pub(super) struct ConfirmState {
 #[derive(Default)]
 pub(super) struct ChannelData {
     pub(super) closed: Option<Error>,
-    pub(super) consumers: HashMap<String, Sink>,
+    pub(super) consumers: HashMap<ShortStr, Sink>,
     /// Consumers the broker cancelled, with the error their users see.
     pub(super) cancelled: HashMap<String, Error>,
     pub(super) confirms: ConfirmState,
@@ -242,12 +242,11 @@ impl Inner {
                 deliver,
                 content,
             } => {
-                let tag = deliver.consumer_tag.to_string_lossy().into_owned();
                 let delivery = Delivery::new(channel, deliver, content);
                 let sink = self
                     .channels
                     .get_mut(&channel)
-                    .and_then(|c| c.consumers.get_mut(&tag));
+                    .and_then(|c| c.consumers.get_mut(delivery.consumer_tag.as_bytes()));
                 match sink {
                     Some(Sink::Queue(q)) => q.push_back(delivery),
                     // Callback consumers, and deliveries that race with a
@@ -319,7 +318,7 @@ impl Inner {
                 consumer_tag,
             } => {
                 if let Some(c) = self.channels.get_mut(&channel) {
-                    if let Some(Sink::Callback) = c.consumers.remove(&consumer_tag) {
+                    if let Some(Sink::Callback) = c.consumers.remove(consumer_tag.as_bytes()) {
                         self.dispatch
                             .push_back(Dispatch::Cancelled(consumer_tag.clone()));
                     }
