@@ -17,6 +17,7 @@ const MAX_READ_WAIT: Duration = Duration::from_millis(200);
 
 pub(super) fn reader(shared: Arc<Shared>, mut stream: TcpStream) {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut last_wait = None;
     loop {
         let wait = {
             let inner = shared.lock();
@@ -30,8 +31,13 @@ pub(super) fn reader(shared: Arc<Shared>, mut stream: TcpStream) {
                 .unwrap_or(MAX_READ_WAIT)
                 .clamp(Duration::from_millis(1), MAX_READ_WAIT)
         };
-        // Cannot fail for a non-zero duration.
-        let _ = stream.set_read_timeout(Some(wait));
+        // A system call: only when the timeout changes (it stays at the
+        // maximum while no deadline is near).
+        if last_wait != Some(wait) {
+            // Cannot fail for a non-zero duration.
+            let _ = stream.set_read_timeout(Some(wait));
+            last_wait = Some(wait);
+        }
         let result = stream.read(&mut buf);
         let now = Instant::now();
         let mut inner = shared.lock();
