@@ -36,5 +36,6 @@ pub use params::{
 pub mod blocking;
 pub mod core;
 pub mod error;
+pub mod types;
 
 pub use error::{BrokerClose, Error};

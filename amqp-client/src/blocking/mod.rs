@@ -30,54 +30,17 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use amqp_protocol::{basic, BasicProperties, FieldTable, ReplyCode, ShortStr};
-use bytes::Bytes;
+use amqp_protocol::{FieldTable, ReplyCode, ShortStr};
 
-use crate::core::{Config, Connection as Core, Content, Tuning};
+use crate::core::{Config, Connection as Core, Tuning};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
+pub use crate::types::{Delivery, Returned};
 pub use channel::{
     Channel, Confirmation, ConsumeIter, ConsumeOptions, ExchangeDeclareOptions, GetMessage,
     QueueDeclareOk, QueueDeclareOptions,
 };
-pub use shared::Returned;
 use shared::{Dispatch, Inner, Shared, Sink};
-
-/// A message delivered to a consumer or fetched with basic.get.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    /// The channel it arrived on (ack it there).
-    pub channel: u16,
-    /// The consumer's tag (empty for basic.get).
-    pub consumer_tag: ShortStr,
-    /// The delivery tag, for acks.
-    pub delivery_tag: u64,
-    /// Whether it was delivered before.
-    pub redelivered: bool,
-    /// The exchange it was published to.
-    pub exchange: ShortStr,
-    /// Its routing key.
-    pub routing_key: ShortStr,
-    /// Its properties.
-    pub properties: BasicProperties,
-    /// Its body.
-    pub body: Bytes,
-}
-
-impl Delivery {
-    fn new(channel: u16, d: basic::Deliver, content: Content) -> Self {
-        Delivery {
-            channel,
-            consumer_tag: d.consumer_tag,
-            delivery_tag: d.delivery_tag,
-            redelivered: d.redelivered,
-            exchange: d.exchange,
-            routing_key: d.routing_key,
-            properties: content.properties,
-            body: content.body,
-        }
-    }
-}
 
 type ConsumerFn = Arc<Mutex<Box<dyn FnMut(&Channel, Delivery) + Send>>>;
 type ReturnFn = Arc<dyn Fn(&Channel, &Returned) + Send + Sync>;
@@ -456,7 +419,7 @@ impl ThreadsafeHandle {
 enum Work {
     Run(Box<dyn FnOnce() + Send>),
     Deliver(u16, Delivery),
-    Return(shared::Returned),
+    Return(Returned),
     Blocked(Option<String>),
 }
 

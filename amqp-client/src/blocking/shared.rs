@@ -14,24 +14,10 @@ use crate::core::{Connection as Core, Content, Event, RequestId, Tuning};
 use crate::error::{BrokerClose, Error};
 
 use super::Delivery;
+use crate::types::Returned;
 
 /// The outcome of a synchronous call.
 pub(super) type Reply = Result<(Method, Option<Content>), Error>;
-
-/// A returned message.
-#[derive(Debug, Clone)]
-pub struct Returned {
-    /// The channel.
-    pub channel: u16,
-    /// Why: reply code (312 no-route, 313 no-consumers) and text.
-    pub reason: BrokerClose,
-    /// The exchange it was published to.
-    pub exchange: String,
-    /// Its routing key.
-    pub routing_key: String,
-    /// Its properties and body.
-    pub content: Content,
-}
 
 /// Where a consumer's deliveries go.
 pub(super) enum Sink {
