@@ -38,4 +38,14 @@ pub mod core;
 pub mod error;
 pub mod types;
 
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+mod asynch;
+pub mod event_loop;
+#[cfg(feature = "futures-io")]
+pub mod futures_io;
+#[cfg(feature = "tls")]
+pub mod tls;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
 pub use error::{BrokerClose, Error};

@@ -1,11 +1,15 @@
-//! connection.blocked / unblocked from a real memory alarm, with the blocking
-//! adapter. In its own test binary, so that no other live test publishes
-//! while the broker is blocked; the watermark is always restored.
+//! connection.blocked / unblocked from a real memory alarm, with every
+//! adapter in turn. In its own test binary and one test, so that no other
+//! live test publishes while the broker is blocked; the watermark is always
+//! restored.
 
-use amqp_tests::adapter::Blocking;
+use amqp_tests::adapter::{Adapter, Blocking};
 use amqp_tests::scenarios;
 
 #[test]
 fn blocked_unblocked_and_blocked_timeout() {
-    scenarios::blocked_unblocked_and_blocked_timeout(&Blocking);
+    let adapters: Vec<&dyn Adapter> = vec![&Blocking];
+    for adapter in adapters {
+        scenarios::blocked_unblocked_and_blocked_timeout(adapter);
+    }
 }

@@ -1,0 +1,1 @@
+//! Machinery shared by the async adapters ([`crate::tokio`], [`crate::futures_io`]).

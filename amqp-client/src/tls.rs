@@ -1,0 +1,1 @@
+//! TLS (`amqps://`) with rustls and the ring crypto provider (feature `tls`).

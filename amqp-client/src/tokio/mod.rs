@@ -1,0 +1,1 @@
+//! The async API on tokio (feature `tokio`).
