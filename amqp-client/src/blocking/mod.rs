@@ -195,6 +195,7 @@ impl Connection {
                 threadsafe_callbacks: VecDeque::new(),
                 timers: BTreeMap::new(),
                 next_timer: 0,
+                waiters: 0,
             }),
             cond: Condvar::new(),
             queued: std::sync::atomic::AtomicUsize::new(0),

@@ -75,6 +75,9 @@ pub(super) struct Inner {
     pub(super) threadsafe_callbacks: VecDeque<Box<dyn FnOnce() + Send>>,
     pub(super) timers: BTreeMap<(Instant, u64), Box<dyn FnOnce() + Send>>,
     pub(super) next_timer: u64,
+    /// Threads parked in [`Shared::wait`]: waking costs a system call, so
+    /// [`Shared::pump`] skips it when nobody waits.
+    pub(super) waiters: usize,
 }
 
 pub(super) struct Shared {
@@ -103,10 +106,11 @@ impl Shared {
 
     pub(super) fn wait<'a>(
         &self,
-        guard: MutexGuard<'a, Inner>,
+        mut guard: MutexGuard<'a, Inner>,
         until: Option<Instant>,
     ) -> MutexGuard<'a, Inner> {
-        match until {
+        guard.waiters += 1;
+        let mut guard = match until {
             None => self.cond.wait(guard).unwrap_or_else(|p| p.into_inner()),
             Some(t) => {
                 let d = t.saturating_duration_since(Instant::now());
@@ -115,7 +119,9 @@ impl Shared {
                     .map(|(g, _)| g)
                     .unwrap_or_else(|p| p.into_inner().0)
             }
-        }
+        };
+        guard.waiters -= 1;
+        guard
     }
 
     /// Moves the core's output to the writer and its events into the shared
@@ -145,7 +151,7 @@ impl Shared {
             inner.writer = None;
             wake = true;
         }
-        if wake {
+        if wake && inner.waiters > 0 {
             self.cond.notify_all();
         }
     }

@@ -52,11 +52,14 @@ pub(super) struct Channel {
     pub(super) confirm: bool,
     pub(super) next_seq: u64,
     pub(super) consumers: HashSet<ShortStr>,
+    /// `amqp_channel` span, a child of the connection's.
+    pub(super) span: tracing::Span,
 }
 
 impl Channel {
     pub(super) fn new(state: ChannelState) -> Self {
         Channel {
+            span: tracing::Span::none(),
             state,
             queue: VecDeque::new(),
             in_flight: None,

@@ -148,6 +148,19 @@ pub struct Connection {
     blocked_since: Option<Instant>,
     closed_event_sent: bool,
     server_properties: FieldTable,
+    /// `amqp_connection` span: the parent of every event and channel span.
+    span: tracing::Span,
+}
+
+/// Numbers connections in traces.
+static CONNECTION_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The connection name announced in the client properties, for traces.
+fn connection_name(properties: &FieldTable) -> String {
+    match properties.get("connection_name") {
+        Some(amqp_protocol::FieldValue::LongStr(s)) => s.to_string_lossy().into_owned(),
+        _ => String::new(),
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -185,7 +198,15 @@ impl Connection {
     pub fn new(config: Config, now: Instant) -> Self {
         let mut output = BytesMut::with_capacity(8 * 1024);
         ProtocolHeader::AMQP_0_9_1.encode(&mut output);
+        let span = tracing::info_span!(
+            "amqp_connection",
+            id = CONNECTION_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            name = %connection_name(&config.client_properties),
+            vhost = %config.virtual_host,
+        );
+        tracing::debug!(parent: &span, mechanism = %config.mechanism, "connecting");
         Connection {
+            span,
             handshake_deadline: config.handshake_timeout.map(|t| now + t),
             config,
             state: State::Handshake(Phase::Start),
@@ -394,8 +415,9 @@ impl Connection {
         let id = (1..=max)
             .find(|id| !self.channels.contains_key(id))
             .ok_or_else(|| Error::Misuse(format!("all {max} channels are in use")))?;
-        self.channels
-            .insert(id, Channel::new(ChannelState::Opening));
+        let mut ch = Channel::new(ChannelState::Opening);
+        ch.span = tracing::info_span!(parent: &self.span, "amqp_channel", channel = id);
+        self.channels.insert(id, ch);
         let request = self.submit(id, chan::Open::default().into())?;
         Ok((id, request))
     }
@@ -833,6 +855,13 @@ impl Connection {
             }
             (Phase::OpenOk, Method::ConnectionOpenOk(_)) => {
                 self.state = State::Open;
+                tracing::info!(
+                    parent: &self.span,
+                    channel_max = self.tuning.channel_max,
+                    frame_max = self.tuning.frame_max,
+                    heartbeat = self.tuning.heartbeat,
+                    "connection open"
+                );
                 self.events.push_back(Event::Connected {
                     server_properties: std::mem::take(&mut self.server_properties),
                     tuning: self.tuning,
@@ -874,6 +903,7 @@ impl Connection {
             }
             Method::ConnectionBlocked(b) => {
                 self.blocked_since.get_or_insert(now);
+                tracing::warn!(parent: &self.span, reason = %b.reason, "connection blocked by the broker");
                 self.events.push_back(Event::Blocked {
                     reason: b.reason.to_string_lossy().into_owned(),
                 });
@@ -881,6 +911,7 @@ impl Connection {
             }
             Method::ConnectionUnblocked(_) => {
                 self.blocked_since = None;
+                tracing::info!(parent: &self.span, "connection unblocked");
                 self.events.push_back(Event::Unblocked);
                 return;
             }
@@ -893,6 +924,9 @@ impl Connection {
                 return self.channel_closed(channel, e);
             }
             Method::ChannelFlow(f) => {
+                if let Some(ch) = self.channels.get(&channel) {
+                    tracing::info!(parent: &ch.span, active = f.active, "channel.flow from the broker");
+                }
                 encode_method_frame(
                     &mut self.output,
                     channel,
@@ -947,6 +981,9 @@ impl Connection {
                 return;
             }
             Method::BasicCancel(c) if channel != 0 => {
+                if let Some(ch) = self.channels.get(&channel) {
+                    tracing::warn!(parent: &ch.span, consumer_tag = %c.consumer_tag, "consumer cancelled by the broker");
+                }
                 if !c.no_wait {
                     let ok = basic::CancelOk {
                         consumer_tag: c.consumer_tag.clone(),
@@ -975,7 +1012,10 @@ impl Connection {
             Some((request, info)) if info.expects(method.id()) => {
                 ch.in_flight = None;
                 match &method {
-                    Method::ChannelOpenOk(_) => ch.state = ChannelState::Open,
+                    Method::ChannelOpenOk(_) => {
+                        ch.state = ChannelState::Open;
+                        tracing::debug!(parent: &ch.span, "channel open");
+                    }
                     Method::BasicConsumeOk(ok) => {
                         ch.consumers.insert(ok.consumer_tag.clone());
                     }
@@ -1013,6 +1053,12 @@ impl Connection {
             return;
         };
         let failed = ch.take_unfinished();
+        match &error {
+            Error::ChannelClosedByClient { .. } => {
+                tracing::debug!(parent: &ch.span, "channel closed")
+            }
+            e => tracing::warn!(parent: &ch.span, error = %e, "channel closed"),
+        }
         self.events.push_back(Event::ChannelClosed {
             channel,
             error,
@@ -1025,6 +1071,12 @@ impl Connection {
         if matches!(self.state, State::Closing { .. } | State::Closed) {
             return;
         }
+        tracing::error!(
+            parent: &self.span,
+            error = %error,
+            reply_code = code.0,
+            "protocol violation by the peer: closing the connection"
+        );
         let close = connection::Close {
             reply_code: code.0,
             reply_text: short(text),
@@ -1044,6 +1096,12 @@ impl Connection {
             return;
         }
         self.state = State::Closed;
+        match &error {
+            Error::ConnectionClosedByClient => {
+                tracing::info!(parent: &self.span, "connection closed")
+            }
+            e => tracing::warn!(parent: &self.span, error = %e, "connection closed"),
+        }
         let channels = std::mem::take(&mut self.channels);
         for (channel, mut ch) in channels {
             let failed = ch.take_unfinished();
