@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Client benchmark: amqp-client (blocking) against lapin, amqprs and amiquip
+# Client benchmark: amqp-client (blocking and tokio) against lapin, amqprs and amiquip
 # on a live RabbitMQ. Builds every binary once, then for each size and
 # scenario runs the clients interleaved (ours, lapin, lapin-inflight, amqprs,
 # amiquip, then again ...), one process per run, and prints a table of the
@@ -50,6 +50,7 @@ clients_for() { # scenario
     case "$1" in
         consume-ack|consume-noack) echo "ours-cb|ours --mode callback" ;;
     esac
+    echo "ours-tokio|ours_tokio"
     echo "lapin|lapin --mode await"
     case "$1" in
         # Nothing to keep in flight in the other two: a no-ack consumer
@@ -63,7 +64,7 @@ clients_for() { # scenario
 echo "building (release) ..." >&2
 cargo build --release --locked --bins 2>&1 | grep -Ev '^\s*(Compiling|Finished|warning: the following|note: to see)' >&2 || true
 bin=target/release
-for b in ours lapin amqprs amiquip; do
+for b in ours ours_tokio lapin amqprs amiquip; do
     [ -x "$bin/$b" ] || { echo "missing $bin/$b: build failed" >&2; exit 1; }
 done
 

@@ -74,9 +74,15 @@ def main(paths):
                     f"{fmt(s['user'])} | {fmt(s['sys'])} | {fmt(s['csw'], 2)} | {fmt(s['rss'], 1)} | "
                     f"{fmt(s['p50'], 1)} | {fmt(s['p99'], 1)} |"
                 )
-            peers = {c: s for c, s in stats.items() if not c.startswith("ours") and s["runs"]}
+            all_peers = {c: s for c, s in stats.items() if not c.startswith("ours") and s["runs"]}
             for ours in [c for c in stats if c.startswith("ours")]:
                 o = stats[ours]
+                # The async adapter is held against the async clients.
+                peers = (
+                    {c: s for c, s in all_peers.items() if c.startswith(("lapin", "amqprs"))}
+                    if ours == "ours-tokio"
+                    else all_peers
+                )
                 if not o["runs"] or not peers:
                     continue
                 best_mps = max(peers.items(), key=lambda kv: kv[1]["mps"] or 0)

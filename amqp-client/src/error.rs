@@ -27,6 +27,26 @@ impl fmt::Display for BrokerClose {
     }
 }
 
+/// What failed in TLS (see [`Error::Tls`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The TLS settings cannot be used: an unreadable CA, certificate or key
+    /// file, a server name that is not a host name, no trusted roots.
+    Config,
+    /// The broker's certificate was refused: unknown issuer (not signed by a
+    /// trusted CA), expired, revoked, malformed.
+    Certificate,
+    /// The broker's certificate is valid, but not for the host name (or the
+    /// `server_name_indication`) connected to.
+    HostName,
+    /// The broker refused the handshake with an alert: a client certificate
+    /// it requires or does not trust, no common protocol version or cipher.
+    Refused,
+    /// Any other TLS failure: corrupt or unexpected records.
+    Protocol,
+}
+
 /// Everything that can go wrong, by what the application can do about it.
 /// [`Error::reconnect_may_help`] says whether opening a new connection (or
 /// channel) and retrying is worthwhile.
@@ -120,6 +140,15 @@ pub enum Error {
     /// The application used the API wrongly (a closed channel, no free
     /// channel id, a value too long, ...).
     Misuse(String),
+    /// TLS failed: the settings, the broker's certificate, the host name, or
+    /// the handshake.
+    Tls {
+        /// What failed.
+        kind: TlsFailure,
+        /// The TLS library's explanation (`invalid peer certificate:
+        /// UnknownIssuer`, ...).
+        message: String,
+    },
 }
 
 impl Error {
@@ -143,7 +172,11 @@ impl Error {
             | Error::BlockedConnectionTimeout
             | Error::HandshakeTimeout
             | Error::ConsumerCancelled { .. }
-            | Error::Nacked => true,
+            | Error::Nacked
+            | Error::Tls {
+                kind: TlsFailure::Protocol,
+                ..
+            } => true,
             _ => false,
         }
     }
@@ -170,6 +203,14 @@ impl Error {
     /// names).
     pub fn is_access_refused(&self) -> bool {
         self.reply_code() == Some(ReplyCode::ACCESS_REFUSED)
+    }
+
+    /// The TLS failure, if this is one.
+    pub fn tls_failure(&self) -> Option<TlsFailure> {
+        match self {
+            Error::Tls { kind, .. } => Some(*kind),
+            _ => None,
+        }
     }
 
     /// The reply code involved, if any.
@@ -235,6 +276,18 @@ impl fmt::Display for Error {
             }
             Error::Misuse(what) => write!(f, "misuse: {what}"),
             Error::Timeout { what } => write!(f, "timed out waiting for {what}"),
+            Error::Tls { kind, message } => match kind {
+                TlsFailure::Config => write!(f, "TLS settings: {message}"),
+                TlsFailure::Certificate => {
+                    write!(f, "TLS: the broker's certificate was refused: {message}")
+                }
+                TlsFailure::HostName => write!(
+                    f,
+                    "TLS: the broker's certificate does not match the host name: {message}"
+                ),
+                TlsFailure::Refused => write!(f, "TLS: the broker refused the handshake: {message}"),
+                TlsFailure::Protocol => write!(f, "TLS error: {message}"),
+            },
         }
     }
 }

@@ -30,7 +30,7 @@ pub mod params;
 
 pub use params::{
     negotiate_channel_max, negotiate_frame_max, Attempt, Attempts, ConnectionParameters,
-    Credentials, Endpoints, Heartbeat, TlsOptions, TlsVerify, UriComponent, UriError,
+    Credentials, Endpoints, Heartbeat, TlsOptions, TlsRoots, TlsVerify, UriComponent, UriError,
 };
 
 pub mod blocking;

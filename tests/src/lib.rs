@@ -1,10 +1,15 @@
 //! Shared support for the workspace tests.
 
 pub mod adapter;
+pub mod adapter_async;
+pub mod adapter_event_loop;
+pub mod adapter_smol;
+pub mod adapter_tokio;
 pub mod fuzz_checks;
 pub mod json;
 pub mod live;
 pub mod scenarios;
+pub mod tls_node;
 
 /// Defines one `#[test]` per live scenario of [`scenarios`] (all but the
 /// memory-alarm one, which runs alone in `live_blocked.rs`), each running

@@ -4,11 +4,15 @@
 //! restored.
 
 use amqp_tests::adapter::{Adapter, Blocking};
+use amqp_tests::adapter_event_loop::EventLoop;
+use amqp_tests::adapter_smol::Smol;
+use amqp_tests::adapter_tokio::{Tokio, TokioCurrentThread};
 use amqp_tests::scenarios;
 
 #[test]
 fn blocked_unblocked_and_blocked_timeout() {
-    let adapters: Vec<&dyn Adapter> = vec![&Blocking];
+    let adapters: Vec<&dyn Adapter> =
+        vec![&Blocking, &EventLoop, &Tokio, &TokioCurrentThread, &Smol];
     for adapter in adapters {
         scenarios::blocked_unblocked_and_blocked_timeout(adapter);
     }

@@ -1,1 +1,34 @@
-//! Machinery shared by the async adapters ([`crate::tokio`], [`crate::futures_io`]).
+//! Machinery shared by the async adapters (`amqp_client::tokio`,
+//! `amqp_client::futures_io`): one driver task per connection, generic over a
+//! small byte-stream trait and a timer, and one set of handles
+//! ([`Connection`], [`Channel`], [`Consumer`], [`Confirmation`]) that both
+//! adapters re-export. An adapter only says how to connect, spawn and sleep.
+//!
+//! How the pieces meet:
+//!
+//! - The application's handles update the shared state under a short lock
+//!   (submit a method to the core, register a waker) and wake the driver
+//!   only when they produced output or freed buffer room.
+//! - The driver reads, feeds the core, moves events into the shared state
+//!   (waking exactly the futures concerned), writes everything the core
+//!   produced in one batch, then flushes; it sleeps until the core's next
+//!   deadline (heartbeats, timeouts).
+//! - With TLS (`amqps`, feature `tls`), the driver also runs the TLS
+//!   handshake and encrypts and decrypts between the socket and the core.
+
+mod channel;
+mod connection;
+mod consumer;
+mod driver;
+mod shared;
+mod tls;
+
+pub use channel::Channel;
+#[cfg(feature = "futures-io")]
+pub(crate) use connection::timeout;
+pub use connection::Connection;
+pub(crate) use connection::{establish, open_endpoints};
+pub use consumer::{Confirmation, Consumer};
+#[cfg_attr(not(feature = "futures-io"), allow(unreachable_pub))]
+pub use driver::BoxFuture;
+pub(crate) use driver::{Timer, Transport};

@@ -15,7 +15,46 @@ use super::shared::Shared;
 /// Longest the reader blocks before looking at the core's timers again.
 const MAX_READ_WAIT: Duration = Duration::from_millis(200);
 
-pub(super) fn reader(shared: Arc<Shared>, mut stream: TcpStream) {
+/// What lies between the socket and the core: nothing ([`Plain`]) or TLS.
+/// The threads are generic over it, so the plain path compiles to direct
+/// reads and writes.
+pub(super) trait Transport: Send + 'static {
+    /// The bytes for the core, from `raw`, just read from the socket.
+    fn input<'a>(&'a mut self, raw: &'a [u8]) -> std::io::Result<&'a [u8]>;
+    /// Whether the last input left output for the writer (a TLS key update
+    /// to answer).
+    fn wants_write(&self) -> bool;
+    /// Writes the core's bytes.
+    fn output(&mut self, out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()>;
+    /// Writes what ends the stream (TLS `close_notify`).
+    fn finish(&mut self, out: &mut impl Write);
+}
+
+/// Plain TCP: the socket's bytes are the core's.
+#[derive(Clone, Copy)]
+pub(super) struct Plain;
+
+impl Transport for Plain {
+    #[inline]
+    fn input<'a>(&'a mut self, raw: &'a [u8]) -> std::io::Result<&'a [u8]> {
+        Ok(raw)
+    }
+
+    #[inline]
+    fn wants_write(&self) -> bool {
+        false
+    }
+
+    #[inline]
+    fn output(&mut self, out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+        out.write_all(bytes)
+    }
+
+    #[inline]
+    fn finish(&mut self, _out: &mut impl Write) {}
+}
+
+pub(super) fn reader<T: Transport>(shared: Arc<Shared>, mut stream: TcpStream, mut transport: T) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_wait = None;
     loop {
@@ -38,13 +77,17 @@ pub(super) fn reader(shared: Arc<Shared>, mut stream: TcpStream) {
             let _ = stream.set_read_timeout(Some(wait));
             last_wait = Some(wait);
         }
-        let result = stream.read(&mut buf);
+        let result = match stream.read(&mut buf) {
+            Ok(0) => Ok(None),
+            Ok(n) => transport.input(&buf[..n]).map(Some),
+            Err(e) => Err(e),
+        };
         let now = Instant::now();
         let mut inner = shared.lock();
         match result {
-            Ok(0) => inner.core.handle_eof(None),
-            Ok(n) => {
-                inner.core.handle_input(&buf[..n], now);
+            Ok(None) => inner.core.handle_eof(None),
+            Ok(Some(input)) => {
+                inner.core.handle_input(input, now);
                 inner.core.handle_timeout(now);
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
@@ -52,6 +95,13 @@ pub(super) fn reader(shared: Arc<Shared>, mut stream: TcpStream) {
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => inner.core.handle_eof(Some(e)),
+        }
+        if transport.wants_write() {
+            // Wakes the writer, the only thread that takes TLS output, so
+            // that it goes out in order.
+            if let Some(w) = &inner.writer {
+                let _ = w.send(Bytes::new());
+            }
         }
         shared.pump(&mut inner);
         if inner.core.is_closed() {
@@ -61,7 +111,12 @@ pub(super) fn reader(shared: Arc<Shared>, mut stream: TcpStream) {
     shared.cond.notify_all();
 }
 
-pub(super) fn writer(shared: Arc<Shared>, stream: TcpStream, rx: Receiver<Bytes>) {
+pub(super) fn writer<T: Transport>(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    rx: Receiver<Bytes>,
+    mut transport: T,
+) {
     // Everything queued by the time the writer wakes goes out in as few
     // system calls as the buffer allows.
     let mut out = std::io::BufWriter::with_capacity(128 * 1024, stream);
@@ -70,7 +125,7 @@ pub(super) fn writer(shared: Arc<Shared>, stream: TcpStream, rx: Receiver<Bytes>
         let mut next = Some(first);
         let mut batch = 0;
         while let Some(bytes) = next {
-            if let Err(e) = out.write_all(&bytes) {
+            if let Err(e) = transport.output(&mut out, &bytes) {
                 result = Err(e);
                 break 'outer;
             }
@@ -88,6 +143,7 @@ pub(super) fn writer(shared: Arc<Shared>, stream: TcpStream, rx: Receiver<Bytes>
         inner.core.handle_eof(Some(e));
         shared.pump(&mut inner);
     }
+    transport.finish(&mut out);
     let _ = out.flush();
     let _ = out.get_ref().shutdown(Shutdown::Both);
 }

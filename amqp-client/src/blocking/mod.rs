@@ -23,6 +23,8 @@
 mod channel;
 mod io;
 mod shared;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -140,9 +142,10 @@ impl Connection {
     }
 
     fn open_one(params: &ConnectionParameters) -> Result<Connection, Error> {
+        #[cfg(not(feature = "tls"))]
         if params.tls() {
             return Err(Error::Misuse(
-                "amqps (TLS) is not supported by this adapter yet".into(),
+                "amqps (TLS) needs the amqp-client feature \"tls\"".into(),
             ));
         }
         let timeout = params.socket_timeout().unwrap_or(Duration::from_secs(10));
@@ -177,6 +180,12 @@ impl Connection {
             }
         };
         stream.set_nodelay(params.tcp_nodelay())?;
+        #[cfg(feature = "tls")]
+        let tls = if params.tls() {
+            Some(tls::handshake(&stream, params, timeout)?)
+        } else {
+            None
+        };
         let config = Config::from_params(params);
         let close_timeout = config.close_timeout;
         let core = Core::new(config, Instant::now());
@@ -202,19 +211,13 @@ impl Connection {
             room: Mutex::new(()),
             room_cond: Condvar::new(),
         });
-        let write_stream = stream.try_clone()?;
-        {
-            let s = shared.clone();
-            std::thread::Builder::new()
-                .name("amqp-writer".into())
-                .spawn(move || io::writer(s, write_stream, rx))?;
-        }
-        let reader = {
-            let s = shared.clone();
-            std::thread::Builder::new()
-                .name("amqp-reader".into())
-                .spawn(move || io::reader(s, stream))?
+        #[cfg(feature = "tls")]
+        let reader = match tls {
+            Some(tls) => start_io(&shared, stream, rx, tls)?,
+            None => start_io(&shared, stream, rx, io::Plain)?,
         };
+        #[cfg(not(feature = "tls"))]
+        let reader = start_io(&shared, stream, rx, io::Plain)?;
         let conn = Connection {
             shared,
             callbacks: Arc::new(Mutex::new(Callbacks::default())),
@@ -228,6 +231,11 @@ impl Connection {
                 break;
             }
             if let Some(e) = &inner.closed {
+                // A broker refusing the client's certificate says so after
+                // the client's part of the TLS handshake: as a TLS error.
+                #[cfg(feature = "tls")]
+                return Err(tls::unwrap_error(e));
+                #[cfg(not(feature = "tls"))]
                 return Err(e.clone());
             }
             inner = conn.shared.wait(inner, None);
@@ -380,6 +388,28 @@ impl Connection {
             Some(e) => Err(e.clone()),
         }
     }
+}
+
+/// Starts the writer and reader threads, with `transport` between the socket
+/// and the core.
+fn start_io<T: io::Transport + Clone>(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    rx: std::sync::mpsc::Receiver<bytes::Bytes>,
+    transport: T,
+) -> Result<JoinHandle<()>, Error> {
+    let write_stream = stream.try_clone()?;
+    {
+        let s = shared.clone();
+        let t = transport.clone();
+        std::thread::Builder::new()
+            .name("amqp-writer".into())
+            .spawn(move || io::writer(s, write_stream, rx, t))?;
+    }
+    let s = shared.clone();
+    Ok(std::thread::Builder::new()
+        .name("amqp-reader".into())
+        .spawn(move || io::reader(s, stream, transport))?)
 }
 
 impl Drop for Connection {

@@ -12,6 +12,27 @@
 //! content assembly and splitting by `frame_max`, publisher-confirm sequence
 //! numbers, heartbeats, blocked/unblocked, and both directions of the close
 //! handshakes.
+//!
+//! # Driving the core yourself
+//!
+//! An adapter for another I/O framework keeps one contract:
+//!
+//! 1. feed every byte read, in order, to [`Connection::handle_input`], and
+//!    the stream's end or failure to [`Connection::handle_eof`];
+//! 2. call [`Connection::handle_timeout`] once the deadline of
+//!    [`Connection::poll_timeout`] has passed (earlier is harmless): it
+//!    sends heartbeats and enforces the handshake, heartbeat,
+//!    blocked-connection and close timeouts;
+//! 3. after any input, time or command, write everything
+//!    [`Connection::poll_transmit`] yields, in order, buffering what the
+//!    transport does not take at once;
+//! 4. take [`Connection::poll_event`]s and turn them into the adapter's own
+//!    API; commands (`open_channel`, `call`, `publish`, ...) return a
+//!    [`RequestId`] that the matching [`Event::Reply`] or [`Event::Sent`]
+//!    carries.
+//!
+//! The `custom_io` example of this crate does it over a plain
+//! `std::net::TcpStream` in a dozen lines of loop.
 
 mod channel;
 mod event;

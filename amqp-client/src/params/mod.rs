@@ -326,10 +326,24 @@ impl TlsVerify {
     }
 }
 
+/// Which certificate authorities the client trusts when no
+/// [`cacertfile`](TlsOptions::cacertfile) is given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsRoots {
+    /// The operating system's trust store (the default).
+    #[default]
+    System,
+    /// Mozilla's root program, compiled into the program (the
+    /// `webpki-roots` crate): the same roots on every machine.
+    WebPki,
+}
+
 /// TLS settings, as plain data: the TLS query parameters of RabbitMQ's URI
-/// (see <https://www.rabbitmq.com/docs/uri-query-parameters>). `None` means
-/// "the TLS implementation's default"; the implementation that reads them
-/// comes with the I/O adapters.
+/// (see <https://www.rabbitmq.com/docs/uri-query-parameters>), the trusted
+/// roots and, with the `tls` feature, a ready rustls configuration. `None`
+/// means "the default": the server's certificate is checked against the
+/// system's trust store and the host name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {
     cacertfile: Option<String>,
@@ -338,6 +352,31 @@ pub struct TlsOptions {
     verify: Option<TlsVerify>,
     server_name_indication: Option<String>,
     fail_if_no_peer_cert: Option<bool>,
+    roots: TlsRoots,
+    #[cfg(feature = "tls")]
+    client_config: Option<ClientConfig>,
+}
+
+/// A ready rustls configuration, compared by identity.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+struct ClientConfig(Arc<rustls::ClientConfig>);
+
+#[cfg(feature = "tls")]
+impl PartialEq for ClientConfig {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Eq for ClientConfig {}
+
+#[cfg(feature = "tls")]
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientConfig { .. }")
+    }
 }
 
 impl TlsOptions {
@@ -414,6 +453,36 @@ impl TlsOptions {
     /// `fail_if_no_peer_cert`.
     pub fn fail_if_no_peer_cert(&self) -> Option<bool> {
         self.fail_if_no_peer_cert
+    }
+
+    /// Sets the certificate authorities to trust when no
+    /// [`cacertfile`](Self::cacertfile) is given.
+    pub fn with_roots(mut self, roots: TlsRoots) -> Self {
+        self.roots = roots;
+        self
+    }
+
+    /// The certificate authorities trusted when no
+    /// [`cacertfile`](Self::cacertfile) is given.
+    pub fn roots(&self) -> TlsRoots {
+        self.roots
+    }
+
+    /// Uses this rustls configuration as it is: the other options, but
+    /// `server_name_indication`, are then ignored. Build it with
+    /// [`crate::tls::crypto_provider`] to keep the crate's choice of
+    /// cryptography, or start from [`crate::tls::client_config`].
+    #[cfg(feature = "tls")]
+    pub fn with_client_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.client_config = Some(ClientConfig(config));
+        self
+    }
+
+    /// The rustls configuration given to
+    /// [`with_client_config`](Self::with_client_config).
+    #[cfg(feature = "tls")]
+    pub fn client_config(&self) -> Option<&Arc<rustls::ClientConfig>> {
+        self.client_config.as_ref().map(|c| &c.0)
     }
 
     /// Whether no option is set.

@@ -1,1 +1,243 @@
 //! The async API on tokio (feature `tokio`).
+//!
+//! [`Connection::open`] connects (trying each endpoint in turn, with its
+//! connection attempts and retry delay, like the blocking adapter) and
+//! spawns the connection's driver task on the current runtime. The driver
+//! owns the socket: it sends heartbeats and reads while the application is
+//! busy elsewhere, so nothing has to be polled for the connection to stay
+//! alive. [`Channel`] methods are `async fn`s; a consumer is a
+//! [`Stream`](futures_core::Stream) of deliveries; a publish in confirm mode
+//! gives a [`Confirmation`] future.
+//!
+//! ```no_run
+//! use amqp_client::tokio::{Connection, ConsumeOptions, QueueDeclareOptions};
+//! use amqp_client::ConnectionParameters;
+//! use amqp_protocol::BasicProperties;
+//! use futures_util::StreamExt;
+//!
+//! # async fn run() -> Result<(), amqp_client::Error> {
+//! let conn = Connection::open(ConnectionParameters::new()).await?;
+//! let ch = conn.channel().await?;
+//! ch.queue_declare("hello", QueueDeclareOptions::default()).await?;
+//! ch.confirm_delivery().await?;
+//! // Waits for the broker's ack.
+//! ch.basic_publish("", "hello", b"Hello World!", &BasicProperties::default(), false)
+//!     .await?;
+//! ch.basic_qos(0, 10, false).await?;
+//! let mut consumer = ch.basic_consume("hello", ConsumeOptions::default()).await?;
+//! if let Some(delivery) = consumer.next().await {
+//!     let delivery = delivery?;
+//!     println!("{:?}", delivery.body);
+//!     ch.basic_ack(delivery.delivery_tag, false).await?;
+//! }
+//! let requeued = consumer.cancel().await?;
+//! assert_eq!(requeued, 0);
+//! conn.close().await
+//! # }
+//! ```
+//!
+//! # Runtime
+//!
+//! Works on the multi-threaded and the current-thread runtime; the runtime
+//! needs its I/O and time drivers (`enable_all()`, or `#[tokio::main]`).
+//! Opening a connection outside a tokio runtime returns
+//! [`Error::Misuse`] rather than panicking. The driver is a task like any
+//! other: on a current-thread runtime, application code that blocks the
+//! thread (a synchronous sleep, a long computation without `.await`) also
+//! stops the heartbeats, and the broker drops the connection after two
+//! intervals; use `spawn_blocking` or a multi-threaded runtime for such
+//! work.
+//!
+//! # TLS
+//!
+//! With the `tls` feature, `amqps` endpoints (an `amqps://` URI,
+//! [`ConnectionParameters::with_tls_options`]) connect over TLS (the
+//! `amqp_client::tls` module describes the options). The driver task runs the TLS handshake
+//! before AMQP's, and a failure (an untrusted certificate, a host name
+//! mismatch, a refused client certificate) is the [`Error::Tls`] that
+//! [`Connection::open`] returns. Without the feature, `amqps` endpoints are
+//! an [`Error::Misuse`].
+//!
+//! # Handles
+//!
+//! [`Connection`], [`Channel`], [`Consumer`] and [`Confirmation`] are
+//! `Send + Sync`; `Connection` and `Channel` are cheap to clone. Dropping
+//! the last `Connection` clone closes the connection in the background
+//! (channels stop working then); [`Connection::close`] closes it and waits.
+//!
+//! # Cancellation
+//!
+//! Every future can be dropped at any point without corrupting the
+//! channel: a synchronous method whose future is dropped still completes on
+//! the wire and its reply is discarded (a channel opened for nobody is
+//! closed, a consumer nobody reads is cancelled and its messages requeued),
+//! so the next call on the channel gets its own reply. A publish future
+//! dropped before completing did not publish.
+//!
+//! # Buffering and back-pressure
+//!
+//! A [`Consumer`] buffers what the broker sent until the stream is read.
+//! With a prefetch count ([`Channel::basic_qos`]) the broker never sends
+//! more than that many unacked messages, which bounds the buffer. For a
+//! `no_ack` consumer or without a prefetch count,
+//! [`Channel::basic_consume_bounded`] pauses reading the socket while the
+//! consumer's buffer is full, so that TCP flow control holds the broker
+//! back. Publishers wait (the publish future is pending) while more than a
+//! few MiB of output are queued in front of a slow socket.
+//!
+//! # Callbacks
+//!
+//! [`Connection::on_blocked`] and [`Channel::on_return`] run on the driver
+//! task: keep them short and non-blocking (for example, send into a
+//! channel).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::net::TcpStream;
+use ::tokio::runtime::Handle;
+
+use crate::asynch::{self, BoxFuture, Timer, Transport};
+use crate::error::Error;
+use crate::params::{ConnectionParameters, Endpoints};
+
+pub use crate::asynch::{Channel, Confirmation, Connection, Consumer};
+pub use crate::core::Tuning;
+pub use crate::types::{
+    ConsumeOptions, Delivery, ExchangeDeclareOptions, GetMessage, QueueDeclareOk,
+    QueueDeclareOptions, Returned,
+};
+
+/// tokio's timer.
+struct TokioTimer;
+
+impl Timer for TokioTimer {
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
+        Box::pin(::tokio::time::sleep_until(deadline.into()))
+    }
+}
+
+/// A tokio stream as the driver's transport.
+struct TokioIo<S>(S);
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for TokioIo<S> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        match Pin::new(&mut self.0).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+fn current_runtime() -> Result<Handle, Error> {
+    Handle::try_current().map_err(|_| {
+        Error::Misuse(
+            "amqp_client::tokio needs a tokio runtime: call it from within one \
+             (#[tokio::main], Runtime::block_on, or a spawned task)"
+                .into(),
+        )
+    })
+}
+
+impl Connection {
+    /// Connects, trying each endpoint in turn with its own connection
+    /// attempts and retry delay, and every address its host resolves to;
+    /// refused credentials are not retried. Spawns the connection's driver
+    /// on the current tokio runtime ([`Error::Misuse`] outside one).
+    pub async fn open(endpoints: impl Into<Endpoints>) -> Result<Connection, Error> {
+        let endpoints = endpoints.into();
+        let handle = current_runtime()?;
+        asynch::open_endpoints(endpoints, &TokioTimer, |params| {
+            let handle = handle.clone();
+            async move { open_tcp(&handle, &params).await }
+        })
+        .await
+    }
+
+    /// Connects to an `amqp://` or `amqps://` URI.
+    pub async fn open_uri(uri: &str) -> Result<Connection, Error> {
+        let params =
+            ConnectionParameters::from_uri(uri).map_err(|e| Error::Misuse(e.to_string()))?;
+        Connection::open(params).await
+    }
+
+    /// Runs the protocol over a stream the caller connected (a Unix socket,
+    /// a proxy tunnel, ...); `params` gives everything but the address.
+    /// With TLS in `params`, TLS runs over the stream, checking the
+    /// certificate against `params`' host (or `server_name_indication`).
+    pub async fn open_stream<S>(
+        stream: S,
+        params: &ConnectionParameters,
+    ) -> Result<Connection, Error>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let handle = current_runtime()?;
+        asynch::establish(TokioIo(stream), TokioTimer, params, |driver| {
+            handle.spawn(driver);
+        })
+        .await
+    }
+}
+
+async fn open_tcp(handle: &Handle, params: &ConnectionParameters) -> Result<Connection, Error> {
+    let endpoint = format!("{}:{}", params.host(), params.port());
+    let failed = |source: std::io::Error| Error::ConnectFailed {
+        endpoint: endpoint.clone(),
+        source: Arc::new(source),
+    };
+    let timeout = params.socket_timeout().unwrap_or(Duration::from_secs(10));
+    let addrs = ::tokio::net::lookup_host((params.host(), params.port()))
+        .await
+        .map_err(failed)?;
+    let mut last = None;
+    let mut stream = None;
+    // Every address the name resolves to, in order.
+    for addr in addrs {
+        match ::tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                stream = Some(s);
+                break;
+            }
+            Ok(Err(e)) => last = Some(e),
+            Err(_) => {
+                last = Some(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connection timed out",
+                ))
+            }
+        }
+    }
+    let stream = match (stream, last) {
+        (Some(s), _) => s,
+        (None, Some(e)) => return Err(failed(e)),
+        (None, None) => {
+            return Err(failed(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the name resolves to no address",
+            )))
+        }
+    };
+    stream.set_nodelay(params.tcp_nodelay())?;
+    asynch::establish(TokioIo(stream), TokioTimer, params, |driver| {
+        handle.spawn(driver);
+    })
+    .await
+}

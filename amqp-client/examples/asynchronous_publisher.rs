@@ -1,0 +1,126 @@
+//! An asynchronous publisher on tokio, the counterpart of Pika's
+//! `asynchronous_publisher_example.py`: declares a topic exchange, a queue
+//! and their binding, turns on publisher confirms, publishes a message
+//! every interval, and tracks how many the broker acked or nacked and how
+//! many are still outstanding (each publish's confirmation is a future,
+//! awaited concurrently with the next publishes). When the connection is
+//! lost it reconnects after a delay. It stops cleanly after a number of
+//! messages (waiting for the outstanding confirms), then deletes what it
+//! declared.
+//!
+//! ```text
+//! cargo run -p amqp-client --features tokio --example asynchronous_publisher -- [MESSAGES] [INTERVAL_MS]
+//! ```
+//!
+//! `AMQP_URL` overrides the broker (`amqp://guest:guest@127.0.0.1:5672/%2F`).
+
+use std::time::Duration;
+
+use amqp_client::tokio::{Connection, ExchangeDeclareOptions, QueueDeclareOptions};
+use amqp_client::Error;
+use amqp_protocol::{BasicProperties, FieldTable, ShortStr};
+use futures_util::stream::FuturesUnordered;
+use futures_util::StreamExt;
+
+const EXCHANGE: &str = "message";
+const EXCHANGE_TYPE: &str = "topic";
+const QUEUE: &str = "text";
+const ROUTING_KEY: &str = "example.text";
+const RECONNECT_DELAY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Default)]
+struct Stats {
+    published: u64,
+    acked: u64,
+    nacked: u64,
+}
+
+async fn publish(
+    url: &str,
+    limit: u64,
+    interval: Duration,
+    stats: &mut Stats,
+) -> Result<(), Error> {
+    let conn = Connection::open_uri(url).await?;
+    println!("connected to {url}");
+    let ch = conn.channel().await?;
+    ch.exchange_declare(EXCHANGE, EXCHANGE_TYPE, ExchangeDeclareOptions::default())
+        .await?;
+    ch.queue_declare(QUEUE, QueueDeclareOptions::default())
+        .await?;
+    ch.queue_bind(QUEUE, EXCHANGE, ROUTING_KEY, FieldTable::new())
+        .await?;
+    ch.confirm_delivery().await?;
+    ch.on_return(|r| eprintln!("returned: {}", r.reason));
+
+    let properties = BasicProperties::default()
+        .with_app_id(ShortStr::from_static("example-publisher"))
+        .with_content_type(ShortStr::from_static("application/json"));
+    let mut outstanding = FuturesUnordered::new();
+    let mut ticker = tokio::time::interval(interval);
+    while stats.published < limit {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let body = format!("{{\"message\": {}}}", stats.published + 1);
+                let confirmation = ch
+                    .publish_with_confirm(EXCHANGE, ROUTING_KEY, body.as_bytes(), &properties, true)
+                    .await?;
+                stats.published += 1;
+                let seq = confirmation.sequence_number();
+                outstanding.push(async move { (seq, confirmation.await) });
+                println!("published #{seq}: {body}");
+            }
+            Some((seq, outcome)) = outstanding.next() => record(stats, seq, outcome)?,
+        }
+    }
+    while let Some((seq, outcome)) = outstanding.next().await {
+        record(stats, seq, outcome)?;
+    }
+    println!("{stats:?}, 0 outstanding");
+    let left = ch.queue_delete(QUEUE, false, false).await?;
+    ch.exchange_delete(EXCHANGE, false).await?;
+    println!("deleted {QUEUE} with its {left} messages, and {EXCHANGE}");
+    conn.close().await
+}
+
+fn record(stats: &mut Stats, seq: u64, outcome: Result<(), Error>) -> Result<(), Error> {
+    match outcome {
+        Ok(()) => stats.acked += 1,
+        Err(Error::Nacked | Error::Unroutable(_)) => stats.nacked += 1,
+        // The channel or connection went: reconnect.
+        Err(e) => return Err(e),
+    }
+    let outstanding = stats.published - stats.acked - stats.nacked;
+    println!(
+        "confirmed #{seq}: {} acked, {} nacked, {outstanding} outstanding",
+        stats.acked, stats.nacked
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let mut args = std::env::args().skip(1);
+    let limit = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let interval_ms = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
+    let url = std::env::var("AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2F".to_owned());
+    let mut stats = Stats::default();
+    loop {
+        match publish(&url, limit, Duration::from_millis(interval_ms), &mut stats).await {
+            Ok(()) => break,
+            Err(e) if e.reconnect_may_help() => {
+                // Unconfirmed messages of the lost connection count as lost.
+                stats.published = stats.acked + stats.nacked;
+                eprintln!("{e}; reconnecting in {RECONNECT_DELAY:?}");
+                tokio::time::sleep(RECONNECT_DELAY).await;
+            }
+            Err(e) => {
+                eprintln!("giving up: {e}");
+                return Err(e);
+            }
+        }
+    }
+    println!("done: {stats:?}");
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! [`Connection`]: the handle on a connection run by a driver task.
+
+use std::future::{poll_fn, Future};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+use amqp_protocol::{FieldTable, ReplyCode};
+
+use super::channel::{short, Channel, ReplyFuture};
+use super::driver::{BoxFuture, Driver, Timer, Transport};
+use super::shared::{Action, Shared, Slot};
+use super::tls::{self, Tls};
+use crate::core::{Config, Connection as Core, Tuning};
+use crate::error::Error;
+use crate::params::{ConnectionParameters, Endpoints};
+
+/// A connection to RabbitMQ, served by a driver task on the runtime (see the
+/// `tokio` and `futures_io` modules
+/// for how to open one).
+///
+/// Cheap to clone (every clone is the same connection); `Send + Sync`.
+/// Dropping the last clone closes the connection in the background;
+/// [`close`](Self::close) closes it and waits for the broker's answer.
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+    _closer: Arc<Closer>,
+}
+
+/// Closes the connection when the last [`Connection`] clone goes.
+struct Closer(Arc<Shared>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        if inner.closed.is_none() {
+            inner
+                .core
+                .close(ReplyCode::REPLY_SUCCESS, "Normal shutdown", Instant::now());
+            inner.wake_driver();
+        }
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("open", &self.is_open())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a driver on `io` (an established stream), with TLS when `params`
+/// say so, hands it to `spawn`, and waits for the handshakes (TLS's, then
+/// AMQP's) to complete.
+pub(crate) async fn establish<T: Transport, M: Timer>(
+    io: T,
+    timer: M,
+    params: &ConnectionParameters,
+    spawn: impl FnOnce(BoxFuture<()>),
+) -> Result<Connection, Error> {
+    // Unusable TLS settings fail here, before anything is sent.
+    let tls = if params.tls() {
+        Some(Tls::new(params)?)
+    } else {
+        None
+    };
+    let config = Config::from_params(params);
+    let shared = Shared::new(Core::new(config, Instant::now()));
+    // Created before the first await: dropping this future mid-handshake
+    // closes the connection instead of leaking it.
+    let conn = Connection {
+        _closer: Arc::new(Closer(shared.clone())),
+        shared: shared.clone(),
+    };
+    spawn(Box::pin(Driver::new(shared, io, timer, tls)));
+    poll_fn(|cx| {
+        let mut inner = conn.shared.lock();
+        if inner.connected.is_some() {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(e) = &inner.closed {
+            return Poll::Ready(Err(e.clone()));
+        }
+        inner.wait_state(cx);
+        Poll::Pending
+    })
+    .await?;
+    Ok(conn)
+}
+
+/// Tries each endpoint in turn with its own attempts and retry delay.
+/// Refused credentials are not retried.
+pub(crate) async fn open_endpoints<F, Fut>(
+    endpoints: Endpoints,
+    timer: &dyn Timer,
+    mut open_one: F,
+) -> Result<Connection, Error>
+where
+    F: FnMut(ConnectionParameters) -> Fut,
+    Fut: Future<Output = Result<Connection, Error>>,
+{
+    let mut last = None;
+    let attempts: Vec<_> = endpoints.attempts().collect();
+    for attempt in attempts {
+        if !attempt.delay_before.is_zero() {
+            timer
+                .sleep_until(Instant::now() + attempt.delay_before)
+                .await;
+        }
+        let Some(params) = endpoints.get(attempt.endpoint) else {
+            break;
+        };
+        if params.tls() && !cfg!(feature = "tls") {
+            // Not worth a TCP connection.
+            last = Some(tls::feature_missing());
+            continue;
+        }
+        match open_one(params.clone()).await {
+            Ok(c) => return Ok(c),
+            Err(e @ (Error::AuthenticationRefused(_) | Error::MechanismNotOffered { .. })) => {
+                return Err(e)
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Misuse("no endpoint to connect to".into())))
+}
+
+/// `f`, or `None` once `deadline` passes.
+#[cfg(feature = "futures-io")]
+pub(crate) async fn timeout<F: Future>(
+    timer: &dyn Timer,
+    deadline: Instant,
+    f: F,
+) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut sleep = timer.sleep_until(deadline);
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = f.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        sleep.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+impl Connection {
+    /// Whether the connection is open.
+    pub fn is_open(&self) -> bool {
+        self.shared.lock().core.is_open()
+    }
+
+    /// Whether the connection is closed (by either side, or lost).
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().closed.is_some()
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<Error> {
+        self.shared.lock().closed.clone()
+    }
+
+    /// Whether the broker has blocked the connection (resource alarm).
+    pub fn is_blocked(&self) -> bool {
+        self.shared.lock().blocked
+    }
+
+    /// What the broker announced (server-properties) and what was negotiated.
+    pub fn server_properties(&self) -> (FieldTable, Tuning) {
+        self.shared.lock().connected.clone().unwrap_or_else(|| {
+            (
+                FieldTable::new(),
+                Tuning {
+                    channel_max: 0,
+                    frame_max: 0,
+                    heartbeat: 0,
+                },
+            )
+        })
+    }
+
+    /// What was negotiated (channel-max, frame-max, heartbeat).
+    pub fn tuning(&self) -> Tuning {
+        self.shared.lock().core.tuning()
+    }
+
+    /// Opens a channel.
+    pub async fn channel(&self) -> Result<Channel, Error> {
+        let (id, request) = {
+            let mut inner = self.shared.lock();
+            inner.check(0)?;
+            let (id, request) = inner.core.open_channel()?;
+            inner
+                .slots
+                .insert(request, Slot::new(Some(Action::CloseChannel(id))));
+            inner.wake_driver();
+            (id, request)
+        };
+        ReplyFuture::new(self.shared.clone(), request).await?;
+        Ok(Channel::new(self.shared.clone(), id))
+    }
+
+    /// Called with `Some(reason)` when the broker blocks the connection
+    /// (a resource alarm: publishes are held) and `None` when it unblocks
+    /// it. Runs on the driver task: keep it short and non-blocking (send
+    /// to a channel, set a flag).
+    pub fn on_blocked(&self, callback: impl Fn(Option<&str>) + Send + Sync + 'static) {
+        self.shared.lock().on_blocked = Some(Arc::new(callback));
+    }
+
+    /// Sends connection.update-secret (a refreshed credential) and waits for
+    /// the reply.
+    pub async fn update_secret(&self, new_secret: &[u8], reason: &str) -> Result<(), Error> {
+        let m = amqp_protocol::connection::UpdateSecret {
+            new_secret: amqp_protocol::LongStr::from(new_secret),
+            reason: short(reason)?,
+        };
+        Channel::new(self.shared.clone(), 0)
+            .call(m.into())
+            .await
+            .map(|_| ())
+    }
+
+    /// Waits until the connection ends, by either side or lost, and says
+    /// why ([`Error::ConnectionClosedByClient`] after [`close`](Self::close)).
+    pub async fn closed(&self) -> Error {
+        poll_fn(|cx| {
+            let mut inner = self.shared.lock();
+            if let Some(e) = &inner.closed {
+                return Poll::Ready(e.clone());
+            }
+            inner.wait_state(cx);
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Closes the connection gracefully (connection.close, then the
+    /// broker's close-ok, or the close timeout) and waits for the end.
+    /// Closing a closed connection does nothing.
+    pub async fn close(&self) -> Result<(), Error> {
+        {
+            let mut inner = self.shared.lock();
+            if inner.closed.is_some() {
+                return Ok(());
+            }
+            inner
+                .core
+                .close(ReplyCode::REPLY_SUCCESS, "Normal shutdown", Instant::now());
+            inner.wake_driver();
+        }
+        match self.closed().await {
+            Error::ConnectionClosedByClient => Ok(()),
+            e => Err(e),
+        }
+    }
+}

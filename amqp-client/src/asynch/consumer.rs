@@ -1,0 +1,273 @@
+//! [`Consumer`] (a stream of deliveries) and [`Confirmation`] (a future of a
+//! publisher confirm).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use amqp_protocol::{basic, ShortStr};
+use futures_core::Stream;
+
+use super::channel::{Channel, ReplyFuture};
+use super::shared::{Action, Shared, Slot};
+use crate::error::Error;
+use crate::types::Delivery;
+
+/// A consumer (basic.consume) as a [`Stream`] of deliveries.
+///
+/// Each item is a delivery, or the error that ended the consumer (cancelled
+/// by the broker: [`Error::ConsumerCancelled`]; the channel or connection
+/// closed), after which the stream ends. Deliveries are acked on the
+/// [`channel`](Self::channel) (unless consumed with `no_ack`).
+///
+/// [`cancel`](Self::cancel) ends it and requeues what it buffered.
+/// Dropping it does the same in the background.
+pub struct Consumer {
+    channel: Channel,
+    shared: Arc<Shared>,
+    tag: ShortStr,
+    tag_string: String,
+    no_ack: bool,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("channel", &self.channel.id())
+            .field("tag", &self.tag_string)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer {
+    pub(crate) fn new(channel: Channel, shared: Arc<Shared>, tag: ShortStr, no_ack: bool) -> Self {
+        Consumer {
+            channel,
+            shared,
+            tag_string: tag.to_string_lossy().into_owned(),
+            tag,
+            no_ack,
+            finished: false,
+        }
+    }
+
+    /// The consumer tag.
+    pub fn consumer_tag(&self) -> &str {
+        &self.tag_string
+    }
+
+    /// The channel it consumes on (to ack on).
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// How many deliveries were received and not yet taken from the stream.
+    pub fn buffered_len(&self) -> usize {
+        self.shared
+            .lock()
+            .channels
+            .get(&self.channel.id())
+            .and_then(|c| c.consumers.get(self.tag.as_bytes()))
+            .map_or(0, |s| s.queue.len())
+    }
+
+    /// Cancels the consumer (basic.cancel) and requeues (basic.nack with
+    /// requeue) every message received but not yet taken from the stream,
+    /// deliveries that arrive until the broker's cancel-ok included; returns
+    /// how many (0 for a `no_ack` consumer, whose messages cannot go back).
+    ///
+    /// Dropping this future before it completes still cancels and requeues,
+    /// in the background.
+    pub async fn cancel(mut self) -> Result<usize, Error> {
+        let id = self.channel.id();
+        let request = {
+            let mut inner = self.shared.lock();
+            if let Err(e) = inner.check(id) {
+                inner.take_consumer(id, self.tag.as_bytes());
+                self.finished = true;
+                return Err(e);
+            }
+            let m = basic::Cancel {
+                consumer_tag: self.tag.clone(),
+                no_wait: false,
+            };
+            let r = inner.core.call(id, m.into())?;
+            let action = Action::RemoveConsumer {
+                channel: id,
+                tag: self.tag.clone(),
+            };
+            inner.slots.insert(r, Slot::new(Some(action)));
+            inner.wake_driver();
+            r
+        };
+        // From here the slot's action cleans up if this future is dropped.
+        self.finished = true;
+        let reply = ReplyFuture::new(self.shared.clone(), request).await;
+        let mut inner = self.shared.lock();
+        let state = inner.take_consumer(id, self.tag.as_bytes());
+        reply?;
+        let Some(state) = state else { return Ok(0) };
+        if self.no_ack {
+            return Ok(0);
+        }
+        inner.requeue(id, state.queue.iter());
+        inner.wake_driver();
+        Ok(state.queue.len())
+    }
+}
+
+impl Stream for Consumer {
+    type Item = Result<Delivery, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        let id = self.channel.id();
+        let shared = self.shared.clone();
+        let mut inner = shared.lock();
+        if let Some(d) = inner.pop_delivery(id, self.tag.as_bytes()) {
+            return Poll::Ready(Some(Ok(d)));
+        }
+        let end = match inner
+            .channels
+            .get_mut(&id)
+            .and_then(|c| c.consumers.get_mut(self.tag.as_bytes()))
+        {
+            Some(s) => {
+                if let Some(e) = s.ended.take() {
+                    Some(Some(e))
+                } else if s.cancelled {
+                    Some(None)
+                } else {
+                    None
+                }
+            }
+            // Gone: the channel was replaced or the consumer removed.
+            None => Some(inner.check(id).err()),
+        };
+        let end = match end {
+            Some(e) => Some(e),
+            None => inner.check(id).err().map(Some),
+        };
+        if let Some(e) = end {
+            inner.take_consumer(id, self.tag.as_bytes());
+            self.finished = true;
+            return Poll::Ready(e.map(Err));
+        }
+        if let Some(s) = inner
+            .channels
+            .get_mut(&id)
+            .and_then(|c| c.consumers.get_mut(self.tag.as_bytes()))
+        {
+            match &s.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => s.waker = Some(cx.waker().clone()),
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.shared
+            .lock()
+            .orphan_consumer(self.channel.id(), self.tag.clone());
+    }
+}
+
+/// The broker's answer to one publish in confirm mode, as a future: `Ok`
+/// for an ack, [`Error::Nacked`] for a nack, [`Error::Unroutable`] for a
+/// mandatory message returned (then acked), or the error that closed the
+/// channel or connection first. Dropping it discards the answer.
+pub struct Confirmation {
+    shared: Arc<Shared>,
+    channel: u16,
+    seq: u64,
+    done: bool,
+}
+
+impl std::fmt::Debug for Confirmation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Confirmation")
+            .field("channel", &self.channel)
+            .field("sequence_number", &self.seq)
+            .finish()
+    }
+}
+
+impl Confirmation {
+    pub(crate) fn new(shared: Arc<Shared>, channel: u16, seq: u64) -> Self {
+        Confirmation {
+            shared,
+            channel,
+            seq,
+            done: false,
+        }
+    }
+
+    /// The publish sequence number (1 for the first publish after
+    /// confirm.select).
+    pub fn sequence_number(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Future for Confirmation {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.done {
+            return Poll::Ready(Err(Error::Misuse(
+                "confirmation polled after completion".into(),
+            )));
+        }
+        let (channel, seq) = (self.channel, self.seq);
+        let shared = self.shared.clone();
+        let mut inner = shared.lock();
+        let closed = inner.check(channel).err();
+        let Some(c) = inner.channels.get_mut(&channel) else {
+            self.done = true;
+            return Poll::Ready(Err(closed.unwrap_or_else(|| {
+                Error::Misuse(format!("channel {channel} is not open"))
+            })));
+        };
+        if let Some(r) = c.confirms.done.remove(&seq) {
+            self.done = true;
+            return Poll::Ready(r);
+        }
+        match c.confirms.waiting.get_mut(&seq) {
+            Some(slot) => {
+                match slot {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *slot = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            None => {
+                self.done = true;
+                Poll::Ready(Err(closed.unwrap_or_else(|| {
+                    Error::Misuse(format!("no outcome for publish {seq}"))
+                })))
+            }
+        }
+    }
+}
+
+impl Drop for Confirmation {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(c) = self.shared.lock().channels.get_mut(&self.channel) {
+            c.confirms.waiting.remove(&self.seq);
+            c.confirms.done.remove(&self.seq);
+        }
+    }
+}

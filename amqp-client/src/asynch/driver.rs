@@ -1,0 +1,408 @@
+//! The driver: the one task that owns the socket. It feeds the core what it
+//! reads and the time, moves the core's events to the waiting handles, and
+//! writes what the core produced, in order. The application's handles never
+//! touch the socket; they update the shared state and wake the driver.
+//!
+//! Every byte read passes through [`Driver::decrypt`] and [`Driver::feed`],
+//! and every byte written is staged by [`Driver::stage_output`]: those are
+//! the places where TLS (ciphertext in, plaintext to the core; plaintext
+//! from the core, ciphertext out) slots in. Without TLS, the core reads
+//! straight from the read buffer and writes straight into the write buffer.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+
+use super::shared::{Effects, Inner, Shared, LOW_WATER};
+use super::tls::Tls;
+use crate::error::Error;
+
+/// A boxed, sendable future: what the runtime hooks of the `futures_io` module take and return.
+#[cfg_attr(not(feature = "futures-io"), allow(unreachable_pub))]
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A byte stream, as the runtimes' I/O traits reduce to.
+pub(crate) trait Transport: Send + Unpin + 'static {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+/// A clock's sleeps, from whichever runtime runs the driver.
+pub(crate) trait Timer: Send + Sync + Unpin + 'static {
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<()>;
+}
+
+/// Bytes read per system call.
+const READ_BUF: usize = 64 * 1024;
+/// While a consumer has a buffer limit, input goes to the core in slices of
+/// this size, so that reading stops close to the limit.
+const SLICE: usize = 4 * 1024;
+/// Steps per poll before yielding to other tasks.
+const BUDGET: usize = 32;
+
+enum Step {
+    Again,
+    Wait,
+    Done,
+}
+
+pub(crate) struct Driver<T, M> {
+    shared: Arc<Shared>,
+    io: T,
+    timer: M,
+    read_buf: Box<[u8]>,
+    /// TLS, for `amqps`: then the core's input is the decrypted
+    /// [`Tls::plain`] rather than `read_buf`.
+    tls: Option<Tls>,
+    /// Why TLS failed, for the core once it has what was decrypted before.
+    tls_error: Option<Error>,
+    /// Bytes read (or decrypted) and not yet given to the core
+    /// (`start..end`).
+    start: usize,
+    end: usize,
+    read_closed: bool,
+    read_error: Option<io::Result<()>>,
+    out: BytesMut,
+    needs_flush: bool,
+    write_dead: bool,
+    write_error: Option<io::Error>,
+    sleep: Option<(Instant, BoxFuture<()>)>,
+    timer_fired: bool,
+    /// Reading is paused by a full consumer buffer.
+    paused: bool,
+    /// While paused, a small read every half heartbeat interval keeps the
+    /// broker's heartbeats (and ours) counted.
+    last_trickle: Instant,
+    heartbeat: Option<Duration>,
+    room_wanted: bool,
+    closed: bool,
+    done: bool,
+    fx: Effects,
+}
+
+impl<T: Transport, M: Timer> Driver<T, M> {
+    pub(crate) fn new(shared: Arc<Shared>, io: T, timer: M, mut tls: Option<Tls>) -> Self {
+        let mut out = BytesMut::with_capacity(64 * 1024);
+        if let Some(tls) = &mut tls {
+            // The ClientHello goes out first.
+            tls.take_output(&mut out);
+        }
+        Driver {
+            shared,
+            io,
+            timer,
+            read_buf: vec![0; READ_BUF].into_boxed_slice(),
+            tls,
+            tls_error: None,
+            start: 0,
+            end: 0,
+            read_closed: false,
+            read_error: None,
+            out,
+            needs_flush: false,
+            write_dead: false,
+            write_error: None,
+            sleep: None,
+            timer_fired: false,
+            paused: false,
+            last_trickle: Instant::now(),
+            heartbeat: None,
+            room_wanted: false,
+            closed: false,
+            done: false,
+            fx: Effects::default(),
+        }
+    }
+
+    fn trickle_due(&self, now: Instant) -> bool {
+        self.heartbeat
+            .is_some_and(|hb| now >= self.last_trickle + hb / 2)
+    }
+
+    /// With TLS, decrypts the `n` bytes just read, so that the core is fed
+    /// the plaintext; TLS's answers (handshake, alert) join the output.
+    fn decrypt(&mut self, n: usize) {
+        let Some(tls) = &mut self.tls else {
+            self.end = n;
+            return;
+        };
+        let result = tls.read(&self.read_buf[..n], &mut self.out);
+        self.end = tls.plain().len();
+        if self.write_dead {
+            self.out.clear();
+        }
+        if let Err(e) = result {
+            // The plaintext before the failure is fed first, then the core
+            // learns that the stream is lost, and why.
+            self.read_closed = true;
+            self.read_error = Some(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                e.clone(),
+            )));
+            self.tls_error = Some(e);
+        }
+    }
+
+    /// Gives the core what was read (or decrypted): all of it, or slice by
+    /// slice while a consumer has a buffer limit, stopping when one is full.
+    fn feed(&mut self, inner: &mut Inner, now: Instant, mut trickle: bool) {
+        let input = match &self.tls {
+            Some(tls) => tls.plain(),
+            None => &self.read_buf[..],
+        };
+        while self.start < self.end {
+            if inner.full_consumers > 0 {
+                if !trickle {
+                    break;
+                }
+                trickle = false;
+            }
+            let stop = if inner.bounded_consumers > 0 {
+                self.end.min(self.start + SLICE)
+            } else {
+                self.end
+            };
+            inner.core.handle_input(&input[self.start..stop], now);
+            self.start = stop;
+            inner.pump(&mut self.fx);
+        }
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Moves the core's output to the write buffer, encrypted with TLS (in
+    /// one batch); once the core is closed, ends TLS with `close_notify`.
+    fn stage_output(&mut self, inner: &mut Inner, now: Instant) {
+        let Some(tls) = &mut self.tls else {
+            while let Some(bytes) = inner.core.poll_transmit(now) {
+                if !self.write_dead {
+                    self.out.extend_from_slice(&bytes);
+                }
+            }
+            return;
+        };
+        while let Some(bytes) = inner.core.poll_transmit(now) {
+            if !self.write_dead {
+                tls.stage(&bytes);
+            }
+        }
+        if self.write_dead {
+            return;
+        }
+        if let Err(e) = tls.encrypt(&mut self.out) {
+            inner.transport_error = Some(e.clone());
+            inner
+                .core
+                .handle_eof(Some(io::Error::new(io::ErrorKind::InvalidData, e)));
+            inner.pump(&mut self.fx);
+        }
+        if inner.core.is_closed() {
+            tls.close(&mut self.out);
+        }
+    }
+
+    fn step(&mut self, cx: &mut Context<'_>) -> Step {
+        let now = Instant::now();
+        let mut progress = false;
+        let trickle = self.paused && self.trickle_due(now);
+        if trickle {
+            self.last_trickle = now;
+        }
+
+        // Read, once everything read before was fed to the core.
+        if !self.read_closed && !self.closed && self.start == self.end && (!self.paused || trickle)
+        {
+            let cap = if self.paused { SLICE } else { READ_BUF };
+            match self.io.poll_read(cx, &mut self.read_buf[..cap]) {
+                Poll::Ready(Ok(0)) => {
+                    self.read_closed = true;
+                    self.read_error = Some(Ok(()));
+                    progress = true;
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.decrypt(n);
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => progress = true,
+                Poll::Ready(Err(e)) => {
+                    self.read_closed = true;
+                    self.read_error = Some(Err(e));
+                    progress = true;
+                }
+                Poll::Pending => {}
+            }
+        }
+
+        let next_deadline;
+        {
+            let shared = self.shared.clone();
+            let mut inner = shared.lock();
+            inner.set_driver_waker(cx);
+            self.feed(&mut inner, now, trickle);
+            if let Some(e) = self.write_error.take() {
+                inner.core.handle_eof(Some(e));
+            }
+            if self.start == self.end {
+                if let Some(e) = self.tls_error.take() {
+                    inner.transport_error = Some(e);
+                }
+                match self.read_error.take() {
+                    Some(Ok(())) => inner.core.handle_eof(None),
+                    Some(Err(e)) => inner.core.handle_eof(Some(e)),
+                    None => {}
+                }
+            }
+            let due = self.sleep.as_ref().is_some_and(|(t, _)| now >= *t);
+            if self.timer_fired || due {
+                self.timer_fired = false;
+                inner.core.handle_timeout(now);
+            }
+            inner.pump(&mut self.fx);
+            self.stage_output(&mut inner, now);
+            inner.queued = self.out.len();
+            if !inner.room_waiters.is_empty() && self.out.len() < LOW_WATER {
+                self.fx.wakers.append(&mut inner.room_waiters);
+            }
+            self.room_wanted = !inner.room_waiters.is_empty();
+            let was_paused = self.paused;
+            self.paused = inner.full_consumers > 0;
+            if was_paused && !self.paused {
+                // Room again: read on the next step.
+                progress = true;
+            }
+            self.closed = inner.core.is_closed();
+            let hb = inner.core.tuning().heartbeat;
+            self.heartbeat = (hb > 0).then(|| Duration::from_secs(u64::from(hb)));
+            next_deadline = inner.core.poll_timeout();
+        }
+        self.fx.run();
+
+        // Write everything staged, then flush once.
+        let mut wrote = false;
+        while !self.out.is_empty() && !self.write_dead {
+            match self.io.poll_write(cx, &self.out) {
+                Poll::Ready(Ok(0)) => {
+                    self.fail_write(io::ErrorKind::WriteZero.into());
+                    progress = true;
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.out.advance(n);
+                    self.needs_flush = true;
+                    wrote = true;
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => {
+                    self.fail_write(e);
+                    progress = true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if self.out.is_empty() && self.needs_flush && !self.write_dead {
+            match self.io.poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.needs_flush = false,
+                Poll::Ready(Err(e)) => {
+                    self.fail_write(e);
+                    progress = true;
+                }
+                Poll::Pending => {}
+            }
+        }
+        if wrote && self.room_wanted {
+            // Publishers wait for room: tell them on the next step.
+            progress = true;
+        }
+
+        if self.closed && (self.write_dead || (self.out.is_empty() && !self.needs_flush)) {
+            return match self.io.poll_shutdown(cx) {
+                Poll::Pending => Step::Wait,
+                Poll::Ready(_) => Step::Done,
+            };
+        }
+
+        // Arm the timer for the earliest deadline (a later one is simply
+        // re-armed when the earlier fires: no sleep is made per write).
+        let mut deadline = next_deadline;
+        if self.paused {
+            if let Some(hb) = self.heartbeat {
+                let t = self.last_trickle + hb / 2;
+                deadline = Some(deadline.map_or(t, |d| d.min(t)));
+            }
+        }
+        if let Some(t) = deadline {
+            if self.sleep.as_ref().map_or(true, |(armed, _)| *armed > t) {
+                self.sleep = Some((t, self.timer.sleep_until(t)));
+            }
+        }
+        if let Some((_, sleep)) = &mut self.sleep {
+            if sleep.as_mut().poll(cx).is_ready() {
+                self.sleep = None;
+                self.timer_fired = true;
+                progress = true;
+            }
+        }
+        if progress {
+            Step::Again
+        } else {
+            Step::Wait
+        }
+    }
+
+    fn fail_write(&mut self, e: io::Error) {
+        self.write_dead = true;
+        self.out.clear();
+        self.needs_flush = false;
+        self.write_error = Some(e);
+    }
+}
+
+impl<T: Transport, M: Timer> Future for Driver<T, M> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(());
+        }
+        for _ in 0..BUDGET {
+            match this.step(cx) {
+                Step::Again => {}
+                Step::Wait => return Poll::Pending,
+                Step::Done => {
+                    this.done = true;
+                    return Poll::Ready(());
+                }
+            }
+        }
+        // Let other tasks run; continue soon.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl<T, M> Drop for Driver<T, M> {
+    fn drop(&mut self) {
+        // A driver dropped before the end (its runtime shut down): nothing
+        // will ever complete, so fail everything now rather than hang.
+        let mut fx = Effects::default();
+        {
+            let mut inner = self.shared.lock();
+            if !inner.core.is_closed() {
+                inner.core.handle_eof(Some(io::Error::other(
+                    "the connection's driver task stopped (was its runtime shut down?)",
+                )));
+            }
+            inner.pump(&mut fx);
+        }
+        fx.run();
+    }
+}

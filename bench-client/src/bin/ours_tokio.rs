@@ -1,0 +1,179 @@
+//! amqp-client's async API on tokio (feature `tokio`), on a multi-thread
+//! runtime with 2 workers like the other async clients here. Consumers are
+//! `Stream`s; pipelined confirms are `Confirmation` futures kept in a window.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use amqp_client::tokio::{Channel, Confirmation, Connection, ConsumeOptions, QueueDeclareOptions};
+use amqp_client::{ConnectionParameters, Error};
+use amqp_client_bench::{
+    latency_warmup, main_for, parse_args, payload, prefill, Args, Latencies, Meter, Report,
+    Scenario, CONFIRM_WINDOW, FRAME_MAX, POLL_INTERVAL, PREFETCH, STALL_TIMEOUT,
+};
+use amqp_protocol::BasicProperties;
+use futures_util::StreamExt;
+
+fn main() {
+    let args = parse_args("ours-tokio", &[]);
+    main_for("ours-tokio", args.clone(), |args, queue| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(run(args, queue)).map_err(|e| e.to_string())
+    });
+}
+
+async fn passive(ch: &Channel, queue: &str) -> Result<u32, Error> {
+    Ok(ch
+        .queue_declare(
+            queue,
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+        )
+        .await?
+        .message_count)
+}
+
+fn timeout(what: &str) -> Error {
+    Error::Timeout { what: what.into() }
+}
+
+async fn run(args: &Args, queue: &str) -> Result<Report, Error> {
+    let params = ConnectionParameters::from_uri(&args.uri)
+        .map_err(|e| Error::Misuse(e.to_string()))?
+        .with_frame_max(FRAME_MAX)
+        .with_connection_name("bench ours-tokio");
+    let conn = Connection::open(params).await?;
+    let frame_max = conn.tuning().frame_max;
+    let ch = conn.channel().await?;
+    ch.queue_declare(queue, QueueDeclareOptions::default())
+        .await?;
+    let body = payload(args.size);
+    let props = BasicProperties::default();
+    let n = args.count;
+    let mut latencies = None;
+    let mut prefilled = None;
+
+    let measured = match args.scenario {
+        Scenario::Publish => {
+            let m = Meter::start();
+            for _ in 0..n {
+                ch.basic_publish("", queue, &body, &props, false).await?;
+            }
+            let deadline = Instant::now() + STALL_TIMEOUT;
+            while (passive(&ch, queue).await? as usize) < n {
+                if Instant::now() > deadline {
+                    return Err(timeout("the queue to hold every message"));
+                }
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+            m.stop()
+        }
+        Scenario::PublishConfirm => {
+            ch.confirm_delivery().await?;
+            let mut window: VecDeque<Confirmation> = VecDeque::with_capacity(CONFIRM_WINDOW);
+            let m = Meter::start();
+            for _ in 0..n {
+                if window.len() >= CONFIRM_WINDOW {
+                    if let Some(c) = window.pop_front() {
+                        tokio::time::timeout(STALL_TIMEOUT, c)
+                            .await
+                            .map_err(|_| timeout("a confirm"))??;
+                    }
+                }
+                window.push_back(
+                    ch.publish_with_confirm("", queue, &body, &props, false)
+                        .await?,
+                );
+            }
+            for c in window {
+                c.await?;
+            }
+            m.stop()
+        }
+        Scenario::ConsumeAck | Scenario::ConsumeNoack => {
+            let uri = args.uri.clone();
+            let (q, size) = (queue.to_owned(), args.size);
+            tokio::task::spawn_blocking(move || prefill(&uri, &q, size, n))
+                .await
+                .map_err(|e| Error::Misuse(e.to_string()))?
+                .map_err(Error::Misuse)?;
+            prefilled = Some("amqp-client");
+            let no_ack = args.scenario == Scenario::ConsumeNoack;
+            ch.basic_qos(0, PREFETCH, false).await?;
+            let m = Meter::start();
+            let mut consumer = ch
+                .basic_consume(
+                    queue,
+                    ConsumeOptions {
+                        no_ack,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            for _ in 0..n {
+                let d = tokio::time::timeout(STALL_TIMEOUT, consumer.next())
+                    .await
+                    .map_err(|_| timeout("a delivery"))?
+                    .ok_or_else(|| Error::Misuse("the consumer ended".into()))??;
+                if !no_ack {
+                    ch.basic_ack(d.delivery_tag, false).await?;
+                }
+            }
+            let left = passive(&ch, queue).await?;
+            let m = m.stop();
+            consumer.cancel().await?;
+            if left != 0 {
+                return Err(Error::Misuse(format!("{left} messages left")));
+            }
+            m
+        }
+        Scenario::Latency => {
+            let cch = conn.channel().await?;
+            let mut consumer = cch
+                .basic_consume(
+                    queue,
+                    ConsumeOptions {
+                        no_ack: true,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let mut lat = Latencies(Vec::with_capacity(n));
+            let warmup = latency_warmup(n);
+            let mut m = None;
+            for i in 0..warmup + n {
+                if i == warmup {
+                    m = Some(Meter::start());
+                }
+                let t0 = Instant::now();
+                ch.basic_publish("", queue, &body, &props, false).await?;
+                tokio::time::timeout(Duration::from_secs(10), consumer.next())
+                    .await
+                    .map_err(|_| timeout("the message to come back"))?
+                    .ok_or_else(|| Error::Misuse("the consumer ended".into()))??;
+                if i >= warmup {
+                    lat.push(t0.elapsed());
+                }
+            }
+            let m = m.ok_or_else(|| Error::Misuse("no round trip".into()))?.stop();
+            latencies = Some(lat);
+            consumer.cancel().await?;
+            m
+        }
+    };
+    ch.queue_delete(queue, false, false).await?;
+    conn.close().await?;
+    Ok(Report {
+        client: "ours-tokio".to_owned(),
+        args: args.clone(),
+        measured,
+        latencies,
+        frame_max: Some(frame_max),
+        prefill: prefilled,
+    })
+}

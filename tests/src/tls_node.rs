@@ -1,0 +1,459 @@
+//! A second RabbitMQ node with a TLS listener, for the live TLS tests: its
+//! own node name, ports, data, logs, configuration and Erlang cookie, all in
+//! one temporary directory, so the main broker (on 5672) is left alone.
+//!
+//! [`TlsNode::start`] makes the certificates with the `openssl` command (a
+//! CA, a server certificate for `localhost` and `127.0.0.1`, a client
+//! certificate whose common name is [`TlsNode::CLIENT_USER`], and an
+//! unrelated CA with a client certificate of its own), starts the node with
+//! the `rabbitmq_auth_mechanism_ssl` plugin (PLAIN, AMQPLAIN and EXTERNAL;
+//! peers verified when they present a certificate, not required to), waits
+//! for it, and creates the client certificate's user. It panics, with the
+//! node's output, when any of that fails: a missing node is a failure, not a
+//! skipped test. Dropping the [`TlsNode`] stops the node (killing it if it
+//! does not stop) and removes the directory, also while a failed test
+//! unwinds.
+
+use std::collections::hash_map::RandomState;
+use std::fs;
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running TLS node; stopped and removed on drop.
+#[derive(Debug)]
+pub struct TlsNode {
+    dir: PathBuf,
+    bin: PathBuf,
+    child: Option<Child>,
+}
+
+/// How long the node may take to start.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a `rabbitmqctl` command may take.
+const CTL_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl TlsNode {
+    /// The node's name.
+    pub const NODE: &'static str = "amqp-tls-test@localhost";
+    /// The TLS (`amqps`) listener, on 127.0.0.1.
+    pub const TLS_PORT: u16 = 5681;
+    /// The plain AMQP listener, on 127.0.0.1.
+    pub const AMQP_PORT: u16 = 5682;
+    /// The Erlang distribution port.
+    pub const DIST_PORT: u16 = 25682;
+    /// The common name of the client certificate, a user of the node with
+    /// every permission on `/`.
+    pub const CLIENT_USER: &'static str = "amqp-tls-client";
+
+    /// Makes the certificates and starts the node; panics with the reason
+    /// (and the node's output) when it cannot.
+    pub fn start() -> TlsNode {
+        let dir = std::env::temp_dir().join("amqp-tls-test-node");
+        let bin = rabbitmq_scripts();
+        // A node left over by an interrupted run: its cookie is still in its
+        // directory, so it can be stopped.
+        if dir.exists() {
+            let leftover = TlsNode {
+                dir: dir.clone(),
+                bin: bin.clone(),
+                child: None,
+            };
+            if leftover.ctl(&["ping"]).is_ok() {
+                let _ = leftover.ctl(&["stop"]);
+            }
+            drop(leftover);
+        }
+        let mut node = TlsNode {
+            dir,
+            bin,
+            child: None,
+        };
+        for sub in ["", "home", "mnesia", "log", "certs"] {
+            must(
+                fs::create_dir_all(node.dir.join(sub)),
+                "create the node's directory",
+            );
+        }
+        node.make_certificates();
+        node.write_config();
+        node.spawn();
+        node.await_startup();
+        let password = format!("{:016x}", random());
+        node.must_ctl(&["add_user", Self::CLIENT_USER, &password]);
+        node.must_ctl(&[
+            "set_permissions",
+            "-p",
+            "/",
+            Self::CLIENT_USER,
+            ".*",
+            ".*",
+            ".*",
+        ]);
+        node
+    }
+
+    /// The CA (PEM) that signed the node's certificate and the client's.
+    pub fn ca(&self) -> PathBuf {
+        self.cert("ca.pem")
+    }
+
+    /// A CA (PEM) that signed neither.
+    pub fn other_ca(&self) -> PathBuf {
+        self.cert("other-ca.pem")
+    }
+
+    /// The client certificate (PEM), common name [`Self::CLIENT_USER`].
+    pub fn client_cert(&self) -> PathBuf {
+        self.cert("client.pem")
+    }
+
+    /// The client certificate's private key (PEM, PKCS #8).
+    pub fn client_key(&self) -> PathBuf {
+        self.cert("client.key")
+    }
+
+    /// A client certificate (PEM) signed by [`other_ca`](Self::other_ca),
+    /// which the node does not trust; its key is
+    /// [`untrusted_client_key`](Self::untrusted_client_key).
+    pub fn untrusted_client_cert(&self) -> PathBuf {
+        self.cert("untrusted-client.pem")
+    }
+
+    /// The key of [`untrusted_client_cert`](Self::untrusted_client_cert).
+    pub fn untrusted_client_key(&self) -> PathBuf {
+        self.cert("untrusted-client.key")
+    }
+
+    /// Runs `rabbitmqctl -n NODE args...`: its standard output, or a
+    /// description of the failure.
+    pub fn ctl(&self, args: &[&str]) -> Result<String, String> {
+        let mut cmd = Command::new(self.bin.join("rabbitmqctl"));
+        cmd.arg("-n").arg(Self::NODE).args(args);
+        let out = run(self.env(&mut cmd), CTL_TIMEOUT)?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "rabbitmqctl {}: {}\n{}{}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
+    fn must_ctl(&self, args: &[&str]) -> String {
+        self.ctl(args)
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.output()))
+    }
+
+    fn cert(&self, name: &str) -> PathBuf {
+        self.dir.join("certs").join(name)
+    }
+
+    fn make_certificates(&self) {
+        let certs = self.dir.join("certs");
+        let openssl = |args: &[&str]| {
+            let mut cmd = Command::new("openssl");
+            cmd.args(args).current_dir(&certs);
+            match run(&mut cmd, CTL_TIMEOUT) {
+                Ok(out) if out.status.success() => {}
+                Ok(out) => panic!(
+                    "openssl {}: {}\n{}",
+                    args.join(" "),
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+                Err(e) => panic!("openssl (is it installed?): {e}"),
+            }
+        };
+        let new_key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        for (name, cn) in [("ca", "amqp test CA"), ("other-ca", "unrelated CA")] {
+            let (key, pem, subject) = (
+                format!("{name}.key"),
+                format!("{name}.pem"),
+                format!("/CN={cn}"),
+            );
+            let mut args = vec!["req", "-x509"];
+            args.extend(new_key);
+            args.extend([
+                "-keyout", &key, "-out", &pem, "-days", "2", "-subj", &subject,
+            ]);
+            args.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
+            args.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+            openssl(&args);
+        }
+        let leaf = |name: &str, cn: &str, ca: &str, serial: &str, extensions: &str| {
+            let ext = format!("{name}.ext");
+            must(
+                fs::write(certs.join(&ext), extensions),
+                "write an extensions file",
+            );
+            let (key, csr, pem) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.pem"),
+            );
+            let subject = format!("/CN={cn}");
+            let mut args = vec!["req"];
+            args.extend(new_key);
+            args.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
+            openssl(&args);
+            let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_pem,
+                "-CAkey",
+                &ca_key,
+                "-set_serial",
+                serial,
+                "-days",
+                "2",
+                "-out",
+                &pem,
+                "-extfile",
+                &ext,
+            ]);
+        };
+        let common = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n";
+        leaf(
+            "server",
+            "localhost",
+            "ca",
+            "2",
+            &format!(
+                "{common}extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n"
+            ),
+        );
+        let client = format!("{common}extendedKeyUsage=clientAuth\n");
+        leaf("client", Self::CLIENT_USER, "ca", "3", &client);
+        leaf(
+            "untrusted-client",
+            Self::CLIENT_USER,
+            "other-ca",
+            "4",
+            &client,
+        );
+    }
+
+    fn write_config(&self) {
+        let cert = |name: &str| self.cert(name).display().to_string();
+        let config = format!(
+            "listeners.tcp.default = 127.0.0.1:{amqp}\n\
+             listeners.ssl.default = 127.0.0.1:{tls}\n\
+             ssl_options.cacertfile = {ca}\n\
+             ssl_options.certfile = {server}\n\
+             ssl_options.keyfile = {key}\n\
+             ssl_options.verify = verify_peer\n\
+             ssl_options.fail_if_no_peer_cert = false\n\
+             auth_mechanisms.1 = PLAIN\n\
+             auth_mechanisms.2 = AMQPLAIN\n\
+             auth_mechanisms.3 = EXTERNAL\n\
+             ssl_cert_login_from = common_name\n",
+            amqp = Self::AMQP_PORT,
+            tls = Self::TLS_PORT,
+            ca = cert("ca.pem"),
+            server = cert("server.pem"),
+            key = cert("server.key"),
+        );
+        must(
+            fs::write(self.dir.join("rabbitmq.conf"), config),
+            "write rabbitmq.conf",
+        );
+        must(
+            fs::write(
+                self.dir.join("enabled_plugins"),
+                "[rabbitmq_auth_mechanism_ssl].\n",
+            ),
+            "write enabled_plugins",
+        );
+        // Keeps the system's rabbitmq-env.conf (the main node's name) out.
+        must(
+            fs::write(self.dir.join("rabbitmq-env.conf"), ""),
+            "write rabbitmq-env.conf",
+        );
+        let cookie = format!("{:016X}{:016X}", random(), random());
+        let mut file = fs::OpenOptions::new();
+        file.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o400);
+        let written = file
+            .open(self.dir.join("home").join(".erlang.cookie"))
+            .and_then(|mut f| f.write_all(cookie.as_bytes()));
+        must(written, "write the node's Erlang cookie");
+    }
+
+    /// The environment of the node and of the CLI tools: everything in the
+    /// node's directory, its own cookie (`HOME`).
+    fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        let d = &self.dir;
+        cmd.env("HOME", d.join("home"))
+            .env("RABBITMQ_NODENAME", Self::NODE)
+            .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
+            .env("RABBITMQ_NODE_PORT", Self::AMQP_PORT.to_string())
+            .env("RABBITMQ_DIST_PORT", Self::DIST_PORT.to_string())
+            .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
+            .env("RABBITMQ_LOG_BASE", d.join("log"))
+            .env("RABBITMQ_CONFIG_FILE", d.join("rabbitmq.conf"))
+            .env("RABBITMQ_ADVANCED_CONFIG_FILE", d.join("advanced.config"))
+            .env("RABBITMQ_ENABLED_PLUGINS_FILE", d.join("enabled_plugins"))
+            .env("RABBITMQ_CONF_ENV_FILE", d.join("rabbitmq-env.conf"))
+            .env("RABBITMQ_PID_FILE", d.join("node.pid"))
+            .env(
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+                "-kernel inet_dist_use_interface {127,0,0,1}",
+            )
+            .current_dir(d)
+    }
+
+    fn spawn(&mut self) {
+        let log = |name: &str| {
+            fs::File::create(self.dir.join(name))
+                .unwrap_or_else(|e| panic!("create the node's {name}: {e}"))
+        };
+        let mut cmd = Command::new(self.bin.join("rabbitmq-server"));
+        self.env(&mut cmd)
+            .stdin(Stdio::null())
+            .stdout(log("server.out"))
+            .stderr(log("server.err"));
+        match cmd.spawn() {
+            Ok(child) => self.child = Some(child),
+            Err(e) => panic!(
+                "cannot start {}: {e}",
+                self.bin.join("rabbitmq-server").display()
+            ),
+        }
+    }
+
+    fn await_startup(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    panic!(
+                        "the TLS node exited ({status}) while starting\n{}",
+                        self.output()
+                    );
+                }
+            }
+            // Fails at once while the node is not registered yet.
+            match self.ctl(&["await_startup", "--timeout", "10"]) {
+                Ok(_) => return,
+                Err(e) if Instant::now() >= deadline => panic!(
+                    "the TLS node did not start within {START_TIMEOUT:?}: {e}\n{}",
+                    self.output()
+                ),
+                Err(_) => std::thread::sleep(Duration::from_millis(500)),
+            }
+        }
+    }
+
+    /// The node's output and the end of its log, for failure messages.
+    fn output(&self) -> String {
+        let read = |p: PathBuf| fs::read_to_string(p).unwrap_or_default();
+        let log = read(self.dir.join("log").join(format!("{}.log", Self::NODE)));
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        format!(
+            "--- node stdout ---\n{}\n--- node stderr ---\n{}\n--- node log (end) ---\n{}",
+            read(self.dir.join("server.out")),
+            read(self.dir.join("server.err")),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        )
+    }
+}
+
+impl Drop for TlsNode {
+    fn drop(&mut self) {
+        let was_started = self.child.is_some();
+        if was_started {
+            let _ = self.ctl(&["stop"]);
+        }
+        if let Some(mut child) = self.child.take() {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) => break,
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(100))
+                    }
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Where RabbitMQ's own scripts are: the distribution packages' wrappers in
+/// `sbin` switch to the `rabbitmq` user and its cookie; the scripts
+/// themselves run as anyone, with the environment given.
+fn rabbitmq_scripts() -> PathBuf {
+    let packaged = Path::new("/usr/lib/rabbitmq/bin");
+    if packaged.join("rabbitmq-server").exists() {
+        return packaged.to_path_buf();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .find(|dir| dir.join("rabbitmq-server").exists())
+        .unwrap_or_else(|| panic!("rabbitmq-server is not installed (not in PATH)"))
+}
+
+/// Runs a command to its end, killing it after `timeout`.
+fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, String> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return child.wait_with_output().map_err(|e| e.to_string()),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{cmd:?}: no answer within {timeout:?}"));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn must<T>(result: std::io::Result<T>, what: &str) -> T {
+    result.unwrap_or_else(|e| panic!("cannot {what}: {e}"))
+}
+
+/// 64 random bits (the standard library's hasher keys are random per
+/// process), mixed with the time and process id.
+fn random() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}

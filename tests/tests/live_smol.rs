@@ -1,0 +1,66 @@
+//! The live scenarios (`amqp_tests::scenarios`) with the futures-io adapter
+//! on smol, plus what only the async API has.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use amqp_client::futures_io::Connection;
+use amqp_tests::adapter_async::checks;
+use amqp_tests::adapter_smol::{Smol, SmolRuntime};
+use amqp_tests::live::params;
+
+amqp_tests::live_scenarios!(Smol);
+
+fn sleep(d: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        smol::Timer::after(d).await;
+    })
+}
+
+async fn open() -> Connection {
+    Connection::open_with(SmolRuntime, params()).await.unwrap()
+}
+
+#[test]
+fn stream_consumer() {
+    smol::block_on(async { checks::stream_consumer(open().await).await });
+}
+
+#[test]
+fn prefetch_and_buffer_limit_bound_what_is_buffered() {
+    smol::block_on(async {
+        checks::prefetch_and_buffer_limit_bound_what_is_buffered(open().await, sleep).await
+    });
+}
+
+#[test]
+fn a_dropped_call_does_not_disturb_the_next() {
+    smol::block_on(async {
+        checks::a_dropped_call_does_not_disturb_the_next(open().await, sleep).await
+    });
+}
+
+#[test]
+fn confirmation_futures() {
+    smol::block_on(async { checks::confirmation_futures(open().await).await });
+}
+
+#[test]
+fn handles_are_clones_of_one_connection() {
+    smol::block_on(async { checks::handles_are_clones_of_one_connection(open().await).await });
+}
+
+#[test]
+fn a_caller_connected_stream() {
+    smol::block_on(async {
+        let stream = smol::net::TcpStream::connect(amqp_tests::live::BROKER)
+            .await
+            .unwrap();
+        let conn = Connection::open_stream_with(SmolRuntime, stream, &params())
+            .await
+            .unwrap();
+        assert!(conn.is_open());
+        conn.close().await.unwrap();
+    });
+}
