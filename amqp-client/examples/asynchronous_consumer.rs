@@ -3,7 +3,7 @@
 //! and the binding between them, sets a prefetch count, consumes and acks.
 //! When the broker closes the channel or connection, or cancels the
 //! consumer, it reconnects after a delay. It stops cleanly after a number
-//! of messages, after a time limit, or when Enter is pressed, then deletes
+//! of messages, after a time limit, or on Ctrl-C, then deletes
 //! what it declared.
 //!
 //! ```text
@@ -111,13 +111,12 @@ async fn main() -> Result<(), Error> {
         messages,
         deadline: Instant::now() + Duration::from_secs(seconds),
     };
-    println!("consuming up to {messages} messages for at most {seconds} s; Enter stops");
+    println!("consuming up to {messages} messages for at most {seconds} s; Ctrl-C stops");
 
-    // Enter stops the consumer (a plain thread: reading stdin blocks).
+    // Ctrl-C stops the consumer cleanly.
     let (stop_tx, mut stop) = watch::channel(false);
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        if std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
             let _ = stop_tx.send(true);
         }
     });

@@ -24,6 +24,30 @@
 //!
 //! [`Endpoints`] lists several parameter sets, tried in order, and plans the
 //! connection [`Attempt`]s.
+//!
+//! # One core, several adapters
+//!
+//! The protocol logic lives in [`core`], a sans-IO state machine fed bytes
+//! and time. Pick the adapter that fits the application, as with Pika:
+//!
+//! | module | feature | model |
+//! |---|---|---|
+//! | [`blocking`] | (always) | Pika's `BlockingConnection`: no runtime, I/O on the connection's own threads, `Send + Sync` channels |
+//! | `tokio` | `tokio` | async `Connection`/`Channel`, consumers as `Stream`s, a future per confirm |
+//! | `futures_io` | `futures-io` | the same async API over any `futures-io` stream and a small `Runtime` trait (smol, async-std, ...) |
+//! | [`event_loop`] | (always) | Pika's `SelectConnection`: one thread, callbacks, `call_later`, a thread-safe handle |
+//! | `tls` | `tls` | `amqps://` with rustls and the ring provider, for every adapter |
+//!
+//! [`core`]'s module documentation says how to drive the core over an I/O
+//! framework of one's own (the `custom_io` example does it in a few lines).
+//!
+//! # Observability
+//!
+//! Every connection records a `tracing` span `amqp_connection` (id, name,
+//! virtual host) and each channel a child span `amqp_channel`; events mark
+//! open, close (with the error), blocked/unblocked, channel.flow, consumer
+//! cancellation by the broker and protocol violations. Credentials are never
+//! recorded.
 #![forbid(unsafe_code)]
 
 pub mod params;

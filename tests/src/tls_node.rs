@@ -457,3 +457,28 @@ fn random() -> u64 {
     h.write_u32(std::process::id());
     h.finish()
 }
+
+/// Checks how a connection whose client certificate the broker refused
+/// failed. With TLS 1.3 the client's part of the handshake is over when the
+/// broker refuses the certificate: its alert arrives with the first read of
+/// the AMQP handshake and is reported as
+/// [`amqp_client::error::TlsFailure::Refused`]. But the
+/// broker closes at once while our protocol header sits unread in its
+/// socket, so its kernel may reset the connection, and a reset discards the
+/// alert if it was not read yet: then the stream is lost, reset by the peer.
+/// Either way the connection must fail, not open or hang.
+pub fn assert_client_certificate_refused(e: &amqp_client::Error) {
+    use amqp_client::error::TlsFailure;
+    match e {
+        amqp_client::Error::StreamLost(io) => assert_eq!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionReset,
+            "neither the broker's alert nor its reset: {e:?}"
+        ),
+        _ => {
+            assert_eq!(e.tls_failure(), Some(TlsFailure::Refused), "{e:?}");
+            assert!(e.to_string().contains("alert"), "{e}");
+            assert!(!e.reconnect_may_help(), "{e}");
+        }
+    }
+}

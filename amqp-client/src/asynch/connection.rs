@@ -257,3 +257,22 @@ impl Connection {
         }
     }
 }
+
+#[cfg(all(test, feature = "tokio", not(feature = "tls")))]
+mod tests {
+    use crate::params::{ConnectionParameters, TlsOptions};
+    use crate::Error;
+
+    #[tokio::test]
+    async fn amqps_without_the_tls_feature_is_a_misuse() {
+        let params = ConnectionParameters::new().with_tls_options(TlsOptions::new());
+        let e = match crate::tokio::Connection::open(params).await {
+            Err(e) => e,
+            Ok(_) => panic!("amqps opened without TLS"),
+        };
+        assert!(
+            matches!(&e, Error::Misuse(m) if m.contains("feature \"tls\"")),
+            "{e:?}"
+        );
+    }
+}

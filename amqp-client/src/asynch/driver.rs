@@ -142,10 +142,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             // The plaintext before the failure is fed first, then the core
             // learns that the stream is lost, and why.
             self.read_closed = true;
-            self.read_error = Some(Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                e.clone(),
-            )));
+            self.read_error = Some(Err(io::Error::new(io::ErrorKind::InvalidData, e.clone())));
             self.tls_error = Some(e);
         }
     }

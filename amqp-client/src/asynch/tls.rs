@@ -1,4 +1,4 @@
-//! TLS between the driver and the socket: the driver's one [`TlsLayer`],
+//! TLS between the driver and the socket: the driver's one `TlsLayer`,
 //! with the buffers it needs. The driver is the only task that touches the
 //! layer, so its output reaches the socket in the order it was produced: all
 //! of it is appended to the driver's one write buffer.
@@ -22,6 +22,10 @@ pub(super) fn feature_missing() -> Error {
 
 #[cfg(feature = "tls")]
 use crate::tls::TlsLayer;
+
+/// Room kept in the TLS buffers between steps.
+#[cfg(feature = "tls")]
+const KEEP: usize = 256 * 1024;
 
 /// The TLS state of one connection's driver.
 #[cfg(feature = "tls")]
@@ -101,6 +105,13 @@ impl Tls {
         self.staged.clear();
         self.failed = result.is_err();
         self.take_output(out);
+        // A large message passed: do not keep its room for the connection's
+        // lifetime.
+        for buf in [&mut self.staged, &mut self.cipher] {
+            if buf.capacity() > KEEP {
+                buf.shrink_to(KEEP);
+            }
+        }
         result
     }
 
