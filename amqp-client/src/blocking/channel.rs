@@ -729,7 +729,7 @@ impl Drop for Confirmation {
         }
         let mut inner = self.channel.shared.lock();
         if let Some(c) = inner.channels.get_mut(&self.channel.id) {
-            if c.confirms.done.remove(&self.seq).is_none() && c.confirms.pending.contains(&self.seq)
+            if c.confirms.done.remove(&self.seq).is_none() && c.confirms.pending.contains(self.seq)
             {
                 c.confirms.abandoned.insert(self.seq);
             }
@@ -762,7 +762,7 @@ impl Confirmation {
             if let Some(r) = c.confirms.done.remove(&self.seq) {
                 return r;
             }
-            if !c.confirms.pending.contains(&self.seq) {
+            if !c.confirms.pending.contains(self.seq) {
                 if let Some(e) = c.closed.clone().or_else(|| inner.closed.clone()) {
                     return Err(e);
                 }

@@ -4,13 +4,104 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::mpsc::Receiver;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::shared::Shared;
+
+/// The writer's input: chunks of the core's output, in order. A channel of
+/// one producer (the holder of the core's lock) and one consumer (the writer
+/// thread) that wakes the writer only when it sleeps, and hands it every
+/// chunk queued so far at once.
+pub(super) fn out_queue() -> (OutSender, OutReceiver) {
+    let q = Arc::new(OutQueue {
+        state: Mutex::new(OutState {
+            chunks: Vec::new(),
+            closed: false,
+            writer_sleeps: false,
+            writer_gone: false,
+        }),
+        cond: Condvar::new(),
+    });
+    (OutSender(q.clone()), OutReceiver(q))
+}
+
+struct OutQueue {
+    state: Mutex<OutState>,
+    cond: Condvar,
+}
+
+struct OutState {
+    chunks: Vec<Bytes>,
+    /// The sender is gone: the writer drains what is left and ends.
+    closed: bool,
+    writer_sleeps: bool,
+    writer_gone: bool,
+}
+
+impl OutQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The core's side of [`out_queue`]; dropping it ends the writer once the
+/// queue is drained.
+pub(super) struct OutSender(Arc<OutQueue>);
+
+impl OutSender {
+    /// Queues `bytes`; gives them back when the writer has ended.
+    pub(super) fn send(&self, bytes: Bytes) -> Result<(), Bytes> {
+        let mut s = self.0.lock();
+        if s.writer_gone {
+            return Err(bytes);
+        }
+        s.chunks.push(bytes);
+        if s.writer_sleeps {
+            s.writer_sleeps = false;
+            self.0.cond.notify_one();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OutSender {
+    fn drop(&mut self) {
+        let mut s = self.0.lock();
+        s.closed = true;
+        self.0.cond.notify_one();
+    }
+}
+
+/// The writer's side of [`out_queue`].
+pub(super) struct OutReceiver(Arc<OutQueue>);
+
+impl OutReceiver {
+    /// Waits for chunks and moves every queued one into `into` (empty on
+    /// entry); false once the sender is gone and nothing is left.
+    fn recv_all(&self, into: &mut Vec<Bytes>) -> bool {
+        let mut s = self.0.lock();
+        loop {
+            if !s.chunks.is_empty() {
+                std::mem::swap(into, &mut s.chunks);
+                return true;
+            }
+            if s.closed {
+                return false;
+            }
+            s.writer_sleeps = true;
+            s = self.0.cond.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl Drop for OutReceiver {
+    fn drop(&mut self) {
+        self.0.lock().writer_gone = true;
+    }
+}
 
 /// Longest the reader blocks before looking at the core's timers again.
 const MAX_READ_WAIT: Duration = Duration::from_millis(200);
@@ -114,23 +205,22 @@ pub(super) fn reader<T: Transport>(shared: Arc<Shared>, mut stream: TcpStream, m
 pub(super) fn writer<T: Transport>(
     shared: Arc<Shared>,
     stream: TcpStream,
-    rx: Receiver<Bytes>,
+    rx: OutReceiver,
     mut transport: T,
 ) {
     // Everything queued by the time the writer wakes goes out in as few
     // system calls as the buffer allows.
     let mut out = std::io::BufWriter::with_capacity(128 * 1024, stream);
     let mut result = Ok(());
-    'outer: while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
+    let mut chunks = Vec::new();
+    'outer: while rx.recv_all(&mut chunks) {
         let mut batch = 0;
-        while let Some(bytes) = next {
+        for bytes in chunks.drain(..) {
             if let Err(e) = transport.output(&mut out, &bytes) {
                 result = Err(e);
                 break 'outer;
             }
             batch += bytes.len();
-            next = rx.try_recv().ok();
         }
         if let Err(e) = out.flush() {
             result = Err(e);

@@ -189,7 +189,7 @@ impl Connection {
         let config = Config::from_params(params);
         let close_timeout = config.close_timeout;
         let core = Core::new(config, Instant::now());
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = io::out_queue();
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 core,
@@ -395,7 +395,7 @@ impl Connection {
 fn start_io<T: io::Transport + Clone>(
     shared: &Arc<Shared>,
     stream: TcpStream,
-    rx: std::sync::mpsc::Receiver<bytes::Bytes>,
+    rx: io::OutReceiver,
     transport: T,
 ) -> Result<JoinHandle<()>, Error> {
     let write_stream = stream.try_clone()?;

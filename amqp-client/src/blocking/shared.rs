@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -37,18 +36,99 @@ pub(super) enum Dispatch {
     Cancelled(String),
 }
 
+/// Publish sequence numbers are small consecutive integers that only this
+/// process chooses: a multiplicative hash spreads them well, far cheaper
+/// than SipHash.
+#[derive(Default)]
+pub(super) struct SeqHasher(u64);
+
+impl std::hash::Hasher for SeqHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+}
+
+type SeqBuild = std::hash::BuildHasherDefault<SeqHasher>;
+
+/// Unconfirmed sequence numbers, in increasing order (they are assigned in
+/// order): a multiple confirm takes them from the front.
+#[derive(Default)]
+pub(super) struct Unconfirmed(VecDeque<u64>);
+
+impl Unconfirmed {
+    pub(super) fn insert(&mut self, seq: u64) {
+        match self.0.back() {
+            Some(&last) if last >= seq => {
+                if let Err(i) = self.0.binary_search(&seq) {
+                    self.0.insert(i, seq);
+                }
+            }
+            _ => self.0.push_back(seq),
+        }
+    }
+
+    pub(super) fn contains(&self, seq: u64) -> bool {
+        self.0.binary_search(&seq).is_ok()
+    }
+
+    pub(super) fn remove(&mut self, seq: u64) -> bool {
+        if self.0.front() == Some(&seq) {
+            self.0.pop_front();
+            return true;
+        }
+        match self.0.binary_search(&seq) {
+            Ok(i) => self.0.remove(i).is_some(),
+            Err(_) => false,
+        }
+    }
+
+    /// Removes and returns the smallest sequence number if it is at most
+    /// `up_to`.
+    pub(super) fn pop_up_to(&mut self, up_to: u64) -> Option<u64> {
+        match self.0.front() {
+            Some(&seq) if seq <= up_to => self.0.pop_front(),
+            _ => None,
+        }
+    }
+
+    pub(super) fn drain(&mut self) -> std::collections::vec_deque::Drain<'_, u64> {
+        self.0.drain(..)
+    }
+}
+
 #[derive(Default)]
 pub(super) struct ConfirmState {
     pub(super) enabled: bool,
     /// Sequence numbers published and not yet confirmed.
-    pub(super) pending: HashSet<u64>,
+    pub(super) pending: Unconfirmed,
     /// Outcomes not yet collected by their publisher: `Ok` (acked) or the error.
-    pub(super) done: HashMap<u64, Result<(), Error>>,
+    pub(super) done: HashMap<u64, Result<(), Error>, SeqBuild>,
     /// A basic.return that the next confirm belongs to.
     pub(super) returned: Option<BrokerClose>,
     /// Sequence numbers whose `Confirmation` was dropped unwaited: their
     /// outcome is not kept.
-    pub(super) abandoned: HashSet<u64>,
+    pub(super) abandoned: HashSet<u64, SeqBuild>,
+}
+
+impl ConfirmState {
+    /// Records the outcome of `tag` for its publisher (unless its
+    /// `Confirmation` was dropped).
+    fn settle(&mut self, tag: u64, outcome: Result<(), Error>) {
+        if !self.abandoned.is_empty() && self.abandoned.remove(&tag) {
+            return;
+        }
+        self.done.insert(tag, outcome);
+    }
 }
 
 #[derive(Default)]
@@ -63,7 +143,7 @@ pub(super) struct ChannelData {
 
 pub(super) struct Inner {
     pub(super) core: Core,
-    pub(super) writer: Option<Sender<Bytes>>,
+    pub(super) writer: Option<super::io::OutSender>,
     /// Requests someone waits for, and their outcomes once known.
     pub(super) awaited: HashSet<RequestId>,
     pub(super) replies: HashMap<RequestId, Reply>,
@@ -282,27 +362,18 @@ impl Inner {
                 };
                 let confirms = &mut c.confirms;
                 let returned = confirms.returned.take();
-                let tags: Vec<u64> = if multiple {
-                    confirms
-                        .pending
-                        .iter()
-                        .copied()
-                        .filter(|t| *t <= delivery_tag)
-                        .collect()
-                } else {
-                    vec![delivery_tag]
+                let outcome = |tag: u64| match (ack, &returned) {
+                    (false, _) => Err(Error::Nacked),
+                    // The return belongs to the message this ack names.
+                    (true, Some(r)) if tag == delivery_tag => Err(Error::Unroutable(r.clone())),
+                    (true, _) => Ok(()),
                 };
-                for tag in tags {
-                    if !confirms.pending.remove(&tag) || confirms.abandoned.remove(&tag) {
-                        continue;
+                if multiple {
+                    while let Some(tag) = confirms.pending.pop_up_to(delivery_tag) {
+                        confirms.settle(tag, outcome(tag));
                     }
-                    let outcome = match (ack, &returned) {
-                        (false, _) => Err(Error::Nacked),
-                        // The return belongs to the message this ack names.
-                        (true, Some(r)) if tag == delivery_tag => Err(Error::Unroutable(r.clone())),
-                        (true, _) => Ok(()),
-                    };
-                    confirms.done.insert(tag, outcome);
+                } else if confirms.pending.remove(delivery_tag) {
+                    confirms.settle(delivery_tag, outcome(delivery_tag));
                 }
             }
             Event::ConsumerCancelled {
@@ -348,9 +419,7 @@ impl Inner {
                 let c = self.channels.entry(channel).or_default();
                 let pending: Vec<u64> = c.confirms.pending.drain().collect();
                 for tag in pending {
-                    if !c.confirms.abandoned.remove(&tag) {
-                        c.confirms.done.insert(tag, Err(error.clone()));
-                    }
+                    c.confirms.settle(tag, Err(error.clone()));
                 }
                 c.closed = Some(error);
             }

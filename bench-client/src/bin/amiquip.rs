@@ -13,12 +13,12 @@
 use std::time::{Duration, Instant};
 
 use amiquip::{
-    Auth, Channel, ConnectionOptions, ConnectionTuning, Confirm, ConfirmSmoother, Connection, ConsumerMessage, ConsumerOptions, Publish,
-    QueueDeclareOptions, QueueDeleteOptions,
+    Auth, Channel, Confirm, ConfirmSmoother, Connection, ConnectionOptions, ConnectionTuning,
+    ConsumerMessage, ConsumerOptions, Publish, QueueDeclareOptions, QueueDeleteOptions,
 };
 use amqp_client_bench::{
-    latency_warmup, main_for, parse_args, payload, prefill, Args, Latencies, Meter, Report,
-    uri_parts, Scenario, CONFIRM_WINDOW, FRAME_MAX, POLL_INTERVAL, PREFETCH, STALL_TIMEOUT,
+    latency_warmup, main_for, parse_args, payload, prefill, uri_parts, Args, Latencies, Meter,
+    Report, Scenario, CONFIRM_WINDOW, FRAME_MAX, POLL_INTERVAL, PREFETCH, STALL_TIMEOUT,
 };
 
 type Res<T> = Result<T, String>;
@@ -43,8 +43,8 @@ fn open(args: &Args) -> Res<(Connection, Option<u32>)> {
         return Ok((Connection::insecure_open(&args.uri).map_err(e)?, None));
     }
     let u = uri_parts(&args.uri)?;
-    let stream = std::net::TcpStream::connect((u.host.as_str(), u.port))
-        .map_err(|e| e.to_string())?;
+    let stream =
+        std::net::TcpStream::connect((u.host.as_str(), u.port)).map_err(|e| e.to_string())?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     let stream = mio06::net::TcpStream::from_stream(stream).map_err(|e| e.to_string())?;
     let options = ConnectionOptions::default()

@@ -72,7 +72,11 @@ impl Confirms {
 
 #[async_trait]
 impl ChannelCallback for Confirms {
-    async fn close(&mut self, _: &Channel, close: CloseChannel) -> Result<(), amqprs::error::Error> {
+    async fn close(
+        &mut self,
+        _: &Channel,
+        close: CloseChannel,
+    ) -> Result<(), amqprs::error::Error> {
         eprintln!("amqprs: channel closed by the broker: {close}");
         Ok(())
     }
@@ -197,7 +201,10 @@ async fn run(args: &Args, queue: &str) -> Res<Report> {
                     .map_err(|_| "timed out waiting for a delivery".to_string())?
                     .ok_or("the consumer ended")?;
                 if !no_ack {
-                    let tag = msg.deliver.ok_or("a delivery without deliver")?.delivery_tag();
+                    let tag = msg
+                        .deliver
+                        .ok_or("a delivery without deliver")?
+                        .delivery_tag();
                     ch.basic_ack(BasicAckArguments::new(tag, false))
                         .await
                         .map_err(e)?;
@@ -262,10 +269,13 @@ async fn run(args: &Args, queue: &str) -> Res<Report> {
 
 /// Waits until every publish up to `need` is confirmed.
 async fn wait_low(rx: &mut watch::Receiver<(u64, bool)>, need: u64) -> Res<()> {
-    let r = tokio::time::timeout(STALL_TIMEOUT, rx.wait_for(|(low, nacked)| *nacked || *low >= need))
-        .await
-        .map_err(|_| "timed out waiting for confirms".to_string())?
-        .map_err(|_| "the confirm callback is gone".to_string())?;
+    let r = tokio::time::timeout(
+        STALL_TIMEOUT,
+        rx.wait_for(|(low, nacked)| *nacked || *low >= need),
+    )
+    .await
+    .map_err(|_| "timed out waiting for confirms".to_string())?
+    .map_err(|_| "the confirm callback is gone".to_string())?;
     if r.1 {
         return Err("nacked".into());
     }

@@ -15,8 +15,8 @@ use amqp_client_bench::{
 };
 use futures_util::stream::{FuturesOrdered, FuturesUnordered, StreamExt};
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions,
-    BasicQosOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::publisher_confirm::{Confirmation, PublisherConfirm};
 use lapin::types::FieldTable;
@@ -229,7 +229,10 @@ async fn run(client: &str, args: &Args, queue: &str) -> Res<Report> {
             m
         }
         Scenario::Latency => {
-            let cch = conn.create_channel().await.map_err(at("create consumer channel"))?;
+            let cch = conn
+                .create_channel()
+                .await
+                .map_err(at("create consumer channel"))?;
             let mut consumer = cch
                 .basic_consume(
                     queue,
@@ -272,7 +275,9 @@ async fn run(client: &str, args: &Args, queue: &str) -> Res<Report> {
     ch.queue_delete(queue, QueueDeleteOptions::default())
         .await
         .map_err(at("queue.delete"))?;
-    conn.close(200, "OK").await.map_err(at("connection.close"))?;
+    conn.close(200, "OK")
+        .await
+        .map_err(at("connection.close"))?;
     Ok(Report {
         client: client.to_owned(),
         args: args.clone(),

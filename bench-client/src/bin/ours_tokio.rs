@@ -160,7 +160,9 @@ async fn run(args: &Args, queue: &str) -> Result<Report, Error> {
                     lat.push(t0.elapsed());
                 }
             }
-            let m = m.ok_or_else(|| Error::Misuse("no round trip".into()))?.stop();
+            let m = m
+                .ok_or_else(|| Error::Misuse("no round trip".into()))?
+                .stop();
             latencies = Some(lat);
             consumer.cancel().await?;
             m
