@@ -23,8 +23,10 @@ TAP="$target_dir/release/amqp-tap"
 RTT="$target_dir/release/examples/rtt"
 tmp=$(mktemp -d)
 proxy_pid=
+proxy0_pid=
 cleanup() {
     if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; fi
+    if [ -n "$proxy0_pid" ]; then kill "$proxy0_pid" 2>/dev/null || true; wait "$proxy0_pid" 2>/dev/null || true; fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -58,8 +60,13 @@ echo
 echo "== proxy"
 "$TAP" proxy --listen 127.0.0.1:0 --upstream "$BROKER" >"$tmp/proxy.txt" 2>"$tmp/proxy.err" &
 proxy_pid=$!
-for _ in $(seq 100); do grep -q listening "$tmp/proxy.err" && break; sleep 0.05; done
+# The same proxy with --spin-us 200: forwarding threads that poll for up to
+# 200 us after data before they block.
+"$TAP" proxy --spin-us 200 --listen 127.0.0.1:0 --upstream "$BROKER" >"$tmp/proxy0.txt" 2>"$tmp/proxy0.err" &
+proxy0_pid=$!
+for _ in $(seq 100); do grep -q listening "$tmp/proxy.err" && grep -q listening "$tmp/proxy0.err" && break; sleep 0.05; done
 PROXY=$(sed -n 's/.*listening on \([^,]*\),.*/\1/p' "$tmp/proxy.err")
+PROXY0=$(sed -n 's/.*listening on \([^,]*\),.*/\1/p' "$tmp/proxy0.err")
 
 # Alternate the runs, so that each setup sees the same machine load. A bare
 # relay (socat, when installed) shows what any extra TCP hop costs here; the
@@ -80,10 +87,11 @@ python3 -c "import pika" 2>/dev/null && pika=1
 
 median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
 pct() { python3 -c "print(f'{($1 / $2 - 1) * 100:+.1f}%')"; }
-declare -a d_rtt p_rtt r_rtt d_py p_py r_py d_tp p_tp
+declare -a d_rtt p_rtt z_rtt r_rtt d_py p_py r_py d_tp p_tp z_tp
 for _ in 1 2 3 4 5; do
     d_rtt+=("$("$RTT" "$BROKER" rtt "$ROUNDS" | cut -d' ' -f1)")
     p_rtt+=("$("$RTT" "$PROXY" rtt "$ROUNDS" | cut -d' ' -f1)")
+    z_rtt+=("$("$RTT" "$PROXY0" rtt "$ROUNDS" | cut -d' ' -f1)")
     [ -n "$relay" ] && r_rtt+=("$("$RTT" "$relay" rtt "$ROUNDS" | cut -d' ' -f1)")
     if [ -n "$pika" ]; then
         d_py+=("$(python3 bench/rtt_pika.py "$BROKER" $((ROUNDS / 2)))")
@@ -92,6 +100,7 @@ for _ in 1 2 3 4 5; do
     fi
     d_tp+=("$("$RTT" "$BROKER" throughput "$PUBLISHES")")
     p_tp+=("$("$RTT" "$PROXY" throughput "$PUBLISHES")")
+    z_tp+=("$("$RTT" "$PROXY0" throughput "$PUBLISHES")")
 done
 [ -n "${socat_pid:-}" ] && kill "$socat_pid" 2>/dev/null
 lines=$(wc -l <"$tmp/proxy.txt")
@@ -99,6 +108,8 @@ lines=$(wc -l <"$tmp/proxy.txt")
 echo "median publish->delivery round trip (median of 5 runs):"
 d=$(median "${d_rtt[@]}"); p=$(median "${p_rtt[@]}")
 echo "  native client ($ROUNDS rounds): direct $d us, through amqp-tap proxy $p us: $(pct "$p" "$d")"
+z=$(median "${z_rtt[@]}")
+echo "    (the proxy with --spin-us 200: $z us: $(pct "$z" "$d"))"
 [ -n "$relay" ] && echo "    (a bare relay, socat: $(median "${r_rtt[@]}") us: $(pct "$(median "${r_rtt[@]}")" "$d"))"
 if [ -n "$pika" ]; then
     d=$(median "${d_py[@]}"); p=$(median "${p_py[@]}")
@@ -109,4 +120,6 @@ echo "  target: the proxy adds at most +20%"
 d=$(median "${d_tp[@]}"); p=$(median "${p_tp[@]}")
 echo "confirmed publishes ($PUBLISHES, 1000 in flight, median of 5 runs): direct $d/s, through the proxy $p/s"
 python3 -c "print(f'  the proxy keeps {$p / $d * 100:.1f}% of direct throughput (target: at least 90%)')"
+z=$(median "${z_tp[@]}")
+python3 -c "print(f'    (with --spin-us 200: {$z:.0f}/s, {$z / $d * 100:.1f}%)')"
 echo "(the proxy wrote $lines lines of live text output to a file)"

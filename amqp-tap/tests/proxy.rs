@@ -448,3 +448,57 @@ fn closing_either_side_closes_the_other() {
     drop(proxy);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn spinning_forwarders_pass_bulk_traffic_unchanged_both_ways() {
+    // An echo upstream: with --spin-us both forwarding threads switch their
+    // sockets between blocking and polling while the other direction
+    // writes through the same sockets, under enough traffic to fill them.
+    // It reads slowly, so that the proxy's writes to it fill the socket
+    // while the other direction keeps polling that same socket.
+    let (up, server) = upstream(|s| {
+        let mut r = s.try_clone().unwrap();
+        let mut w = s;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            w.write_all(&buf[..n]).unwrap();
+            thread::sleep(Duration::from_micros(200));
+        }
+        let _ = w.shutdown(Shutdown::Write);
+    });
+    let dir = temp_dir("spin");
+    let proxy = Proxy::start(up, &dir.join("out.txt"), &["--spin-us", "200"]);
+    let mut client = TcpStream::connect(proxy.addr).unwrap();
+    let sent: Vec<u8> = (0..8u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let mut w = client.try_clone().unwrap();
+    let to_send = sent.clone();
+    let writer = thread::spawn(move || {
+        // Small and large writes, with pauses, so that reads alternate
+        // between polling and blocking.
+        let mut rest = &to_send[..];
+        let mut k = 0usize;
+        while !rest.is_empty() {
+            let n = [100, 70_000, 3, 1 << 20][k % 4].min(rest.len());
+            w.write_all(&rest[..n]).unwrap();
+            rest = &rest[n..];
+            if k % 7 == 0 {
+                thread::sleep(Duration::from_micros(300));
+            }
+            k += 1;
+        }
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut got = Vec::with_capacity(sent.len());
+    client.read_to_end(&mut got).unwrap();
+    writer.join().unwrap();
+    server.join().unwrap();
+    assert_eq!(got.len(), sent.len());
+    assert!(got == sent, "the echoed bytes differ");
+    let _ = std::fs::remove_dir_all(dir);
+}
