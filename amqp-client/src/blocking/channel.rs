@@ -73,9 +73,9 @@ impl Channel {
         }
     }
 
-    pub(super) fn wait_reply(
-        &self,
-        mut inner: MutexGuard<'_, Inner>,
+    pub(super) fn wait_reply<'a>(
+        &'a self,
+        mut inner: MutexGuard<'a, Inner>,
         request: RequestId,
     ) -> Result<(Method, Option<Content>), Error> {
         loop {
@@ -86,7 +86,7 @@ impl Channel {
                 inner.awaited.remove(&request);
                 return Err(e);
             }
-            inner = self.shared.wait(inner, None);
+            inner = self.shared.wait_reading(inner, None);
         }
     }
 
@@ -775,7 +775,7 @@ impl Confirmation {
                     what: format!("the confirm of publish {}", self.seq),
                 });
             }
-            inner = shared.wait(inner, deadline);
+            inner = shared.wait_reading(inner, deadline);
         }
     }
 
@@ -866,7 +866,7 @@ impl Iterator for ConsumeIter {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Some(Ok(None));
             }
-            inner = shared.wait(inner, deadline);
+            inner = shared.wait_reading(inner, deadline);
         }
     }
 }

@@ -103,8 +103,12 @@ impl Drop for OutReceiver {
     }
 }
 
-/// Longest the reader blocks before looking at the core's timers again.
-const MAX_READ_WAIT: Duration = Duration::from_millis(200);
+/// Longest a read blocks before the core's timers are looked at again.
+pub(super) const MAX_READ_WAIT: Duration = Duration::from_millis(200);
+
+/// An application thread that read the socket this recently (or waits to)
+/// is left to read it: the reader thread keeps off for this long.
+pub(super) const HANDOVER: Duration = Duration::from_millis(5);
 
 /// What lies between the socket and the core: nothing ([`Plain`]) or TLS.
 /// The threads are generic over it, so the plain path compiles to direct
@@ -145,32 +149,49 @@ impl Transport for Plain {
     fn finish(&mut self, _out: &mut impl Write) {}
 }
 
-pub(super) fn reader<T: Transport>(shared: Arc<Shared>, mut stream: TcpStream, mut transport: T) {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut last_wait = None;
-    loop {
-        let wait = {
-            let inner = shared.lock();
-            if inner.core.is_closed() {
-                break;
-            }
-            inner
-                .core
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(Instant::now()))
-                .unwrap_or(MAX_READ_WAIT)
-                .clamp(Duration::from_millis(1), MAX_READ_WAIT)
-        };
+/// The socket's read side: the stream, a buffer and the transport. One
+/// thread at a time holds it (the `read_side` mutex of [`Shared`]): the
+/// reader thread, or an application thread that waits for what the socket
+/// will bring (a delivery, a confirm, a reply) and reads it itself, which
+/// spares a thread hand-off and its two context switches.
+pub(super) struct ReadSide<T: Transport> {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    transport: T,
+    last_wait: Option<Duration>,
+}
+
+impl<T: Transport> ReadSide<T> {
+    pub(super) fn new(stream: TcpStream, transport: T) -> Self {
+        ReadSide {
+            stream,
+            buf: vec![0u8; 64 * 1024],
+            transport,
+            last_wait: None,
+        }
+    }
+}
+
+/// One read from the socket into the core, by whoever holds the read side.
+pub(super) trait ReadOnce: Send {
+    /// Reads once, blocking at most `wait`, feeds the core what came (or the
+    /// time) and pumps; false once the connection is over.
+    fn read_once(&mut self, shared: &Shared, wait: Duration) -> bool;
+}
+
+impl<T: Transport> ReadOnce for ReadSide<T> {
+    fn read_once(&mut self, shared: &Shared, wait: Duration) -> bool {
+        let wait = wait.clamp(Duration::from_millis(1), MAX_READ_WAIT);
         // A system call: only when the timeout changes (it stays at the
         // maximum while no deadline is near).
-        if last_wait != Some(wait) {
+        if self.last_wait != Some(wait) {
             // Cannot fail for a non-zero duration.
-            let _ = stream.set_read_timeout(Some(wait));
-            last_wait = Some(wait);
+            let _ = self.stream.set_read_timeout(Some(wait));
+            self.last_wait = Some(wait);
         }
-        let result = match stream.read(&mut buf) {
+        let result = match self.stream.read(&mut self.buf) {
             Ok(0) => Ok(None),
-            Ok(n) => transport.input(&buf[..n]).map(Some),
+            Ok(n) => self.transport.input(&self.buf[..n]).map(Some),
             Err(e) => Err(e),
         };
         let now = Instant::now();
@@ -187,7 +208,7 @@ pub(super) fn reader<T: Transport>(shared: Arc<Shared>, mut stream: TcpStream, m
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => inner.core.handle_eof(Some(e)),
         }
-        if transport.wants_write() {
+        if self.transport.wants_write() {
             // Wakes the writer, the only thread that takes TLS output, so
             // that it goes out in order.
             if let Some(w) = &inner.writer {
@@ -195,9 +216,48 @@ pub(super) fn reader<T: Transport>(shared: Arc<Shared>, mut stream: TcpStream, m
             }
         }
         shared.pump(&mut inner);
-        if inner.core.is_closed() {
-            break;
+        !inner.core.is_closed()
+    }
+}
+
+/// The reader thread: reads the socket whenever no application thread does,
+/// and keeps the core's timers (heartbeats) going meanwhile.
+pub(super) fn reader(shared: Arc<Shared>) {
+    loop {
+        let wait = {
+            let inner = shared.lock();
+            if inner.core.is_closed() {
+                break;
+            }
+            inner
+                .core
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(Instant::now()))
+                .unwrap_or(MAX_READ_WAIT)
+        };
+        if !shared.application_reads() {
+            let mut side = shared.lock_read_side();
+            if let Some(s) = side.as_mut() {
+                if !s.read_once(&shared, wait) {
+                    break;
+                }
+                continue;
+            }
         }
+        // An application thread reads the socket (or is about to): keep the
+        // timers, and look again soon. One parked because this thread held
+        // the read side is woken to take it.
+        if shared
+            .app_wants_read
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
+            shared.cond.notify_all();
+        }
+        std::thread::sleep(wait.clamp(Duration::from_millis(1), HANDOVER));
+        let mut inner = shared.lock();
+        inner.core.handle_timeout(Instant::now());
+        shared.pump(&mut inner);
     }
     shared.cond.notify_all();
 }

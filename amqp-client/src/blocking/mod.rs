@@ -210,6 +210,10 @@ impl Connection {
             queued: std::sync::atomic::AtomicUsize::new(0),
             room: Mutex::new(()),
             room_cond: Condvar::new(),
+            read_side: Mutex::new(None),
+            app_read_at: std::sync::atomic::AtomicU64::new(0),
+            app_wants_read: std::sync::atomic::AtomicUsize::new(0),
+            epoch: Instant::now(),
         });
         #[cfg(feature = "tls")]
         let reader = match tls {
@@ -406,10 +410,11 @@ fn start_io<T: io::Transport + Clone>(
             .name("amqp-writer".into())
             .spawn(move || io::writer(s, write_stream, rx, t))?;
     }
+    *shared.lock_read_side() = Some(Box::new(io::ReadSide::new(stream, transport)));
     let s = shared.clone();
     Ok(std::thread::Builder::new()
         .name("amqp-reader".into())
-        .spawn(move || io::reader(s, stream, transport))?)
+        .spawn(move || io::reader(s))?)
 }
 
 impl Drop for Connection {

@@ -2,7 +2,7 @@
 //! behind one mutex, and what its events produced, waiting to be taken.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -12,6 +12,7 @@ use bytes::Bytes;
 use crate::core::{Connection as Core, Content, Event, RequestId, Tuning};
 use crate::error::{BrokerClose, Error};
 
+use super::io::{ReadOnce, HANDOVER, MAX_READ_WAIT};
 use super::Delivery;
 use crate::types::Returned;
 
@@ -169,6 +170,16 @@ pub(super) struct Shared {
     pub(super) queued: AtomicUsize,
     pub(super) room: Mutex<()>,
     pub(super) room_cond: Condvar,
+    /// The socket's read side, held by whichever thread reads (see
+    /// [`Shared::wait_reading`]); `None` until the I/O starts.
+    pub(super) read_side: Mutex<Option<Box<dyn ReadOnce>>>,
+    /// When an application thread last read the socket, in microseconds
+    /// since `epoch` (0: never).
+    pub(super) app_read_at: AtomicU64,
+    /// Application threads parked in [`Shared::wait_reading`] because
+    /// another thread held the read side.
+    pub(super) app_wants_read: AtomicUsize,
+    pub(super) epoch: Instant,
 }
 
 /// Above this many queued output bytes, publishers wait.
@@ -201,6 +212,65 @@ impl Shared {
             }
         };
         guard.waiters -= 1;
+        guard
+    }
+
+    pub(super) fn lock_read_side(&self) -> MutexGuard<'_, Option<Box<dyn ReadOnce>>> {
+        self.read_side.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn mark_application_read(&self) {
+        let micros = self.epoch.elapsed().as_micros() as u64 + 1;
+        self.app_read_at.store(micros, Ordering::Relaxed);
+    }
+
+    /// Whether an application thread reads the socket, waits to, or did so
+    /// within [`HANDOVER`]: then the reader thread keeps off it.
+    pub(super) fn application_reads(&self) -> bool {
+        if self.app_wants_read.load(Ordering::Relaxed) > 0 {
+            return true;
+        }
+        let at = self.app_read_at.load(Ordering::Relaxed);
+        at != 0
+            && (self.epoch.elapsed().as_micros() as u64 + 1).saturating_sub(at)
+                < HANDOVER.as_micros() as u64
+    }
+
+    /// Like [`Shared::wait`], for what only the socket can bring (a
+    /// delivery, a confirm, a reply): when no other thread reads the socket,
+    /// this one reads it (once, at most until `until`) instead of parking
+    /// until the reader thread wakes it. Returns after that read or wake-up;
+    /// the caller checks its condition again.
+    pub(super) fn wait_reading<'a>(
+        &'a self,
+        guard: MutexGuard<'a, Inner>,
+        until: Option<Instant>,
+    ) -> MutexGuard<'a, Inner> {
+        let now = Instant::now();
+        let mut wait = guard
+            .core
+            .poll_timeout()
+            .map_or(MAX_READ_WAIT, |t| t.saturating_duration_since(now));
+        if let Some(u) = until {
+            wait = wait.min(u.saturating_duration_since(now));
+        }
+        if !guard.core.is_closed() {
+            // Never waits for the read side while holding the core's lock
+            // (the reader holds the read side and then takes the core's).
+            if let Ok(mut side) = self.read_side.try_lock() {
+                if let Some(s) = side.as_mut() {
+                    drop(guard);
+                    self.mark_application_read();
+                    s.read_once(self, wait);
+                    self.mark_application_read();
+                    drop(side);
+                    return self.lock();
+                }
+            }
+        }
+        self.app_wants_read.fetch_add(1, Ordering::Relaxed);
+        let guard = self.wait(guard, until);
+        self.app_wants_read.fetch_sub(1, Ordering::Relaxed);
         guard
     }
 
