@@ -48,3 +48,64 @@ fn timers_and_threadsafe_callbacks_run_on_the_processing_thread() {
     assert_eq!(got, vec![("soon", main), ("late", main)]);
     conn.close().unwrap();
 }
+
+/// An ack made while the consuming thread is not reading the socket (it
+/// stopped calling `next`) still reaches the broker promptly: with prefetch
+/// 1, the broker then hands the consumer the second message, so the queue
+/// holds none ready.
+#[test]
+fn an_ack_goes_out_even_when_the_consumer_stops_reading() {
+    use amqp_client::blocking::{ConsumeOptions, QueueDeclareOptions};
+    use amqp_protocol::BasicProperties;
+
+    let conn = Connection::open(params()).unwrap();
+    let ch = conn.channel().unwrap();
+    let q = amqp_tests::live::unique("lazy-ack");
+    ch.queue_declare(&q, QueueDeclareOptions::default())
+        .unwrap();
+    for body in [&b"one"[..], b"two"] {
+        ch.basic_publish("", &q, body, &BasicProperties::default(), false)
+            .unwrap();
+    }
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    // Both enqueued (the queue counts them a moment after the publishes).
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while ch.queue_declare(&q, passive.clone()).unwrap().message_count < 2 {
+        assert!(std::time::Instant::now() < deadline, "not enqueued");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let consumer_ch = conn.channel().unwrap();
+    consumer_ch.basic_qos(0, 1, false).unwrap();
+    let mut it = consumer_ch
+        .consume(&q, ConsumeOptions::default(), Some(Duration::from_secs(5)))
+        .unwrap();
+    let first = it.next().unwrap().unwrap().unwrap();
+    assert_eq!(&first.body[..], b"one");
+    consumer_ch.basic_ack(first.delivery_tag, false).unwrap();
+    // No more `next`, and nothing else sent on this connection: the ack
+    // must go out all the same. Watched from another connection.
+    let observer = Connection::open(params()).unwrap();
+    let watch = observer.channel().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let ready = watch
+            .queue_declare(&q, passive.clone())
+            .unwrap()
+            .message_count;
+        if ready == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ack did not reach the broker: {ready} message(s) still ready"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    observer.close().unwrap();
+    assert_eq!(it.cancel().unwrap(), 1, "the second message, requeued");
+    ch.queue_delete(&q, false, false).unwrap();
+    conn.close().unwrap();
+}

@@ -103,12 +103,13 @@ impl Channel {
         self.wait_reply(inner, request)
     }
 
-    /// Sends a method without waiting.
-    fn send(&self, method: Method) -> Result<(), Error> {
+    /// Sends an ack, nack or reject without waiting: written in batches while an
+    /// application thread reads the socket (see `Shared::pump_ack`).
+    fn send_ack(&self, method: Method) -> Result<(), Error> {
         let mut inner = self.shared.lock();
         self.check(&inner)?;
         inner.core.call(self.id, method)?;
-        self.shared.pump(&mut inner);
+        self.shared.pump_ack(&mut inner);
         Ok(())
     }
 
@@ -593,7 +594,7 @@ impl Channel {
 
     /// basic.ack.
     pub fn basic_ack(&self, delivery_tag: u64, multiple: bool) -> Result<(), Error> {
-        self.send(
+        self.send_ack(
             basic::Ack {
                 delivery_tag,
                 multiple,
@@ -609,7 +610,7 @@ impl Channel {
         multiple: bool,
         requeue: bool,
     ) -> Result<(), Error> {
-        self.send(
+        self.send_ack(
             basic::Nack {
                 delivery_tag,
                 multiple,
@@ -621,7 +622,7 @@ impl Channel {
 
     /// basic.reject.
     pub fn basic_reject(&self, delivery_tag: u64, requeue: bool) -> Result<(), Error> {
-        self.send(
+        self.send_ack(
             basic::Reject {
                 delivery_tag,
                 requeue,

@@ -52,14 +52,27 @@ impl OutQueue {
 pub(super) struct OutSender(Arc<OutQueue>);
 
 impl OutSender {
-    /// Queues `bytes`; gives them back when the writer has ended.
+    /// Queues `bytes`, waking the writer; gives them back when the writer
+    /// has ended.
     pub(super) fn send(&self, bytes: Bytes) -> Result<(), Bytes> {
+        self.push(bytes, true)
+    }
+
+    /// Queues `bytes` without waking the writer: for acks while an
+    /// application thread reads the socket, which writes what is queued
+    /// before it reads again (see `Shared::wait_reading`); the reader
+    /// thread wakes the writer for them within [`HANDOVER`] otherwise.
+    pub(super) fn send_lazy(&self, bytes: Bytes) -> Result<(), Bytes> {
+        self.push(bytes, false)
+    }
+
+    fn push(&self, bytes: Bytes, wake: bool) -> Result<(), Bytes> {
         let mut s = self.0.lock();
         if s.writer_gone {
             return Err(bytes);
         }
         s.chunks.push(bytes);
-        if s.writer_sleeps {
+        if wake && s.writer_sleeps {
             s.writer_sleeps = false;
             self.0.cond.notify_one();
         }
@@ -79,13 +92,12 @@ impl Drop for OutSender {
 pub(super) struct OutReceiver(Arc<OutQueue>);
 
 impl OutReceiver {
-    /// Waits for chunks and moves every queued one into `into` (empty on
-    /// entry); false once the sender is gone and nothing is left.
-    fn recv_all(&self, into: &mut Vec<Bytes>) -> bool {
+    /// Waits until chunks are queued; false once the sender is gone and
+    /// nothing is left.
+    fn wait_nonempty(&self) -> bool {
         let mut s = self.0.lock();
         loop {
             if !s.chunks.is_empty() {
-                std::mem::swap(into, &mut s.chunks);
                 return true;
             }
             if s.closed {
@@ -93,6 +105,27 @@ impl OutReceiver {
             }
             s.writer_sleeps = true;
             s = self.0.cond.wait(s).unwrap_or_else(|p| p.into_inner());
+            s.writer_sleeps = false;
+        }
+    }
+
+    /// Moves every queued chunk into `into` (empty on entry). Only under
+    /// the write side's lock, so that chunks are written in queue order.
+    fn take_all(&self, into: &mut Vec<Bytes>) {
+        std::mem::swap(into, &mut self.0.lock().chunks);
+    }
+
+    /// Whether chunks wait to be written.
+    pub(super) fn has_pending(&self) -> bool {
+        !self.0.lock().chunks.is_empty()
+    }
+
+    /// Wakes the writer if chunks wait (queued lazily) and it sleeps.
+    pub(super) fn kick(&self) {
+        let mut s = self.0.lock();
+        if !s.chunks.is_empty() && s.writer_sleeps {
+            s.writer_sleeps = false;
+            self.0.cond.notify_one();
         }
     }
 }
@@ -254,6 +287,8 @@ pub(super) fn reader(shared: Arc<Shared>) {
         {
             shared.cond.notify_all();
         }
+        // Acks queued lazily that no reading thread wrote yet.
+        shared.out.kick();
         std::thread::sleep(wait.clamp(Duration::from_millis(1), HANDOVER));
         let mut inner = shared.lock();
         inner.core.handle_timeout(Instant::now());
@@ -262,38 +297,76 @@ pub(super) fn reader(shared: Arc<Shared>) {
     shared.cond.notify_all();
 }
 
-pub(super) fn writer<T: Transport>(
-    shared: Arc<Shared>,
-    stream: TcpStream,
-    rx: OutReceiver,
-    mut transport: T,
-) {
-    // Everything queued by the time the writer wakes goes out in as few
-    // system calls as the buffer allows.
-    let mut out = std::io::BufWriter::with_capacity(128 * 1024, stream);
+/// The socket's write side: the buffered stream and the transport. Whoever
+/// holds it (the `write_side` mutex of [`Shared`]) takes every queued chunk
+/// and writes it, so that chunks go out in queue order: the writer thread,
+/// or an application thread flushing its own acks before it reads.
+pub(super) struct WriteSide<T: Transport> {
+    out: std::io::BufWriter<TcpStream>,
+    transport: T,
+    chunks: Vec<Bytes>,
+}
+
+impl<T: Transport> WriteSide<T> {
+    pub(super) fn new(stream: TcpStream, transport: T) -> Self {
+        WriteSide {
+            // Everything queued by the time a writer looks goes out in as
+            // few system calls as the buffer allows.
+            out: std::io::BufWriter::with_capacity(128 * 1024, stream),
+            transport,
+            chunks: Vec::new(),
+        }
+    }
+}
+
+/// Writing what is queued, by whoever holds the write side.
+pub(super) trait WriteQueued: Send {
+    /// Takes every queued chunk and writes it; the bytes written.
+    fn write_queued(&mut self, queue: &OutReceiver) -> std::io::Result<usize>;
+    /// Ends the stream (TLS `close_notify`) and shuts the socket down.
+    fn finish(&mut self);
+}
+
+impl<T: Transport> WriteQueued for WriteSide<T> {
+    fn write_queued(&mut self, queue: &OutReceiver) -> std::io::Result<usize> {
+        queue.take_all(&mut self.chunks);
+        let mut n = 0;
+        for bytes in self.chunks.drain(..) {
+            self.transport.output(&mut self.out, &bytes)?;
+            n += bytes.len();
+        }
+        self.out.flush()?;
+        Ok(n)
+    }
+
+    fn finish(&mut self) {
+        self.transport.finish(&mut self.out);
+        let _ = self.out.flush();
+        let _ = self.out.get_ref().shutdown(Shutdown::Both);
+    }
+}
+
+/// The writer thread: writes what the core produced, in order, whenever it
+/// is queued (and no application thread wrote it first).
+pub(super) fn writer(shared: Arc<Shared>) {
     let mut result = Ok(());
-    let mut chunks = Vec::new();
-    'outer: while rx.recv_all(&mut chunks) {
-        let mut batch = 0;
-        for bytes in chunks.drain(..) {
-            if let Err(e) = transport.output(&mut out, &bytes) {
+    while shared.out.wait_nonempty() {
+        let mut side = shared.lock_write_side();
+        let Some(w) = side.as_mut() else { break };
+        match w.write_queued(&shared.out) {
+            Ok(n) => shared.written(n),
+            Err(e) => {
                 result = Err(e);
-                break 'outer;
+                break;
             }
-            batch += bytes.len();
         }
-        if let Err(e) = out.flush() {
-            result = Err(e);
-            break;
-        }
-        shared.written(batch);
     }
     if let Err(e) = result {
         let mut inner = shared.lock();
         inner.core.handle_eof(Some(e));
         shared.pump(&mut inner);
     }
-    transport.finish(&mut out);
-    let _ = out.flush();
-    let _ = out.get_ref().shutdown(Shutdown::Both);
+    if let Some(w) = shared.lock_write_side().as_mut() {
+        w.finish();
+    }
 }

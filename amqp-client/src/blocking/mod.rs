@@ -210,6 +210,8 @@ impl Connection {
             queued: std::sync::atomic::AtomicUsize::new(0),
             room: Mutex::new(()),
             room_cond: Condvar::new(),
+            out: rx,
+            write_side: Mutex::new(None),
             read_side: Mutex::new(None),
             app_read_at: std::sync::atomic::AtomicU64::new(0),
             app_wants_read: std::sync::atomic::AtomicUsize::new(0),
@@ -217,11 +219,11 @@ impl Connection {
         });
         #[cfg(feature = "tls")]
         let reader = match tls {
-            Some(tls) => start_io(&shared, stream, rx, tls)?,
-            None => start_io(&shared, stream, rx, io::Plain)?,
+            Some(tls) => start_io(&shared, stream, tls)?,
+            None => start_io(&shared, stream, io::Plain)?,
         };
         #[cfg(not(feature = "tls"))]
-        let reader = start_io(&shared, stream, rx, io::Plain)?;
+        let reader = start_io(&shared, stream, io::Plain)?;
         let conn = Connection {
             shared,
             callbacks: Arc::new(Mutex::new(Callbacks::default())),
@@ -399,16 +401,18 @@ impl Connection {
 fn start_io<T: io::Transport + Clone>(
     shared: &Arc<Shared>,
     stream: TcpStream,
-    rx: io::OutReceiver,
     transport: T,
 ) -> Result<JoinHandle<()>, Error> {
     let write_stream = stream.try_clone()?;
+    *shared.lock_write_side() = Some(Box::new(io::WriteSide::new(
+        write_stream,
+        transport.clone(),
+    )));
     {
         let s = shared.clone();
-        let t = transport.clone();
         std::thread::Builder::new()
             .name("amqp-writer".into())
-            .spawn(move || io::writer(s, write_stream, rx, t))?;
+            .spawn(move || io::writer(s))?;
     }
     *shared.lock_read_side() = Some(Box::new(io::ReadSide::new(stream, transport)));
     let s = shared.clone();

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use crate::core::{Connection as Core, Content, Event, RequestId, Tuning};
 use crate::error::{BrokerClose, Error};
 
-use super::io::{ReadOnce, HANDOVER, MAX_READ_WAIT};
+use super::io::{OutReceiver, ReadOnce, WriteQueued, HANDOVER, MAX_READ_WAIT};
 use super::Delivery;
 use crate::types::Returned;
 
@@ -170,6 +170,10 @@ pub(super) struct Shared {
     pub(super) queued: AtomicUsize,
     pub(super) room: Mutex<()>,
     pub(super) room_cond: Condvar,
+    /// What the writer (or a reading application thread) is to write.
+    pub(super) out: OutReceiver,
+    /// The socket's write side, held by whichever thread writes.
+    pub(super) write_side: Mutex<Option<Box<dyn WriteQueued>>>,
     /// The socket's read side, held by whichever thread reads (see
     /// [`Shared::wait_reading`]); `None` until the I/O starts.
     pub(super) read_side: Mutex<Option<Box<dyn ReadOnce>>>,
@@ -215,6 +219,28 @@ impl Shared {
         guard
     }
 
+    pub(super) fn lock_write_side(&self) -> MutexGuard<'_, Option<Box<dyn WriteQueued>>> {
+        self.write_side.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes what is queued, on this thread, unless another thread is
+    /// writing (it then writes this too). Called without the core's lock.
+    fn flush_directly(&self) {
+        let Ok(mut side) = self.write_side.try_lock() else {
+            return;
+        };
+        let Some(w) = side.as_mut() else { return };
+        match w.write_queued(&self.out) {
+            Ok(n) => self.written(n),
+            Err(e) => {
+                drop(side);
+                let mut inner = self.lock();
+                inner.core.handle_eof(Some(e));
+                self.pump(&mut inner);
+            }
+        }
+    }
+
     pub(super) fn lock_read_side(&self) -> MutexGuard<'_, Option<Box<dyn ReadOnce>>> {
         self.read_side.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -246,6 +272,13 @@ impl Shared {
         guard: MutexGuard<'a, Inner>,
         until: Option<Instant>,
     ) -> MutexGuard<'a, Inner> {
+        if self.out.has_pending() {
+            // Acks queued lazily (and whatever came after them) go out
+            // before this thread reads: one write for a whole batch.
+            drop(guard);
+            self.flush_directly();
+            return self.lock();
+        }
         let now = Instant::now();
         let mut wait = guard
             .core
@@ -274,15 +307,32 @@ impl Shared {
         guard
     }
 
+    /// [`Shared::pump`] after an ack, nack or reject: while an application
+    /// thread reads the socket, its output is queued without waking the
+    /// writer, and that thread writes it before its next read (the reader
+    /// thread wakes the writer within [`HANDOVER`] otherwise).
+    pub(super) fn pump_ack(&self, inner: &mut Inner) {
+        self.pump_inner(inner, self.application_reads());
+    }
+
     /// Moves the core's output to the writer and its events into the shared
     /// structures, then wakes every waiter.
     pub(super) fn pump(&self, inner: &mut Inner) {
+        self.pump_inner(inner, false);
+    }
+
+    fn pump_inner(&self, inner: &mut Inner, lazy: bool) {
         let now = Instant::now();
         while let Some(bytes) = inner.core.poll_transmit(now) {
             if let Some(w) = &inner.writer {
                 let n = bytes.len();
                 self.queued.fetch_add(n, Ordering::AcqRel);
-                if w.send(bytes).is_err() {
+                let sent = if lazy {
+                    w.send_lazy(bytes)
+                } else {
+                    w.send(bytes)
+                };
+                if sent.is_err() {
                     self.queued.fetch_sub(n, Ordering::AcqRel);
                     inner.writer = None;
                 }
