@@ -526,7 +526,7 @@ impl Channel {
                 .pending
                 .insert(seq);
         }
-        self.shared.pump(&mut inner);
+        self.shared.pump_publish(&mut inner);
         drop(inner);
         self.shared.wait_for_room();
         Ok(())
@@ -558,7 +558,7 @@ impl Channel {
                 .pending
                 .insert(seq);
         }
-        self.shared.pump(&mut inner);
+        self.shared.pump_publish(&mut inner);
         drop(inner);
         self.shared.wait_for_room();
         Ok(seq)

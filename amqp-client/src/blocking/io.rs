@@ -271,12 +271,27 @@ pub(super) fn reader(shared: Arc<Shared>) {
         if !shared.application_reads() {
             let mut side = shared.lock_read_side();
             if let Some(s) = side.as_mut() {
-                if !s.read_once(&shared, wait) {
+                // Output queued lazily (acks, publishes of the thread that
+                // read) that no reading thread wrote: the writer takes it
+                // now, before this thread blocks in a read for long; and
+                // what is queued lazily from now on wakes the writer (see
+                // `Shared::pump_inner`).
+                shared
+                    .reader_reads
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                shared.out.kick();
+                let open = s.read_once(&shared, wait);
+                shared
+                    .reader_reads
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                if !open {
                     break;
                 }
                 continue;
             }
         }
+        // Within HANDOVER, as below.
+        shared.out.kick();
         // An application thread reads the socket (or is about to): keep the
         // timers, and look again soon. One parked because this thread held
         // the read side is woken to take it.
@@ -287,8 +302,6 @@ pub(super) fn reader(shared: Arc<Shared>) {
         {
             shared.cond.notify_all();
         }
-        // Acks queued lazily that no reading thread wrote yet.
-        shared.out.kick();
         std::thread::sleep(wait.clamp(Duration::from_millis(1), HANDOVER));
         let mut inner = shared.lock();
         inner.core.handle_timeout(Instant::now());

@@ -215,6 +215,8 @@ impl Connection {
             read_side: Mutex::new(None),
             app_read_at: std::sync::atomic::AtomicU64::new(0),
             app_wants_read: std::sync::atomic::AtomicUsize::new(0),
+            app_reader: std::sync::atomic::AtomicU64::new(0),
+            reader_reads: std::sync::atomic::AtomicBool::new(false),
             epoch: Instant::now(),
         });
         #[cfg(feature = "tls")]

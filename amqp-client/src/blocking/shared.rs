@@ -180,6 +180,12 @@ pub(super) struct Shared {
     /// When an application thread last read the socket, in microseconds
     /// since `epoch` (0: never).
     pub(super) app_read_at: AtomicU64,
+    /// The thread (see [`thread_number`]) that last read the socket in
+    /// [`Shared::wait_reading`].
+    pub(super) app_reader: AtomicU64,
+    /// The reader thread is (about to be) blocked in a read: output queued
+    /// lazily must wake the writer.
+    pub(super) reader_reads: std::sync::atomic::AtomicBool,
     /// Application threads parked in [`Shared::wait_reading`] because
     /// another thread held the read side.
     pub(super) app_wants_read: AtomicUsize,
@@ -246,6 +252,7 @@ impl Shared {
     }
 
     fn mark_application_read(&self) {
+        self.app_reader.store(thread_number(), Ordering::Relaxed);
         let micros = self.epoch.elapsed().as_micros() as u64 + 1;
         self.app_read_at.store(micros, Ordering::Relaxed);
     }
@@ -315,6 +322,17 @@ impl Shared {
         self.pump_inner(inner, self.application_reads());
     }
 
+    /// [`Shared::pump`] after a publish: when this thread is the one that
+    /// reads the socket (it waits for confirms or deliveries in between), the
+    /// frames are queued without waking the writer and this thread writes
+    /// them, with whatever else it queued, before its next read: one write
+    /// per window of publishes, and no thread hop for a request/response.
+    pub(super) fn pump_publish(&self, inner: &mut Inner) {
+        let lazy =
+            self.application_reads() && self.app_reader.load(Ordering::Relaxed) == thread_number();
+        self.pump_inner(inner, lazy);
+    }
+
     /// Moves the core's output to the writer and its events into the shared
     /// structures, then wakes every waiter.
     pub(super) fn pump(&self, inner: &mut Inner) {
@@ -337,6 +355,12 @@ impl Shared {
                     inner.writer = None;
                 }
             }
+        }
+        // Queued lazily while the reader thread blocks in a read (nobody
+        // would write it soon): wake the writer after all. Pairs with the
+        // reader's store-then-kick, so that one of the two sees the other.
+        if lazy && self.reader_reads.load(Ordering::SeqCst) {
+            self.out.kick();
         }
         // Waking every waiter costs a system call: only do it when an event
         // someone may wait for was handled (a publish's "written" is not).
@@ -373,6 +397,9 @@ impl Shared {
         if self.queued.load(Ordering::Acquire) <= HIGH_WATER {
             return;
         }
+        // Output queued lazily does not wake the writer: write it here.
+        self.flush_directly();
+        self.out.kick();
         let mut guard = self.room.lock().unwrap_or_else(|p| p.into_inner());
         while self.queued.load(Ordering::Acquire) > LOW_WATER {
             let (g, timeout) = self
@@ -551,4 +578,13 @@ impl Inner {
             }
         }
     }
+}
+
+/// A small number per thread, for telling threads apart cheaply.
+pub(super) fn thread_number() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static NUMBER: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    NUMBER.with(|n| *n)
 }
