@@ -109,3 +109,89 @@ fn an_ack_goes_out_even_when_the_consumer_stops_reading() {
     ch.queue_delete(&q, false, false).unwrap();
     conn.close().unwrap();
 }
+
+/// Several threads wait on one connection at once, each for what only the
+/// socket brings (deliveries, confirms, replies): whichever reads the
+/// socket must hand every other waiter its part, and the acks and publishes
+/// that a reading thread queues must all go out. Nothing may hang.
+#[test]
+fn threads_waiting_for_deliveries_confirms_and_replies_share_the_socket() {
+    use amqp_client::blocking::{Confirmation, ConsumeOptions, QueueDeclareOptions};
+    use amqp_protocol::BasicProperties;
+    use std::collections::VecDeque;
+
+    const N: usize = 5_000;
+    let conn = Arc::new(Connection::open(params()).unwrap());
+    let setup = conn.channel().unwrap();
+    let q = amqp_tests::live::unique("shared-socket");
+    setup
+        .queue_declare(&q, QueueDeclareOptions::default())
+        .unwrap();
+
+    let consumer = {
+        let (conn, q) = (conn.clone(), q.clone());
+        std::thread::spawn(move || {
+            let ch = conn.channel().unwrap();
+            ch.basic_qos(0, 50, false).unwrap();
+            let mut it = ch
+                .consume(&q, ConsumeOptions::default(), Some(Duration::from_secs(20)))
+                .unwrap();
+            for i in 0..N {
+                let d = match it.next() {
+                    Some(Ok(Some(d))) => d,
+                    other => panic!("delivery {i}: {other:?}"),
+                };
+                ch.basic_ack(d.delivery_tag, false).unwrap();
+            }
+            it.cancel().unwrap()
+        })
+    };
+    let publisher = {
+        let (conn, q) = (conn.clone(), q.clone());
+        std::thread::spawn(move || {
+            let ch = conn.channel().unwrap();
+            ch.confirm_delivery().unwrap();
+            let mut window = VecDeque::new();
+            for i in 0..N {
+                if window.len() == 100 {
+                    let c: Confirmation = window.pop_front().unwrap();
+                    c.wait(Some(Duration::from_secs(20))).unwrap();
+                }
+                let body = format!("message {i}");
+                window.push_back(
+                    ch.publish_with_confirm(
+                        "",
+                        &q,
+                        body.as_bytes(),
+                        &BasicProperties::default(),
+                        false,
+                    )
+                    .unwrap(),
+                );
+            }
+            for r in Confirmation::wait_all(window) {
+                r.unwrap();
+            }
+        })
+    };
+    let caller = {
+        let (conn, q) = (conn.clone(), q.clone());
+        std::thread::spawn(move || {
+            let ch = conn.channel().unwrap();
+            let passive = QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            for _ in 0..500 {
+                ch.queue_declare(&q, passive.clone()).unwrap();
+            }
+        })
+    };
+    publisher.join().unwrap();
+    caller.join().unwrap();
+    let requeued = consumer.join().unwrap();
+    assert_eq!(requeued, 0);
+    let left = setup.queue_delete(&q, false, false).unwrap();
+    assert_eq!(left, 0, "every message consumed and acked");
+    conn.close().unwrap();
+}
