@@ -324,3 +324,65 @@ fn no_endpoint_is_an_open_error() {
     assert!(conn.is_closed());
     assert!(conn.open_channel(no_callback()).is_err());
 }
+
+#[test]
+fn buffered_output_grows_with_publishes_and_drains() {
+    // 100 publishes of 256 KiB in one callback: more than the socket takes
+    // at once, so the loop buffers them, says how much, and drains.
+    const N: usize = 100;
+    let lp = EventLoop::new().unwrap();
+    watchdog(&lp, Duration::from_secs(20));
+    let conn = Connection::open(&lp, params());
+    conn.on_open_error(|e| panic!("{e}"));
+    let seen: Rc<RefCell<Vec<usize>>> = Rc::default();
+    let s = seen.clone();
+    let lp2 = lp.clone();
+    conn.on_open(move |conn| {
+        let ch = conn.open_channel(no_callback()).unwrap();
+        let (ch2, conn2, s, lp3) = (ch.clone(), conn.clone(), s.clone(), lp2.clone());
+        ch.queue_declare(
+            "",
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+            Some(
+                move |ok: Result<amqp_client::types::QueueDeclareOk, Error>| {
+                    let name = ok.unwrap().queue;
+                    let body = vec![7u8; 256 * 1024];
+                    for _ in 0..N {
+                        ch2.basic_publish("", &name, &body, &BasicProperties::default(), false)
+                            .unwrap();
+                    }
+                    s.borrow_mut().push(conn2.buffered_output());
+                    // Poll until the loop has written everything.
+                    fn poll(lp: EventLoop, conn: Connection, s: Rc<RefCell<Vec<usize>>>) {
+                        let left = conn.buffered_output();
+                        s.borrow_mut().push(left);
+                        if left == 0 {
+                            conn.close();
+                        } else {
+                            let lp2 = lp.clone();
+                            lp.call_later(Duration::from_millis(5), move || poll(lp2, conn, s));
+                        }
+                    }
+                    let lp4 = lp3.clone();
+                    lp3.call_later(Duration::from_millis(5), move || poll(lp4, conn2, s));
+                },
+            ),
+        )
+        .unwrap();
+    });
+    let handle = lp.handle();
+    conn.on_close(move |_, e| {
+        assert!(matches!(e, Error::ConnectionClosedByClient), "{e:?}");
+        handle.stop();
+    });
+    lp.run().unwrap();
+    let seen = seen.borrow();
+    assert!(
+        seen[0] >= N * 256 * 1024,
+        "right after the publishes, everything is buffered: {seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&0), "drained: {seen:?}");
+}

@@ -392,6 +392,12 @@ impl Connection {
 
     // --------------------------------------------------------------- output
 
+    /// How many bytes of output wait for [`Connection::poll_transmit`]:
+    /// for an adapter that holds publishers back while too much is queued.
+    pub fn pending_output_len(&self) -> usize {
+        self.output.len()
+    }
+
     /// Bytes to write to the socket, if any. `now` is when they are
     /// written (heartbeats are sent only when nothing else was).
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {

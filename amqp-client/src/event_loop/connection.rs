@@ -317,6 +317,19 @@ impl Connection {
         self.inner.st.borrow().blocked
     }
 
+    /// Bytes of output not yet taken by the socket (the protocol's frames
+    /// and, with TLS, their records). The loop buffers whatever the socket
+    /// does not take at once, without limit: a publisher that may outrun the
+    /// network checks this and holds back above a bound of its choice
+    /// (resuming from a [`EventLoop::call_later`] timer, say).
+    ///
+    /// [`EventLoop::call_later`]: super::EventLoop::call_later
+    pub fn buffered_output(&self) -> usize {
+        let st = self.inner.st.borrow();
+        st.core.as_ref().map_or(0, |c| c.pending_output_len())
+            + st.transport.as_ref().map_or(0, |t| t.pending_len())
+    }
+
     /// What was negotiated (zeros before the connection is open).
     pub fn tuning(&self) -> Tuning {
         self.inner.st.borrow().tuning

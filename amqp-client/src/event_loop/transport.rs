@@ -70,6 +70,8 @@ pub(super) struct Transport {
     layer: Layer,
     /// Output accepted from the core and not yet written, in order.
     pending: VecDeque<Bytes>,
+    /// Their total length.
+    pending_len: usize,
     /// The interest the socket is registered with.
     interest: Interest,
 }
@@ -81,6 +83,7 @@ impl Transport {
             stream,
             layer: Layer::Plain,
             pending: VecDeque::new(),
+            pending_len: 0,
             interest,
         }
     }
@@ -91,7 +94,7 @@ impl Transport {
     pub(super) fn start_tls(&mut self, mut layer: TlsLayer) {
         let mut out = Vec::new();
         layer.take_pending(&mut out);
-        push(&mut self.pending, out);
+        push(&mut self.pending, &mut self.pending_len, out);
         self.layer = Layer::Tls(Box::new(Tls {
             layer,
             plain: Vec::new(),
@@ -131,7 +134,7 @@ impl Transport {
                         if tls.layer.wants_write() {
                             let mut out = Vec::new();
                             tls.layer.take_pending(&mut out);
-                            push(&mut self.pending, out);
+                            push(&mut self.pending, &mut self.pending_len, out);
                         }
                         if !tls.plain.is_empty() {
                             input(&tls.plain);
@@ -154,7 +157,10 @@ impl Transport {
     /// Fails only when TLS cannot take them.
     pub(super) fn queue(&mut self, plain: Bytes) -> io::Result<()> {
         match &mut self.layer {
-            Layer::Plain => self.pending.push_back(plain),
+            Layer::Plain => {
+                self.pending_len += plain.len();
+                self.pending.push_back(plain)
+            }
             #[cfg(feature = "tls")]
             Layer::Tls(tls) => {
                 // Held by the layer until the handshake is done.
@@ -163,7 +169,7 @@ impl Transport {
                     tls.failed = true;
                     return Err(io_error(e));
                 }
-                push(&mut self.pending, out);
+                push(&mut self.pending, &mut self.pending_len, out);
             }
         }
         Ok(())
@@ -179,11 +185,16 @@ impl Transport {
                 if !tls.failed {
                     let mut out = Vec::new();
                     tls.layer.close_notify(&mut out);
-                    push(&mut self.pending, out);
+                    push(&mut self.pending, &mut self.pending_len, out);
                     let _ = self.flush();
                 }
             }
         }
+    }
+
+    /// How many bytes wait for the socket.
+    pub(super) fn pending_len(&self) -> usize {
+        self.pending_len
     }
 
     /// Whether output is waiting for the socket.
@@ -220,9 +231,11 @@ impl Transport {
             };
             if front.len() <= written {
                 written -= front.len();
+                self.pending_len -= front.len();
                 self.pending.pop_front();
             } else {
                 front.advance(written);
+                self.pending_len -= written;
                 return;
             }
         }
@@ -250,8 +263,9 @@ impl Transport {
 
 /// Queues TLS output; an empty chunk would end a vectored write early.
 #[cfg(feature = "tls")]
-fn push(pending: &mut VecDeque<Bytes>, out: Vec<u8>) {
+fn push(pending: &mut VecDeque<Bytes>, pending_len: &mut usize, out: Vec<u8>) {
     if !out.is_empty() {
+        *pending_len += out.len();
         pending.push_back(Bytes::from(out));
     }
 }
