@@ -195,3 +195,51 @@ fn threads_waiting_for_deliveries_confirms_and_replies_share_the_socket() {
     assert_eq!(left, 0, "every message consumed and acked");
     conn.close().unwrap();
 }
+
+/// A channel closed by the broker gives its id back; the next channel gets
+/// it. The old handle (and its confirmation and consumer) must keep failing
+/// with the old channel's error, never act on the new channel.
+#[test]
+fn a_stale_handle_never_acts_on_the_channel_that_reused_its_id() {
+    use amqp_client::blocking::{ConsumeOptions, QueueDeclareOptions};
+    use amqp_protocol::BasicProperties;
+
+    let conn = Connection::open(params()).unwrap();
+    let q = amqp_tests::live::unique("stale-handle");
+    let old = conn.channel().unwrap();
+    old.queue_declare(&q, QueueDeclareOptions::default())
+        .unwrap();
+    old.confirm_delivery().unwrap();
+    let mut consumer = old
+        .consume(&q, ConsumeOptions::default(), Some(Duration::from_secs(5)))
+        .unwrap();
+    // 404 closes the old channel.
+    let missing = amqp_tests::live::unique("stale-missing");
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let e = old.queue_declare(&missing, passive.clone()).unwrap_err();
+    assert_eq!(e.reply_code().map(|c| c.0), Some(404), "{e:?}");
+
+    let new = conn.channel().unwrap();
+    assert_eq!(new.id(), old.id(), "the id is reused");
+    assert!(new.is_open());
+    assert!(!old.is_open());
+    // The old handle reports the old close, and leaves the new channel be.
+    let e = old
+        .basic_publish("", &q, b"stale", &BasicProperties::default(), false)
+        .unwrap_err();
+    assert_eq!(e.reply_code().map(|c| c.0), Some(404), "{e:?}");
+    let e = old.basic_ack(1, false).unwrap_err();
+    assert_eq!(e.reply_code().map(|c| c.0), Some(404), "{e:?}");
+    match consumer.next() {
+        Some(Err(e)) => assert_eq!(e.reply_code().map(|c| c.0), Some(404), "{e:?}"),
+        other => panic!("the old consumer: {other:?}"),
+    }
+    // The new channel works, and nothing was published through the old.
+    let ok = new.queue_declare(&q, passive).unwrap();
+    assert_eq!(ok.message_count, 0);
+    new.queue_delete(&q, false, false).unwrap();
+    conn.close().unwrap();
+}

@@ -31,6 +31,10 @@ pub struct Channel {
     shared: Arc<Shared>,
     callbacks: Arc<Mutex<Callbacks>>,
     id: u16,
+    /// Which opening of channel `id` this handle belongs to: a closed
+    /// channel's id is reused, and its old handles must not act on the new
+    /// channel.
+    generation: u64,
 }
 
 impl std::fmt::Debug for Channel {
@@ -40,11 +44,29 @@ impl std::fmt::Debug for Channel {
 }
 
 impl Channel {
-    pub(super) fn new(shared: Arc<Shared>, callbacks: Arc<Mutex<Callbacks>>, id: u16) -> Self {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        callbacks: Arc<Mutex<Callbacks>>,
+        id: u16,
+        generation: u64,
+    ) -> Self {
         Channel {
             shared,
             callbacks,
             id,
+            generation,
+        }
+    }
+
+    /// The error of this handle's channel when the id now belongs to a
+    /// later opening (or to none).
+    pub(super) fn stale(&self, inner: &Inner) -> Option<Error> {
+        if self.id == 0 {
+            return None;
+        }
+        match inner.channels.get(&self.id) {
+            Some(c) if c.generation == self.generation => None,
+            _ => Some(inner.retired_error(self.id, self.generation)),
         }
     }
 
@@ -60,12 +82,15 @@ impl Channel {
             && inner
                 .channels
                 .get(&self.id)
-                .is_some_and(|c| c.closed.is_none())
+                .is_some_and(|c| c.closed.is_none() && c.generation == self.generation)
     }
 
     fn check(&self, inner: &Inner) -> Result<(), Error> {
         if let Some(e) = &inner.closed {
             return Err(e.clone());
+        }
+        if let Some(e) = self.stale(inner) {
+            return Err(e);
         }
         match inner.channels.get(&self.id).and_then(|c| c.closed.as_ref()) {
             Some(e) => Err(e.clone()),
@@ -759,6 +784,9 @@ impl Confirmation {
         let shared = &self.channel.shared;
         let mut inner = shared.lock();
         loop {
+            if let Some(e) = self.channel.stale(&inner) {
+                return Err(e);
+            }
             let c = inner.channels.entry(self.channel.id).or_default();
             if let Some(r) = c.confirms.done.remove(&self.seq) {
                 return r;
@@ -850,6 +878,10 @@ impl Iterator for ConsumeIter {
         let shared = self.channel.shared.clone();
         let mut inner = shared.lock();
         loop {
+            if let Some(e) = self.channel.stale(&inner) {
+                self.done = true;
+                return Some(Err(e));
+            }
             let c = inner.channels.entry(self.channel.id).or_default();
             if let Some(Sink::Queue(q)) = c.consumers.get_mut(self.tag.as_bytes()) {
                 if let Some(d) = q.pop_front() {

@@ -226,6 +226,8 @@ impl Connection {
                 threadsafe_callbacks: VecDeque::new(),
                 timers: BTreeMap::new(),
                 next_timer: 0,
+                next_generation: 0,
+                retired: VecDeque::new(),
                 waiters: 0,
             }),
             cond: Condvar::new(),
@@ -317,9 +319,20 @@ impl Connection {
         let (id, request) = inner.core.open_channel()?;
         inner.awaited.insert(request);
         self.shared.pump(&mut inner);
-        let ch = Channel::new(self.shared.clone(), self.callbacks.clone(), id);
-        ch.wait_reply(inner, request)?;
-        Ok(ch)
+        let opening = Channel::new(self.shared.clone(), self.callbacks.clone(), id, 0);
+        opening.wait_reply(inner, request)?;
+        let generation = self
+            .shared
+            .lock()
+            .channels
+            .get(&id)
+            .map_or(0, |c| c.generation);
+        Ok(Channel::new(
+            self.shared.clone(),
+            self.callbacks.clone(),
+            id,
+            generation,
+        ))
     }
 
     /// Runs callbacks — consumer deliveries, returns, blocked notices,
@@ -394,7 +407,7 @@ impl Connection {
             new_secret: amqp_protocol::LongStr::from(new_secret),
             reason: channel::short(reason)?,
         };
-        let ch = Channel::new(self.shared.clone(), self.callbacks.clone(), 0);
+        let ch = Channel::new(self.shared.clone(), self.callbacks.clone(), 0, 0);
         ch.call(m.into()).map(|_| ())
     }
 
@@ -482,8 +495,9 @@ impl ThreadsafeHandle {
 
 enum Work {
     Run(Box<dyn FnOnce() + Send>),
-    Deliver(u16, Delivery),
-    Return(Returned),
+    /// A delivery, with the generation of its channel.
+    Deliver(u16, u64, Delivery),
+    Return(u64, Returned),
     Blocked(Option<String>),
 }
 
@@ -518,8 +532,14 @@ fn run_dispatch(
                 }
                 if let Some(d) = inner.dispatch.pop_front() {
                     match d {
-                        Dispatch::Delivery(ch, d) => break Work::Deliver(ch, d),
-                        Dispatch::Return(r) => break Work::Return(r),
+                        Dispatch::Delivery(ch, d) => {
+                            let g = inner.channels.get(&ch).map_or(0, |c| c.generation);
+                            break Work::Deliver(ch, g, d);
+                        }
+                        Dispatch::Return(r) => {
+                            let g = inner.channels.get(&r.channel).map_or(0, |c| c.generation);
+                            break Work::Return(g, r);
+                        }
                         Dispatch::Blocked(reason) => break Work::Blocked(Some(reason)),
                         Dispatch::Unblocked => break Work::Blocked(None),
                         Dispatch::Cancelled(consumer_tag) => {
@@ -558,23 +578,24 @@ fn run_dispatch(
         ran = true;
         match work {
             Work::Run(cb) => cb(),
-            Work::Deliver(ch, delivery) => {
+            Work::Deliver(ch, generation, delivery) => {
                 let cb = lock_callbacks(callbacks)
                     .consumers
                     .get(&(ch, delivery.consumer_tag.clone()))
                     .cloned();
                 if let Some(cb) = cb {
-                    let channel = Channel::new(shared.clone(), callbacks.clone(), ch);
+                    let channel = Channel::new(shared.clone(), callbacks.clone(), ch, generation);
                     let mut f = cb.lock().unwrap_or_else(|p| p.into_inner());
                     f(&channel, delivery);
                 }
                 // Without a callback (cancelled meanwhile) an unacked message
                 // goes back to the queue when the channel closes.
             }
-            Work::Return(r) => {
+            Work::Return(generation, r) => {
                 let cb = lock_callbacks(callbacks).returns.get(&r.channel).cloned();
                 if let Some(cb) = cb {
-                    let channel = Channel::new(shared.clone(), callbacks.clone(), r.channel);
+                    let channel =
+                        Channel::new(shared.clone(), callbacks.clone(), r.channel, generation);
                     cb(&channel, &r);
                 }
             }

@@ -140,6 +140,8 @@ pub(super) struct ChannelData {
     pub(super) cancelled: HashMap<String, Error>,
     pub(super) confirms: ConfirmState,
     pub(super) flow_active: bool,
+    /// Which opening of this channel id (see `Channel::stale`).
+    pub(super) generation: u64,
 }
 
 pub(super) struct Inner {
@@ -156,6 +158,10 @@ pub(super) struct Inner {
     pub(super) threadsafe_callbacks: VecDeque<Box<dyn FnOnce() + Send>>,
     pub(super) timers: BTreeMap<(Instant, u64), Box<dyn FnOnce() + Send>>,
     pub(super) next_timer: u64,
+    /// Numbers the openings of channels (see `Channel::stale`).
+    pub(super) next_generation: u64,
+    /// Why recently replaced channels closed: (id, generation, error).
+    pub(super) retired: VecDeque<(u16, u64, Error)>,
     /// Threads parked in [`Shared::wait`]: waking costs a system call, so
     /// [`Shared::pump`] skips it when nobody waits.
     pub(super) waiters: usize,
@@ -414,7 +420,22 @@ impl Shared {
     }
 }
 
+/// How many replaced channels' close errors are kept for their stale
+/// handles (older ones see [`Error::ChannelClosedByClient`]).
+const RETIRED_KEPT: usize = 64;
+
 impl Inner {
+    /// Why the channel `id` of `generation` closed, once its id was reused.
+    pub(super) fn retired_error(&self, id: u16, generation: u64) -> Error {
+        self.retired
+            .iter()
+            .rev()
+            .find(|(c, g, _)| *c == id && *g == generation)
+            .map_or(Error::ChannelClosedByClient { channel: id }, |(_, _, e)| {
+                e.clone()
+            })
+    }
+
     fn handle_event(&mut self, event: Event) {
         match event {
             Event::Connected {
@@ -428,14 +449,23 @@ impl Inner {
                 channel,
             } => {
                 if let Method::ChannelOpenOk(_) = &method {
-                    // A reused channel id starts afresh.
-                    self.channels.insert(
-                        channel,
-                        ChannelData {
-                            flow_active: true,
-                            ..ChannelData::default()
-                        },
-                    );
+                    // A reused channel id starts afresh; the handles of the
+                    // channel it replaces keep seeing why that one closed.
+                    self.next_generation += 1;
+                    let fresh = ChannelData {
+                        flow_active: true,
+                        generation: self.next_generation,
+                        ..ChannelData::default()
+                    };
+                    if let Some(old) = self.channels.insert(channel, fresh) {
+                        let error = old
+                            .closed
+                            .unwrap_or(Error::ChannelClosedByClient { channel });
+                        if self.retired.len() == RETIRED_KEPT {
+                            self.retired.pop_front();
+                        }
+                        self.retired.push_back((channel, old.generation, error));
+                    }
                 }
                 if self.awaited.remove(&request) {
                     self.replies.insert(request, Ok((method, content)));
