@@ -72,6 +72,8 @@ pub trait Confirm: Send {
 #[allow(missing_docs)]
 pub trait Chan: Send + Sync + std::fmt::Debug {
     fn clone_box(&self) -> Box<dyn Chan>;
+    /// The channel id (a closed channel's id is reused).
+    fn id(&self) -> u16;
     fn is_open(&self) -> bool;
     fn close(&self) -> Result<(), Error>;
     fn exchange_declare(
@@ -233,6 +235,9 @@ type B = blocking::Channel;
 impl Chan for blocking::Channel {
     fn clone_box(&self) -> Box<dyn Chan> {
         Box::new(self.clone())
+    }
+    fn id(&self) -> u16 {
+        B::id(self)
     }
     fn is_open(&self) -> bool {
         B::is_open(self)

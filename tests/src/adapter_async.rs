@@ -268,6 +268,9 @@ impl<E: Exec> Chan for AsyncChan<E> {
             callbacks: self.callbacks.clone(),
         })
     }
+    fn id(&self) -> u16 {
+        self.ch.id()
+    }
     fn is_open(&self) -> bool {
         self.ch.is_open()
     }

@@ -5,8 +5,14 @@
 //! consumers' deliveries are queued for the test thread, which runs them in
 //! `start_consuming` / `run_for` (so a slow callback never stalls the loop);
 //! iterator consumers read a channel fed by the delivery callback.
+//!
+//! A facade channel acts through the event loop's own handle of the channel
+//! it opened (kept on the loop thread), never through whichever channel has
+//! its id now, so that the loop's handles are what the scenarios check.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -42,13 +48,30 @@ fn reply<T: 'static>(tx: Sender<Result<T, Error>>) -> Option<impl FnOnce(Result<
     })
 }
 
-/// Work for the test thread (callback consumers).
+thread_local! {
+    /// The loop's channel handles (not `Send`), on the loop thread, by the
+    /// key of their facade channel.
+    static HANDLES: RefCell<HashMap<u64, el::Channel>> = RefCell::new(HashMap::new());
+}
+
+/// Keys of facade channels: one per channel opened.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
+
+/// The loop's handle of the facade channel `key` (on the loop thread).
+fn handle(key: u64) -> Option<el::Channel> {
+    HANDLES.with(|h| h.borrow().get(&key).cloned())
+}
+
+/// Work for the test thread (callback consumers), by facade channel key.
 enum Work {
-    Deliver(u16, Box<Delivery>),
+    Deliver(u64, Box<Delivery>),
     Cancelled(String),
 }
 
-type ConsumerKey = (u16, String);
+type ConsumerKey = (u64, String);
+
+/// A facade channel's id and state.
+type ChanEntry = (u16, Arc<Mutex<ChanState>>);
 
 struct ConnShared {
     handle: EventLoopHandle,
@@ -61,7 +84,8 @@ struct ConnShared {
     dispatch_rx: Mutex<Receiver<Work>>,
     /// Callback consumers; `None` while the callback runs.
     consumers: Mutex<HashMap<ConsumerKey, Option<OnMessage>>>,
-    channels: Mutex<HashMap<u16, Arc<Mutex<ChanState>>>>,
+    /// Facade channels by key: id and state.
+    channels: Mutex<HashMap<u64, ChanEntry>>,
 }
 
 impl ConnShared {
@@ -230,22 +254,27 @@ impl Conn for EvConn {
     fn channel(&self) -> Result<Box<dyn Chan>, Error> {
         let state = Arc::new(Mutex::new(ChanState::default()));
         let (st, conn_shared) = (state.clone(), self.shared.clone());
+        let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
         let id = self.shared.run(move |conn, tx| {
             let opened = tx.clone();
             let on_open = move |r: Result<el::Channel, Error>| {
                 let _ = opened.send(r.map(|ch| ch.id()));
             };
             match conn.open_channel(Some(on_open)) {
-                Ok(ch) => install_channel_callbacks(&ch, st, conn_shared),
+                Ok(ch) => {
+                    HANDLES.with(|h| h.borrow_mut().insert(key, ch.clone()));
+                    install_channel_callbacks(&ch, st, conn_shared);
+                }
                 Err(e) => {
                     let _ = tx.send(Err(e));
                 }
             }
         })?;
-        lock(&self.shared.channels).insert(id, state.clone());
+        lock(&self.shared.channels).insert(key, (id, state.clone()));
         Ok(Box::new(EvChan {
             conn: self.shared.clone(),
             id,
+            key,
             state,
         }))
     }
@@ -316,11 +345,12 @@ impl Conn for EvConn {
 }
 
 /// Runs callback consumers on the calling thread until `deadline`, or
-/// (with `channel`) until that channel has no callback consumer left.
+/// (with `channel`, a facade channel key) until that channel has no
+/// callback consumer left.
 fn dispatch(
     shared: &Arc<ConnShared>,
     deadline: Option<Instant>,
-    channel: Option<u16>,
+    channel: Option<u64>,
 ) -> Result<(), Error> {
     let rx = lock(&shared.dispatch_rx);
     loop {
@@ -346,10 +376,13 @@ fn dispatch(
                 let Some(mut callback) = callback else {
                     continue;
                 };
-                let state = lock(&shared.channels).get(&n).cloned().unwrap_or_default();
+                let Some((id, state)) = lock(&shared.channels).get(&n).cloned() else {
+                    continue;
+                };
                 let ch = EvChan {
                     conn: shared.clone(),
-                    id: n,
+                    id,
+                    key: n,
                     state,
                 };
                 callback(&ch, *d);
@@ -430,6 +463,8 @@ fn install_channel_callbacks(
 pub struct EvChan {
     conn: Arc<ConnShared>,
     id: u16,
+    /// The loop's handle of this channel, in [`HANDLES`].
+    key: u64,
     state: Arc<Mutex<ChanState>>,
 }
 
@@ -446,13 +481,10 @@ impl EvChan {
         &self,
         f: impl FnOnce(&el::Channel, Sender<Result<T, Error>>) -> Result<(), Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let (state, n) = (self.state.clone(), self.id);
-        self.conn.run(move |conn, tx| {
-            if let Some(e) = lock(&state).closed.clone() {
-                let _ = tx.send(Err(e));
-                return;
-            }
-            match conn.channel(n) {
+        let (key, n) = (self.key, self.id);
+        self.conn.run(move |_, tx| {
+            // The loop's own handle answers, for a closed channel too.
+            match handle(key) {
                 Some(ch) => {
                     if let Err(e) = f(&ch, tx.clone()) {
                         let _ = tx.send(Err(e));
@@ -593,21 +625,13 @@ impl Chan for EvChan {
     fn clone_box(&self) -> Box<dyn Chan> {
         Box::new(self.clone())
     }
+    fn id(&self) -> u16 {
+        self.id
+    }
     fn is_open(&self) -> bool {
-        let n = self.id;
-        if lock(&self.state).closed.is_some() {
-            return false;
-        }
-        let id = self.conn.id;
-        let state = self.state.clone();
+        let key = self.key;
         self.conn
-            .on_loop(move |lp| {
-                lock(&state).closed.is_none()
-                    && lp
-                        .connection(id)
-                        .and_then(|c| c.channel(n))
-                        .is_some_and(|c| c.is_open())
-            })
+            .on_loop(move |_| handle(key).is_some_and(|c| c.is_open()))
             .unwrap_or(false)
     }
     fn close(&self) -> Result<(), Error> {
@@ -831,7 +855,7 @@ impl Chan for EvChan {
         o: ConsumeOptions,
         on_message: OnMessage,
     ) -> Result<String, Error> {
-        let (q, n) = (queue.to_owned(), self.id);
+        let (q, n) = (queue.to_owned(), self.key);
         let dispatch = lock(&self.conn.dispatch_tx).clone();
         // Registered before the broker can deliver: the tag is chosen here.
         let tag = if o.consumer_tag.is_empty() {
@@ -864,16 +888,16 @@ impl Chan for EvChan {
     fn basic_cancel(&self, tag: &str) -> Result<(), Error> {
         let t = tag.to_owned();
         let r = self.op(move |ch, tx| ch.basic_cancel(&t, reply(tx)));
-        lock(&self.conn.consumers).remove(&(self.id, tag.to_owned()));
+        lock(&self.conn.consumers).remove(&(self.key, tag.to_owned()));
         r
     }
     fn start_consuming(&self) -> Result<(), Error> {
-        dispatch(&self.conn, None, Some(self.id))
+        dispatch(&self.conn, None, Some(self.key))
     }
     fn stop_consuming(&self) -> Result<(), Error> {
         let tags: Vec<String> = lock(&self.conn.consumers)
             .keys()
-            .filter(|(c, _)| *c == self.id)
+            .filter(|(c, _)| *c == self.key)
             .map(|(_, t)| t.clone())
             .collect();
         for t in tags {

@@ -55,6 +55,13 @@ macro_rules! live_scenarios {
         }
 
         #[test]
+        fn a_stale_handle_never_acts_on_the_channel_that_reused_its_id() {
+            $crate::scenarios::a_stale_handle_never_acts_on_the_channel_that_reused_its_id(
+                &$adapter,
+            );
+        }
+
+        #[test]
         fn refusals_with_540_not_implemented() {
             $crate::scenarios::refusals_with_540_not_implemented(&$adapter);
         }

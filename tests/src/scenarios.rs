@@ -403,6 +403,57 @@ pub fn not_found_and_precondition_failed_close_the_channel_only(a: &dyn Adapter)
     conn.close().unwrap();
 }
 
+/// A channel closed by the broker gives its id back, and the next channel
+/// gets it. The old handle (its publishes, acks, confirms and consumer) must
+/// keep failing with the old channel's error, never act on the new channel.
+pub fn a_stale_handle_never_acts_on_the_channel_that_reused_its_id(a: &dyn Adapter) {
+    let conn = connect(a);
+    let q = unique("stale-handle");
+    let old = conn.channel().unwrap();
+    old.queue_declare(&q, QueueDeclareOptions::default())
+        .unwrap();
+    old.confirm_delivery().unwrap();
+    let mut consumer = old
+        .consume(&q, ConsumeOptions::default(), Some(Duration::from_secs(5)))
+        .unwrap();
+    // 404 closes the old channel.
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let e = old
+        .queue_declare(&unique("stale-missing"), passive.clone())
+        .unwrap_err();
+    assert_eq!(channel_code(&e), Some(404), "{e:?}");
+
+    let new = conn.channel().unwrap();
+    assert_eq!(new.id(), old.id(), "the id is reused");
+    assert!(new.is_open());
+    assert!(!old.is_open());
+    // The old handle reports the old close, and leaves the new channel be.
+    let e = old
+        .basic_publish("", &q, b"stale", &text(), false)
+        .unwrap_err();
+    assert_eq!(channel_code(&e), Some(404), "{e:?}");
+    let e = old
+        .publish_with_confirm("", &q, b"stale", &text(), false)
+        .err()
+        .unwrap();
+    assert_eq!(channel_code(&e), Some(404), "{e:?}");
+    let e = old.basic_ack(1, false).unwrap_err();
+    assert_eq!(channel_code(&e), Some(404), "{e:?}");
+    match consumer.next_delivery() {
+        Some(Err(e)) => assert_eq!(channel_code(&e), Some(404), "{e:?}"),
+        other => panic!("the old consumer: {other:?}"),
+    }
+    // The new channel works, and nothing was published through the old.
+    let ok = new.queue_declare(&q, passive).unwrap();
+    assert_eq!((ok.message_count, ok.consumer_count), (0, 0));
+    new.queue_delete(&q, false, false).unwrap();
+    assert!(!queue_names().contains(&q));
+    conn.close().unwrap();
+}
+
 pub fn refusals_with_540_not_implemented(a: &dyn Adapter) {
     // channel.flow active=false
     let conn = connect(a);

@@ -78,6 +78,10 @@ impl Drop for ReplyFuture {
 pub struct Channel {
     shared: Arc<Shared>,
     id: u16,
+    /// Which opening of channel `id` this handle belongs to: once the
+    /// channel closed, its id is reused, and this handle must keep failing
+    /// with why it closed rather than act on the new channel.
+    generation: u64,
 }
 
 impl std::fmt::Debug for Channel {
@@ -87,8 +91,17 @@ impl std::fmt::Debug for Channel {
 }
 
 impl Channel {
-    pub(crate) fn new(shared: Arc<Shared>, id: u16) -> Self {
-        Channel { shared, id }
+    pub(crate) fn new(shared: Arc<Shared>, id: u16, generation: u64) -> Self {
+        Channel {
+            shared,
+            id,
+            generation,
+        }
+    }
+
+    /// Which opening of the channel id this handle belongs to.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The channel id.
@@ -98,20 +111,19 @@ impl Channel {
 
     /// Whether the channel is open.
     pub fn is_open(&self) -> bool {
-        self.shared.lock().check(self.id).is_ok()
+        self.shared.lock().check(self.id, self.generation).is_ok()
     }
 
     /// Why the channel (or its connection) closed, once it has.
     pub fn close_reason(&self) -> Option<Error> {
-        self.shared.lock().check(self.id).err()
+        self.shared.lock().check(self.id, self.generation).err()
     }
 
     /// Whether the broker lets this channel publish (channel.flow).
     pub fn is_flow_active(&self) -> bool {
         self.shared
             .lock()
-            .channels
-            .get(&self.id)
+            .channel(self.id, self.generation)
             .is_some_and(|c| c.flow_active)
     }
 
@@ -120,7 +132,7 @@ impl Channel {
     pub(crate) async fn call(&self, method: Method) -> Reply {
         let request = {
             let mut inner = self.shared.lock();
-            inner.check(self.id)?;
+            inner.check(self.id, self.generation)?;
             let r = inner.core.call(self.id, method)?;
             inner.slots.insert(r, Slot::new(None));
             inner.wake_driver();
@@ -132,7 +144,7 @@ impl Channel {
     /// Sends a method that has no reply.
     fn send(&self, method: Method) -> Result<(), Error> {
         let mut inner = self.shared.lock();
-        inner.check(self.id)?;
+        inner.check(self.id, self.generation)?;
         inner.core.call(self.id, method)?;
         inner.wake_driver();
         Ok(())
@@ -383,7 +395,7 @@ impl Channel {
         };
         let request = {
             let mut inner = self.shared.lock();
-            inner.check(self.id)?;
+            inner.check(self.id, self.generation)?;
             let Some(c) = inner.channels.get_mut(&self.id) else {
                 return Err(Error::Misuse(format!("channel {} is not open", self.id)));
             };
@@ -421,7 +433,9 @@ impl Channel {
                 options.no_ack,
             )),
             Err(e) => {
-                self.shared.lock().take_consumer(self.id, tag.as_bytes());
+                self.shared
+                    .lock()
+                    .take_own_consumer(self.id, self.generation, tag.as_bytes());
                 Err(e)
             }
         }
@@ -439,8 +453,7 @@ impl Channel {
         self.call(m.into()).await?;
         let mut inner = self.shared.lock();
         if let Some(s) = inner
-            .channels
-            .get_mut(&self.id)
+            .channel_mut(self.id, self.generation)
             .and_then(|c| c.consumers.get_mut(tag.as_bytes()))
         {
             s.cancelled = true;
@@ -469,7 +482,9 @@ impl Channel {
         let method = publish_method(exchange, routing_key, mandatory)?;
         match self.publish_inner(method, properties, body, true).await? {
             None => Ok(()),
-            Some(seq) => Confirmation::new(self.shared.clone(), self.id, seq).await,
+            Some(seq) => {
+                Confirmation::new(self.shared.clone(), self.id, self.generation, seq).await
+            }
         }
     }
 
@@ -487,11 +502,10 @@ impl Channel {
         {
             let inner = self.shared.lock();
             let mode = inner
-                .channels
-                .get(&self.id)
+                .channel(self.id, self.generation)
                 .is_some_and(|c| c.confirms.mode);
             if !mode {
-                inner.check(self.id)?;
+                inner.check(self.id, self.generation)?;
                 return Err(Error::Misuse(
                     "publish_with_confirm needs confirm_delivery() first".into(),
                 ));
@@ -499,7 +513,12 @@ impl Channel {
         }
         let method = publish_method(exchange, routing_key, mandatory)?;
         match self.publish_inner(method, properties, body, true).await? {
-            Some(seq) => Ok(Confirmation::new(self.shared.clone(), self.id, seq)),
+            Some(seq) => Ok(Confirmation::new(
+                self.shared.clone(),
+                self.id,
+                self.generation,
+                seq,
+            )),
             None => Err(Error::Misuse(
                 "publish_with_confirm needs confirm_delivery() first".into(),
             )),
@@ -533,7 +552,7 @@ impl Channel {
         let mut method = Some(method);
         poll_fn(|cx| {
             let mut inner = self.shared.lock();
-            inner.check(self.id)?;
+            inner.check(self.id, self.generation)?;
             if inner.queued > HIGH_WATER {
                 if !inner.room_waiters.iter().any(|w| w.will_wake(cx.waker())) {
                     inner.room_waiters.push(cx.waker().clone());
@@ -633,7 +652,7 @@ impl Channel {
     /// mandatory publish it could not route). Runs on the driver task: keep
     /// it short and non-blocking.
     pub fn on_return(&self, callback: impl Fn(Returned) + Send + Sync + 'static) {
-        if let Some(c) = self.shared.lock().channels.get_mut(&self.id) {
+        if let Some(c) = self.shared.lock().channel_mut(self.id, self.generation) {
             c.on_return = Some(Arc::new(callback));
         }
     }
@@ -642,7 +661,7 @@ impl Channel {
     pub async fn confirm_delivery(&self) -> Result<(), Error> {
         {
             let mut inner = self.shared.lock();
-            inner.check(self.id)?;
+            inner.check(self.id, self.generation)?;
             if let Some(c) = inner.channels.get_mut(&self.id) {
                 c.confirms.mode = true;
             }
@@ -682,7 +701,7 @@ impl Channel {
     pub async fn close(&self) -> Result<(), Error> {
         {
             let mut inner = self.shared.lock();
-            if inner.check(self.id).is_err() {
+            if inner.check(self.id, self.generation).is_err() {
                 return Ok(());
             }
             inner
@@ -692,7 +711,7 @@ impl Channel {
         }
         poll_fn(|cx| {
             let mut inner = self.shared.lock();
-            if inner.check(self.id).is_err() {
+            if inner.check(self.id, self.generation).is_err() {
                 return Poll::Ready(Ok(()));
             }
             inner.wait_state(cx);

@@ -188,18 +188,19 @@ impl Connection {
 
     /// Opens a channel.
     pub async fn channel(&self) -> Result<Channel, Error> {
-        let (id, request) = {
+        let (id, generation, request) = {
             let mut inner = self.shared.lock();
-            inner.check(0)?;
+            inner.check(0, 0)?;
             let (id, request) = inner.core.open_channel()?;
+            let generation = inner.begin_open(id);
             inner
                 .slots
                 .insert(request, Slot::new(Some(Action::CloseChannel(id))));
             inner.wake_driver();
-            (id, request)
+            (id, generation, request)
         };
         ReplyFuture::new(self.shared.clone(), request).await?;
-        Ok(Channel::new(self.shared.clone(), id))
+        Ok(Channel::new(self.shared.clone(), id, generation))
     }
 
     /// Called with `Some(reason)` when the broker blocks the connection
@@ -217,7 +218,7 @@ impl Connection {
             new_secret: amqp_protocol::LongStr::from(new_secret),
             reason: short(reason)?,
         };
-        Channel::new(self.shared.clone(), 0)
+        Channel::new(self.shared.clone(), 0, 0)
             .call(m.into())
             .await
             .map(|_| ())

@@ -67,8 +67,7 @@ impl Consumer {
     pub fn buffered_len(&self) -> usize {
         self.shared
             .lock()
-            .channels
-            .get(&self.channel.id())
+            .channel(self.channel.id(), self.channel.generation())
             .and_then(|c| c.consumers.get(self.tag.as_bytes()))
             .map_or(0, |s| s.queue.len())
     }
@@ -81,11 +80,11 @@ impl Consumer {
     /// Dropping this future before it completes still cancels and requeues,
     /// in the background.
     pub async fn cancel(mut self) -> Result<usize, Error> {
-        let id = self.channel.id();
+        let (id, generation) = (self.channel.id(), self.channel.generation());
         let request = {
             let mut inner = self.shared.lock();
-            if let Err(e) = inner.check(id) {
-                inner.take_consumer(id, self.tag.as_bytes());
+            if let Err(e) = inner.check(id, generation) {
+                inner.take_own_consumer(id, generation, self.tag.as_bytes());
                 self.finished = true;
                 return Err(e);
             }
@@ -106,7 +105,7 @@ impl Consumer {
         self.finished = true;
         let reply = ReplyFuture::new(self.shared.clone(), request).await;
         let mut inner = self.shared.lock();
-        let state = inner.take_consumer(id, self.tag.as_bytes());
+        let state = inner.take_own_consumer(id, generation, self.tag.as_bytes());
         reply?;
         let Some(state) = state else { return Ok(0) };
         if self.no_ack {
@@ -125,9 +124,14 @@ impl Stream for Consumer {
         if self.finished {
             return Poll::Ready(None);
         }
-        let id = self.channel.id();
+        let (id, generation) = (self.channel.id(), self.channel.generation());
         let shared = self.shared.clone();
         let mut inner = shared.lock();
+        // The channel's id was reused: its consumers ended with it.
+        if let Some(e) = inner.stale(id, generation) {
+            self.finished = true;
+            return Poll::Ready(Some(Err(e)));
+        }
         if let Some(d) = inner.pop_delivery(id, self.tag.as_bytes()) {
             return Poll::Ready(Some(Ok(d)));
         }
@@ -146,11 +150,11 @@ impl Stream for Consumer {
                 }
             }
             // Gone: the channel was replaced or the consumer removed.
-            None => Some(inner.check(id).err()),
+            None => Some(inner.check(id, generation).err()),
         };
         let end = match end {
             Some(e) => Some(e),
-            None => inner.check(id).err().map(Some),
+            None => inner.check(id, generation).err().map(Some),
         };
         if let Some(e) = end {
             inner.take_consumer(id, self.tag.as_bytes());
@@ -176,9 +180,15 @@ impl Drop for Consumer {
         if self.finished {
             return;
         }
-        self.shared
-            .lock()
-            .orphan_consumer(self.channel.id(), self.tag.clone());
+        let mut inner = self.shared.lock();
+        // Not once the id was reused: the tag may name a consumer of the new
+        // channel.
+        if inner
+            .stale(self.channel.id(), self.channel.generation())
+            .is_none()
+        {
+            inner.orphan_consumer(self.channel.id(), self.tag.clone());
+        }
     }
 }
 
@@ -189,6 +199,8 @@ impl Drop for Consumer {
 pub struct Confirmation {
     shared: Arc<Shared>,
     channel: u16,
+    /// The opening of `channel` the publish went out on.
+    generation: u64,
     seq: u64,
     done: bool,
 }
@@ -203,10 +215,11 @@ impl std::fmt::Debug for Confirmation {
 }
 
 impl Confirmation {
-    pub(crate) fn new(shared: Arc<Shared>, channel: u16, seq: u64) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, channel: u16, generation: u64, seq: u64) -> Self {
         Confirmation {
             shared,
             channel,
+            generation,
             seq,
             done: false,
         }
@@ -228,11 +241,11 @@ impl Future for Confirmation {
                 "confirmation polled after completion".into(),
             )));
         }
-        let (channel, seq) = (self.channel, self.seq);
+        let (channel, generation, seq) = (self.channel, self.generation, self.seq);
         let shared = self.shared.clone();
         let mut inner = shared.lock();
-        let closed = inner.check(channel).err();
-        let Some(c) = inner.channels.get_mut(&channel) else {
+        let closed = inner.check(channel, generation).err();
+        let Some(c) = inner.channel_mut(channel, generation) else {
             self.done = true;
             return Poll::Ready(Err(closed.unwrap_or_else(|| {
                 Error::Misuse(format!("channel {channel} is not open"))
@@ -265,7 +278,11 @@ impl Drop for Confirmation {
         if self.done {
             return;
         }
-        if let Some(c) = self.shared.lock().channels.get_mut(&self.channel) {
+        if let Some(c) = self
+            .shared
+            .lock()
+            .channel_mut(self.channel, self.generation)
+        {
             c.confirms.waiting.remove(&self.seq);
             c.confirms.done.remove(&self.seq);
         }

@@ -115,6 +115,9 @@ pub(crate) struct ChannelData {
     pub(crate) confirms: Confirms,
     pub(crate) flow_active: bool,
     pub(crate) on_return: Option<ReturnFn>,
+    /// Which opening of this channel id: a closed channel's id is reused,
+    /// and the handles of the old channel must not act on the new one.
+    pub(crate) generation: u64,
 }
 
 /// Work for after the lock is released: wakers to wake and callbacks to run.
@@ -168,7 +171,17 @@ pub(crate) struct Inner {
     /// any is full.
     pub(crate) bounded_consumers: usize,
     pub(crate) full_consumers: usize,
+    /// Numbers the openings of channels.
+    next_generation: u64,
+    /// The generation of each channel.open awaiting its open-ok.
+    opening: HashMap<u16, u64>,
+    /// Why recently replaced channels closed: (id, generation, error).
+    retired: VecDeque<(u16, u64, Error)>,
 }
+
+/// How many replaced channels' close errors are kept for their stale
+/// handles (older ones see [`Error::ChannelClosedByClient`]).
+const RETIRED_KEPT: usize = 64;
 
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
@@ -192,6 +205,9 @@ impl Shared {
                 queued: 0,
                 bounded_consumers: 0,
                 full_consumers: 0,
+                next_generation: 0,
+                opening: HashMap::new(),
+                retired: VecDeque::new(),
             }),
         })
     }
@@ -229,13 +245,17 @@ impl Inner {
         }
     }
 
-    /// The error of a closed connection or channel (0: the connection only).
-    pub(crate) fn check(&self, channel: u16) -> Result<(), Error> {
+    /// The error of a closed connection or channel (0: the connection
+    /// only), for a handle of the channel's opening `generation`.
+    pub(crate) fn check(&self, channel: u16, generation: u64) -> Result<(), Error> {
         if let Some(e) = &self.closed {
             return Err(e.clone());
         }
         if channel == 0 {
             return Ok(());
+        }
+        if let Some(e) = self.stale(channel, generation) {
+            return Err(e);
         }
         match self.channels.get(&channel) {
             Some(c) => match &c.closed {
@@ -244,6 +264,93 @@ impl Inner {
             },
             None => Err(Error::Misuse(format!("channel {channel} is not open"))),
         }
+    }
+
+    /// Starts channel.open of `channel`: the generation its open-ok gives it.
+    pub(crate) fn begin_open(&mut self, channel: u16) -> u64 {
+        self.next_generation += 1;
+        self.opening.insert(channel, self.next_generation);
+        self.next_generation
+    }
+
+    /// Why the channel `id` of `generation` closed, when its id now belongs
+    /// to a later opening.
+    pub(crate) fn stale(&self, id: u16, generation: u64) -> Option<Error> {
+        match self.channels.get(&id) {
+            Some(c) if c.generation != generation => Some(
+                self.retired
+                    .iter()
+                    .rev()
+                    .find(|(c, g, _)| *c == id && *g == generation)
+                    .map_or(Error::ChannelClosedByClient { channel: id }, |(_, _, e)| {
+                        e.clone()
+                    }),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The state of channel `id`, while it is still the opening `generation`.
+    pub(crate) fn channel(&self, id: u16, generation: u64) -> Option<&ChannelData> {
+        self.channels
+            .get(&id)
+            .filter(|c| c.generation == generation)
+    }
+
+    /// The state of channel `id`, while it is still the opening `generation`.
+    pub(crate) fn channel_mut(&mut self, id: u16, generation: u64) -> Option<&mut ChannelData> {
+        self.channels
+            .get_mut(&id)
+            .filter(|c| c.generation == generation)
+    }
+
+    /// Removes a consumer of the opening `generation` of channel `id` (none
+    /// once the id was reused).
+    pub(crate) fn take_own_consumer(
+        &mut self,
+        id: u16,
+        generation: u64,
+        tag: &[u8],
+    ) -> Option<ConsumerState> {
+        self.channel(id, generation)?;
+        self.take_consumer(id, tag)
+    }
+
+    /// A reused channel id starts afresh; the handles of the channel it
+    /// replaces keep seeing why that one closed.
+    fn replace_channel(&mut self, channel: u16, fx: &mut Effects) {
+        let generation = self.opening.remove(&channel).unwrap_or_else(|| {
+            self.next_generation += 1;
+            self.next_generation
+        });
+        let fresh = ChannelData {
+            flow_active: true,
+            generation,
+            ..ChannelData::default()
+        };
+        let Some(old) = self.channels.insert(channel, fresh) else {
+            return;
+        };
+        // Its consumers go with it: keep the counters right.
+        for s in old.consumers.values() {
+            fx.wakers.extend(s.waker.clone());
+            if s.limit.is_some() {
+                self.bounded_consumers -= 1;
+            }
+            if s.full {
+                self.set_not_full();
+            }
+        }
+        for waker in old.confirms.waiting.into_values().flatten() {
+            fx.wakers.push(waker);
+        }
+        let error = old
+            .closed
+            .unwrap_or(Error::ChannelClosedByClient { channel });
+        if self.retired.len() == RETIRED_KEPT {
+            self.retired.pop_front();
+        }
+        self.retired.push_back((channel, old.generation, error));
     }
 
     // ---------------------------------------------------------------- slots
@@ -453,14 +560,7 @@ impl Inner {
                 content,
             } => {
                 if let Method::ChannelOpenOk(_) = &method {
-                    // A reused channel id starts afresh.
-                    self.channels.insert(
-                        channel,
-                        ChannelData {
-                            flow_active: true,
-                            ..ChannelData::default()
-                        },
-                    );
+                    self.replace_channel(channel, fx);
                 }
                 self.complete(request, Ok((method, content)), fx);
             }

@@ -92,6 +92,9 @@ pub(super) struct Callbacks {
     pub(super) on_flow: Option<FlowFn>,
 }
 
+/// One opening of a channel id (its generation): handles hold it, so once
+/// the channel closed and its id went to a new channel, an old handle still
+/// sees its own channel's close and never acts on the new one.
 pub(crate) struct ChanInner {
     id: u16,
     pub(super) data: RefCell<ChanData>,

@@ -131,6 +131,13 @@ pub(super) struct ConnState {
     blocked: bool,
     pub(super) pending: HashMap<RequestId, Completion>,
     pub(super) channels: HashMap<u16, Rc<ChanInner>>,
+    /// Channels whose id was reused before their close was reported (the
+    /// core frees an id as it queues the close): the events still queued
+    /// for the id are theirs, up to that close.
+    superseded: HashMap<u16, Rc<ChanInner>>,
+    /// The core's events taken out of it early (to find a superseded
+    /// channel's close error), reported before the core's next ones.
+    backlog: VecDeque<Event>,
     on_open: Option<OnOpen>,
     on_open_error: Option<OnOpenError>,
     on_close: Option<OnClose>,
@@ -138,6 +145,45 @@ pub(super) struct ConnState {
 }
 
 impl ConnState {
+    /// The channel `old` of id `id` closed in the core, which gave the id to
+    /// a new channel, but its close is still queued: from now on its
+    /// handles fail with that close's error, never acting on the new
+    /// channel, and the events queued for the id up to the close are its.
+    fn supersede(&mut self, id: u16, old: Rc<ChanInner>) {
+        if old.data.borrow().closed.is_some() {
+            return;
+        }
+        if let Some(core) = self.core.as_mut() {
+            while let Some(event) = core.poll_event() {
+                self.backlog.push_back(event);
+            }
+        }
+        let error = self.backlog.iter().find_map(|e| match e {
+            Event::ChannelClosed { channel, error, .. } if *channel == id => {
+                Some(typed_error(error.clone()))
+            }
+            _ => None,
+        });
+        {
+            let mut d = old.data.borrow_mut();
+            d.open = false;
+            d.closed = Some(
+                error
+                    .clone()
+                    .unwrap_or(Error::ChannelClosedByClient { channel: id }),
+            );
+        }
+        // Without its close queued, no event on the id is its any more.
+        if error.is_some() {
+            self.superseded.insert(id, old);
+        }
+    }
+
+    /// The channel the core's next event on `id` is about.
+    fn channel_for_event(&self, id: u16) -> Option<&Rc<ChanInner>> {
+        self.superseded.get(&id).or_else(|| self.channels.get(&id))
+    }
+
     /// The core, when the connection is usable.
     pub(super) fn core(&mut self) -> Result<&mut Core, Error> {
         if let Some(e) = &self.closed {
@@ -231,6 +277,8 @@ impl Connection {
                     blocked: false,
                     pending: HashMap::new(),
                     channels: HashMap::new(),
+                    superseded: HashMap::new(),
+                    backlog: VecDeque::new(),
                     on_open: None,
                     on_open_error: None,
                     on_close: None,
@@ -350,7 +398,9 @@ impl Connection {
         let mut st = self.inner.st.borrow_mut();
         let (id, request) = st.core()?.open_channel()?;
         let chan = Rc::new(ChanInner::new(id));
-        st.channels.insert(id, chan.clone());
+        if let Some(old) = st.channels.insert(id, chan.clone()) {
+            st.supersede(id, old);
+        }
         let channel = Channel::new(self.inner.clone(), chan);
         let reply_channel = channel.clone();
         let completion: Completion = Box::new(move |reply: Reply| {
@@ -445,9 +495,14 @@ impl ConnInner {
         let (transport, callbacks) = {
             let mut st = self.st.borrow_mut();
             st.phase = Phase::Done;
+            st.backlog.clear();
+            let channels: Vec<Rc<ChanInner>> = std::mem::take(&mut st.channels)
+                .into_values()
+                .chain(std::mem::take(&mut st.superseded).into_values())
+                .collect();
             let callbacks = (
                 std::mem::take(&mut st.pending),
-                std::mem::take(&mut st.channels),
+                channels,
                 st.on_open.take(),
                 st.on_open_error.take(),
                 st.on_close.take(),
@@ -455,7 +510,7 @@ impl ConnInner {
             );
             (st.transport.take(), callbacks)
         };
-        for chan in callbacks.1.values() {
+        for chan in &callbacks.1 {
             drop(chan.clear());
         }
         drop((transport, callbacks));
@@ -564,7 +619,11 @@ impl ConnInner {
             loop {
                 let action = {
                     let mut st = self.st.borrow_mut();
-                    let Some(event) = st.core.as_mut().and_then(|c| c.poll_event()) else {
+                    let event = match st.backlog.pop_front() {
+                        Some(event) => Some(event),
+                        None => st.core.as_mut().and_then(|c| c.poll_event()),
+                    };
+                    let Some(event) = event else {
                         break;
                     };
                     self.prepare(&mut st, event)
@@ -714,6 +773,7 @@ impl ConnInner {
                 st.on_close.take(),
                 st.on_blocked.take(),
                 std::mem::take(&mut st.channels),
+                std::mem::take(&mut st.superseded),
             )
         };
         drop(taken);
@@ -860,14 +920,14 @@ impl ConnInner {
             }
         }
         st.core = Some(Core::new(config, now));
+        st.backlog.clear();
         st.more_input = true;
     }
 
     /// Turns an event into the callback to run, updating the state.
     fn prepare(self: &Rc<Self>, st: &mut ConnState, event: Event) -> Action {
         let channel = |st: &ConnState, id: u16| {
-            st.channels
-                .get(&id)
+            st.channel_for_event(id)
                 .map(|c| Channel::new(self.clone(), c.clone()))
         };
         match event {
@@ -1002,7 +1062,11 @@ impl ConnInner {
                     // callbacks already see the connection closed, and why.
                     st.closed.get_or_insert_with(|| error.clone());
                 }
-                match st.channels.remove(&id) {
+                let chan = match st.superseded.remove(&id) {
+                    Some(old) => Some(old),
+                    None => st.channels.remove(&id),
+                };
+                match chan {
                     Some(chan) => {
                         {
                             let mut d = chan.data.borrow_mut();
