@@ -63,3 +63,8 @@ fn field_table_seeds() {
 fn content_assembler_seeds() {
     replay("content_assembler", check_assembler);
 }
+
+#[test]
+fn client_core_seeds() {
+    replay("client_core", amqp_tests::fuzz_client::check_client_core);
+}
