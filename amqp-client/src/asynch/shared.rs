@@ -133,16 +133,18 @@ enum Deferred {
 }
 
 impl Effects {
-    /// Wakes and calls back (without the lock).
+    /// Calls back, then wakes (without the lock). Callbacks first: a
+    /// return callback runs before the confirmation it precedes (the broker
+    /// sends basic.return before the publish's basic.ack) resolves.
     pub(crate) fn run(&mut self) {
-        for w in self.wakers.drain(..) {
-            w.wake();
-        }
         for d in self.deferred.drain(..) {
             match d {
                 Deferred::Return(f, r) => f(*r),
                 Deferred::Blocked(f, reason) => f(reason.as_deref()),
             }
+        }
+        for w in self.wakers.drain(..) {
+            w.wake();
         }
     }
 }
