@@ -1,11 +1,11 @@
 //! Types every adapter shares: method options, what declare-ok says,
 //! deliveries and returned messages.
 
-use amqp_protocol::{basic, BasicProperties, FieldTable, ShortStr};
+use amqp_protocol::{basic, exchange, queue, BasicProperties, FieldTable, Method, ShortStr};
 use bytes::Bytes;
 
 use crate::core::Content;
-use crate::error::BrokerClose;
+use crate::error::{BrokerClose, Error};
 
 /// Options of exchange.declare.
 #[derive(Debug, Clone, Default)]
@@ -121,4 +121,67 @@ pub struct Returned {
     pub routing_key: String,
     /// Its properties and body.
     pub content: Content,
+}
+
+// What every adapter needs to turn its arguments into methods and replies
+// back into values, written once.
+
+/// A short string argument, or [`Error::Misuse`] when it does not fit.
+pub(crate) fn short(s: &str) -> Result<ShortStr, Error> {
+    ShortStr::try_from(s).map_err(|e| Error::Misuse(format!("{s:.40}...: {e}")))
+}
+
+/// A reply that is not the one the call expects.
+pub(crate) fn unexpected(channel: u16, m: &Method) -> Error {
+    Error::UnexpectedMethod {
+        channel,
+        method: m.id(),
+    }
+}
+
+impl ExchangeDeclareOptions {
+    /// exchange.declare of `exchange` of type `kind` with these options.
+    pub(crate) fn method(self, exchange: &str, kind: &str) -> Result<Method, Error> {
+        Ok(exchange::Declare {
+            exchange: short(exchange)?,
+            kind: short(kind)?,
+            passive: self.passive,
+            durable: self.durable,
+            auto_delete: self.auto_delete,
+            internal: self.internal,
+            arguments: self.arguments,
+            ..Default::default()
+        }
+        .into())
+    }
+}
+
+impl QueueDeclareOptions {
+    /// queue.declare of `queue` with these options.
+    pub(crate) fn method(self, queue: &str) -> Result<Method, Error> {
+        Ok(queue::Declare {
+            queue: short(queue)?,
+            passive: self.passive,
+            durable: self.durable,
+            exclusive: self.exclusive,
+            auto_delete: self.auto_delete,
+            arguments: self.arguments,
+            ..Default::default()
+        }
+        .into())
+    }
+}
+
+impl QueueDeclareOk {
+    /// From the reply to a queue.declare on `channel`.
+    pub(crate) fn from_reply(channel: u16, reply: Method) -> Result<Self, Error> {
+        match reply {
+            Method::QueueDeclareOk(ok) => Ok(QueueDeclareOk {
+                queue: ok.queue.to_string_lossy().into_owned(),
+                message_count: ok.message_count,
+                consumer_count: ok.consumer_count,
+            }),
+            other => Err(unexpected(channel, &other)),
+        }
+    }
 }

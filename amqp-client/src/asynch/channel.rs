@@ -15,14 +15,12 @@ use super::consumer::{Confirmation, Consumer};
 use super::shared::{Action, ConsumerState, Reply, Shared, Slot, HIGH_WATER};
 use crate::core::RequestId;
 use crate::error::Error;
+pub(crate) use crate::types::short;
+use crate::types::unexpected;
 use crate::types::{
     ConsumeOptions, Delivery, ExchangeDeclareOptions, GetMessage, QueueDeclareOk,
     QueueDeclareOptions, Returned,
 };
-
-pub(crate) fn short(s: &str) -> Result<ShortStr, Error> {
-    ShortStr::try_from(s).map_err(|e| Error::Misuse(format!("{s:.40}...: {e}")))
-}
 
 static CONSUMER_SEQ: AtomicU64 = AtomicU64::new(1);
 
@@ -159,17 +157,7 @@ impl Channel {
         kind: &str,
         options: ExchangeDeclareOptions,
     ) -> Result<(), Error> {
-        let m = exchange::Declare {
-            exchange: short(exchange)?,
-            kind: short(kind)?,
-            passive: options.passive,
-            durable: options.durable,
-            auto_delete: options.auto_delete,
-            internal: options.internal,
-            arguments: options.arguments,
-            ..Default::default()
-        };
-        self.call(m.into()).await.map(|_| ())
+        self.call(options.method(exchange, kind)?).await.map(|_| ())
     }
 
     /// exchange.delete.
@@ -226,23 +214,8 @@ impl Channel {
         queue: &str,
         options: QueueDeclareOptions,
     ) -> Result<QueueDeclareOk, Error> {
-        let m = queue::Declare {
-            queue: short(queue)?,
-            passive: options.passive,
-            durable: options.durable,
-            exclusive: options.exclusive,
-            auto_delete: options.auto_delete,
-            arguments: options.arguments,
-            ..Default::default()
-        };
-        match self.call(m.into()).await?.0 {
-            Method::QueueDeclareOk(ok) => Ok(QueueDeclareOk {
-                queue: ok.queue.to_string_lossy().into_owned(),
-                message_count: ok.message_count,
-                consumer_count: ok.consumer_count,
-            }),
-            other => Err(unexpected(self.id, &other)),
-        }
+        let (reply, _) = self.call(options.method(queue)?).await?;
+        QueueDeclareOk::from_reply(self.id, reply)
     }
 
     /// queue.bind.
@@ -732,11 +705,4 @@ fn publish_method(
         mandatory,
         ..Default::default()
     })
-}
-
-fn unexpected(channel: u16, m: &Method) -> Error {
-    Error::UnexpectedMethod {
-        channel,
-        method: m.id(),
-    }
 }

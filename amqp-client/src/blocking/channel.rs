@@ -14,13 +14,11 @@ use super::shared::{Inner, Shared, Sink};
 use super::{lock_callbacks, run_dispatch, Callbacks, Delivery, Returned};
 use crate::core::{Content, RequestId};
 use crate::error::Error;
+pub(super) use crate::types::short;
+use crate::types::unexpected;
 pub use crate::types::{
     ConsumeOptions, ExchangeDeclareOptions, GetMessage, QueueDeclareOk, QueueDeclareOptions,
 };
-
-pub(super) fn short(s: &str) -> Result<ShortStr, Error> {
-    ShortStr::try_from(s).map_err(|e| Error::Misuse(format!("{s:.40}...: {e}")))
-}
 
 static CONSUMER_SEQ: AtomicU64 = AtomicU64::new(1);
 
@@ -147,20 +145,7 @@ impl Channel {
         kind: &str,
         options: ExchangeDeclareOptions,
     ) -> Result<(), Error> {
-        self.call(
-            exchange::Declare {
-                exchange: short(exchange)?,
-                kind: short(kind)?,
-                passive: options.passive,
-                durable: options.durable,
-                auto_delete: options.auto_delete,
-                internal: options.internal,
-                arguments: options.arguments,
-                ..Default::default()
-            }
-            .into(),
-        )
-        .map(|_| ())
+        self.call(options.method(exchange, kind)?).map(|_| ())
     }
 
     /// exchange.delete.
@@ -226,26 +211,8 @@ impl Channel {
         queue: &str,
         options: QueueDeclareOptions,
     ) -> Result<QueueDeclareOk, Error> {
-        let (reply, _) = self.call(
-            queue::Declare {
-                queue: short(queue)?,
-                passive: options.passive,
-                durable: options.durable,
-                exclusive: options.exclusive,
-                auto_delete: options.auto_delete,
-                arguments: options.arguments,
-                ..Default::default()
-            }
-            .into(),
-        )?;
-        match reply {
-            Method::QueueDeclareOk(ok) => Ok(QueueDeclareOk {
-                queue: ok.queue.to_string_lossy().into_owned(),
-                message_count: ok.message_count,
-                consumer_count: ok.consumer_count,
-            }),
-            other => Err(unexpected(self.id, &other)),
-        }
+        let (reply, _) = self.call(options.method(queue)?)?;
+        QueueDeclareOk::from_reply(self.id, reply)
     }
 
     /// queue.bind.
@@ -729,13 +696,6 @@ impl Channel {
             }
             inner = self.shared.wait(inner, None);
         }
-    }
-}
-
-fn unexpected(channel: u16, m: &Method) -> Error {
-    Error::UnexpectedMethod {
-        channel,
-        method: m.id(),
     }
 }
 

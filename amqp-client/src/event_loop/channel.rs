@@ -14,23 +14,14 @@ use amqp_protocol::{
 use super::connection::{Completion, ConnInner, Connection, Reply};
 use crate::core::Content;
 use crate::error::Error;
+pub(super) use crate::types::short;
+use crate::types::unexpected;
 use crate::types::{
     ConsumeOptions, Delivery, ExchangeDeclareOptions, GetMessage, QueueDeclareOk,
     QueueDeclareOptions, Returned,
 };
 
 static CONSUMER_SEQ: AtomicU64 = AtomicU64::new(1);
-
-pub(super) fn short(s: &str) -> Result<ShortStr, Error> {
-    ShortStr::try_from(s).map_err(|e| Error::Misuse(format!("{s:.40}...: {e}")))
-}
-
-fn unexpected(channel: u16, m: &Method) -> Error {
-    Error::UnexpectedMethod {
-        channel,
-        method: m.id(),
-    }
-}
 
 /// Wraps a user's optional callback into the completion of a call: `map`
 /// turns the reply into the callback's value.
@@ -267,17 +258,7 @@ impl Channel {
         options: ExchangeDeclareOptions,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = exchange::Declare {
-            exchange: short(exchange)?,
-            kind: short(kind)?,
-            passive: options.passive,
-            durable: options.durable,
-            auto_delete: options.auto_delete,
-            internal: options.internal,
-            arguments: options.arguments,
-            ..Default::default()
-        };
-        self.call_unit(m.into(), on_done)
+        self.call_unit(options.method(exchange, kind)?, on_done)
     }
 
     /// exchange.delete.
@@ -343,24 +324,8 @@ impl Channel {
         options: QueueDeclareOptions,
         on_done: Option<impl FnOnce(Result<QueueDeclareOk, Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = queue::Declare {
-            queue: short(queue)?,
-            passive: options.passive,
-            durable: options.durable,
-            exclusive: options.exclusive,
-            auto_delete: options.auto_delete,
-            arguments: options.arguments,
-            ..Default::default()
-        };
-        let map = |id, (reply, _)| match reply {
-            Method::QueueDeclareOk(ok) => Ok(QueueDeclareOk {
-                queue: ok.queue.to_string_lossy().into_owned(),
-                message_count: ok.message_count,
-                consumer_count: ok.consumer_count,
-            }),
-            other => Err(unexpected(id, &other)),
-        };
-        self.submit(m.into(), completion(on_done, map, self.id()))
+        let map = |id, (reply, _)| QueueDeclareOk::from_reply(id, reply);
+        self.submit(options.method(queue)?, completion(on_done, map, self.id()))
     }
 
     /// queue.bind.
