@@ -48,7 +48,9 @@
 //! open, close (with the error), blocked/unblocked, channel.flow, consumer
 //! cancellation by the broker and protocol violations. Credentials are never
 //! recorded.
-#![forbid(unsafe_code)]
+// One module (`sys`) holds the only `unsafe`: a socket option that neither
+// std nor the socket crates offer.
+#![deny(unsafe_code)]
 
 pub mod params;
 
@@ -61,6 +63,8 @@ pub mod blocking;
 pub mod core;
 pub mod error;
 pub mod types;
+
+mod sys;
 
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 mod asynch;

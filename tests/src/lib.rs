@@ -36,6 +36,11 @@ macro_rules! live_scenarios {
         }
 
         #[test]
+        fn a_stream_then_single_messages_arrive_promptly() {
+            $crate::scenarios::a_stream_then_single_messages_arrive_promptly(&$adapter);
+        }
+
+        #[test]
         fn consume_iterator_cancel_requeues() {
             $crate::scenarios::consume_iterator_cancel_requeues(&$adapter);
         }

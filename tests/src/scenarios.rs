@@ -783,3 +783,71 @@ pub fn blocked_unblocked_and_blocked_timeout(a: &dyn Adapter) {
         conn.close_reason()
     );
 }
+
+/// A stream of deliveries (which makes reads coalesce, see
+/// `ConnectionParameters::with_receive_coalescing`) arrives whole and in
+/// order, and a single message after it still arrives at once: a read
+/// waiting for a batch that never comes gives up within its window.
+pub fn a_stream_then_single_messages_arrive_promptly(a: &dyn Adapter) {
+    let conn = connect(a);
+    let ch = conn.channel().unwrap();
+    let q = ch
+        .queue_declare(
+            "",
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .queue;
+    const STREAM: usize = 4000;
+    let body = vec![b'x'; 1024];
+    for i in 0..STREAM {
+        let mut b = body.clone();
+        b[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        ch.basic_publish("", &q, &b, &text(), false).unwrap();
+    }
+    ch.basic_qos(0, 1000, false).unwrap();
+    let mut it = ch
+        .consume(&q, ConsumeOptions::default(), Some(Duration::from_secs(10)))
+        .unwrap();
+    for i in 0..STREAM {
+        let d = it
+            .next_delivery()
+            .unwrap()
+            .unwrap()
+            .expect("a delivery within 10 s");
+        assert_eq!(d.body.len(), 1024);
+        assert_eq!(
+            d.body[..8],
+            (i as u64).to_be_bytes(),
+            "delivery {i} out of order"
+        );
+        ch.basic_ack(d.delivery_tag, false).unwrap();
+    }
+    let mut slowest = Duration::ZERO;
+    for i in 0..5 {
+        let t0 = Instant::now();
+        ch.basic_publish("", &q, format!("single {i}").as_bytes(), &text(), false)
+            .unwrap();
+        let d = it
+            .next_delivery()
+            .unwrap()
+            .unwrap()
+            .expect("a delivery within 10 s");
+        slowest = slowest.max(t0.elapsed());
+        assert_eq!(d.body, format!("single {i}"));
+        ch.basic_ack(d.delivery_tag, false).unwrap();
+    }
+    // A round trip through the local broker takes about a millisecond; a
+    // read stuck on a low-water mark would take a read timeout (200 ms) or
+    // a heartbeat interval.
+    assert!(
+        slowest < Duration::from_millis(100),
+        "a single message after the stream took {slowest:?}"
+    );
+    assert_eq!(it.cancel().unwrap(), 0);
+    ch.queue_delete(&q, false, false).unwrap();
+    conn.close().unwrap();
+}

@@ -139,12 +139,23 @@ impl Channel {
         ReplyFuture::new(self.shared.clone(), request).await
     }
 
-    /// Sends a method that has no reply.
-    fn send(&self, method: Method) -> Result<(), Error> {
+    /// Sends an acknowledgement (ack, nack, reject). While one of this
+    /// channel's consumers still has deliveries buffered, the application
+    /// is busy with them and will ask for the next soon: the driver is not
+    /// woken for each acknowledgement, but once that consumer's buffer runs
+    /// dry (see `Consumer::poll_next`), or within [`LAZY_FLUSH`] at the
+    /// latest, so that acknowledgements leave in batches.
+    ///
+    /// [`LAZY_FLUSH`]: super::shared::LAZY_FLUSH
+    fn send_ack(&self, method: Method) -> Result<(), Error> {
         let mut inner = self.shared.lock();
         inner.check(self.id, self.generation)?;
         inner.core.call(self.id, method)?;
-        inner.wake_driver();
+        if inner.has_buffered(self.id) {
+            inner.lazy_output = true;
+        } else {
+            inner.wake_driver();
+        }
         Ok(())
     }
 
@@ -577,7 +588,7 @@ impl Channel {
 
     /// basic.ack (no reply: completes once handed to the connection).
     pub async fn basic_ack(&self, delivery_tag: u64, multiple: bool) -> Result<(), Error> {
-        self.send(
+        self.send_ack(
             basic::Ack {
                 delivery_tag,
                 multiple,
@@ -593,7 +604,7 @@ impl Channel {
         multiple: bool,
         requeue: bool,
     ) -> Result<(), Error> {
-        self.send(
+        self.send_ack(
             basic::Nack {
                 delivery_tag,
                 multiple,
@@ -605,7 +616,7 @@ impl Channel {
 
     /// basic.reject.
     pub async fn basic_reject(&self, delivery_tag: u64, requeue: bool) -> Result<(), Error> {
-        self.send(
+        self.send_ack(
             basic::Reject {
                 delivery_tag,
                 requeue,

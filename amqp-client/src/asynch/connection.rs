@@ -74,7 +74,13 @@ pub(crate) async fn establish<T: Transport, M: Timer>(
         _closer: Arc::new(Closer(shared.clone())),
         shared: shared.clone(),
     };
-    spawn(Box::pin(Driver::new(shared, io, timer, tls)));
+    spawn(Box::pin(Driver::new(
+        shared,
+        io,
+        timer,
+        tls,
+        params.receive_coalescing(),
+    )));
     poll_fn(|cx| {
         let mut inner = conn.shared.lock();
         if inner.connected.is_some() {

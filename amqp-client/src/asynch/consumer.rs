@@ -171,6 +171,12 @@ impl Stream for Consumer {
                 _ => s.waker = Some(cx.waker().clone()),
             }
         }
+        // Acknowledgements held back while this buffer had deliveries
+        // leave now, before the consumer waits.
+        if inner.lazy_output {
+            inner.lazy_output = false;
+            inner.wake_driver();
+        }
         Poll::Pending
     }
 }

@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 
-use super::shared::{Effects, Inner, Shared, LOW_WATER};
+use super::shared::{Effects, Inner, Shared, LAZY_FLUSH, LAZY_FLUSH_MAX, LOW_WATER};
 use super::tls::Tls;
 use crate::error::Error;
+use crate::sys::Coalescing;
 
 /// A boxed, sendable future: what the runtime hooks of the `futures_io` module take and return.
 #[cfg_attr(not(feature = "futures-io"), allow(unreachable_pub))]
@@ -32,6 +33,16 @@ pub(crate) trait Transport: Send + Unpin + 'static {
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// Sets the socket's receive low-water mark (see [`Coalescing`]); false
+    /// where the stream has none (then coalescing stays off).
+    fn set_recv_lowat(&mut self, _bytes: usize) -> bool {
+        false
+    }
+    /// Reads what the socket has now, whatever its low-water mark and the
+    /// runtime's readiness say: a coalescing window expired.
+    fn read_now(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
 }
 
 /// A clock's sleeps, from whichever runtime runs the driver.
@@ -85,10 +96,22 @@ pub(crate) struct Driver<T, M> {
     closed: bool,
     done: bool,
     fx: Effects,
+    coalescing: Coalescing,
+    /// While coalescing, when a read that found too little gives up waiting
+    /// for the low-water mark and takes what is there.
+    window_ends: Option<Instant>,
+    /// See [`LAZY_FLUSH`].
+    lazy_interval: Duration,
 }
 
 impl<T: Transport, M: Timer> Driver<T, M> {
-    pub(crate) fn new(shared: Arc<Shared>, io: T, timer: M, mut tls: Option<Tls>) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        io: T,
+        timer: M,
+        mut tls: Option<Tls>,
+        coalescing: bool,
+    ) -> Self {
         let mut out = BytesMut::with_capacity(64 * 1024);
         if let Some(tls) = &mut tls {
             // The ClientHello goes out first.
@@ -118,6 +141,21 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             closed: false,
             done: false,
             fx: Effects::default(),
+            coalescing: Coalescing::new(coalescing),
+            window_ends: None,
+            lazy_interval: LAZY_FLUSH,
+        }
+    }
+
+    /// After a read (`Some(n)`) or a window that expired empty (`None`):
+    /// adjusts the low-water mark.
+    fn coalesce(&mut self, got: Option<usize>) {
+        self.window_ends = None;
+        if let Some(lowat) = self.coalescing.after_read(got) {
+            if !self.io.set_recv_lowat(lowat) {
+                self.coalescing.disable();
+                self.io.set_recv_lowat(1);
+            }
         }
     }
 
@@ -219,7 +257,23 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         if !self.read_closed && !self.closed && self.start == self.end && (!self.paused || trickle)
         {
             let cap = if self.paused { SLICE } else { READ_BUF };
-            match self.io.poll_read(cx, &mut self.read_buf[..cap]) {
+            let mut read = self.io.poll_read(cx, &mut self.read_buf[..cap]);
+            if read.is_pending() && self.coalescing.engaged() {
+                match self.window_ends {
+                    None => self.window_ends = Some(now + Coalescing::WINDOW),
+                    Some(t) if now >= t => match self.io.read_now(&mut self.read_buf[..cap]) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.coalesce(None),
+                        other => read = Poll::Ready(other),
+                    },
+                    Some(_) => {}
+                }
+            }
+            if let Poll::Ready(Ok(n)) = read {
+                if n > 0 {
+                    self.coalesce(Some(n));
+                }
+            }
+            match read {
                 Poll::Ready(Ok(0)) => {
                     self.read_closed = true;
                     self.read_error = Some(Ok(()));
@@ -240,6 +294,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         }
 
         let next_deadline;
+        let lazy_flush;
         {
             let shared = self.shared.clone();
             let mut inner = shared.lock();
@@ -264,6 +319,9 @@ impl<T: Transport, M: Timer> Driver<T, M> {
                 inner.core.handle_timeout(now);
             }
             inner.pump(&mut self.fx);
+            // Everything the core holds goes out now, acknowledgements
+            // queued without a wake-up included.
+            let had_lazy = std::mem::take(&mut inner.lazy_output);
             self.stage_output(&mut inner, now);
             inner.queued = self.out.len();
             if !inner.room_waiters.is_empty() && self.out.len() < LOW_WATER {
@@ -280,6 +338,15 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             let hb = inner.core.tuning().heartbeat;
             self.heartbeat = (hb > 0).then(|| Duration::from_secs(u64::from(hb)));
             next_deadline = inner.core.poll_timeout();
+            // While deliveries wait in a buffer, acknowledgements may be
+            // queued without waking this task: look again within
+            // LAZY_FLUSH, in case the application stops asking for more.
+            self.lazy_interval = if had_lazy || progress {
+                LAZY_FLUSH
+            } else {
+                (self.lazy_interval * 2).min(LAZY_FLUSH_MAX)
+            };
+            lazy_flush = inner.any_buffered().then(|| now + self.lazy_interval);
         }
         self.fx.run();
 
@@ -329,6 +396,9 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         // Arm the timer for the earliest deadline (a later one is simply
         // re-armed when the earlier fires: no sleep is made per write).
         let mut deadline = next_deadline;
+        for t in [self.window_ends, lazy_flush].into_iter().flatten() {
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
+        }
         if self.paused {
             if let Some(hb) = self.heartbeat {
                 let t = self.last_trickle + hb / 2;

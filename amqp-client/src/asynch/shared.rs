@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use amqp_protocol::{basic, FieldTable, Method, ReplyCode, ShortStr};
 use bytes::Bytes;
@@ -29,6 +30,13 @@ pub(crate) type BlockedFn = Arc<dyn Fn(Option<&str>) + Send + Sync>;
 pub(crate) const HIGH_WATER: usize = 4 * 1024 * 1024;
 /// ... until the driver brings it below this.
 pub(crate) const LOW_WATER: usize = 1024 * 1024;
+/// How soon the driver looks for acknowledgements queued without waking it
+/// (see `Channel::send_ack`) while deliveries wait in a buffer; the interval
+/// doubles, up to [`LAZY_FLUSH_MAX`], while it finds none (a consumer that
+/// stopped asking for its deliveries does not keep the driver busy).
+pub(crate) const LAZY_FLUSH: Duration = Duration::from_millis(5);
+/// See [`LAZY_FLUSH`].
+pub(crate) const LAZY_FLUSH_MAX: Duration = Duration::from_millis(200);
 
 /// What to do with the reply to a request whose future was dropped, so that
 /// a cancelled `.await` never leaves the broker and the client disagreeing.
@@ -173,6 +181,9 @@ pub(crate) struct Inner {
     /// any is full.
     pub(crate) bounded_consumers: usize,
     pub(crate) full_consumers: usize,
+    /// Acknowledgements were queued in the core without waking the driver
+    /// (see `Channel::send_ack`).
+    pub(crate) lazy_output: bool,
     /// Numbers the openings of channels.
     next_generation: u64,
     /// The generation of each channel.open awaiting its open-ok.
@@ -207,6 +218,7 @@ impl Shared {
                 queued: 0,
                 bounded_consumers: 0,
                 full_consumers: 0,
+                lazy_output: false,
                 next_generation: 0,
                 opening: HashMap::new(),
                 retired: VecDeque::new(),
@@ -523,6 +535,20 @@ impl Inner {
     }
 
     /// Takes the next delivery of a consumer's buffer.
+    /// Whether a consumer of `channel` has deliveries buffered.
+    pub(crate) fn has_buffered(&self, channel: u16) -> bool {
+        self.channels
+            .get(&channel)
+            .is_some_and(|c| c.consumers.values().any(|s| !s.queue.is_empty()))
+    }
+
+    /// Whether any consumer has deliveries buffered.
+    pub(crate) fn any_buffered(&self) -> bool {
+        self.channels
+            .values()
+            .any(|c| c.consumers.values().any(|s| !s.queue.is_empty()))
+    }
+
     pub(crate) fn pop_delivery(&mut self, channel: u16, tag: &[u8]) -> Option<Delivery> {
         let state = self.channels.get_mut(&channel)?.consumers.get_mut(tag)?;
         let d = state.queue.pop_front()?;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::shared::Shared;
+use crate::sys::{set_recv_lowat, Coalescing};
 
 /// The writer's input: chunks of the core's output, in order. A channel of
 /// one producer (the holder of the core's lock) and one consumer (the writer
@@ -192,15 +193,17 @@ pub(super) struct ReadSide<T: Transport> {
     buf: Vec<u8>,
     transport: T,
     last_wait: Option<Duration>,
+    coalescing: Coalescing,
 }
 
 impl<T: Transport> ReadSide<T> {
-    pub(super) fn new(stream: TcpStream, transport: T) -> Self {
+    pub(super) fn new(stream: TcpStream, transport: T, coalescing: bool) -> Self {
         ReadSide {
             stream,
             buf: vec![0u8; 64 * 1024],
             transport,
             last_wait: None,
+            coalescing: Coalescing::new(coalescing),
         }
     }
 }
@@ -214,7 +217,10 @@ pub(super) trait ReadOnce: Send {
 
 impl<T: Transport> ReadOnce for ReadSide<T> {
     fn read_once(&mut self, shared: &Shared, wait: Duration) -> bool {
-        let wait = wait.clamp(Duration::from_millis(1), MAX_READ_WAIT);
+        let mut wait = wait.clamp(Duration::from_millis(1), MAX_READ_WAIT);
+        if self.coalescing.engaged() {
+            wait = wait.min(Coalescing::WINDOW);
+        }
         // A system call: only when the timeout changes (it stays at the
         // maximum while no deadline is near).
         if self.last_wait != Some(wait) {
@@ -222,7 +228,21 @@ impl<T: Transport> ReadOnce for ReadSide<T> {
             let _ = self.stream.set_read_timeout(Some(wait));
             self.last_wait = Some(wait);
         }
-        let result = match self.stream.read(&mut self.buf) {
+        let read = self.stream.read(&mut self.buf);
+        let lowat = match &read {
+            Ok(n) if *n > 0 => self.coalescing.after_read(Some(*n)),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                self.coalescing.after_read(None)
+            }
+            _ => None,
+        };
+        if let Some(lowat) = lowat {
+            if set_recv_lowat(&self.stream, lowat).is_err() {
+                self.coalescing.disable();
+                let _ = set_recv_lowat(&self.stream, 1);
+            }
+        }
+        let result = match read {
             Ok(0) => Ok(None),
             Ok(n) => self.transport.input(&self.buf[..n]).map(Some),
             Err(e) => Err(e),

@@ -245,11 +245,11 @@ impl Connection {
         });
         #[cfg(feature = "tls")]
         let reader = match tls {
-            Some(tls) => start_io(&shared, stream, tls)?,
-            None => start_io(&shared, stream, io::Plain)?,
+            Some(tls) => start_io(&shared, stream, tls, params.receive_coalescing())?,
+            None => start_io(&shared, stream, io::Plain, params.receive_coalescing())?,
         };
         #[cfg(not(feature = "tls"))]
-        let reader = start_io(&shared, stream, io::Plain)?;
+        let reader = start_io(&shared, stream, io::Plain, params.receive_coalescing())?;
         let conn = Connection {
             shared,
             callbacks: Arc::new(Mutex::new(Callbacks::default())),
@@ -439,6 +439,7 @@ fn start_io<T: io::Transport + Clone>(
     shared: &Arc<Shared>,
     stream: TcpStream,
     transport: T,
+    coalescing: bool,
 ) -> Result<JoinHandle<()>, Error> {
     let write_stream = stream.try_clone()?;
     *shared.lock_write_side() = Some(Box::new(io::WriteSide::new(
@@ -451,7 +452,7 @@ fn start_io<T: io::Transport + Clone>(
             .name("amqp-writer".into())
             .spawn(move || io::writer(s))?;
     }
-    *shared.lock_read_side() = Some(Box::new(io::ReadSide::new(stream, transport)));
+    *shared.lock_read_side() = Some(Box::new(io::ReadSide::new(stream, transport, coalescing)));
     let s = shared.clone();
     Ok(std::thread::Builder::new()
         .name("amqp-reader".into())

@@ -538,6 +538,7 @@ pub struct ConnectionParameters {
     locale: String,
     connection_name: Option<String>,
     tcp_nodelay: bool,
+    receive_coalescing: bool,
     tls: bool,
     tls_options: TlsOptions,
 }
@@ -594,6 +595,7 @@ impl ConnectionParameters {
             locale: Self::DEFAULT_LOCALE.to_owned(),
             connection_name: None,
             tcp_nodelay: true,
+            receive_coalescing: true,
             tls: false,
             tls_options: TlsOptions::default(),
         }
@@ -770,6 +772,25 @@ impl ConnectionParameters {
         self
     }
 
+    /// Sets whether reads coalesce while deliveries stream in (on by
+    /// default; Linux only, elsewhere it has no effect; the blocking
+    /// adapter and tokio's TCP connections).
+    ///
+    /// While a read brings several kilobytes at once (the broker is ahead
+    /// of the application), the next read waits until 8 to 32 KiB are there,
+    /// or at most 1 ms, using the socket's receive low-water mark
+    /// (`SO_RCVLOWAT`). A fast consumer then wakes up once per batch rather
+    /// than once per segment, which about halves the CPU it spends per
+    /// message. The price is at most 1 ms of added latency for the first
+    /// message of a batch, and only while a stream flows: a read that brings
+    /// less (a reply, a single delivery, a round trip) turns it off, so
+    /// request-reply traffic is never delayed. Turn it off when every
+    /// message of a stream must arrive as early as possible.
+    pub fn with_receive_coalescing(mut self, on: bool) -> Self {
+        self.receive_coalescing = on;
+        self
+    }
+
     /// Sets whether to connect over TLS (which changes the default port).
     pub fn with_tls(mut self, tls: bool) -> Self {
         self.tls = tls;
@@ -896,6 +917,12 @@ impl ConnectionParameters {
     /// Whether to turn Nagle's algorithm off (`TCP_NODELAY`).
     pub fn tcp_nodelay(&self) -> bool {
         self.tcp_nodelay
+    }
+
+    /// Whether reads coalesce while deliveries stream in (see
+    /// [`with_receive_coalescing`](Self::with_receive_coalescing)).
+    pub fn receive_coalescing(&self) -> bool {
+        self.receive_coalescing
     }
 
     /// Whether to connect over TLS.
@@ -1218,6 +1245,7 @@ mod tests {
         assert_eq!(p.locale(), "en_US");
         assert_eq!(p.connection_name(), None);
         assert!(p.tcp_nodelay());
+        assert!(p.receive_coalescing());
         assert!(!p.tls());
         assert!(p.tls_options().is_empty());
         assert_eq!(p.with_tls(true).port(), 5671);
@@ -1246,6 +1274,7 @@ mod tests {
             .with_locale("fr_FR")
             .with_connection_name("worker")
             .with_tcp_nodelay(false)
+            .with_receive_coalescing(false)
             .with_tls_options(TlsOptions::new().with_verify(TlsVerify::VerifyNone));
         assert_eq!((p.host(), p.port(), p.virtual_host()), ("::1", 1234, "v"));
         assert_eq!(p.credentials(), &Credentials::External);
@@ -1259,6 +1288,7 @@ mod tests {
         assert_eq!(p.blocked_connection_timeout(), Some(Duration::from_secs(3)));
         assert_eq!((p.locale(), p.connection_name()), ("fr_FR", Some("worker")));
         assert!(!p.tcp_nodelay());
+        assert!(!p.receive_coalescing());
         assert!(p.tls());
         assert_eq!(p.tls_options().verify(), Some(TlsVerify::VerifyNone));
         assert_eq!(p.to_string(), "amqps://[::1]:1234/v");

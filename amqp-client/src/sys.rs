@@ -1,0 +1,164 @@
+//! Socket options that std does not offer.
+//!
+//! `SO_RCVLOWAT` (Linux): the receive low-water mark, which lets a reader
+//! that is behind a stream of deliveries take them in larger batches (see
+//! [`Coalescing`]). Elsewhere it is a no-op and coalescing stays off.
+
+use std::time::Duration;
+
+/// The receive low-water mark of a socket: a blocking read, and readiness in
+/// `epoll`, wait until this many bytes are there (a read still returns less
+/// when its timeout expires first). Linux only; `Ok(false)` elsewhere.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn set_recv_lowat(
+    socket: &impl std::os::fd::AsFd,
+    bytes: usize,
+) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: the descriptor is borrowed from a live socket for the whole
+    // call; the option value is a `c_int` on the stack, passed with its
+    // size, and only read by the kernel.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_fd().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(true)
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// See the Linux variant.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn set_recv_lowat<S>(_socket: &S, _bytes: usize) -> std::io::Result<bool> {
+    Ok(false)
+}
+
+/// Receive coalescing: while deliveries stream in faster than the reader
+/// takes them, wait for a few kilobytes (or [`Coalescing::WINDOW`], whichever
+/// comes first) before waking up, instead of waking for every segment. This
+/// halves the CPU a fast consumer spends per message (most of it goes to
+/// wake-ups and system calls), at a cost in latency of at most the window,
+/// and only while a stream is flowing: a read that brings less than
+/// [`Coalescing::ENGAGE`] bytes (a reply, a single delivery, a round trip)
+/// switches it off, so request-reply traffic never waits.
+///
+/// The low-water mark grows (doubling up to [`Coalescing::MAX`]) while reads
+/// fill it, and falls back to what actually came when the window expires
+/// first.
+#[derive(Debug)]
+pub(crate) struct Coalescing {
+    /// The low-water mark now set on the socket; 1 (the default) when off.
+    lowat: usize,
+    /// False where the option is unavailable or was refused.
+    enabled: bool,
+}
+
+impl Coalescing {
+    /// A read of at least this many bytes (several deliveries at once)
+    /// switches coalescing on.
+    pub(crate) const ENGAGE: usize = 8 * 1024;
+    /// The largest low-water mark.
+    pub(crate) const MAX: usize = 32 * 1024;
+    /// The longest a coalescing read waits for the low-water mark.
+    pub(crate) const WINDOW: Duration = Duration::from_millis(1);
+
+    pub(crate) fn new(enabled: bool) -> Self {
+        Coalescing { lowat: 1, enabled }
+    }
+
+    /// Whether reads wait for a low-water mark now (and so must use at most
+    /// [`Coalescing::WINDOW`] as their timeout).
+    pub(crate) fn engaged(&self) -> bool {
+        self.lowat > 1
+    }
+
+    /// After a read: `Some(n)` bytes came, `None` if the read timed out
+    /// empty. Returns the new low-water mark when it changes.
+    pub(crate) fn after_read(&mut self, got: Option<usize>) -> Option<usize> {
+        if !self.enabled {
+            return None;
+        }
+        let next = match got {
+            None => 1,
+            Some(n) if n >= self.lowat.max(Self::ENGAGE) => {
+                (self.lowat.max(n / 2) * 2).min(Self::MAX)
+            }
+            Some(n) if n >= Self::ENGAGE => n,
+            Some(_) => 1,
+        };
+        (next != self.lowat).then(|| {
+            self.lowat = next;
+            next
+        })
+    }
+
+    /// The socket refused the option: stay off.
+    pub(crate) fn disable(&mut self) {
+        self.enabled = false;
+        self.lowat = 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Coalescing;
+
+    #[test]
+    fn engages_on_large_reads_grows_and_falls_back() {
+        let mut c = Coalescing::new(true);
+        // Replies and single deliveries never engage it.
+        assert_eq!(c.after_read(Some(100)), None);
+        assert_eq!(c.after_read(Some(Coalescing::ENGAGE - 1)), None);
+        assert!(!c.engaged());
+        // Several deliveries at once: on, then doubling while filled.
+        assert_eq!(
+            c.after_read(Some(Coalescing::ENGAGE)),
+            Some(Coalescing::ENGAGE)
+        );
+        assert!(c.engaged());
+        assert_eq!(
+            c.after_read(Some(Coalescing::ENGAGE)),
+            Some(2 * Coalescing::ENGAGE)
+        );
+        assert_eq!(c.after_read(Some(64 * 1024)), Some(Coalescing::MAX));
+        assert_eq!(c.after_read(Some(Coalescing::MAX)), None);
+        // The window expired with less: what came, while still a batch ...
+        assert_eq!(c.after_read(Some(10_000)), Some(10_000));
+        // ... and off when little or nothing came.
+        assert_eq!(c.after_read(Some(500)), Some(1));
+        assert!(!c.engaged());
+        c.after_read(Some(Coalescing::ENGAGE));
+        assert_eq!(c.after_read(None), Some(1));
+        assert!(!c.engaged());
+    }
+
+    #[test]
+    fn stays_off_when_disabled() {
+        let mut c = Coalescing::new(false);
+        assert_eq!(c.after_read(Some(1 << 20)), None);
+        assert!(!c.engaged());
+        let mut c = Coalescing::new(true);
+        c.after_read(Some(1 << 20));
+        c.disable();
+        assert!(!c.engaged());
+        assert_eq!(c.after_read(Some(1 << 20)), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_low_water_mark_is_set_on_a_socket() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        assert!(super::set_recv_lowat(&s, 16 * 1024).unwrap());
+        assert!(super::set_recv_lowat(&s, 1).unwrap());
+    }
+}
