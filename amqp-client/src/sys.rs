@@ -42,13 +42,80 @@ pub(crate) fn set_recv_lowat<S>(_socket: &S, _bytes: usize) -> std::io::Result<b
     Ok(false)
 }
 
+/// Waits until the socket is readable (with a low-water mark set: until
+/// that many bytes are there) or `timeout` passed: true if readable.
+/// `poll`'s timeout is precise to a few tens of microseconds, unlike a
+/// socket's read timeout, which the kernel counts in scheduler ticks (4 ms
+/// at 250 Hz). Linux only.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn poll_readable(
+    socket: &impl std::os::fd::AsFd,
+    timeout: Duration,
+) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: socket.as_fd().as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid `pollfd` on the stack, its count 1; the descriptor
+    // is borrowed from a live socket for the whole call.
+    let rc = unsafe { libc::poll(&mut fd, 1, ms) };
+    match rc {
+        n if n > 0 => Ok(true),
+        0 => Ok(false),
+        _ => {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Reads what the socket has now without waiting (whatever its low-water
+/// mark): `WouldBlock` if nothing. Linux only.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn recv_now(socket: &impl std::os::fd::AsFd, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the buffer is valid for writes of its length for the whole
+    // call; the descriptor is borrowed from a live socket.
+    let rc = unsafe {
+        libc::recv(
+            socket.as_fd().as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    usize::try_from(rc).map_err(|_| std::io::Error::last_os_error())
+}
+
+/// See the Linux variant; never called elsewhere (coalescing stays off).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn poll_readable<S>(_socket: &S, _timeout: Duration) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+/// See the Linux variant; never called elsewhere (coalescing stays off).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn recv_now<S>(_socket: &S, _buf: &mut [u8]) -> std::io::Result<usize> {
+    Err(std::io::ErrorKind::WouldBlock.into())
+}
+
 /// Receive coalescing: while deliveries stream in faster than the reader
 /// takes them, wait for a few kilobytes (or [`Coalescing::WINDOW`], whichever
 /// comes first) before waking up, instead of waking for every segment. This
 /// halves the CPU a fast consumer spends per message (most of it goes to
 /// wake-ups and system calls), at a cost in latency of at most the window,
 /// and only while a stream is flowing: a read that brings less than
-/// [`Coalescing::ENGAGE`] bytes (a reply, a single delivery, a round trip)
+/// [`Coalescing::ENGAGE`] bytes, or fewer than [`Coalescing::ENGAGE_FRAMES`]
+/// frames (a reply, a single delivery however large, a round trip),
 /// switches it off, so request-reply traffic never waits.
 ///
 /// The low-water mark grows (doubling up to [`Coalescing::MAX`]) while reads
@@ -63,37 +130,41 @@ pub(crate) struct Coalescing {
 }
 
 impl Coalescing {
-    /// A read of at least this many bytes (several deliveries at once)
-    /// switches coalescing on.
+    /// A read of at least this many bytes ...
     pub(crate) const ENGAGE: usize = 8 * 1024;
+    /// ... and this many frames (several messages at once) switches
+    /// coalescing on.
+    pub(crate) const ENGAGE_FRAMES: u64 = 8;
     /// The largest low-water mark.
     pub(crate) const MAX: usize = 32 * 1024;
     /// The longest a coalescing read waits for the low-water mark.
-    pub(crate) const WINDOW: Duration = Duration::from_millis(1);
+    pub(crate) const WINDOW: Duration = Duration::from_millis(2);
 
     pub(crate) fn new(enabled: bool) -> Self {
         Coalescing { lowat: 1, enabled }
     }
 
-    /// Whether reads wait for a low-water mark now (and so must use at most
-    /// [`Coalescing::WINDOW`] as their timeout).
+    /// Whether reads wait for a low-water mark now (and so must wait at
+    /// most [`Coalescing::WINDOW`]).
     pub(crate) fn engaged(&self) -> bool {
         self.lowat > 1
     }
 
-    /// After a read: `Some(n)` bytes came, `None` if the read timed out
-    /// empty. Returns the new low-water mark when it changes.
-    pub(crate) fn after_read(&mut self, got: Option<usize>) -> Option<usize> {
+    /// After a read: `Some((bytes, frames))` came, `None` if the window
+    /// expired empty. Returns the new low-water mark when it changes.
+    pub(crate) fn after_read(&mut self, got: Option<(usize, u64)>) -> Option<usize> {
         if !self.enabled {
             return None;
         }
         let next = match got {
-            None => 1,
-            Some(n) if n >= self.lowat.max(Self::ENGAGE) => {
-                (self.lowat.max(n / 2) * 2).min(Self::MAX)
+            Some((n, frames)) if n >= Self::ENGAGE && frames >= Self::ENGAGE_FRAMES => {
+                if n >= self.lowat {
+                    (self.lowat.max(n / 2) * 2).min(Self::MAX)
+                } else {
+                    n
+                }
             }
-            Some(n) if n >= Self::ENGAGE => n,
-            Some(_) => 1,
+            _ => 1,
         };
         (next != self.lowat).then(|| {
             self.lowat = next;
@@ -116,27 +187,30 @@ mod tests {
     fn engages_on_large_reads_grows_and_falls_back() {
         let mut c = Coalescing::new(true);
         // Replies and single deliveries never engage it.
-        assert_eq!(c.after_read(Some(100)), None);
-        assert_eq!(c.after_read(Some(Coalescing::ENGAGE - 1)), None);
+        let many = Coalescing::ENGAGE_FRAMES;
+        assert_eq!(c.after_read(Some((100, 3))), None);
+        assert_eq!(c.after_read(Some((Coalescing::ENGAGE - 1, many))), None);
+        // One large message (a few frames), however many bytes: off.
+        assert_eq!(c.after_read(Some((64 * 1024, 3))), None);
         assert!(!c.engaged());
         // Several deliveries at once: on, then doubling while filled.
         assert_eq!(
-            c.after_read(Some(Coalescing::ENGAGE)),
+            c.after_read(Some((Coalescing::ENGAGE, many))),
             Some(Coalescing::ENGAGE)
         );
         assert!(c.engaged());
         assert_eq!(
-            c.after_read(Some(Coalescing::ENGAGE)),
+            c.after_read(Some((Coalescing::ENGAGE, many))),
             Some(2 * Coalescing::ENGAGE)
         );
-        assert_eq!(c.after_read(Some(64 * 1024)), Some(Coalescing::MAX));
-        assert_eq!(c.after_read(Some(Coalescing::MAX)), None);
+        assert_eq!(c.after_read(Some((64 * 1024, many))), Some(Coalescing::MAX));
+        assert_eq!(c.after_read(Some((Coalescing::MAX, many))), None);
         // The window expired with less: what came, while still a batch ...
-        assert_eq!(c.after_read(Some(10_000)), Some(10_000));
+        assert_eq!(c.after_read(Some((10_000, many))), Some(10_000));
         // ... and off when little or nothing came.
-        assert_eq!(c.after_read(Some(500)), Some(1));
+        assert_eq!(c.after_read(Some((500, 4))), Some(1));
         assert!(!c.engaged());
-        c.after_read(Some(Coalescing::ENGAGE));
+        c.after_read(Some((Coalescing::ENGAGE, many)));
         assert_eq!(c.after_read(None), Some(1));
         assert!(!c.engaged());
     }
@@ -144,13 +218,13 @@ mod tests {
     #[test]
     fn stays_off_when_disabled() {
         let mut c = Coalescing::new(false);
-        assert_eq!(c.after_read(Some(1 << 20)), None);
+        assert_eq!(c.after_read(Some((1 << 20, 1000))), None);
         assert!(!c.engaged());
         let mut c = Coalescing::new(true);
-        c.after_read(Some(1 << 20));
+        c.after_read(Some((1 << 20, 1000)));
         c.disable();
         assert!(!c.engaged());
-        assert_eq!(c.after_read(Some(1 << 20)), None);
+        assert_eq!(c.after_read(Some((1 << 20, 1000))), None);
     }
 
     #[cfg(target_os = "linux")]
@@ -158,7 +232,22 @@ mod tests {
     fn the_low_water_mark_is_set_on_a_socket() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let s = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
         assert!(super::set_recv_lowat(&s, 16 * 1024).unwrap());
+        // Fewer bytes than the mark: not readable, but they can be taken.
+        std::io::Write::write_all(&mut peer, &[7; 100]).unwrap();
+        let t0 = std::time::Instant::now();
+        assert!(!super::poll_readable(&s, std::time::Duration::from_millis(5)).unwrap());
+        assert!(t0.elapsed() < std::time::Duration::from_millis(100));
+        let mut buf = [0; 200];
+        assert_eq!(super::recv_now(&s, &mut buf).unwrap(), 100);
+        assert_eq!(
+            super::recv_now(&s, &mut buf).unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock
+        );
+        // Enough bytes: readable.
+        std::io::Write::write_all(&mut peer, &[8; 16 * 1024]).unwrap();
+        assert!(super::poll_readable(&s, std::time::Duration::from_secs(5)).unwrap());
         assert!(super::set_recv_lowat(&s, 1).unwrap());
     }
 }

@@ -109,6 +109,11 @@ struct ProxyArgs {
     /// default) always blocks.
     #[arg(long, value_name = "MICROSECONDS", default_value_t = amqp_tap::proxy::DEFAULT_SPIN.as_micros() as u64)]
     spin_us: u64,
+    /// Forward bulk data as it comes, segment by segment, instead of in
+    /// batches of up to 32 KiB held back at most 2 ms (which spares the
+    /// CPU; requests and replies are never held back either way).
+    #[arg(long)]
+    no_coalescing: bool,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -188,7 +193,8 @@ fn decode(args: DecodeArgs) -> io::Result<()> {
 fn proxy(args: ProxyArgs) -> io::Result<()> {
     let printer = args.output.printer();
     let proxy = Proxy::bind(&args.listen, &args.upstream, printer)?
-        .with_spin(std::time::Duration::from_micros(args.spin_us));
+        .with_spin(std::time::Duration::from_micros(args.spin_us))
+        .with_coalescing(!args.no_coalescing);
     let pcap = match &args.write {
         Some(p) => {
             let f = File::create(p)

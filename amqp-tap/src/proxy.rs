@@ -24,6 +24,7 @@ use crate::conn::{Connection, StreamStart};
 use crate::event::{At, ConnInfo, Dir, Event, Sink, Ts};
 use crate::output::Printer;
 use crate::pcap_out::{PcapWriter, TcpLeg};
+use crate::sys::{poll_readable, recv_now, set_recv_lowat, Coalescing, FrameCounter};
 
 /// How often the decoding thread collects what was forwarded. It never waits
 /// on the channel: a receiver parked there would be woken by every chunk.
@@ -63,6 +64,7 @@ pub struct Proxy {
     upstream: SocketAddr,
     printer: Printer,
     spin: Duration,
+    coalescing: bool,
 }
 
 impl Proxy {
@@ -82,6 +84,7 @@ impl Proxy {
             upstream,
             printer,
             spin: DEFAULT_SPIN,
+            coalescing: true,
         })
     }
 
@@ -99,6 +102,19 @@ impl Proxy {
     /// `Duration::ZERO` always blocks: the least CPU, the most latency.
     pub fn with_spin(mut self, spin: Duration) -> Self {
         self.spin = spin;
+        self
+    }
+
+    /// Whether a direction that carries bulk data (a read brought 8 KiB or
+    /// more) reads in batches: its next read waits until 8 to 32 KiB are
+    /// there, or at most 2 ms, through the socket's receive low-water mark
+    /// (`SO_RCVLOWAT`, Linux only), so that its thread wakes once per batch
+    /// rather than once per segment and leaves the CPU to the broker and the
+    /// clients. Smaller reads (requests, replies, single messages) turn it
+    /// off again, so round trips are never held back; bulk data may be held
+    /// back by up to 2 ms. On by default; it applies while `spin` is zero.
+    pub fn with_coalescing(mut self, on: bool) -> Self {
+        self.coalescing = on;
         self
     }
 
@@ -138,11 +154,12 @@ impl Proxy {
             let id = next_id;
             let upstream = self.upstream;
             let spin = self.spin;
+            let coalescing = self.coalescing && spin.is_zero();
             let tx = tx.clone();
             let spawned = thread::Builder::new()
                 .name(format!("amqp-tap-conn-{id}"))
                 .spawn(move || {
-                    if let Err(e) = handle(id, client, upstream, spin, tx) {
+                    if let Err(e) = handle(id, client, upstream, spin, coalescing, tx) {
                         eprintln!("amqp-tap: connection {id}: {e}");
                     }
                 });
@@ -170,6 +187,7 @@ fn handle(
     client: TcpStream,
     upstream: SocketAddr,
     spin: Duration,
+    coalescing: bool,
     tx: Sender<Out>,
 ) -> io::Result<()> {
     let client_addr = client.peer_addr()?;
@@ -199,6 +217,8 @@ fn handle(
         from: client.try_clone()?,
         to: server.try_clone()?,
         spin,
+        coalescing: Coalescing::new(coalescing),
+        frames: FrameCounter::default(),
         tx: tx.clone(),
     };
     let down = Pump {
@@ -207,6 +227,8 @@ fn handle(
         from: server,
         to: client,
         spin,
+        coalescing: Coalescing::new(coalescing),
+        frames: FrameCounter::default(),
         tx,
     };
     let t = thread::Builder::new()
@@ -225,6 +247,9 @@ struct Pump {
     to: TcpStream,
     /// See [`Proxy::with_spin`].
     spin: Duration,
+    /// See [`Proxy::with_coalescing`].
+    coalescing: Coalescing,
+    frames: FrameCounter,
     tx: Sender<Out>,
 }
 
@@ -235,10 +260,36 @@ impl Pump {
         // Since when the socket is polled without blocking (see `spin`).
         let mut polling_since: Option<Instant> = None;
         loop {
-            let n = match self.from.read(&mut buf) {
+            let read = if self.coalescing.engaged() {
+                // Wait for the low-water mark at most the window, then
+                // take what is there.
+                match poll_readable(&self.from, Coalescing::WINDOW) {
+                    Ok(true) => self.from.read(&mut buf),
+                    Ok(false) => recv_now(&self.from, &mut buf),
+                    Err(e) => Err(e),
+                }
+            } else {
+                self.from.read(&mut buf)
+            };
+            let n = match read {
                 Ok(0) => break,
-                Ok(n) => n,
+                Ok(n) => {
+                    let frames = self.frames.count(&buf[..n]);
+                    self.coalesce(Some((n, frames)));
+                    n
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A coalescing read's window expired empty.
+                Err(e)
+                    if self.coalescing.engaged()
+                        && matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                {
+                    self.coalesce(None);
+                    continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     match polling_since {
                         Some(t) if t.elapsed() < self.spin => thread::yield_now(),
@@ -286,6 +337,20 @@ impl Pump {
             ts: Ts::now(),
             dir: self.dir,
         });
+    }
+}
+
+impl Pump {
+    /// Adjusts the low-water mark after a read (see [`Proxy::with_coalescing`]);
+    /// reads wait at most [`Coalescing::WINDOW`] while it is raised.
+    fn coalesce(&mut self, got: Option<(usize, u64)>) {
+        let Some(lowat) = self.coalescing.after_read(got) else {
+            return;
+        };
+        if !matches!(set_recv_lowat(&self.from, lowat), Ok(true)) {
+            self.coalescing.disable();
+            let _ = set_recv_lowat(&self.from, 1);
+        }
     }
 }
 

@@ -502,3 +502,78 @@ fn spinning_forwarders_pass_bulk_traffic_unchanged_both_ways() {
     assert!(got == sent, "the echoed bytes differ");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn coalescing_forwarders_pass_bulk_unchanged_and_keep_round_trips_prompt() {
+    // An echo upstream, through the proxy with its defaults (bulk reads
+    // coalesce): megabytes of bulk both ways, then small round trips, which
+    // must not wait for a batch that never comes.
+    let (up, server) = upstream(|s| {
+        let mut r = s.try_clone().unwrap();
+        let mut w = s;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            w.write_all(&buf[..n]).unwrap();
+        }
+        let _ = w.shutdown(Shutdown::Write);
+    });
+    let dir = temp_dir("coalesce");
+    let proxy = Proxy::start(up, &dir.join("out.txt"), &[]);
+    let mut client = TcpStream::connect(proxy.addr).unwrap();
+    client.set_nodelay(true).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // AMQP-framed bulk (body frames of 20 to 1000 bytes), as coalescing
+    // only engages for reads of many frames.
+    let mut sent = Vec::with_capacity(5 << 20);
+    let mut x = 0x2545_f491_u32;
+    while sent.len() < 4 << 20 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let size = 20 + (x % 981);
+        sent.extend_from_slice(&[3, 0, 1]);
+        sent.extend_from_slice(&size.to_be_bytes());
+        sent.extend((0..size).map(|i| (i.wrapping_mul(x) >> 24) as u8));
+        sent.push(0xce);
+    }
+    let mut w = client.try_clone().unwrap();
+    let to_send = sent.clone();
+    let writer = thread::spawn(move || {
+        let mut rest = &to_send[..];
+        let mut k = 0usize;
+        while !rest.is_empty() {
+            let n = [100, 70_000, 3, 300_000, 9000][k % 5].min(rest.len());
+            w.write_all(&rest[..n]).unwrap();
+            rest = &rest[n..];
+            k += 1;
+        }
+    });
+    let mut got = vec![0u8; sent.len()];
+    client.read_exact(&mut got).unwrap();
+    writer.join().unwrap();
+    assert!(got == sent, "the echoed bytes differ");
+    let mut slowest = Duration::ZERO;
+    for i in 0..20u8 {
+        let t0 = Instant::now();
+        client.write_all(&[i; 100]).unwrap();
+        let mut back = [0u8; 100];
+        client.read_exact(&mut back).unwrap();
+        slowest = slowest.max(t0.elapsed());
+        assert_eq!(back, [i; 100]);
+    }
+    // Each round trip is well under a millisecond here; a read left
+    // waiting for a low-water mark would hang until the 10 s timeout.
+    assert!(
+        slowest < Duration::from_millis(100),
+        "a round trip after bulk traffic took {slowest:?}"
+    );
+    client.shutdown(Shutdown::Write).unwrap();
+    server.join().unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}

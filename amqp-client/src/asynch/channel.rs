@@ -12,7 +12,7 @@ use amqp_protocol::{
 };
 
 use super::consumer::{Confirmation, Consumer};
-use super::shared::{Action, ConsumerState, Reply, Shared, Slot, HIGH_WATER};
+use super::shared::{Action, ConsumerState, Reply, Shared, Slot, HIGH_WATER, LAZY_BYTES};
 use crate::core::RequestId;
 use crate::error::Error;
 pub(crate) use crate::types::short;
@@ -475,6 +475,12 @@ impl Channel {
     /// basic.publish in confirm mode without waiting for the broker's
     /// answer: the returned [`Confirmation`] is a future of it. Publish many,
     /// then await them (in any order) to pipeline.
+    ///
+    /// While the broker still owes this channel confirms of earlier
+    /// publishes, a publish does not wake the connection's driver task: it
+    /// is written with the next batch, when those confirms arrive or when a
+    /// [`Confirmation`] is awaited (or once 64 KiB are waiting), which spares
+    /// a task wake-up per message when many are in flight.
     pub async fn publish_with_confirm(
         &self,
         exchange: &str,
@@ -549,12 +555,23 @@ impl Channel {
             };
             let (_, seq) = inner.core.publish(self.id, m, properties, body)?;
             inner.queued += body.len();
+            let mut earlier_due = false;
             if let (Some(seq), true) = (seq, track) {
                 if let Some(c) = inner.channels.get_mut(&self.id) {
+                    earlier_due = !c.confirms.waiting.is_empty();
                     c.confirms.waiting.insert(seq, None);
                 }
             }
-            inner.wake_driver();
+            // Like Nagle's algorithm for confirms: while the broker owes
+            // this channel confirms of earlier publishes, the driver will
+            // run when they come and write this one then; it is not woken
+            // for each publish of a pipelined batch. Awaiting a
+            // confirmation, or a batch over LAZY_BYTES, wakes it at once.
+            if earlier_due && inner.queued < LAZY_BYTES {
+                inner.lazy_output = true;
+            } else {
+                inner.wake_driver();
+            }
             Poll::Ready(Ok(seq))
         })
         .await

@@ -267,6 +267,12 @@ impl Future for Confirmation {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => *slot = Some(cx.waker().clone()),
                 }
+                // Publishes held back while earlier confirms were due
+                // (see `Channel::publish_inner`) leave before this waits.
+                if inner.lazy_output {
+                    inner.lazy_output = false;
+                    inner.wake_driver();
+                }
                 Poll::Pending
             }
             None => {

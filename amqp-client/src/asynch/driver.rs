@@ -147,9 +147,9 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         }
     }
 
-    /// After a read (`Some(n)`) or a window that expired empty (`None`):
-    /// adjusts the low-water mark.
-    fn coalesce(&mut self, got: Option<usize>) {
+    /// After a read (`Some((bytes, frames))`) or a window that expired
+    /// empty (`None`): adjusts the low-water mark.
+    fn coalesce(&mut self, got: Option<(usize, u64)>) {
         self.window_ends = None;
         if let Some(lowat) = self.coalescing.after_read(got) {
             if !self.io.set_recv_lowat(lowat) {
@@ -254,6 +254,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         }
 
         // Read, once everything read before was fed to the core.
+        let mut just_read = None;
         if !self.read_closed && !self.closed && self.start == self.end && (!self.paused || trickle)
         {
             let cap = if self.paused { SLICE } else { READ_BUF };
@@ -270,7 +271,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             }
             if let Poll::Ready(Ok(n)) = read {
                 if n > 0 {
-                    self.coalesce(Some(n));
+                    just_read = Some(n);
                 }
             }
             match read {
@@ -299,7 +300,12 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             let shared = self.shared.clone();
             let mut inner = shared.lock();
             inner.set_driver_waker(cx);
+            let before = inner.core.frames_received();
             self.feed(&mut inner, now, trickle);
+            if let Some(n) = just_read {
+                let frames = inner.core.frames_received() - before;
+                self.coalesce(Some((n, frames)));
+            }
             if let Some(e) = self.write_error.take() {
                 inner.core.handle_eof(Some(e));
             }

@@ -35,6 +35,9 @@ pub(crate) const LOW_WATER: usize = 1024 * 1024;
 /// doubles, up to [`LAZY_FLUSH_MAX`], while it finds none (a consumer that
 /// stopped asking for its deliveries does not keep the driver busy).
 pub(crate) const LAZY_FLUSH: Duration = Duration::from_millis(5);
+/// Output held back without waking the driver (see `Channel::publish_inner`)
+/// stays below this many bytes.
+pub(crate) const LAZY_BYTES: usize = 64 * 1024;
 /// See [`LAZY_FLUSH`].
 pub(crate) const LAZY_FLUSH_MAX: Duration = Duration::from_millis(200);
 
@@ -181,8 +184,9 @@ pub(crate) struct Inner {
     /// any is full.
     pub(crate) bounded_consumers: usize,
     pub(crate) full_consumers: usize,
-    /// Acknowledgements were queued in the core without waking the driver
-    /// (see `Channel::send_ack`).
+    /// Output was queued in the core without waking the driver: the
+    /// acknowledgements of `Channel::send_ack`, the pipelined publishes of
+    /// `Channel::publish_inner`.
     pub(crate) lazy_output: bool,
     /// Numbers the openings of channels.
     next_generation: u64,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::shared::Shared;
-use crate::sys::{set_recv_lowat, Coalescing};
+use crate::sys::{poll_readable, recv_now, set_recv_lowat, Coalescing};
 
 /// The writer's input: chunks of the core's output, in order. A channel of
 /// one producer (the holder of the core's lock) and one consumer (the writer
@@ -217,43 +217,46 @@ pub(super) trait ReadOnce: Send {
 
 impl<T: Transport> ReadOnce for ReadSide<T> {
     fn read_once(&mut self, shared: &Shared, wait: Duration) -> bool {
-        let mut wait = wait.clamp(Duration::from_millis(1), MAX_READ_WAIT);
-        if self.coalescing.engaged() {
-            wait = wait.min(Coalescing::WINDOW);
-        }
-        // A system call: only when the timeout changes (it stays at the
-        // maximum while no deadline is near).
-        if self.last_wait != Some(wait) {
-            // Cannot fail for a non-zero duration.
-            let _ = self.stream.set_read_timeout(Some(wait));
-            self.last_wait = Some(wait);
-        }
-        let read = self.stream.read(&mut self.buf);
-        let lowat = match &read {
-            Ok(n) if *n > 0 => self.coalescing.after_read(Some(*n)),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                self.coalescing.after_read(None)
+        let wait = wait.clamp(Duration::from_millis(1), MAX_READ_WAIT);
+        let read = if self.coalescing.engaged() {
+            // Wait for the low-water mark at most the window (`poll`
+            // keeps time precisely; a socket read timeout counts ticks),
+            // then take what is there.
+            match poll_readable(&self.stream, wait.min(Coalescing::WINDOW)) {
+                Ok(true) => self.stream.read(&mut self.buf),
+                Ok(false) => recv_now(&self.stream, &mut self.buf),
+                Err(e) => Err(e),
             }
-            _ => None,
+        } else {
+            // A system call: only when the timeout changes (it stays at the
+            // maximum while no deadline is near).
+            if self.last_wait != Some(wait) {
+                // Cannot fail for a non-zero duration.
+                let _ = self.stream.set_read_timeout(Some(wait));
+                self.last_wait = Some(wait);
+            }
+            self.stream.read(&mut self.buf)
         };
-        if let Some(lowat) = lowat {
-            if set_recv_lowat(&self.stream, lowat).is_err() {
-                self.coalescing.disable();
-                let _ = set_recv_lowat(&self.stream, 1);
-            }
-        }
+        let got = match &read {
+            Ok(n) => Some(*n),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
+            Err(_) => Some(0),
+        };
         let result = match read {
             Ok(0) => Ok(None),
             Ok(n) => self.transport.input(&self.buf[..n]).map(Some),
             Err(e) => Err(e),
         };
         let now = Instant::now();
+        let mut frames = 0;
         let mut inner = shared.lock();
         match result {
             Ok(None) => inner.core.handle_eof(None),
             Ok(Some(input)) => {
+                let before = inner.core.frames_received();
                 inner.core.handle_input(input, now);
                 inner.core.handle_timeout(now);
+                frames = inner.core.frames_received() - before;
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 inner.core.handle_timeout(now)
@@ -269,7 +272,20 @@ impl<T: Transport> ReadOnce for ReadSide<T> {
             }
         }
         shared.pump(&mut inner);
-        !inner.core.is_closed()
+        let open = !inner.core.is_closed();
+        drop(inner);
+        let lowat = match got {
+            Some(0) => None,
+            Some(n) => self.coalescing.after_read(Some((n, frames))),
+            None => self.coalescing.after_read(None),
+        };
+        if let Some(lowat) = lowat {
+            if !matches!(set_recv_lowat(&self.stream, lowat), Ok(true)) {
+                self.coalescing.disable();
+                let _ = set_recv_lowat(&self.stream, 1);
+            }
+        }
+        open
     }
 }
 

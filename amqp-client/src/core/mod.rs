@@ -165,6 +165,7 @@ pub struct Connection {
     next_request: u64,
     last_sent: Instant,
     last_received: Instant,
+    frames_received: u64,
     handshake_deadline: Option<Instant>,
     blocked_since: Option<Instant>,
     closed_event_sent: bool,
@@ -246,6 +247,7 @@ impl Connection {
             next_request: 1,
             last_sent: now,
             last_received: now,
+            frames_received: 0,
             blocked_since: None,
             closed_event_sent: false,
             server_properties: FieldTable::new(),
@@ -275,6 +277,14 @@ impl Connection {
 
     // ---------------------------------------------------------------- input
 
+    /// How many frames the broker sent so far (complete frames decoded by
+    /// [`handle_input`](Self::handle_input)). An I/O loop compares it
+    /// before and after a read to tell a read that brought one message from
+    /// one that brought many (and may then read in larger batches).
+    pub fn frames_received(&self) -> u64 {
+        self.frames_received
+    }
+
     /// Feeds bytes read from the socket.
     pub fn handle_input(&mut self, data: &[u8], now: Instant) {
         if matches!(self.state, State::Closed) {
@@ -287,7 +297,10 @@ impl Connection {
                 return;
             }
             match self.decoder.decode(&mut self.input) {
-                Ok(Some(frame)) => self.handle_frame(frame, now),
+                Ok(Some(frame)) => {
+                    self.frames_received += 1;
+                    self.handle_frame(frame, now)
+                }
                 Ok(None) => return,
                 Err(e) => {
                     let broken = self.decoder.check_header(&self.input).is_err();

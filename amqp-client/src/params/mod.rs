@@ -776,16 +776,16 @@ impl ConnectionParameters {
     /// default; Linux only, elsewhere it has no effect; the blocking
     /// adapter and tokio's TCP connections).
     ///
-    /// While a read brings several kilobytes at once (the broker is ahead
-    /// of the application), the next read waits until 8 to 32 KiB are there,
-    /// or at most 1 ms, using the socket's receive low-water mark
+    /// While a read brings several kilobytes and several messages at once
+    /// (the broker is ahead of the application), the next read waits until 8 to 32 KiB are there,
+    /// or at most 2 ms, using the socket's receive low-water mark
     /// (`SO_RCVLOWAT`). A fast consumer then wakes up once per batch rather
     /// than once per segment, which about halves the CPU it spends per
-    /// message. The price is at most 1 ms of added latency for the first
+    /// message. The price is at most 2 ms of added latency for the first
     /// message of a batch, and only while a stream flows: a read that brings
-    /// less (a reply, a single delivery, a round trip) turns it off, so
-    /// request-reply traffic is never delayed. Turn it off when every
-    /// message of a stream must arrive as early as possible.
+    /// less (a reply, a single delivery however large, a round trip) turns
+    /// it off, so request-reply traffic is never delayed. Turn it off when
+    /// every message of a stream must arrive as early as possible.
     pub fn with_receive_coalescing(mut self, on: bool) -> Self {
         self.receive_coalescing = on;
         self
