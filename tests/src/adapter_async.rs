@@ -681,6 +681,59 @@ pub mod checks {
         conn.close().await.unwrap();
     }
 
+    /// Publishes in confirm mode while earlier confirms are due are held
+    /// back without waking the driver (see `Channel::publish_with_confirm`):
+    /// they must still leave when those confirms come, with no confirmation
+    /// awaited and nothing else done on the connection; `observer` (another
+    /// connection) counts them on the broker.
+    pub async fn held_back_publishes_leave_when_earlier_confirms_come(
+        conn: Connection,
+        observer: Connection,
+        sleep: Sleep,
+    ) {
+        let ch = conn.channel().await.unwrap();
+        let q = unique("held-back");
+        ch.queue_declare(&q, QueueDeclareOptions::default())
+            .await
+            .unwrap();
+        ch.confirm_delivery().await.unwrap();
+        let props = BasicProperties::default();
+        let mut confirmations = Vec::new();
+        for i in 0..300 {
+            let body = format!("{i}");
+            confirmations.push(
+                ch.publish_with_confirm("", &q, body.as_bytes(), &props, false)
+                    .await
+                    .unwrap(),
+            );
+        }
+        // Kept, not awaited: only the broker's confirms can make the held
+        // back publishes leave.
+        let och = observer.channel().await.unwrap();
+        let mut count = 0;
+        for _ in 0..50 {
+            sleep(Duration::from_millis(100)).await;
+            count = och
+                .queue_declare(&q, passive())
+                .await
+                .unwrap()
+                .message_count;
+            if count == 300 {
+                break;
+            }
+        }
+        assert_eq!(count, 300, "held-back publishes never left");
+        // The first is written and confirmed; the last resolves too.
+        let last = confirmations.pop().unwrap();
+        last.await.unwrap();
+        for c in confirmations {
+            c.await.unwrap();
+        }
+        och.queue_delete(&q, false, false).await.unwrap();
+        observer.close().await.unwrap();
+        conn.close().await.unwrap();
+    }
+
     pub async fn handles_are_clones_of_one_connection(conn: Connection) {
         let ch = conn.channel().await.unwrap();
         let (conn2, ch2) = (conn.clone(), ch.clone());

@@ -47,6 +47,18 @@ fn confirmation_futures() {
 }
 
 #[test]
+fn held_back_publishes_leave_when_earlier_confirms_come() {
+    smol::block_on(async {
+        checks::held_back_publishes_leave_when_earlier_confirms_come(
+            open().await,
+            open().await,
+            sleep,
+        )
+        .await
+    });
+}
+
+#[test]
 fn handles_are_clones_of_one_connection() {
     smol::block_on(async { checks::handles_are_clones_of_one_connection(open().await).await });
 }

@@ -51,6 +51,16 @@ mod async_only {
         checks::confirmation_futures(open().await).await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn held_back_publishes_leave_when_earlier_confirms_come() {
+        checks::held_back_publishes_leave_when_earlier_confirms_come(
+            open().await,
+            open().await,
+            sleep,
+        )
+        .await;
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn handles_are_clones_of_one_connection() {
         checks::handles_are_clones_of_one_connection(open().await).await;

@@ -556,17 +556,21 @@ impl Channel {
             let (_, seq) = inner.core.publish(self.id, m, properties, body)?;
             inner.queued += body.len();
             let mut earlier_due = false;
-            if let (Some(seq), true) = (seq, track) {
+            if let Some(seq) = seq {
                 if let Some(c) = inner.channels.get_mut(&self.id) {
-                    earlier_due = !c.confirms.waiting.is_empty();
-                    c.confirms.waiting.insert(seq, None);
+                    c.confirms.queued = seq;
+                    if track {
+                        earlier_due = !c.confirms.waiting.is_empty();
+                        c.confirms.waiting.insert(seq, None);
+                    }
                 }
             }
             // Like Nagle's algorithm for confirms: while the broker owes
             // this channel confirms of earlier publishes, the driver will
             // run when they come and write this one then; it is not woken
-            // for each publish of a pipelined batch. Awaiting a
-            // confirmation, or a batch over LAZY_BYTES, wakes it at once.
+            // for each publish of a pipelined batch. Awaiting the
+            // confirmation of a publish not yet written, or a batch over
+            // LAZY_BYTES, wakes it at once.
             if earlier_due && inner.queued < LAZY_BYTES {
                 inner.lazy_output = true;
             } else {

@@ -261,6 +261,9 @@ impl Future for Confirmation {
             self.done = true;
             return Poll::Ready(r);
         }
+        // Written: its confirm will come, and the driver then writes what
+        // was held back meanwhile.
+        let staged = c.confirms.staged >= seq;
         match c.confirms.waiting.get_mut(&seq) {
             Some(slot) => {
                 match slot {
@@ -268,8 +271,9 @@ impl Future for Confirmation {
                     _ => *slot = Some(cx.waker().clone()),
                 }
                 // Publishes held back while earlier confirms were due
-                // (see `Channel::publish_inner`) leave before this waits.
-                if inner.lazy_output {
+                // (see `Channel::publish_inner`), this one among them, leave
+                // before this waits.
+                if inner.lazy_output && !staged {
                     inner.lazy_output = false;
                     inner.wake_driver();
                 }

@@ -329,6 +329,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             // queued without a wake-up included.
             let had_lazy = std::mem::take(&mut inner.lazy_output);
             self.stage_output(&mut inner, now);
+            inner.mark_staged();
             inner.queued = self.out.len();
             if !inner.room_waiters.is_empty() && self.out.len() < LOW_WATER {
                 self.fx.wakers.append(&mut inner.room_waiters);
@@ -345,14 +346,17 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             self.heartbeat = (hb > 0).then(|| Duration::from_secs(u64::from(hb)));
             next_deadline = inner.core.poll_timeout();
             // While deliveries wait in a buffer, acknowledgements may be
-            // queued without waking this task: look again within
-            // LAZY_FLUSH, in case the application stops asking for more.
+            // queued without waking this task, and while confirms are due,
+            // publishes: look again within LAZY_FLUSH, in case the
+            // application stops asking for more (the confirms' arrival
+            // normally writes the publishes first; this is a safety net).
             self.lazy_interval = if had_lazy || progress {
                 LAZY_FLUSH
             } else {
                 (self.lazy_interval * 2).min(LAZY_FLUSH_MAX)
             };
-            lazy_flush = inner.any_buffered().then(|| now + self.lazy_interval);
+            lazy_flush = (inner.any_buffered() || inner.any_confirms_due())
+                .then(|| now + self.lazy_interval);
         }
         self.fx.run();
 

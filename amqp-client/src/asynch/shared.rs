@@ -116,6 +116,12 @@ pub(crate) struct Confirms {
     pub(crate) done: HashMap<u64, Result<(), Error>>,
     /// A basic.return seen since the last confirm: the next ack is for it.
     pub(crate) returned: Option<BrokerClose>,
+    /// The sequence number of the last publish handed to the core ...
+    pub(crate) queued: u64,
+    /// ... and of the last one the driver took from it to write: the
+    /// broker's confirm of any publish up to here will come, and wake the
+    /// driver.
+    pub(crate) staged: u64,
 }
 
 /// The client's view of one channel.
@@ -539,11 +545,26 @@ impl Inner {
     }
 
     /// Takes the next delivery of a consumer's buffer.
+    /// The driver took all of the core's output: every publish queued so
+    /// far is on its way.
+    pub(crate) fn mark_staged(&mut self) {
+        for c in self.channels.values_mut() {
+            c.confirms.staged = c.confirms.queued;
+        }
+    }
+
     /// Whether a consumer of `channel` has deliveries buffered.
     pub(crate) fn has_buffered(&self, channel: u16) -> bool {
         self.channels
             .get(&channel)
             .is_some_and(|c| c.consumers.values().any(|s| !s.queue.is_empty()))
+    }
+
+    /// Whether any channel awaits confirms.
+    pub(crate) fn any_confirms_due(&self) -> bool {
+        self.channels
+            .values()
+            .any(|c| !c.confirms.waiting.is_empty())
     }
 
     /// Whether any consumer has deliveries buffered.
