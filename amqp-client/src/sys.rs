@@ -77,6 +77,43 @@ pub(crate) fn poll_readable(
     }
 }
 
+/// Waits until `socket` or `other` is readable (`socket` with its
+/// low-water mark) or `timeout` passed: which of them are. Linux only.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn poll_either(
+    socket: &impl std::os::fd::AsFd,
+    other: &impl std::os::fd::AsFd,
+    timeout: Duration,
+) -> std::io::Result<(bool, bool)> {
+    use std::os::fd::AsRawFd;
+    let mut fds = [
+        libc::pollfd {
+            fd: socket.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: other.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let ms = libc::c_int::try_from(timeout.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+    // SAFETY: two valid `pollfd`s in an array on the stack, their count 2;
+    // the descriptors are borrowed from live sockets for the whole call.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error();
+        return if e.kind() == std::io::ErrorKind::Interrupted {
+            Ok((false, false))
+        } else {
+            Err(e)
+        };
+    }
+    Ok((fds[0].revents != 0, fds[1].revents != 0))
+}
+
 /// Reads what the socket has now without waiting (whatever its low-water
 /// mark): `WouldBlock` if nothing. Linux only.
 #[cfg(target_os = "linux")]
@@ -100,6 +137,16 @@ pub(crate) fn recv_now(socket: &impl std::os::fd::AsFd, buf: &mut [u8]) -> std::
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn poll_readable<S>(_socket: &S, _timeout: Duration) -> std::io::Result<bool> {
     Ok(true)
+}
+
+/// See the Linux variant; never called elsewhere.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn poll_either<S, O>(
+    _socket: &S,
+    _other: &O,
+    _timeout: Duration,
+) -> std::io::Result<(bool, bool)> {
+    Ok((true, false))
 }
 
 /// See the Linux variant; never called elsewhere (coalescing stays off).

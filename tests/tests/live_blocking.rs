@@ -195,3 +195,46 @@ fn threads_waiting_for_deliveries_confirms_and_replies_share_the_socket() {
     assert_eq!(left, 0, "every message consumed and acked");
     conn.close().unwrap();
 }
+
+#[test]
+fn callbacks_and_timers_from_other_threads_interrupt_a_reading_dispatcher() {
+    // While nothing comes from the socket, process_data_events reads it
+    // itself; a callback or a timer added by another thread must still run
+    // at once, not when the read times out.
+    let conn = Arc::new(Connection::open(params()).unwrap());
+    let ran = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (handle, conn2, r1, r2) = (
+        conn.threadsafe_handle(),
+        conn.clone(),
+        ran.clone(),
+        ran.clone(),
+    );
+    let adder = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let added = std::time::Instant::now();
+        handle
+            .add_callback(move || r1.lock().unwrap().push(("callback", added.elapsed())))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let added = std::time::Instant::now();
+        conn2.call_later(Duration::ZERO, move || {
+            r2.lock().unwrap().push(("timer", added.elapsed()))
+        });
+    });
+    let start = std::time::Instant::now();
+    while ran.lock().unwrap().len() < 2 && start.elapsed() < Duration::from_secs(5) {
+        conn.process_data_events(Some(Duration::from_secs(1)))
+            .unwrap();
+    }
+    adder.join().unwrap();
+    let ran = ran.lock().unwrap().clone();
+    assert_eq!(ran.len(), 2, "{ran:?}");
+    for (what, delay) in ran {
+        // A read of the quiet socket lasts up to 200 ms.
+        assert!(
+            delay < Duration::from_millis(50),
+            "{what} ran after {delay:?}"
+        );
+    }
+    conn.close().unwrap();
+}

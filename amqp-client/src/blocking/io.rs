@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::shared::Shared;
-use crate::sys::{poll_readable, recv_now, set_recv_lowat, Coalescing};
+use crate::sys::{poll_either, poll_readable, recv_now, set_recv_lowat, Coalescing};
 
 /// The writer's input: chunks of the core's output, in order. A channel of
 /// one producer (the holder of the core's lock) and one consumer (the writer
@@ -210,15 +210,114 @@ impl<T: Transport> ReadSide<T> {
 
 /// One read from the socket into the core, by whoever holds the read side.
 pub(super) trait ReadOnce: Send {
-    /// Reads once, blocking at most `wait`, feeds the core what came (or the
-    /// time) and pumps; false once the connection is over.
-    fn read_once(&mut self, shared: &Shared, wait: Duration) -> bool;
+    /// Reads once, blocking at most `wait` (less if `interrupt` fires),
+    /// feeds the core what came (or the time) and pumps; false once the
+    /// connection is over.
+    fn read_once(&mut self, shared: &Shared, wait: Duration, interrupt: Option<&Interrupt>)
+        -> bool;
+}
+
+/// Wakes a thread that reads the socket while it also waits for something
+/// else: a dispatching thread (`start_consuming`, `process_data_events`)
+/// runs the thread-safe callbacks and timers that other threads add. A
+/// socket pair: a byte written to one end makes the other readable, and the
+/// reading thread polls it beside the connection's socket.
+pub(super) struct Interrupt {
+    #[cfg(target_os = "linux")]
+    pair: Option<(
+        std::os::unix::net::UnixStream,
+        std::os::unix::net::UnixStream,
+    )>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl Interrupt {
+    pub(super) fn new() -> Self {
+        #[cfg(target_os = "linux")]
+        let pair = std::os::unix::net::UnixStream::pair()
+            .ok()
+            .filter(|(a, b)| a.set_nonblocking(true).is_ok() && b.set_nonblocking(true).is_ok());
+        Interrupt {
+            #[cfg(target_os = "linux")]
+            pair,
+            armed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a reading thread can be interrupted (else it must not read
+    /// while it waits for more than the socket).
+    pub(super) fn available(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.pair.is_some();
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
+    /// The end the reading thread polls.
+    #[cfg(target_os = "linux")]
+    fn receiver(&self) -> Option<&std::os::unix::net::UnixStream> {
+        self.pair.as_ref().map(|(rx, _)| rx)
+    }
+
+    /// From now on [`Interrupt::fire`] wakes the reading thread.
+    pub(super) fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// No thread reads with this interrupt: forgets what fired.
+    pub(super) fn disarm(&self) {
+        self.armed.store(false, std::sync::atomic::Ordering::SeqCst);
+        #[cfg(target_os = "linux")]
+        if let Some((rx, _)) = &self.pair {
+            let mut buf = [0u8; 64];
+            while matches!((&*rx).read(&mut buf), Ok(n) if n > 0) {}
+        }
+    }
+
+    /// Wakes the thread reading with this interrupt, if one is.
+    pub(super) fn fire(&self) {
+        #[cfg(target_os = "linux")]
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Some((_, tx)) = &self.pair {
+                // Full means already fired.
+                let _ = (&*tx).write(&[1]);
+            }
+        }
+    }
 }
 
 impl<T: Transport> ReadOnce for ReadSide<T> {
-    fn read_once(&mut self, shared: &Shared, wait: Duration) -> bool {
+    fn read_once(
+        &mut self,
+        shared: &Shared,
+        wait: Duration,
+        interrupt: Option<&Interrupt>,
+    ) -> bool {
         let wait = wait.clamp(Duration::from_millis(1), MAX_READ_WAIT);
-        let read = if self.coalescing.engaged() {
+        #[cfg(target_os = "linux")]
+        let receiver = interrupt.and_then(Interrupt::receiver);
+        #[cfg(not(target_os = "linux"))]
+        let receiver: Option<&std::net::TcpStream> = {
+            let _ = interrupt;
+            None
+        };
+        let read = if let Some(rx) = receiver {
+            // Wait for the socket (its low-water mark, if coalescing) or
+            // the interrupt, whichever comes first.
+            let engaged = self.coalescing.engaged();
+            let timeout = if engaged {
+                wait.min(Coalescing::WINDOW)
+            } else {
+                wait
+            };
+            match poll_either(&self.stream, rx, timeout) {
+                Ok((true, _)) => self.stream.read(&mut self.buf),
+                Ok((false, true)) => Err(ErrorKind::Interrupted.into()),
+                Ok((false, false)) if engaged => recv_now(&self.stream, &mut self.buf),
+                Ok((false, false)) => Err(ErrorKind::TimedOut.into()),
+                Err(e) => Err(e),
+            }
+        } else if self.coalescing.engaged() {
             // Wait for the low-water mark at most the window (`poll`
             // keeps time precisely; a socket read timeout counts ticks),
             // then take what is there.
@@ -316,7 +415,7 @@ pub(super) fn reader(shared: Arc<Shared>) {
                     .reader_reads
                     .store(true, std::sync::atomic::Ordering::SeqCst);
                 shared.out.kick();
-                let open = s.read_once(&shared, wait);
+                let open = s.read_once(&shared, wait, None);
                 shared
                     .reader_reads
                     .store(false, std::sync::atomic::Ordering::SeqCst);

@@ -242,6 +242,7 @@ impl Connection {
             app_reader: std::sync::atomic::AtomicU64::new(0),
             reader_reads: std::sync::atomic::AtomicBool::new(false),
             epoch: Instant::now(),
+            interrupt: io::Interrupt::new(),
         });
         #[cfg(feature = "tls")]
         let reader = match tls {
@@ -367,6 +368,7 @@ impl Connection {
             .timers
             .insert((Instant::now() + delay, id), Box::new(callback));
         self.shared.cond.notify_all();
+        self.shared.interrupt.fire();
         TimerId(id)
     }
 
@@ -490,6 +492,7 @@ impl ThreadsafeHandle {
         }
         inner.threadsafe_callbacks.push_back(Box::new(callback));
         self.shared.cond.notify_all();
+        self.shared.interrupt.fire();
         Ok(())
     }
 }
@@ -573,7 +576,10 @@ fn run_dispatch(
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-                inner = shared.wait(inner, until);
+                // Reads the socket itself when no other thread does (a
+                // batch of deliveries then needs no thread hand-off); other
+                // threads' callbacks and timers interrupt the read.
+                inner = shared.wait_dispatching(inner, until);
             }
         };
         ran = true;

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use crate::core::{Connection as Core, Content, Event, RequestId, Tuning};
 use crate::error::{BrokerClose, Error};
 
-use super::io::{OutReceiver, ReadOnce, WriteQueued, HANDOVER, MAX_READ_WAIT};
+use super::io::{Interrupt, OutReceiver, ReadOnce, WriteQueued, HANDOVER, MAX_READ_WAIT};
 use super::Delivery;
 use crate::types::Returned;
 
@@ -196,6 +196,9 @@ pub(super) struct Shared {
     /// another thread held the read side.
     pub(super) app_wants_read: AtomicUsize,
     pub(super) epoch: Instant,
+    /// Wakes a dispatching thread that reads the socket (see
+    /// [`Shared::wait_dispatching`]).
+    pub(super) interrupt: Interrupt,
 }
 
 /// Above this many queued output bytes, publishers wait.
@@ -285,6 +288,35 @@ impl Shared {
         guard: MutexGuard<'a, Inner>,
         until: Option<Instant>,
     ) -> MutexGuard<'a, Inner> {
+        self.wait_reading_with(guard, until, None)
+    }
+
+    /// [`Shared::wait_reading`] for a thread that also waits for what other
+    /// threads add (thread-safe callbacks, timers: they fire
+    /// [`Shared::interrupt`]): `start_consuming` and `process_data_events`.
+    /// Where no interrupt is available, it parks as [`Shared::wait`] does.
+    pub(super) fn wait_dispatching<'a>(
+        &'a self,
+        guard: MutexGuard<'a, Inner>,
+        until: Option<Instant>,
+    ) -> MutexGuard<'a, Inner> {
+        if !self.interrupt.available() {
+            return self.wait(guard, until);
+        }
+        // Armed under the lock: whatever is added after the caller looked
+        // (under the same lock) fires it.
+        self.interrupt.arm();
+        let guard = self.wait_reading_with(guard, until, Some(&self.interrupt));
+        self.interrupt.disarm();
+        guard
+    }
+
+    fn wait_reading_with<'a>(
+        &'a self,
+        guard: MutexGuard<'a, Inner>,
+        until: Option<Instant>,
+        interrupt: Option<&Interrupt>,
+    ) -> MutexGuard<'a, Inner> {
         if self.out.has_pending() {
             // Acks queued lazily (and whatever came after them) go out
             // before this thread reads: one write for a whole batch.
@@ -307,7 +339,7 @@ impl Shared {
                 if let Some(s) = side.as_mut() {
                     drop(guard);
                     self.mark_application_read();
-                    s.read_once(self, wait);
+                    s.read_once(self, wait, interrupt);
                     self.mark_application_read();
                     drop(side);
                     return self.lock();
