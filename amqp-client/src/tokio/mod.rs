@@ -148,38 +148,33 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for TokioIo<S
 
 /// A TCP connection as the driver's transport: a [`TokioIo`] that also
 /// coalesces receives (see [`Coalescing`](crate::sys::Coalescing)).
-struct TokioTcp(TcpStream);
+struct TokioTcp(TokioIo<TcpStream>);
 
 impl Transport for TokioTcp {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
-        let mut buf = ReadBuf::new(buf);
-        match Pin::new(&mut self.0).poll_read(cx, &mut buf) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.0.poll_read(cx, buf)
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
+        self.0.poll_write(cx, buf)
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
+        self.0.poll_flush(cx)
     }
 
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
+        self.0.poll_shutdown(cx)
     }
 
     fn set_recv_lowat(&mut self, bytes: usize) -> bool {
-        crate::sys::set_recv_lowat(&self.0, bytes).unwrap_or(false)
+        crate::sys::set_recv_lowat(&self.0 .0, bytes).unwrap_or(false)
     }
 
     fn read_now(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         // Past tokio's readiness, which the low-water mark holds back.
         use std::io::Read;
-        let socket = socket2::SockRef::from(&self.0);
+        let socket = socket2::SockRef::from(&self.0 .0);
         (&*socket).read(buf)
     }
 }
@@ -274,7 +269,7 @@ async fn open_tcp(handle: &Handle, params: &ConnectionParameters) -> Result<Conn
         }
     };
     stream.set_nodelay(params.tcp_nodelay())?;
-    asynch::establish(TokioTcp(stream), TokioTimer, params, |driver| {
+    asynch::establish(TokioTcp(TokioIo(stream)), TokioTimer, params, |driver| {
         handle.spawn(driver);
     })
     .await
