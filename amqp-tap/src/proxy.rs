@@ -263,9 +263,11 @@ impl Pump {
             let read = if self.coalescing.engaged() {
                 // Wait for the low-water mark at most the window, then
                 // take what is there.
+                // Either way without blocking: `poll` also reports a socket
+                // readable below the mark (when its receive window runs
+                // low), and a blocking read would then wait for the mark.
                 match poll_readable(&self.from, Coalescing::WINDOW) {
-                    Ok(true) => self.from.read(&mut buf),
-                    Ok(false) => recv_now(&self.from, &mut buf),
+                    Ok(_) => recv_now(&self.from, &mut buf),
                     Err(e) => Err(e),
                 }
             } else {

@@ -310,8 +310,11 @@ impl<T: Transport> ReadOnce for ReadSide<T> {
             } else {
                 wait
             };
+            // Never a blocking read after `poll`: it also reports a socket
+            // readable below its low-water mark (when the receive window
+            // runs low), and a blocking read would then wait for the mark.
             match poll_either(&self.stream, rx, timeout) {
-                Ok((true, _)) => self.stream.read(&mut self.buf),
+                Ok((true, _)) => recv_now(&self.stream, &mut self.buf),
                 Ok((false, true)) => Err(ErrorKind::Interrupted.into()),
                 Ok((false, false)) if engaged => recv_now(&self.stream, &mut self.buf),
                 Ok((false, false)) => Err(ErrorKind::TimedOut.into()),
@@ -322,8 +325,7 @@ impl<T: Transport> ReadOnce for ReadSide<T> {
             // keeps time precisely; a socket read timeout counts ticks),
             // then take what is there.
             match poll_readable(&self.stream, wait.min(Coalescing::WINDOW)) {
-                Ok(true) => self.stream.read(&mut self.buf),
-                Ok(false) => recv_now(&self.stream, &mut self.buf),
+                Ok(_) => recv_now(&self.stream, &mut self.buf),
                 Err(e) => Err(e),
             }
         } else {
