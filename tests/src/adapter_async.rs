@@ -693,9 +693,20 @@ pub mod checks {
     ) {
         let ch = conn.channel().await.unwrap();
         let q = unique("held-back");
-        ch.queue_declare(&q, QueueDeclareOptions::default())
-            .await
-            .unwrap();
+        // Another connection counts the messages, so the queue cannot be
+        // exclusive: it expires a minute after its last use should the
+        // check fail before deleting it.
+        let mut arguments = amqp_protocol::FieldTable::new();
+        arguments.insert(amqp_protocol::ShortStr::from_static("x-expires"), 60_000i32);
+        ch.queue_declare(
+            &q,
+            QueueDeclareOptions {
+                arguments,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         ch.confirm_delivery().await.unwrap();
         let props = BasicProperties::default();
         let mut confirmations = Vec::new();
