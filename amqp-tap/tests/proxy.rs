@@ -364,6 +364,27 @@ fn upstream(f: impl FnOnce(TcpStream) + Send + 'static) -> (SocketAddr, thread::
     (addr, h)
 }
 
+/// A scripted upstream that echoes what it reads, `chunk` bytes at a time,
+/// pausing `pause` after each, and half-closes when the client does.
+fn echo_upstream(chunk: usize, pause: Duration) -> (SocketAddr, thread::JoinHandle<()>) {
+    upstream(move |s| {
+        let mut r = s.try_clone().unwrap();
+        let mut w = s;
+        let mut buf = vec![0u8; chunk];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            w.write_all(&buf[..n]).unwrap();
+            if !pause.is_zero() {
+                thread::sleep(pause);
+            }
+        }
+        let _ = w.shutdown(Shutdown::Write);
+    })
+}
+
 fn wait_for(file: &Path, needle: &str) -> String {
     let start = Instant::now();
     loop {
@@ -456,20 +477,7 @@ fn spinning_forwarders_pass_bulk_traffic_unchanged_both_ways() {
     // writes through the same sockets, under enough traffic to fill them.
     // It reads slowly, so that the proxy's writes to it fill the socket
     // while the other direction keeps polling that same socket.
-    let (up, server) = upstream(|s| {
-        let mut r = s.try_clone().unwrap();
-        let mut w = s;
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = r.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            w.write_all(&buf[..n]).unwrap();
-            thread::sleep(Duration::from_micros(200));
-        }
-        let _ = w.shutdown(Shutdown::Write);
-    });
+    let (up, server) = echo_upstream(16 * 1024, Duration::from_micros(200));
     let dir = temp_dir("spin");
     let proxy = Proxy::start(up, &dir.join("out.txt"), &["--spin-us", "200"]);
     let mut client = TcpStream::connect(proxy.addr).unwrap();
@@ -508,19 +516,7 @@ fn coalescing_forwarders_pass_bulk_unchanged_and_keep_round_trips_prompt() {
     // An echo upstream, through the proxy with its defaults (bulk reads
     // coalesce): megabytes of bulk both ways, then small round trips, which
     // must not wait for a batch that never comes.
-    let (up, server) = upstream(|s| {
-        let mut r = s.try_clone().unwrap();
-        let mut w = s;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = r.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            w.write_all(&buf[..n]).unwrap();
-        }
-        let _ = w.shutdown(Shutdown::Write);
-    });
+    let (up, server) = echo_upstream(64 * 1024, Duration::ZERO);
     let dir = temp_dir("coalesce");
     let proxy = Proxy::start(up, &dir.join("out.txt"), &[]);
     let mut client = TcpStream::connect(proxy.addr).unwrap();
