@@ -102,11 +102,11 @@ struct ProxyArgs {
     /// Also write both legs of every connection to this pcap file.
     #[arg(long, value_name = "FILE")]
     write: Option<PathBuf>,
-    /// After forwarding data, poll the socket without blocking for this many
-    /// microseconds before blocking again: hides the scheduler's wake-up
-    /// latency from request/response traffic (try 200), at the cost of CPU
-    /// time while traffic flows, and of throughput on a busy machine. 0 (the
-    /// default) always blocks.
+    /// After forwarding a request or a reply, poll the socket without
+    /// blocking for up to this many microseconds before blocking again:
+    /// hides the scheduler's wake-up latency from request/response traffic,
+    /// at the cost of CPU time while it flows (Linux only). Bulk traffic is
+    /// never polled for. 0 always blocks.
     #[arg(long, value_name = "MICROSECONDS", default_value_t = amqp_tap::proxy::DEFAULT_SPIN.as_micros() as u64)]
     spin_us: u64,
     /// Forward bulk data as it comes, segment by segment, instead of in

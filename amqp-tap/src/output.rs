@@ -164,7 +164,7 @@ impl Printer {
         let _ = match event {
             Event::ProtocolHeader(h) => write!(line, "{h}"),
             Event::Frame { frame, confirm, .. } => {
-                let r = write!(line, "{frame}");
+                let r = frame_text(&mut line, frame);
                 match confirm {
                     Confirm::None => {}
                     Confirm::Published(seq) => {
@@ -172,20 +172,7 @@ impl Printer {
                         line.int(*seq);
                         line.byte(b']');
                     }
-                    Confirm::Settled(s) => {
-                        line.push_str(" [confirms");
-                        if s.is_empty() {
-                            line.push_str(" nothing outstanding");
-                        }
-                        for (i, p) in s.iter().enumerate() {
-                            let sep = if i == 0 { " seq " } else { "," };
-                            let _ = write!(line, "{sep}{}", p.seq);
-                            if let (Some(a), Some(b)) = (at.ts, p.published.ts) {
-                                let _ = write!(line, " ({:.3} ms)", a.seconds_since(b) * 1e3);
-                            }
-                        }
-                        line.push(']');
-                    }
+                    Confirm::Settled(s) => settled_text(&mut line, at, s),
                 }
                 r
             }
@@ -220,21 +207,7 @@ impl Printer {
     }
 
     fn message(&self, line: &mut Line<'_>, content: &Content) -> std::fmt::Result {
-        // The method as its frame line shows it, written here without the
-        // formatting machinery: this line is the proxy's most frequent one.
-        if let Method::Unknown { .. } = content.method {
-            write!(line, "{}", content.method)?;
-        } else {
-            line.push_str(content.method.name());
-            for (info, v) in content.method.fields() {
-                if !info.reserved {
-                    line.byte(b' ');
-                    line.push_str(info.name);
-                    line.byte(b'=');
-                    arg_text(line, v)?;
-                }
-            }
-        }
+        method_text(line, &content.method)?;
         line.push_str(" |");
         properties_text(line, &content.header)?;
         line.push_str(" | body ");
@@ -492,6 +465,121 @@ impl std::fmt::Write for Line<'_> {
     }
 }
 
+/// A frame as `amqp-protocol`'s `Display` writes it (`ch=1 method
+/// basic.publish ...`), without the formatting machinery for all but the
+/// rare kinds: frame lines are most of what the proxy writes.
+fn frame_text(line: &mut Line<'_>, frame: &Frame) -> std::fmt::Result {
+    line.push_str("ch=");
+    line.int(frame.channel);
+    match &frame.payload {
+        FramePayload::Method(m) => {
+            line.push_str(" method ");
+            method_text(line, m)
+        }
+        FramePayload::Header(h) => {
+            line.push_str(" header class=");
+            line.int(h.class_id);
+            if h.weight != 0 {
+                line.push_str(" weight=");
+                line.int(h.weight);
+            }
+            line.push_str(" body-size=");
+            line.int(h.body_size);
+            if let Properties::Unknown(raw) = &h.properties {
+                return write!(line, " ({} property bytes)", raw.len());
+            }
+            for (i, info) in h.properties.fields().iter().enumerate() {
+                if let Some(v) = h.properties.get(i) {
+                    line.byte(b' ');
+                    line.push_str(info.name);
+                    line.byte(b'=');
+                    arg_text(line, v)?;
+                }
+            }
+            Ok(())
+        }
+        FramePayload::Body(b) => {
+            line.push_str(" body ");
+            line.int(b.len());
+            line.push_str(" bytes");
+            Ok(())
+        }
+        FramePayload::Heartbeat => {
+            line.push_str(" heartbeat");
+            Ok(())
+        }
+    }
+}
+
+/// A method as `amqp-protocol`'s `Display` writes it.
+fn method_text(line: &mut Line<'_>, m: &Method) -> std::fmt::Result {
+    if let Method::Unknown { .. } = m {
+        return write!(line, "{m}");
+    }
+    line.push_str(m.name());
+    for (info, v) in m.fields() {
+        if !info.reserved {
+            line.byte(b' ');
+            line.push_str(info.name);
+            line.byte(b'=');
+            arg_text(line, v)?;
+        }
+    }
+    Ok(())
+}
+
+/// ` [confirms seq 3-5 (0.210 to 0.380 ms),7 (0.120 ms)]`: the publishes a
+/// broker's ack or nack settles, runs of consecutive sequence numbers
+/// together, each with the range of their latencies.
+fn settled_text(line: &mut Line<'_>, at: At, settled: &[crate::event::Settled]) {
+    line.push_str(" [confirms");
+    if settled.is_empty() {
+        line.push_str(" nothing outstanding");
+    }
+    let mut rest = settled;
+    let mut first = true;
+    while let Some(start) = rest.first() {
+        let mut run = 1;
+        while run < rest.len() && rest[run - 1].seq.checked_add(1) == Some(rest[run].seq) {
+            run += 1;
+        }
+        let (this, next) = rest.split_at(run);
+        rest = next;
+        line.push_str(if first { " seq " } else { "," });
+        first = false;
+        line.int(start.seq);
+        if run > 1 {
+            line.byte(b'-');
+            line.int(this[run - 1].seq);
+        }
+        let Some(now) = at.ts else {
+            continue;
+        };
+        let mut ms = this
+            .iter()
+            .filter_map(|p| p.published.ts)
+            .map(|t| now.seconds_since(t) * 1e3);
+        let Some(first_ms) = ms.next() else {
+            continue;
+        };
+        let (lo, hi) = ms.fold((first_ms, first_ms), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = (format_ms(lo), format_ms(hi));
+        line.push_str(" (");
+        line.push_str(&lo);
+        if hi != lo {
+            line.push_str(" to ");
+            line.push_str(&hi);
+        }
+        line.push_str(" ms)");
+    }
+    line.byte(b']');
+}
+
+/// Milliseconds with three decimals.
+fn format_ms(ms: f64) -> String {
+    format!("{ms:.3}")
+}
+
 /// ` content-type="text/plain" delivery-mode=2`: the present properties.
 fn properties_text(line: &mut Line<'_>, h: &ContentHeader) -> std::fmt::Result {
     if let Properties::Unknown(raw) = &h.properties {
@@ -572,6 +660,148 @@ fn time_of_day(line: &mut Line<'_>, ts: Ts) {
 mod tests {
     use super::*;
     use amqp_protocol::ReplyCode;
+
+    /// Checks every frame's fast rendering against `Display`.
+    struct SameAsDisplay(usize);
+
+    impl crate::event::Sink for SameAsDisplay {
+        fn event(&mut self, _: &ConnInfo, _: Dir, _: At, event: &Event<'_>) {
+            if let Event::Frame { frame, .. } = event {
+                assert_same(frame);
+                self.0 += 1;
+            }
+        }
+    }
+
+    fn assert_same(frame: &Frame) {
+        let mut fast = Vec::new();
+        frame_text(&mut Line(&mut fast), frame).unwrap();
+        assert_eq!(String::from_utf8(fast).unwrap(), frame.to_string());
+        if let FramePayload::Method(m) = &frame.payload {
+            let mut fast = Vec::new();
+            method_text(&mut Line(&mut fast), m).unwrap();
+            assert_eq!(String::from_utf8(fast).unwrap(), m.to_string());
+        }
+    }
+
+    #[test]
+    fn frame_lines_are_the_protocol_crates_rendering() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/captures");
+        let mut sink = SameAsDisplay(0);
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .extension()
+                .is_some_and(|e| e == "pcap" || e == "pcapng")
+            {
+                let file = std::fs::File::open(&path).unwrap();
+                crate::CaptureDecoder::new(Vec::new())
+                    .read(file, &mut sink)
+                    .unwrap();
+            }
+        }
+        // The live session alone has hundreds.
+        assert!(sink.0 > 300, "{} frames", sink.0);
+        // Every property, a table, bytes that are not text, a weight.
+        use amqp_protocol::{BasicProperties, FieldTable, FieldValue, ShortStr, Timestamp};
+        let mut headers = FieldTable::default();
+        headers.insert(ShortStr::from_static("x-a"), FieldValue::I32(-5));
+        headers.insert(
+            ShortStr::from_static("x-b"),
+            FieldValue::LongStr(b"\xff\"q".as_slice().into()),
+        );
+        let s = |v: &'static [u8]| Some(ShortStr::try_from(v).unwrap());
+        let props = BasicProperties {
+            content_type: s(b"text/plain"),
+            content_encoding: s(b"\x00\t\n\r\\"),
+            headers: Some(headers),
+            delivery_mode: Some(2),
+            priority: Some(9),
+            correlation_id: s(b"c"),
+            reply_to: s(b"r"),
+            expiration: s(b"60000"),
+            message_id: s(b"\xc3\xa9"),
+            timestamp: Some(Timestamp(u64::MAX)),
+            kind: s(b"k"),
+            user_id: s(b"guest"),
+            app_id: s(b"a"),
+            reserved: s(b"x"),
+        };
+        let mut header = ContentHeader::new(u64::MAX, props);
+        header.weight = 7;
+        assert_same(&Frame {
+            channel: u16::MAX,
+            payload: FramePayload::Header(header),
+        });
+        let unknown = ContentHeader {
+            class_id: 99,
+            weight: 0,
+            body_size: 3,
+            properties: Properties::Unknown(bytes::Bytes::from_static(&[0, 0])),
+        };
+        assert_same(&Frame {
+            channel: 1,
+            payload: FramePayload::Header(unknown),
+        });
+        assert_same(&Frame {
+            channel: 2,
+            payload: FramePayload::Method(Method::Unknown {
+                class_id: 1000,
+                method_id: 1,
+                arguments: bytes::Bytes::from_static(b"abc"),
+            }),
+        });
+        assert_same(&Frame {
+            channel: 0,
+            payload: FramePayload::Heartbeat,
+        });
+        assert_same(&Frame {
+            channel: 3,
+            payload: FramePayload::Body(bytes::Bytes::from_static(b"xyz")),
+        });
+    }
+
+    fn settled(at_ms: &[(u64, u64)]) -> String {
+        let now = Ts {
+            secs: 10,
+            nanos: 0,
+            nano_precision: false,
+        };
+        let list: Vec<crate::event::Settled> = at_ms
+            .iter()
+            .map(|&(seq, ms)| crate::event::Settled {
+                seq,
+                published: At {
+                    ts: Some(Ts {
+                        secs: 9,
+                        nanos: u32::try_from(1_000_000_000 - ms * 1_000_000).unwrap(),
+                        nano_precision: false,
+                    }),
+                    pkt: None,
+                },
+            })
+            .collect();
+        let mut out = Vec::new();
+        settled_text(
+            &mut Line(&mut out),
+            At {
+                ts: Some(now),
+                pkt: None,
+            },
+            &list,
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn settled_publishes_are_shown_in_runs() {
+        assert_eq!(settled(&[]), " [confirms nothing outstanding]");
+        assert_eq!(settled(&[(4, 2)]), " [confirms seq 4 (2.000 ms)]");
+        assert_eq!(
+            settled(&[(3, 5), (4, 4), (5, 4), (7, 1), (u64::MAX, 1)]),
+            " [confirms seq 3-5 (4.000 to 5.000 ms),7 (1.000 ms),18446744073709551615 (1.000 ms)]"
+        );
+    }
 
     #[test]
     fn method_filters_parse_names_and_classes() {

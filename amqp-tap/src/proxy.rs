@@ -1,13 +1,18 @@
 //! The decoding proxy: forwards every byte unchanged between clients and an
 //! upstream broker, one pair of threads per connection, and decodes a copy.
 //!
-//! The forwarding threads only read, write, and hand a timestamped copy of
-//! what they forwarded to one decoding thread; they never wait for it. That
+//! The forwarding threads only read, write, and append a timestamped copy of
+//! what they forwarded to a buffer shared with one decoding thread; they
+//! never wait for it (unless it falls behind by [`MAX_PENDING`] bytes). That
 //! thread decodes every connection, writes the output (and the optional
-//! pcap), and collects its work every 20 ms rather than being woken for each
+//! pcap), and takes the buffer every 20 ms rather than being woken for each
 //! chunk: a wake-up and a write per message on the forwarding path would add
 //! to every round trip. What cannot be decoded is forwarded all the same and
 //! reported as an error event.
+//!
+//! Request/response traffic is polled for briefly after each request or
+//! reply, to spare it the scheduler's wake-ups; bulk traffic is read in
+//! batches instead (see [`Proxy::with_spin`] and [`Proxy::with_coalescing`]).
 //!
 //! Closing: end of stream on one side is passed on as a half-close (FIN) to
 //! the other, so a peer that closes its side cleanly closes the other side
@@ -16,7 +21,8 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -31,7 +37,8 @@ use crate::sys::{poll_readable, recv_now, set_recv_lowat, Coalescing, FrameCount
 /// Live output lags by at most this much.
 const OUTPUT_PERIOD: Duration = Duration::from_millis(20);
 
-/// What the forwarding threads tell the decoding thread.
+/// What the forwarding threads tell the decoding thread, in order.
+#[derive(Debug)]
 enum Out {
     Open {
         id: u64,
@@ -41,21 +48,127 @@ enum Out {
         /// Upstream side: the proxy's local address and the upstream.
         back: (SocketAddr, SocketAddr),
     },
+    /// The next `len` bytes of the batch's data.
     Data {
         id: u64,
         ts: Ts,
         dir: Dir,
-        bytes: Vec<u8>,
+        len: usize,
     },
     /// Direction `dir` ended (its sender closed its side, or the connection
     /// was reset).
     Fin { id: u64, ts: Ts, dir: Dir },
 }
 
-/// How long a forwarding thread keeps polling its socket after data went
-/// through, by default, before it blocks again: none (see
+/// Forwarded data and events not yet decoded, in order.
+#[derive(Debug, Default)]
+struct Batch {
+    /// The data of every [`Out::Data`] in `events`, one after another.
+    data: Vec<u8>,
+    events: Vec<Out>,
+}
+
+/// Where the forwarding threads leave copies of what they forwarded for the
+/// decoding thread, which takes all of it every [`OUTPUT_PERIOD`]: a copy
+/// into a buffer under an uncontended lock per chunk, and neither an
+/// allocation nor a wake-up. Should decoding and output fall behind by
+/// [`MAX_PENDING`] bytes, forwarding waits for them rather than let memory
+/// grow without bound.
+#[derive(Debug, Default)]
+struct Handoff {
+    batch: Mutex<Batch>,
+    /// Signalled when the decoding thread took a batch.
+    taken: Condvar,
+}
+
+/// How much forwarded data may wait for decoding before forwarding waits.
+const MAX_PENDING: usize = 64 << 20;
+
+impl Handoff {
+    fn lock(&self) -> MutexGuard<'_, Batch> {
+        // A panic elsewhere while holding the lock leaves a batch that is
+        // still well-formed (each push is one `Vec` operation).
+        self.batch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, event: Out) {
+        self.lock().events.push(event);
+    }
+
+    fn data(&self, id: u64, dir: Dir, bytes: &[u8]) {
+        let mut batch = self.lock();
+        while batch.data.len() >= MAX_PENDING {
+            batch = self
+                .taken
+                .wait_timeout(batch, OUTPUT_PERIOD)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        batch.data.extend_from_slice(bytes);
+        batch.events.push(Out::Data {
+            id,
+            ts: Ts::now(),
+            dir,
+            len: bytes.len(),
+        });
+    }
+
+    /// Swaps what is pending with `into` (emptied, its capacity kept).
+    fn take(&self, into: &mut Batch) {
+        into.data.clear();
+        into.events.clear();
+        std::mem::swap(&mut *self.lock(), into);
+        self.taken.notify_all();
+    }
+}
+
+/// How long a forwarding thread keeps polling its socket after it forwarded
+/// a request or a reply, by default, before it blocks again (see
 /// [`Proxy::with_spin`]).
-pub const DEFAULT_SPIN: Duration = Duration::ZERO;
+pub const DEFAULT_SPIN: Duration = Duration::from_micros(200);
+
+/// A read that brings this many frames or more is bulk, not a request or a
+/// reply: neither direction polls after it, nor for [`BULK_QUIET_US`] (see
+/// [`Proxy::with_spin`]).
+const SPIN_MAX_FRAMES: u64 = 8;
+
+/// How long after bulk (in microseconds) neither direction polls.
+const BULK_QUIET_US: u64 = 20_000;
+
+/// When one connection last carried bulk, in either direction.
+#[derive(Debug)]
+struct Bulk {
+    epoch: Instant,
+    /// Microseconds since `epoch` (0: never).
+    last: AtomicU64,
+}
+
+impl Bulk {
+    fn new() -> Self {
+        Bulk {
+            epoch: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    /// After a read at `now` (`bulk` if it was): whether a direction may
+    /// poll for what comes next, that is, whether neither direction
+    /// carried bulk in the last [`BULK_QUIET_US`].
+    fn may_poll(&self, bulk: bool, now: Instant) -> bool {
+        let since = now.saturating_duration_since(self.epoch);
+        let since = u64::try_from(since.as_micros()).unwrap_or(u64::MAX).max(1);
+        if bulk {
+            self.last.store(since, Ordering::Relaxed);
+            return false;
+        }
+        let last = self.last.load(Ordering::Relaxed);
+        last == 0 || since.saturating_sub(last) >= BULK_QUIET_US
+    }
+}
+
+/// Polling uses a non-blocking `recv` that leaves the socket's own mode
+/// alone (the two directions' threads share it); elsewhere, no polling.
+const CAN_SPIN: bool = cfg!(target_os = "linux");
 
 /// A bound proxy, ready to serve.
 #[derive(Debug)]
@@ -88,17 +201,17 @@ impl Proxy {
         })
     }
 
-    /// After forwarding data, each direction polls its socket without
-    /// blocking for up to `spin` before it blocks in `read` again
-    /// ([`DEFAULT_SPIN`] unless changed). A thread woken from a blocking
-    /// read costs a scheduler wake-up, which on a virtual machine with
-    /// idle CPUs is most of what a relay adds to a request/response round
-    /// trip; polling hides it while traffic flows, at the price of CPU time
-    /// during the spin (yielding to other runnable threads meanwhile), which
-    /// bulk traffic on a busy machine pays in throughput: a spin of 200 µs
-    /// takes a publish/consume round trip through the proxy below the
-    /// direct one on a 2-core VM, and costs confirmed-publish throughput
-    /// there. Off by default.
+    /// After forwarding a request or a reply (a read of fewer than 8
+    /// frames, while the other direction's last read was one too), a
+    /// direction polls its socket without blocking for up to `spin` before
+    /// it blocks in `read` again ([`DEFAULT_SPIN`] unless changed; Linux
+    /// only). A thread woken from a blocking read costs a scheduler wake-up,
+    /// which on a virtual machine with idle CPUs is most of what a relay
+    /// adds to a request/response round trip; polling hides it, at the price
+    /// of up to `spin` of CPU time per request or reply (yielding to other
+    /// runnable threads meanwhile). Bulk traffic (a read of 8 frames or
+    /// more in either direction, or coalescing) is never polled for: there
+    /// the CPU belongs to the broker and the clients.
     /// `Duration::ZERO` always blocks: the least CPU, the most latency.
     pub fn with_spin(mut self, spin: Duration) -> Self {
         self.spin = spin;
@@ -112,7 +225,7 @@ impl Proxy {
     /// rather than once per segment and leaves the CPU to the broker and the
     /// clients. Smaller reads (requests, replies, single messages) turn it
     /// off again, so round trips are never held back; bulk data may be held
-    /// back by up to 2 ms. On by default; it applies while `spin` is zero.
+    /// back by up to 2 ms. On by default.
     pub fn with_coalescing(mut self, on: bool) -> Self {
         self.coalescing = on;
         self
@@ -130,12 +243,15 @@ impl Proxy {
         out: Box<dyn Write + Send>,
         pcap: Option<Box<dyn Write + Send>>,
     ) -> io::Result<()> {
-        let (tx, rx) = mpsc::channel();
+        let handoff = Arc::new(Handoff::default());
         let pcap = pcap.map(PcapWriter::new).transpose()?;
         let printer = self.printer;
-        let decoder = thread::Builder::new()
-            .name("amqp-tap-decode".into())
-            .spawn(move || decode_thread(rx, &printer, out, pcap))?;
+        let decoder = {
+            let handoff = Arc::clone(&handoff);
+            thread::Builder::new()
+                .name("amqp-tap-decode".into())
+                .spawn(move || decode_thread(&handoff, &printer, out, pcap))?
+        };
         let mut next_id = 0u64;
         for client in self.listener.incoming() {
             let client = match client {
@@ -145,7 +261,7 @@ impl Proxy {
                     continue;
                 }
                 Err(e) => {
-                    drop(tx);
+                    drop(handoff);
                     let _ = decoder.join();
                     return Err(e);
                 }
@@ -154,12 +270,12 @@ impl Proxy {
             let id = next_id;
             let upstream = self.upstream;
             let spin = self.spin;
-            let coalescing = self.coalescing && spin.is_zero();
-            let tx = tx.clone();
+            let coalescing = self.coalescing;
+            let handoff = Arc::clone(&handoff);
             let spawned = thread::Builder::new()
                 .name(format!("amqp-tap-conn-{id}"))
                 .spawn(move || {
-                    if let Err(e) = handle(id, client, upstream, spin, coalescing, tx) {
+                    if let Err(e) = handle(id, client, upstream, spin, coalescing, handoff) {
                         eprintln!("amqp-tap: connection {id}: {e}");
                     }
                 });
@@ -188,7 +304,7 @@ fn handle(
     upstream: SocketAddr,
     spin: Duration,
     coalescing: bool,
-    tx: Sender<Out>,
+    handoff: Arc<Handoff>,
 ) -> io::Result<()> {
     let client_addr = client.peer_addr()?;
     let front_local = client.local_addr()?;
@@ -205,12 +321,13 @@ fn handle(
     // Latency matters more than segment count for AMQP's small frames.
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
-    let _ = tx.send(Out::Open {
+    handoff.push(Out::Open {
         id,
         ts: Ts::now(),
         front: (client_addr, front_local),
         back: (server.local_addr()?, upstream),
     });
+    let bulk = Arc::new(Bulk::new());
     let up = Pump {
         id,
         dir: Dir::C2S,
@@ -219,7 +336,8 @@ fn handle(
         spin,
         coalescing: Coalescing::new(coalescing),
         frames: FrameCounter::default(),
-        tx: tx.clone(),
+        bulk: Arc::clone(&bulk),
+        handoff: Arc::clone(&handoff),
     };
     let down = Pump {
         id,
@@ -229,7 +347,8 @@ fn handle(
         spin,
         coalescing: Coalescing::new(coalescing),
         frames: FrameCounter::default(),
-        tx,
+        bulk,
+        handoff,
     };
     let t = thread::Builder::new()
         .name(format!("amqp-tap-conn-{id}-c2s"))
@@ -250,17 +369,31 @@ struct Pump {
     /// See [`Proxy::with_coalescing`].
     coalescing: Coalescing,
     frames: FrameCounter,
-    tx: Sender<Out>,
+    /// When either direction last carried bulk.
+    bulk: Arc<Bulk>,
+    handoff: Arc<Handoff>,
 }
 
 impl Pump {
     fn run(mut self) {
         let mut buf = vec![0u8; 1 << 16];
         let mut reset = false;
-        // Since when the socket is polled without blocking (see `spin`).
-        let mut polling_since: Option<Instant> = None;
+        // Until when the socket is polled without blocking (see `spin`).
+        let mut spin_until: Option<Instant> = None;
         loop {
-            let read = if self.coalescing.engaged() {
+            let read = if let Some(deadline) = spin_until {
+                match recv_now(&self.from, &mut buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if Instant::now() < deadline {
+                            thread::yield_now();
+                        } else {
+                            spin_until = None;
+                        }
+                        continue;
+                    }
+                    r => r,
+                }
+            } else if self.coalescing.engaged() {
                 // Wait for the low-water mark at most the window, then
                 // take what is there.
                 // Either way without blocking: `poll` also reports a socket
@@ -273,12 +406,12 @@ impl Pump {
             } else {
                 self.from.read(&mut buf)
             };
-            let n = match read {
+            let (n, frames) = match read {
                 Ok(0) => break,
                 Ok(n) => {
                     let frames = self.frames.count(&buf[..n]);
                     self.coalesce(Some((n, frames)));
-                    n
+                    (n, frames)
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // A coalescing read's window expired empty.
@@ -292,41 +425,22 @@ impl Pump {
                     self.coalesce(None);
                     continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match polling_since {
-                        Some(t) if t.elapsed() < self.spin => thread::yield_now(),
-                        _ => {
-                            // Back to blocking reads; should that fail, the
-                            // socket stays non-blocking and is polled on.
-                            if self.from.set_nonblocking(false).is_ok() {
-                                polling_since = None;
-                            }
-                        }
-                    }
-                    continue;
-                }
                 Err(_) => {
                     reset = true;
                     break;
                 }
             };
-            // (Should switching to non-blocking fail, reads stay blocking:
-            // correct, only slower.)
-            if !self.spin.is_zero()
-                && (polling_since.is_some() || self.from.set_nonblocking(true).is_ok())
-            {
-                polling_since = Some(Instant::now());
-            }
             if write_all(&mut self.to, &buf[..n]).is_err() {
                 reset = true;
                 break;
             }
-            let _ = self.tx.send(Out::Data {
-                id: self.id,
-                ts: Ts::now(),
-                dir: self.dir,
-                bytes: buf[..n].to_vec(),
-            });
+            self.handoff.data(self.id, self.dir, &buf[..n]);
+            // Request/response traffic is polled for; bulk in either
+            // direction, and for a while after it, is not.
+            let now = Instant::now();
+            let bulk = frames >= SPIN_MAX_FRAMES || self.coalescing.engaged();
+            spin_until = (CAN_SPIN && !self.spin.is_zero() && self.bulk.may_poll(bulk, now))
+                .then(|| now + self.spin);
         }
         if reset {
             let _ = self.to.shutdown(Shutdown::Both);
@@ -334,7 +448,7 @@ impl Pump {
         } else {
             let _ = self.to.shutdown(Shutdown::Write);
         }
-        let _ = self.tx.send(Out::Fin {
+        self.handoff.push(Out::Fin {
             id: self.id,
             ts: Ts::now(),
             dir: self.dir,
@@ -356,9 +470,8 @@ impl Pump {
     }
 }
 
-/// `write_all` that also waits out `WouldBlock`: the other direction's
-/// thread may have made this socket non-blocking (the two threads' handles
-/// of one socket share its file status flags) while it polls.
+/// `write_all` that also waits out `WouldBlock`, should the socket ever be
+/// non-blocking.
 fn write_all(to: &mut TcpStream, mut buf: &[u8]) -> io::Result<()> {
     let mut waits = 0u32;
     while !buf.is_empty() {
@@ -385,26 +498,21 @@ fn write_all(to: &mut TcpStream, mut buf: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Renders decoded events into the output buffer.
-struct Render<'a, W: Write> {
+/// Renders decoded events into a buffer, written out in large pieces.
+struct Render<'a> {
     printer: &'a Printer,
-    out: &'a mut W,
     buf: Vec<u8>,
 }
 
-impl<W: Write> Sink for Render<'_, W> {
+impl Sink for Render<'_> {
     fn event(&mut self, conn: &ConnInfo, dir: Dir, at: At, event: &Event<'_>) {
         self.printer.render(&mut self.buf, conn, dir, at, event);
     }
 }
 
-impl<W: Write> Render<'_, W> {
-    fn write(&mut self) -> io::Result<()> {
-        let r = self.out.write_all(&self.buf);
-        self.buf.clear();
-        r
-    }
-}
+/// Output is written when this much is rendered, and every
+/// [`OUTPUT_PERIOD`].
+const OUTPUT_CHUNK: usize = 1 << 16;
 
 /// A connection as the decoding thread follows it.
 struct Tapped {
@@ -416,52 +524,71 @@ struct Tapped {
 }
 
 /// Decodes every connection and writes output and capture, in batches every
-/// [`OUTPUT_PERIOD`].
+/// [`OUTPUT_PERIOD`], until every forwarding thread and the listener are
+/// gone.
 fn decode_thread(
-    rx: Receiver<Out>,
+    handoff: &Arc<Handoff>,
     printer: &Printer,
-    out: Box<dyn Write + Send>,
+    mut out: Box<dyn Write + Send>,
     mut pcap: Option<PcapWriter<Box<dyn Write + Send>>>,
 ) {
-    let mut out = io::BufWriter::with_capacity(1 << 16, out);
     let mut conns: HashMap<u64, Tapped> = HashMap::new();
+    let mut render = Render {
+        printer,
+        buf: Vec::with_capacity(2 * OUTPUT_CHUNK),
+    };
+    let mut batch = Batch::default();
     let mut failed = false;
-    let mut open = true;
-    while open {
-        thread::sleep(OUTPUT_PERIOD);
-        loop {
-            let msg = match rx.try_recv() {
-                Ok(m) => m,
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    open = false;
-                    break;
-                }
-            };
-            let mut render = Render {
-                printer,
-                out: &mut out,
-                buf: Vec::new(),
-            };
-            let r = step(msg, &mut conns, &mut render, &mut pcap);
-            if let Err(e) = r.and_then(|()| render.write()) {
-                if !failed {
-                    eprintln!("amqp-tap: writing output: {e}");
-                    failed = true;
-                }
+    let mut report = |r: io::Result<()>| {
+        if let Err(e) = r {
+            if !failed {
+                eprintln!("amqp-tap: writing output: {e}");
+                failed = true;
             }
         }
-        let _ = out.flush();
+    };
+    loop {
+        thread::sleep(OUTPUT_PERIOD);
+        // Only this thread's reference left: nothing more will come once
+        // this batch is taken.
+        let last = Arc::strong_count(handoff) == 1;
+        handoff.take(&mut batch);
+        let mut data = &batch.data[..];
+        for event in batch.events.drain(..) {
+            let bytes = match event {
+                Out::Data { len, .. } => {
+                    let (bytes, rest) = data.split_at(len.min(data.len()));
+                    data = rest;
+                    bytes
+                }
+                _ => &[],
+            };
+            report(step(event, bytes, &mut conns, &mut render, &mut pcap));
+            if render.buf.len() >= OUTPUT_CHUNK {
+                report(out.write_all(&render.buf));
+                render.buf.clear();
+            }
+        }
+        if !render.buf.is_empty() {
+            report(out.write_all(&render.buf));
+            render.buf.clear();
+        }
+        report(out.flush());
         if let Some(w) = &mut pcap {
-            let _ = w.flush();
+            report(w.flush());
+        }
+        if last {
+            return;
         }
     }
 }
 
-fn step<W: Write>(
+/// One event; `bytes` is the data of [`Out::Data`].
+fn step(
     msg: Out,
+    bytes: &[u8],
     conns: &mut HashMap<u64, Tapped>,
-    render: &mut Render<'_, W>,
+    render: &mut Render<'_>,
     pcap: &mut Option<PcapWriter<Box<dyn Write + Send>>>,
 ) -> io::Result<()> {
     let at = |ts| At {
@@ -496,22 +623,22 @@ fn step<W: Write>(
                 },
             );
         }
-        Out::Data { id, ts, dir, bytes } => {
+        Out::Data { id, ts, dir, .. } => {
             let Some(t) = conns.get_mut(&id) else {
                 return Ok(());
             };
-            t.conn.feed(dir, at(ts), &bytes, render);
+            t.conn.feed(dir, at(ts), bytes, render);
             if let (Some(w), Some([front, back])) = (pcap.as_mut(), t.legs.as_mut()) {
                 match dir {
                     // Client → proxy, then proxy → upstream.
                     Dir::C2S => {
-                        front.data(w, ts, true, &bytes)?;
-                        back.data(w, ts, true, &bytes)?;
+                        front.data(w, ts, true, bytes)?;
+                        back.data(w, ts, true, bytes)?;
                     }
                     // Upstream → proxy, then proxy → client.
                     Dir::S2C => {
-                        back.data(w, ts, false, &bytes)?;
-                        front.data(w, ts, false, &bytes)?;
+                        back.data(w, ts, false, bytes)?;
+                        front.data(w, ts, false, bytes)?;
                     }
                 }
             }
@@ -539,4 +666,22 @@ fn step<W: Write>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Bulk, BULK_QUIET_US};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn polling_pauses_for_a_while_after_bulk() {
+        let b = Bulk::new();
+        let t0 = Instant::now();
+        assert!(b.may_poll(false, t0));
+        assert!(!b.may_poll(true, t0 + Duration::from_millis(1)));
+        let quiet = Duration::from_micros(BULK_QUIET_US);
+        assert!(!b.may_poll(false, t0 + Duration::from_millis(2)));
+        assert!(!b.may_poll(false, t0 + quiet));
+        assert!(b.may_poll(false, t0 + Duration::from_millis(1) + quiet));
+    }
 }

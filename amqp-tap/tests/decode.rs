@@ -346,7 +346,7 @@ fn the_text_form_shows_each_frame_and_each_message() {
         "{message}"
     );
     assert!(
-        out.contains("s2c ch=1 method basic.ack delivery-tag=2 multiple=true [confirms seq 1 (")
+        out.contains("s2c ch=1 method basic.ack delivery-tag=2 multiple=true [confirms seq 1-2 (")
     );
 }
 
