@@ -3,7 +3,7 @@
 //!
 //! The forwarding threads only read, write, and append a timestamped copy of
 //! what they forwarded to a buffer shared with one decoding thread; they
-//! never wait for it (unless it falls behind by [`MAX_PENDING`] bytes). That
+//! never wait for it (unless it falls 64 MiB behind). That
 //! thread decodes every connection, writes the output (and the optional
 //! pcap), and takes the buffer every 20 ms rather than being woken for each
 //! chunk: a wake-up and a write per message on the forwarding path would add

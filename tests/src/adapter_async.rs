@@ -455,7 +455,7 @@ pub mod checks {
     use std::future::{poll_fn, Future};
     use std::pin::Pin;
     use std::task::Poll;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use amqp_client::tokio::{Connection, ConsumeOptions, QueueDeclareOptions};
     use amqp_client::Error;
@@ -742,6 +742,74 @@ pub mod checks {
         }
         och.queue_delete(&q, false, false).await.unwrap();
         observer.close().await.unwrap();
+        conn.close().await.unwrap();
+    }
+
+    /// Publishes made while the socket takes nothing (a relay that stops
+    /// reading) reach the broker whole and in order once it reads again:
+    /// bytes written from the publishing task never overtake those the
+    /// connection's driver still holds. Messages of 3 MiB, more than the
+    /// sockets buffer, each followed by small ones a few milliseconds apart
+    /// (far enough apart to be written directly where that is done).
+    pub async fn publishes_keep_their_order_behind_a_stalled_socket(sleep: Sleep) {
+        let relay = crate::live::Relay::start();
+        let conn = Connection::open(crate::live::params().with_port(relay.addr.port()))
+            .await
+            .unwrap();
+        let ch = conn.channel().await.unwrap();
+        let q = unique("stalled");
+        ch.queue_declare(
+            &q,
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        relay.set_reading(false);
+        // Publishers wait for room while the relay does not read: it reads
+        // again from another thread, whatever the runtime.
+        let resume = relay.clone();
+        let resumer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            resume.set_reading(true);
+        });
+        let props = BasicProperties::default();
+        let mut expected = Vec::new();
+        for round in 0..3u8 {
+            let mut big = vec![b'b'; 3 << 20];
+            big[0] = round;
+            ch.basic_publish("", &q, &big, &props, false).await.unwrap();
+            expected.push(big);
+            for i in 0..5 {
+                sleep(Duration::from_millis(2)).await;
+                let small = format!("{round}-{i}").into_bytes();
+                ch.basic_publish("", &q, &small, &props, false)
+                    .await
+                    .unwrap();
+                expected.push(small);
+            }
+        }
+        resumer.join().unwrap();
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while got.len() < expected.len() && Instant::now() < deadline {
+            match ch.basic_get(&q, true).await.unwrap() {
+                Some(m) => got.push(m.delivery.body.to_vec()),
+                None => sleep(Duration::from_millis(20)).await,
+            }
+        }
+        assert_eq!(got.len(), expected.len(), "messages lost");
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert!(
+                g == e,
+                "message {i} differs ({} bytes, {} expected)",
+                g.len(),
+                e.len()
+            );
+        }
+        ch.queue_delete(&q, false, false).await.unwrap();
         conn.close().await.unwrap();
     }
 

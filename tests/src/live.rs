@@ -93,11 +93,15 @@ pub fn exchange_names() -> Vec<String> {
 }
 
 /// A TCP relay to the broker that can stop forwarding (both directions)
-/// while keeping the sockets open: a peer that stops answering.
+/// while keeping the sockets open: a peer that stops answering. It can also
+/// stop reading what the client sends (the client's socket then fills up)
+/// and read it again later. Clones control the same relay.
+#[derive(Clone)]
 pub struct Relay {
     /// The address to connect to instead of the broker.
     pub addr: std::net::SocketAddr,
     forwarding: Arc<AtomicBool>,
+    reading: Arc<AtomicBool>,
 }
 
 impl Relay {
@@ -107,7 +111,9 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind relay");
         let addr = listener.local_addr().expect("relay address");
         let forwarding = Arc::new(AtomicBool::new(true));
+        let reading = Arc::new(AtomicBool::new(true));
         let f = forwarding.clone();
+        let r = reading.clone();
         std::thread::spawn(move || {
             let Ok((client, _)) = listener.accept() else {
                 return;
@@ -115,10 +121,16 @@ impl Relay {
             let Ok(broker) = TcpStream::connect(BROKER) else {
                 return;
             };
-            let pump = |mut from: TcpStream, mut to: TcpStream, f: Arc<AtomicBool>| {
+            let pump = |mut from: TcpStream,
+                        mut to: TcpStream,
+                        f: Arc<AtomicBool>,
+                        reading: Option<Arc<AtomicBool>>| {
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 16 * 1024];
                     loop {
+                        while reading.as_ref().is_some_and(|r| !r.load(Ordering::SeqCst)) {
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                        }
                         match from.read(&mut buf) {
                             Ok(0) | Err(_) => break,
                             Ok(n) => {
@@ -135,10 +147,19 @@ impl Relay {
                 client.try_clone().expect("clone"),
                 broker.try_clone().expect("clone"),
             );
-            pump(client, broker, f.clone());
-            pump(b2, c2, f);
+            pump(client, broker, f.clone(), Some(r));
+            pump(b2, c2, f, None);
         });
-        Relay { addr, forwarding }
+        Relay {
+            addr,
+            forwarding,
+            reading,
+        }
+    }
+
+    /// Whether the relay reads what the client sends (it does at first).
+    pub fn set_reading(&self, on: bool) {
+        self.reading.store(on, Ordering::SeqCst);
     }
 
     /// From now on, bytes are swallowed in both directions.

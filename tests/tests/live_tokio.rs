@@ -61,6 +61,16 @@ mod async_only {
         .await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn publishes_keep_their_order_behind_a_stalled_socket() {
+        checks::publishes_keep_their_order_behind_a_stalled_socket(sleep).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn publishes_keep_their_order_behind_a_stalled_socket_on_one_thread() {
+        checks::publishes_keep_their_order_behind_a_stalled_socket(sleep).await;
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn handles_are_clones_of_one_connection() {
         checks::handles_are_clones_of_one_connection(open().await).await;

@@ -133,7 +133,7 @@ impl Channel {
             inner.check(self.id, self.generation)?;
             let r = inner.core.call(self.id, method)?;
             inner.slots.insert(r, Slot::new(None));
-            inner.wake_driver();
+            inner.write_or_wake();
             r
         };
         ReplyFuture::new(self.shared.clone(), request).await
@@ -154,7 +154,7 @@ impl Channel {
         if inner.has_buffered(self.id) {
             inner.lazy_output = true;
         } else {
-            inner.wake_driver();
+            inner.write_or_wake();
         }
         Ok(())
     }
@@ -574,7 +574,7 @@ impl Channel {
             if earlier_due && inner.queued < LAZY_BYTES {
                 inner.lazy_output = true;
             } else {
-                inner.wake_driver();
+                inner.write_or_wake();
             }
             Poll::Ready(Ok(seq))
         })

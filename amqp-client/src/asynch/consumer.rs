@@ -175,7 +175,7 @@ impl Stream for Consumer {
         // leave now, before the consumer waits.
         if inner.lazy_output {
             inner.lazy_output = false;
-            inner.wake_driver();
+            inner.write_or_wake();
         }
         Poll::Pending
     }
@@ -275,7 +275,7 @@ impl Future for Confirmation {
                 // before this waits.
                 if inner.lazy_output && !staged {
                     inner.lazy_output = false;
-                    inner.wake_driver();
+                    inner.write_or_wake();
                 }
                 Poll::Pending
             }

@@ -1,7 +1,11 @@
 //! The driver: the one task that owns the socket. It feeds the core what it
 //! reads and the time, moves the core's events to the waiting handles, and
-//! writes what the core produced, in order. The application's handles never
-//! touch the socket; they update the shared state and wake the driver.
+//! writes what the core produced, in order. The application's handles update
+//! the shared state and wake the driver; on plain TCP with tokio, a handle
+//! that sends a request, a reply or a lone publish while the driver has
+//! nothing left to write writes it itself instead, without blocking (see
+//! `Inner::write_or_wake`): a wake-up of the driver is a context switch, and
+//! on a multi-threaded runtime that is most of a round trip's CPU time.
 //!
 //! Every byte read passes through [`Driver::decrypt`] and [`Driver::feed`],
 //! and every byte written is staged by [`Driver::stage_output`]: those are
@@ -43,6 +47,18 @@ pub(crate) trait Transport: Send + Unpin + 'static {
     fn read_now(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
         Err(io::ErrorKind::WouldBlock.into())
     }
+    /// A handle through which the application's tasks may write, when the
+    /// stream has one.
+    fn direct_writer(&self) -> Option<Arc<dyn DirectWrite>> {
+        None
+    }
+}
+
+/// A socket that another task may write to without blocking while the
+/// driver waits (see [`Inner::write_or_wake`]): plain TCP, never TLS.
+pub(crate) trait DirectWrite: Send + Sync + 'static {
+    /// Writes what the socket takes now; `WouldBlock` if nothing.
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
 }
 
 /// A clock's sleeps, from whichever runtime runs the driver.
@@ -102,6 +118,8 @@ pub(crate) struct Driver<T, M> {
     window_ends: Option<Instant>,
     /// See [`LAZY_FLUSH`].
     lazy_interval: Duration,
+    /// Bytes in `out` when it was last staged (counted in `Inner::queued`).
+    staged: usize,
 }
 
 impl<T: Transport, M: Timer> Driver<T, M> {
@@ -116,6 +134,8 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         if let Some(tls) = &mut tls {
             // The ClientHello goes out first.
             tls.take_output(&mut out);
+        } else {
+            shared.lock().direct = io.direct_writer();
         }
         Driver {
             shared,
@@ -144,6 +164,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             coalescing: Coalescing::new(coalescing),
             window_ends: None,
             lazy_interval: LAZY_FLUSH,
+            staged: 0,
         }
     }
 
@@ -217,6 +238,13 @@ impl<T: Transport, M: Timer> Driver<T, M> {
     /// Moves the core's output to the write buffer, encrypted with TLS (in
     /// one batch); once the core is closed, ends TLS with `close_notify`.
     fn stage_output(&mut self, inner: &mut Inner, now: Instant) {
+        // What a direct write left (see `Inner::write_or_wake`) goes first.
+        if !inner.direct_rest.is_empty() {
+            if !self.write_dead {
+                self.out.extend_from_slice(&inner.direct_rest);
+            }
+            inner.direct_rest.clear();
+        }
         let Some(tls) = &mut self.tls else {
             while let Some(bytes) = inner.core.poll_transmit(now) {
                 if !self.write_dead {
@@ -331,6 +359,8 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             self.stage_output(&mut inner, now);
             inner.mark_staged();
             inner.queued = self.out.len();
+            self.staged = self.out.len();
+            inner.driver_out_empty = self.out.is_empty();
             if !inner.room_waiters.is_empty() && self.out.len() < LOW_WATER {
                 self.fx.wakers.append(&mut inner.room_waiters);
             }
@@ -390,6 +420,14 @@ impl<T: Transport, M: Timer> Driver<T, M> {
                 }
                 Poll::Pending => {}
             }
+        }
+        if wrote && self.out.is_empty() {
+            // Nothing of the driver's left to write: the application's
+            // tasks may write directly again.
+            let mut inner = self.shared.lock();
+            inner.driver_out_empty = true;
+            inner.queued = inner.queued.saturating_sub(self.staged);
+            self.staged = 0;
         }
         if wrote && self.room_wanted {
             // Publishers wait for room: tell them on the next step.
@@ -473,6 +511,8 @@ impl<T, M> Drop for Driver<T, M> {
         let mut fx = Effects::default();
         {
             let mut inner = self.shared.lock();
+            // The socket closes with the driver, not with the last handle.
+            inner.direct = None;
             if !inner.core.is_closed() {
                 inner.core.handle_eof(Some(io::Error::other(
                     "the connection's driver task stopped (was its runtime shut down?)",

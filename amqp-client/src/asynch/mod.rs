@@ -31,4 +31,6 @@ pub(crate) use connection::{establish, open_endpoints};
 pub use consumer::{Confirmation, Consumer};
 #[cfg_attr(not(feature = "futures-io"), allow(unreachable_pub))]
 pub use driver::BoxFuture;
+#[cfg(feature = "tokio")]
+pub(crate) use driver::DirectWrite;
 pub(crate) use driver::{Timer, Transport};

@@ -9,11 +9,12 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use amqp_protocol::{basic, FieldTable, Method, ReplyCode, ShortStr};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
+use super::driver::DirectWrite;
 use crate::core::{Connection as Core, Content, Event, RequestId, Tuning};
 use crate::error::{BrokerClose, Error};
 use crate::types::{Delivery, Returned};
@@ -40,6 +41,10 @@ pub(crate) const LAZY_FLUSH: Duration = Duration::from_millis(5);
 pub(crate) const LAZY_BYTES: usize = 64 * 1024;
 /// See [`LAZY_FLUSH`].
 pub(crate) const LAZY_FLUSH_MAX: Duration = Duration::from_millis(200);
+/// Output that follows a direct write this soon goes through the driver
+/// (see [`Inner::write_or_wake`]): one system call per publish costs more
+/// than one wake-up of the driver per batch.
+pub(crate) const DIRECT_GAP: Duration = Duration::from_micros(20);
 
 /// What to do with the reply to a request whose future was dropped, so that
 /// a cancelled `.await` never leaves the broker and the client disagreeing.
@@ -190,6 +195,17 @@ pub(crate) struct Inner {
     /// any is full.
     pub(crate) bounded_consumers: usize,
     pub(crate) full_consumers: usize,
+    /// The socket, for writes from the application's tasks (plain TCP on
+    /// tokio; see [`Inner::write_or_wake`]).
+    pub(crate) direct: Option<Arc<dyn DirectWrite>>,
+    /// What the socket did not take of a direct write: the driver writes it
+    /// before anything else.
+    pub(crate) direct_rest: BytesMut,
+    /// The driver has written everything it staged and stages nothing
+    /// without the lock: a direct write keeps the order of the bytes.
+    pub(crate) driver_out_empty: bool,
+    /// When the last direct write was made.
+    last_direct: Option<Instant>,
     /// Output was queued in the core without waking the driver: the
     /// acknowledgements of `Channel::send_ack`, the pipelined publishes of
     /// `Channel::publish_inner`.
@@ -226,6 +242,10 @@ impl Shared {
                 state_waiters: Vec::new(),
                 room_waiters: Vec::new(),
                 queued: 0,
+                direct: None,
+                direct_rest: BytesMut::new(),
+                driver_out_empty: false,
+                last_direct: None,
                 bounded_consumers: 0,
                 full_consumers: 0,
                 lazy_output: false,
@@ -255,6 +275,54 @@ impl Inner {
     pub(crate) fn wake_driver(&mut self) {
         if let Some(w) = self.driver.take() {
             w.wake();
+        }
+    }
+
+    /// Writes what the core has for the socket from the calling task, when
+    /// the socket allows it (plain TCP on tokio) and the driver has nothing
+    /// of its own left to write (so the bytes keep their order); otherwise,
+    /// or for what the socket does not take at once, wakes the driver. A
+    /// request, a reply or a single publish then leaves with one system call
+    /// and no wake-up of another thread. Output that follows a direct write
+    /// within [`DIRECT_GAP`] (a publisher streaming) is left to the driver,
+    /// which writes it in batches.
+    pub(crate) fn write_or_wake(&mut self) {
+        let Some(direct) = &self.direct else {
+            return self.wake_driver();
+        };
+        if !self.driver_out_empty || !self.direct_rest.is_empty() {
+            return self.wake_driver();
+        }
+        let now = Instant::now();
+        if self
+            .last_direct
+            .is_some_and(|t| now.saturating_duration_since(t) < DIRECT_GAP)
+        {
+            return self.wake_driver();
+        }
+        let Some(bytes) = self.core.poll_transmit(now) else {
+            return;
+        };
+        self.last_direct = Some(now);
+        let mut written = 0;
+        while written < bytes.len() {
+            match direct.try_write(&bytes[written..]) {
+                Ok(0) => break,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // WouldBlock, or a failure the driver meets and reports.
+                Err(_) => break,
+            }
+        }
+        self.lazy_output = false;
+        self.mark_staged();
+        if written < bytes.len() {
+            self.direct_rest.extend_from_slice(&bytes[written..]);
+            self.driver_out_empty = false;
+            self.queued = self.direct_rest.len();
+            self.wake_driver();
+        } else {
+            self.queued = 0;
         }
     }
 

@@ -100,7 +100,7 @@ use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::net::TcpStream;
 use ::tokio::runtime::Handle;
 
-use crate::asynch::{self, BoxFuture, Timer, Transport};
+use crate::asynch::{self, BoxFuture, DirectWrite, Timer, Transport};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
 
@@ -147,7 +147,8 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for TokioIo<S
 }
 
 /// A TCP connection as the driver's transport: a [`TokioIo`] that also
-/// coalesces receives (see [`Coalescing`](crate::sys::Coalescing)).
+/// coalesces receives (see [`Coalescing`](crate::sys::Coalescing)) and lets
+/// the application's tasks write (see [`DirectWrite`]).
 struct TokioTcp(TokioIo<TcpStream>);
 
 impl Transport for TokioTcp {
@@ -176,6 +177,25 @@ impl Transport for TokioTcp {
         use std::io::Read;
         let socket = socket2::SockRef::from(&self.0 .0);
         (&*socket).read(buf)
+    }
+
+    fn direct_writer(&self) -> Option<Arc<dyn DirectWrite>> {
+        // A second descriptor of the socket, non-blocking like the first
+        // (they share its file status flags); the driver drops it when it
+        // ends, so that the socket closes with the driver.
+        let socket = socket2::SockRef::from(&self.0 .0).try_clone().ok()?;
+        Some(Arc::new(Direct(socket.into())))
+    }
+}
+
+/// The application's side of a [`TokioTcp`]: `std`'s writes, which never
+/// raise `SIGPIPE`.
+struct Direct(std::net::TcpStream);
+
+impl DirectWrite for Direct {
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::io::Write;
+        (&self.0).write(buf)
     }
 }
 
