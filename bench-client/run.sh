@@ -51,6 +51,9 @@ clients_for() { # scenario
         consume-ack|consume-noack) echo "ours-cb|ours --mode callback" ;;
     esac
     echo "ours-tokio|ours_tokio"
+    # Both tokio clients on a current-thread runtime too, where the
+    # application, the connection's tasks and the reactor share one thread.
+    [ "$1" = latency ] && echo "ours-tokio-ct|ours_tokio --mode current-thread"
     echo "lapin|lapin --mode await"
     case "$1" in
         # Nothing to keep in flight in the other two: a no-ack consumer
@@ -58,6 +61,7 @@ clients_for() { # scenario
         publish|publish-confirm|consume-ack) echo "lapin-inflight|lapin --mode inflight" ;;
     esac
     echo "amqprs|amqprs"
+    [ "$1" = latency ] && echo "amqprs-ct|amqprs --mode current-thread"
     echo "amiquip|amiquip"
 }
 

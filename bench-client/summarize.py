@@ -77,12 +77,16 @@ def main(paths):
             all_peers = {c: s for c, s in stats.items() if not c.startswith("ours") and s["runs"]}
             for ours in [c for c in stats if c.startswith("ours")]:
                 o = stats[ours]
-                # The async adapter is held against the async clients.
-                peers = (
-                    {c: s for c, s in all_peers.items() if c.startswith(("lapin", "amqprs"))}
-                    if ours == "ours-tokio"
-                    else all_peers
-                )
+                # The async adapter is held against the async clients, on
+                # the same kind of tokio runtime (lapin has threads of its
+                # own either way); the blocking one against the clients on
+                # the default runtimes.
+                if ours == "ours-tokio-ct":
+                    peers = {c: s for c, s in all_peers.items() if c == "amqprs-ct" or c.startswith("lapin")}
+                elif ours == "ours-tokio":
+                    peers = {c: s for c, s in all_peers.items() if c in ("amqprs", "lapin", "lapin-inflight")}
+                else:
+                    peers = {c: s for c, s in all_peers.items() if not c.endswith("-ct")}
                 if not o["runs"] or not peers:
                     continue
                 best_mps = max(peers.items(), key=lambda kv: kv[1]["mps"] or 0)

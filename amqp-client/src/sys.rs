@@ -219,6 +219,17 @@ impl Coalescing {
         })
     }
 
+    /// Waits for the largest mark: the next read comes when the window
+    /// expires, unless that much arrives first. Returns the new low-water
+    /// mark when it changes.
+    #[cfg_attr(not(any(feature = "tokio", feature = "futures-io")), allow(dead_code))]
+    pub(crate) fn hold(&mut self) -> Option<usize> {
+        (self.enabled && self.lowat != Self::MAX).then(|| {
+            self.lowat = Self::MAX;
+            Self::MAX
+        })
+    }
+
     /// The socket refused the option: stay off.
     pub(crate) fn disable(&mut self) {
         self.enabled = false;
@@ -260,6 +271,20 @@ mod tests {
         c.after_read(Some((Coalescing::ENGAGE, many)));
         assert_eq!(c.after_read(None), Some(1));
         assert!(!c.engaged());
+    }
+
+    #[test]
+    fn holding_waits_for_the_largest_mark_until_a_read_says_otherwise() {
+        let mut c = Coalescing::new(true);
+        assert_eq!(c.hold(), Some(Coalescing::MAX));
+        assert!(c.engaged());
+        assert_eq!(c.hold(), None);
+        // A few small frames came when the window expired: off again.
+        assert_eq!(c.after_read(Some((42, 2))), Some(1));
+        assert!(!c.engaged());
+        let mut off = Coalescing::new(false);
+        assert_eq!(off.hold(), None);
+        assert!(!off.engaged());
     }
 
     #[test]

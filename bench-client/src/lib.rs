@@ -481,3 +481,14 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Gives up waiting for messages or confirms after this long.
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The tokio runtime of an async client's run: multi-threaded (2 workers on
+/// this machine, tokio's default) unless `--mode current-thread`.
+pub fn tokio_runtime(args: &Args) -> Result<tokio::runtime::Runtime, String> {
+    let mut builder = if args.mode == "current-thread" {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build().map_err(|e| e.to_string())
+}

@@ -633,6 +633,50 @@ pub mod checks {
         conn.close().await.unwrap();
     }
 
+    /// A deep pipeline (1000 confirms in flight, where confirms are read
+    /// in batches) and its shallow tail all resolve, each to its own
+    /// publish's outcome, and every message is on the queue.
+    pub async fn a_deep_pipeline_of_confirms_resolves(conn: Connection, sleep: Sleep) {
+        let ch = conn.channel().await.unwrap();
+        let q = ch.queue_declare("", exclusive()).await.unwrap().queue;
+        ch.confirm_delivery().await.unwrap();
+        let props = BasicProperties::default();
+        let mut window = std::collections::VecDeque::new();
+        let mut next_expected = 1;
+        for i in 0..5000u32 {
+            if window.len() == 1000 {
+                let c: amqp_client::tokio::Confirmation = window.pop_front().unwrap();
+                assert_eq!(c.sequence_number(), next_expected);
+                next_expected += 1;
+                c.await.unwrap();
+            }
+            let body = i.to_be_bytes();
+            window.push_back(
+                ch.publish_with_confirm("", &q, &body, &props, false)
+                    .await
+                    .unwrap(),
+            );
+        }
+        // The tail drains below the batching depth: none is left behind.
+        let tail = std::pin::pin!(async {
+            for c in window {
+                c.await.unwrap();
+            }
+        });
+        let timeout = sleep(Duration::from_secs(10));
+        assert!(
+            matches!(
+                futures_util::future::select(tail, timeout).await,
+                futures_util::future::Either::Left(_)
+            ),
+            "the last confirms never came"
+        );
+        let n = ch.queue_declare(&q, passive()).await.unwrap().message_count;
+        assert_eq!(n, 5000);
+        ch.queue_delete(&q, false, false).await.unwrap();
+        conn.close().await.unwrap();
+    }
+
     pub async fn confirmation_futures(conn: Connection) {
         let ch = conn.channel().await.unwrap();
         let q = ch.queue_declare("", exclusive()).await.unwrap().queue;

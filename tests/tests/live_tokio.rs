@@ -46,6 +46,16 @@ mod async_only {
         checks::a_dropped_call_does_not_disturb_the_next(open().await, sleep).await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deep_pipeline_of_confirms_resolves() {
+        checks::a_deep_pipeline_of_confirms_resolves(open().await, sleep).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_deep_pipeline_of_confirms_resolves_on_one_thread() {
+        checks::a_deep_pipeline_of_confirms_resolves(open().await, sleep).await;
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn confirmation_futures() {
         checks::confirmation_futures(open().await).await;

@@ -480,7 +480,16 @@ impl Channel {
     /// publishes, a publish does not wake the connection's driver task: it
     /// is written with the next batch, when those confirms arrive or when a
     /// [`Confirmation`] is awaited (or once 64 KiB are waiting), which spares
-    /// a task wake-up per message when many are in flight.
+    /// a task wake-up per message when many are in flight. With 512 or more
+    /// publishes awaiting their confirms on the connection (a deep pipeline,
+    /// kept for throughput), the broker's confirms are read once a
+    /// millisecond rather than as each arrives (tokio over TCP on Linux,
+    /// with receive coalescing on; see
+    /// [`ConnectionParameters::with_receive_coalescing`]): the
+    /// publisher then wakes once per batch of confirms, and a confirm may be
+    /// reported up to a millisecond late.
+    ///
+    /// [`ConnectionParameters::with_receive_coalescing`]: crate::ConnectionParameters::with_receive_coalescing
     pub async fn publish_with_confirm(
         &self,
         exchange: &str,

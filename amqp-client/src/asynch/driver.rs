@@ -73,6 +73,13 @@ const READ_BUF: usize = 64 * 1024;
 const SLICE: usize = 4 * 1024;
 /// Steps per poll before yielding to other tasks.
 const BUDGET: usize = 32;
+/// With at least this many publishes awaiting their confirms, a publisher
+/// keeps a deep pipeline and gains nothing from hearing of each confirm at
+/// once: the broker's confirms are read every [`CONFIRM_WINDOW`] (see
+/// `Driver::hold_for_confirms`).
+const CONFIRM_DEPTH: usize = 512;
+/// See [`CONFIRM_DEPTH`].
+const CONFIRM_WINDOW: Duration = Duration::from_millis(1);
 
 enum Step {
     Again,
@@ -120,6 +127,9 @@ pub(crate) struct Driver<T, M> {
     lazy_interval: Duration,
     /// Bytes in `out` when it was last staged (counted in `Inner::queued`).
     staged: usize,
+    /// How long a coalescing read waits: [`Coalescing::WINDOW`], or
+    /// [`CONFIRM_WINDOW`] while holding for confirms.
+    window: Duration,
 }
 
 impl<T: Transport, M: Timer> Driver<T, M> {
@@ -165,6 +175,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             window_ends: None,
             lazy_interval: LAZY_FLUSH,
             staged: 0,
+            window: Coalescing::WINDOW,
         }
     }
 
@@ -172,11 +183,28 @@ impl<T: Transport, M: Timer> Driver<T, M> {
     /// empty (`None`): adjusts the low-water mark.
     fn coalesce(&mut self, got: Option<(usize, u64)>) {
         self.window_ends = None;
+        self.window = Coalescing::WINDOW;
         if let Some(lowat) = self.coalescing.after_read(got) {
-            if !self.io.set_recv_lowat(lowat) {
-                self.coalescing.disable();
-                self.io.set_recv_lowat(1);
-            }
+            self.set_lowat(lowat);
+        }
+    }
+
+    /// After a read, while at least [`CONFIRM_DEPTH`] publishes await their
+    /// confirms: the next read waits [`CONFIRM_WINDOW`], so that the
+    /// broker's confirms (small frames, a few at a time) are read, and the
+    /// publisher woken, in batches.
+    fn hold_for_confirms(&mut self) {
+        self.window_ends = None;
+        self.window = CONFIRM_WINDOW;
+        if let Some(lowat) = self.coalescing.hold() {
+            self.set_lowat(lowat);
+        }
+    }
+
+    fn set_lowat(&mut self, lowat: usize) {
+        if !self.io.set_recv_lowat(lowat) {
+            self.coalescing.disable();
+            self.io.set_recv_lowat(1);
         }
     }
 
@@ -289,7 +317,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             let mut read = self.io.poll_read(cx, &mut self.read_buf[..cap]);
             if read.is_pending() && self.coalescing.engaged() {
                 match self.window_ends {
-                    None => self.window_ends = Some(now + Coalescing::WINDOW),
+                    None => self.window_ends = Some(now + self.window),
                     Some(t) if now >= t => match self.io.read_now(&mut self.read_buf[..cap]) {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.coalesce(None),
                         other => read = Poll::Ready(other),
@@ -332,7 +360,11 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             self.feed(&mut inner, now, trickle);
             if let Some(n) = just_read {
                 let frames = inner.core.frames_received() - before;
-                self.coalesce(Some((n, frames)));
+                if inner.confirms_outstanding() >= CONFIRM_DEPTH {
+                    self.hold_for_confirms();
+                } else {
+                    self.coalesce(Some((n, frames)));
+                }
             }
             if let Some(e) = self.write_error.take() {
                 inner.core.handle_eof(Some(e));

@@ -8,7 +8,10 @@
 //!
 //! - The application's handles update the shared state under a short lock
 //!   (submit a method to the core, register a waker) and wake the driver
-//!   only when they produced output or freed buffer room.
+//!   only when they produced output or freed buffer room. On plain TCP with
+//!   tokio, a request, a reply or a lone publish made while the driver has
+//!   nothing left to write is written by the handle itself, with one
+//!   non-blocking write: no wake-up of another thread.
 //! - The driver reads, feeds the core, moves events into the shared state
 //!   (waking exactly the futures concerned), writes everything the core
 //!   produced in one batch, then flushes; it sleeps until the core's next

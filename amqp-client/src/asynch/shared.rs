@@ -628,6 +628,14 @@ impl Inner {
             .is_some_and(|c| c.consumers.values().any(|s| !s.queue.is_empty()))
     }
 
+    /// How many publishes await their confirms, on all channels.
+    pub(crate) fn confirms_outstanding(&self) -> usize {
+        self.channels
+            .values()
+            .map(|c| c.confirms.waiting.len())
+            .sum()
+    }
+
     /// Whether any channel awaits confirms.
     pub(crate) fn any_confirms_due(&self) -> bool {
         self.channels

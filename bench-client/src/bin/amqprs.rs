@@ -29,12 +29,9 @@ fn e(err: amqprs::error::Error) -> String {
 }
 
 fn main() {
-    let args = parse_args("amqprs", &[]);
+    let args = parse_args("amqprs", &["multi-thread", "current-thread"]);
     main_for("amqprs", args.clone(), |args, queue| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
+        let rt = amqp_client_bench::tokio_runtime(args)?;
         rt.block_on(run(args, queue))
     });
 }

@@ -1,5 +1,6 @@
 //! amqp-client's async API on tokio (feature `tokio`), on a multi-thread
-//! runtime with 2 workers like the other async clients here. Consumers are
+//! runtime with 2 workers like the other async clients here, or with
+//! `--mode current-thread` on a current-thread runtime. Consumers are
 //! `Stream`s; pipelined confirms are `Confirmation` futures kept in a window.
 
 use std::collections::VecDeque;
@@ -15,12 +16,9 @@ use amqp_protocol::BasicProperties;
 use futures_util::StreamExt;
 
 fn main() {
-    let args = parse_args("ours-tokio", &[]);
+    let args = parse_args("ours-tokio", &["multi-thread", "current-thread"]);
     main_for("ours-tokio", args.clone(), |args, queue| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
+        let rt = amqp_client_bench::tokio_runtime(args)?;
         rt.block_on(run(args, queue)).map_err(|e| e.to_string())
     });
 }
