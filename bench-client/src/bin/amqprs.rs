@@ -30,7 +30,12 @@ fn e(err: amqprs::error::Error) -> String {
 
 fn main() {
     let args = parse_args("amqprs", &["multi-thread", "current-thread"]);
-    main_for("amqprs", args.clone(), |args, queue| {
+    let client = if args.mode == "current-thread" {
+        "amqprs-ct"
+    } else {
+        "amqprs"
+    };
+    main_for(client, args.clone(), |args, queue| {
         let rt = amqp_client_bench::tokio_runtime(args)?;
         rt.block_on(run(args, queue))
     });
@@ -255,7 +260,12 @@ async fn run(args: &Args, queue: &str) -> Res<Report> {
     ch.close().await.map_err(e)?;
     conn.close().await.map_err(e)?;
     Ok(Report {
-        client: "amqprs".to_owned(),
+        client: if args.mode == "current-thread" {
+            "amqprs-ct"
+        } else {
+            "amqprs"
+        }
+        .to_owned(),
         args: args.clone(),
         measured,
         latencies,

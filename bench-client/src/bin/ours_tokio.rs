@@ -17,7 +17,12 @@ use futures_util::StreamExt;
 
 fn main() {
     let args = parse_args("ours-tokio", &["multi-thread", "current-thread"]);
-    main_for("ours-tokio", args.clone(), |args, queue| {
+    let client = if args.mode == "current-thread" {
+        "ours-tokio-ct"
+    } else {
+        "ours-tokio"
+    };
+    main_for(client, args.clone(), |args, queue| {
         let rt = amqp_client_bench::tokio_runtime(args)?;
         rt.block_on(run(args, queue)).map_err(|e| e.to_string())
     });
@@ -169,7 +174,12 @@ async fn run(args: &Args, queue: &str) -> Result<Report, Error> {
     ch.queue_delete(queue, false, false).await?;
     conn.close().await?;
     Ok(Report {
-        client: "ours-tokio".to_owned(),
+        client: if args.mode == "current-thread" {
+            "ours-tokio-ct"
+        } else {
+            "ours-tokio"
+        }
+        .to_owned(),
         args: args.clone(),
         measured,
         latencies,
