@@ -59,6 +59,12 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// How many publishes await the broker's confirms, on all channels in
+    /// confirm mode.
+    pub fn confirms_outstanding(&self) -> usize {
+        self.confirms.values().map(|c| c.outstanding.len()).sum()
+    }
+
     /// A connection whose directions start as given.
     pub fn new(info: ConnInfo, c2s: StreamStart, s2c: StreamStart) -> Self {
         let stream = |s| match s {

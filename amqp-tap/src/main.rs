@@ -110,8 +110,10 @@ struct ProxyArgs {
     #[arg(long, value_name = "MICROSECONDS", default_value_t = amqp_tap::proxy::DEFAULT_SPIN.as_micros() as u64)]
     spin_us: u64,
     /// Forward bulk data as it comes, segment by segment, instead of in
-    /// batches of up to 32 KiB held back at most 2 ms (which spares the
-    /// CPU; requests and replies are never held back either way).
+    /// batches of up to 32 KiB held back at most 2 ms, and the confirms of
+    /// a deep publishing pipeline as they come instead of once a
+    /// millisecond (both spare the CPU; requests and replies are never held
+    /// back either way).
     #[arg(long)]
     no_coalescing: bool,
     #[command(flatten)]

@@ -47,6 +47,8 @@ enum Out {
         front: (SocketAddr, SocketAddr),
         /// Upstream side: the proxy's local address and the upstream.
         back: (SocketAddr, SocketAddr),
+        /// Shared with the connection's forwarding threads.
+        bulk: Arc<Bulk>,
     },
     /// The next `len` bytes of the batch's data.
     Data {
@@ -125,22 +127,37 @@ impl Handoff {
 /// How long a forwarding thread keeps polling its socket after it forwarded
 /// a request or a reply, by default, before it blocks again (see
 /// [`Proxy::with_spin`]).
-pub const DEFAULT_SPIN: Duration = Duration::from_micros(200);
+pub const DEFAULT_SPIN: Duration = Duration::from_micros(500);
 
 /// A read that brings this many frames or more is bulk, not a request or a
 /// reply: neither direction polls after it, nor for [`BULK_QUIET_US`] (see
 /// [`Proxy::with_spin`]).
 const SPIN_MAX_FRAMES: u64 = 8;
 
+/// While a publisher streams with at least [`CONFIRM_DEPTH`] publishes
+/// awaiting confirms, the broker's confirms are read at most this often:
+/// such a publisher keeps a deep pipeline and gains nothing from each
+/// confirm's early arrival, while the proxy saves a wake-up per few
+/// confirms.
+const HOLD_WINDOW: Duration = Duration::from_millis(1);
+
+/// See [`HOLD_WINDOW`]. Shallower pipelines (and a consumer's acks, which
+/// its prefetch window waits for) are never held back.
+const CONFIRM_DEPTH: u64 = 512;
+
 /// How long after bulk (in microseconds) neither direction polls.
 const BULK_QUIET_US: u64 = 20_000;
 
-/// When one connection last carried bulk, in either direction.
+/// When one connection last carried bulk, in either direction, and how
+/// deep its publishers' pipelines are.
 #[derive(Debug)]
 struct Bulk {
     epoch: Instant,
     /// Microseconds since `epoch` (0: never).
     last: AtomicU64,
+    /// Publishes awaiting the broker's confirms, as the decoding thread last
+    /// counted them (it lags by up to [`OUTPUT_PERIOD`]).
+    confirms_due: AtomicU64,
 }
 
 impl Bulk {
@@ -148,6 +165,7 @@ impl Bulk {
         Bulk {
             epoch: Instant::now(),
             last: AtomicU64::new(0),
+            confirms_due: AtomicU64::new(0),
         }
     }
 
@@ -225,7 +243,9 @@ impl Proxy {
     /// rather than once per segment and leaves the CPU to the broker and the
     /// clients. Smaller reads (requests, replies, single messages) turn it
     /// off again, so round trips are never held back; bulk data may be held
-    /// back by up to 2 ms. On by default.
+    /// back by up to 2 ms. While a publisher keeps 512 or more publishes
+    /// awaiting confirms, the broker's confirms are likewise read at most
+    /// once a millisecond. On by default.
     pub fn with_coalescing(mut self, on: bool) -> Self {
         self.coalescing = on;
         self
@@ -321,13 +341,14 @@ fn handle(
     // Latency matters more than segment count for AMQP's small frames.
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
+    let bulk = Arc::new(Bulk::new());
     handoff.push(Out::Open {
         id,
         ts: Ts::now(),
         front: (client_addr, front_local),
         back: (server.local_addr()?, upstream),
+        bulk: Arc::clone(&bulk),
     });
-    let bulk = Arc::new(Bulk::new());
     let up = Pump {
         id,
         dir: Dir::C2S,
@@ -337,6 +358,7 @@ fn handle(
         coalescing: Coalescing::new(coalescing),
         frames: FrameCounter::default(),
         bulk: Arc::clone(&bulk),
+        window: Coalescing::WINDOW,
         handoff: Arc::clone(&handoff),
     };
     let down = Pump {
@@ -348,6 +370,7 @@ fn handle(
         coalescing: Coalescing::new(coalescing),
         frames: FrameCounter::default(),
         bulk,
+        window: Coalescing::WINDOW,
         handoff,
     };
     let t = thread::Builder::new()
@@ -371,6 +394,8 @@ struct Pump {
     frames: FrameCounter,
     /// When either direction last carried bulk.
     bulk: Arc<Bulk>,
+    /// How long a coalescing read waits.
+    window: Duration,
     handoff: Arc<Handoff>,
 }
 
@@ -399,7 +424,7 @@ impl Pump {
                 // Either way without blocking: `poll` also reports a socket
                 // readable below the mark (when its receive window runs
                 // low), and a blocking read would then wait for the mark.
-                match poll_readable(&self.from, Coalescing::WINDOW) {
+                match poll_readable(&self.from, self.window) {
                     Ok(_) => recv_now(&self.from, &mut buf),
                     Err(e) => Err(e),
                 }
@@ -408,11 +433,7 @@ impl Pump {
             };
             let (n, frames) = match read {
                 Ok(0) => break,
-                Ok(n) => {
-                    let frames = self.frames.count(&buf[..n]);
-                    self.coalesce(Some((n, frames)));
-                    (n, frames)
-                }
+                Ok(n) => (n, self.frames.count(&buf[..n])),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // A coalescing read's window expired empty.
                 Err(e)
@@ -436,11 +457,21 @@ impl Pump {
             }
             self.handoff.data(self.id, self.dir, &buf[..n]);
             // Request/response traffic is polled for; bulk in either
-            // direction, and for a while after it, is not.
+            // direction, and for a while after it, is not: then this
+            // direction reads in batches (see `coalesce`), and so do the
+            // confirms of a deep publishing pipeline (see HOLD_WINDOW).
             let now = Instant::now();
-            let bulk = frames >= SPIN_MAX_FRAMES || self.coalescing.engaged();
-            spin_until = (CAN_SPIN && !self.spin.is_zero() && self.bulk.may_poll(bulk, now))
-                .then(|| now + self.spin);
+            let bulk = frames >= SPIN_MAX_FRAMES || n >= Coalescing::ENGAGE;
+            let quiet = self.bulk.may_poll(bulk, now);
+            self.coalesce(Some((n, frames)));
+            if self.dir == Dir::S2C
+                && !quiet
+                && !self.coalescing.engaged()
+                && self.bulk.confirms_due.load(Ordering::Relaxed) >= CONFIRM_DEPTH
+            {
+                self.hold();
+            }
+            spin_until = (CAN_SPIN && !self.spin.is_zero() && quiet).then(|| now + self.spin);
         }
         if reset {
             let _ = self.to.shutdown(Shutdown::Both);
@@ -460,9 +491,22 @@ impl Pump {
     /// Adjusts the low-water mark after a read (see [`Proxy::with_coalescing`]);
     /// reads wait at most [`Coalescing::WINDOW`] while it is raised.
     fn coalesce(&mut self, got: Option<(usize, u64)>) {
-        let Some(lowat) = self.coalescing.after_read(got) else {
-            return;
-        };
+        self.window = Coalescing::WINDOW;
+        if let Some(lowat) = self.coalescing.after_read(got) {
+            self.set_lowat(lowat);
+        }
+    }
+
+    /// Confirms of a deep pipeline: the next read waits [`HOLD_WINDOW`] for
+    /// company.
+    fn hold(&mut self) {
+        self.window = HOLD_WINDOW;
+        if let Some(lowat) = self.coalescing.hold() {
+            self.set_lowat(lowat);
+        }
+    }
+
+    fn set_lowat(&mut self, lowat: usize) {
         if !matches!(set_recv_lowat(&self.from, lowat), Ok(true)) {
             self.coalescing.disable();
             let _ = set_recv_lowat(&self.from, 1);
@@ -517,6 +561,8 @@ const OUTPUT_CHUNK: usize = 1 << 16;
 /// A connection as the decoding thread follows it.
 struct Tapped {
     conn: Connection,
+    /// Shared with its forwarding threads.
+    bulk: Arc<Bulk>,
     /// Both legs, when a pcap is written.
     legs: Option<[TcpLeg; 2]>,
     /// Directions that have ended.
@@ -573,6 +619,10 @@ fn decode_thread(
             report(out.write_all(&render.buf));
             render.buf.clear();
         }
+        for t in conns.values() {
+            let due = u64::try_from(t.conn.confirms_outstanding()).unwrap_or(u64::MAX);
+            t.bulk.confirms_due.store(due, Ordering::Relaxed);
+        }
         report(out.flush());
         if let Some(w) = &mut pcap {
             report(w.flush());
@@ -601,6 +651,7 @@ fn step(
             ts,
             front,
             back,
+            bulk,
         } => {
             let mut legs = None;
             if let Some(w) = pcap {
@@ -618,6 +669,7 @@ fn step(
                 id,
                 Tapped {
                     conn,
+                    bulk,
                     legs,
                     ended: 0,
                 },

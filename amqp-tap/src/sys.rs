@@ -201,6 +201,16 @@ impl Coalescing {
         })
     }
 
+    /// Waits for the largest mark: the next read comes when its window
+    /// expires, unless that much arrives first. The new low-water mark when
+    /// it changes.
+    pub(crate) fn hold(&mut self) -> Option<usize> {
+        (self.enabled && self.lowat != Self::MAX).then(|| {
+            self.lowat = Self::MAX;
+            Self::MAX
+        })
+    }
+
     pub(crate) fn disable(&mut self) {
         self.enabled = false;
         self.lowat = 1;
@@ -225,6 +235,19 @@ mod tests {
         assert!(!c.engaged());
         let mut off = Coalescing::new(false);
         assert_eq!(off.after_read(Some((60000, 90))), None);
+    }
+
+    #[test]
+    fn holding_waits_for_the_largest_mark_until_a_read_says_otherwise() {
+        let mut c = Coalescing::new(true);
+        assert_eq!(c.hold(), Some(Coalescing::MAX));
+        assert!(c.engaged());
+        assert_eq!(c.hold(), None);
+        assert_eq!(c.after_read(Some((42, 2))), Some(1));
+        assert!(!c.engaged());
+        let mut off = Coalescing::new(false);
+        assert_eq!(off.hold(), None);
+        assert!(!off.engaged());
     }
 
     #[test]
