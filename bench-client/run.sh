@@ -52,8 +52,10 @@ clients_for() { # scenario
     esac
     echo "ours-tokio|ours_tokio"
     # Both tokio clients on a current-thread runtime too, where the
-    # application, the connection's tasks and the reactor share one thread.
+    # application, the connection's tasks and the reactor share one thread,
+    # and with the application in a spawned task, as in a server.
     [ "$1" = latency ] && echo "ours-tokio-ct|ours_tokio --mode current-thread"
+    [ "$1" = latency ] && echo "ours-tokio-sp|ours_tokio --mode spawned"
     echo "lapin|lapin --mode await"
     case "$1" in
         # Nothing to keep in flight in the other two: a no-ack consumer
@@ -62,6 +64,7 @@ clients_for() { # scenario
     esac
     echo "amqprs|amqprs"
     [ "$1" = latency ] && echo "amqprs-ct|amqprs --mode current-thread"
+    [ "$1" = latency ] && echo "amqprs-sp|amqprs --mode spawned"
     echo "amiquip|amiquip"
 }
 

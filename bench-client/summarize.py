@@ -81,12 +81,13 @@ def main(paths):
                 # the same kind of tokio runtime (lapin has threads of its
                 # own either way); the blocking one against the clients on
                 # the default runtimes.
-                if ours == "ours-tokio-ct":
-                    peers = {c: s for c, s in all_peers.items() if c == "amqprs-ct" or c.startswith("lapin")}
+                variant = ours[len("ours-tokio"):] if ours.startswith("ours-tokio") else None
+                if variant:
+                    peers = {c: s for c, s in all_peers.items() if c == "amqprs" + variant or c.startswith("lapin")}
                 elif ours == "ours-tokio":
                     peers = {c: s for c, s in all_peers.items() if c in ("amqprs", "lapin", "lapin-inflight")}
                 else:
-                    peers = {c: s for c, s in all_peers.items() if not c.endswith("-ct")}
+                    peers = {c: s for c, s in all_peers.items() if not c.endswith(("-ct", "-sp"))}
                 if not o["runs"] or not peers:
                     continue
                 best_mps = max(peers.items(), key=lambda kv: kv[1]["mps"] or 0)

@@ -482,6 +482,21 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(1);
 /// Gives up waiting for messages or confirms after this long.
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The ways an async client on tokio runs: the application's future in
+/// `block_on` on a multi-thread runtime (the default), the same on a
+/// current-thread runtime, or in a task spawned on a multi-thread runtime
+/// (where the runtime's workers run it, as in a server).
+pub const TOKIO_MODES: &[&str] = &["multi-thread", "current-thread", "spawned"];
+
+/// The client's label for its mode: `name`, `name-ct` or `name-sp`.
+pub fn tokio_label(name: &str, args: &Args) -> String {
+    match args.mode.as_str() {
+        "current-thread" => format!("{name}-ct"),
+        "spawned" => format!("{name}-sp"),
+        _ => name.to_owned(),
+    }
+}
+
 /// The tokio runtime of an async client's run: multi-threaded (2 workers on
 /// this machine, tokio's default) unless `--mode current-thread`.
 pub fn tokio_runtime(args: &Args) -> Result<tokio::runtime::Runtime, String> {
@@ -491,4 +506,17 @@ pub fn tokio_runtime(args: &Args) -> Result<tokio::runtime::Runtime, String> {
         tokio::runtime::Builder::new_multi_thread()
     };
     builder.enable_all().build().map_err(|e| e.to_string())
+}
+
+/// Runs an async client's scenario as its mode says: in `block_on`, or in a
+/// spawned task that `block_on` awaits.
+pub fn run_on<F>(rt: &tokio::runtime::Runtime, args: &Args, run: F) -> Result<Report, String>
+where
+    F: std::future::Future<Output = Result<Report, String>> + Send + 'static,
+{
+    if args.mode == "spawned" {
+        rt.block_on(async { tokio::spawn(run).await.map_err(|e| e.to_string())? })
+    } else {
+        rt.block_on(run)
+    }
 }

@@ -29,15 +29,12 @@ fn e(err: amqprs::error::Error) -> String {
 }
 
 fn main() {
-    let args = parse_args("amqprs", &["multi-thread", "current-thread"]);
-    let client = if args.mode == "current-thread" {
-        "amqprs-ct"
-    } else {
-        "amqprs"
-    };
-    main_for(client, args.clone(), |args, queue| {
+    let args = parse_args("amqprs", amqp_client_bench::TOKIO_MODES);
+    let client = amqp_client_bench::tokio_label("amqprs", &args);
+    main_for(&client, args.clone(), |args, queue| {
         let rt = amqp_client_bench::tokio_runtime(args)?;
-        rt.block_on(run(args, queue))
+        let (owned, queue) = (args.clone(), queue.to_owned());
+        amqp_client_bench::run_on(&rt, args, async move { run(&owned, &queue).await })
     });
 }
 
@@ -260,12 +257,7 @@ async fn run(args: &Args, queue: &str) -> Res<Report> {
     ch.close().await.map_err(e)?;
     conn.close().await.map_err(e)?;
     Ok(Report {
-        client: if args.mode == "current-thread" {
-            "amqprs-ct"
-        } else {
-            "amqprs"
-        }
-        .to_owned(),
+        client: amqp_client_bench::tokio_label("amqprs", args),
         args: args.clone(),
         measured,
         latencies,

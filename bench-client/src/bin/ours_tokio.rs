@@ -16,15 +16,14 @@ use amqp_protocol::BasicProperties;
 use futures_util::StreamExt;
 
 fn main() {
-    let args = parse_args("ours-tokio", &["multi-thread", "current-thread"]);
-    let client = if args.mode == "current-thread" {
-        "ours-tokio-ct"
-    } else {
-        "ours-tokio"
-    };
-    main_for(client, args.clone(), |args, queue| {
+    let args = parse_args("ours-tokio", amqp_client_bench::TOKIO_MODES);
+    let client = amqp_client_bench::tokio_label("ours-tokio", &args);
+    main_for(&client, args.clone(), |args, queue| {
         let rt = amqp_client_bench::tokio_runtime(args)?;
-        rt.block_on(run(args, queue)).map_err(|e| e.to_string())
+        let (owned, queue) = (args.clone(), queue.to_owned());
+        amqp_client_bench::run_on(&rt, args, async move {
+            run(&owned, &queue).await.map_err(|e| e.to_string())
+        })
     });
 }
 
@@ -174,12 +173,7 @@ async fn run(args: &Args, queue: &str) -> Result<Report, Error> {
     ch.queue_delete(queue, false, false).await?;
     conn.close().await?;
     Ok(Report {
-        client: if args.mode == "current-thread" {
-            "ours-tokio-ct"
-        } else {
-            "ours-tokio"
-        }
-        .to_owned(),
+        client: amqp_client_bench::tokio_label("ours-tokio", args),
         args: args.clone(),
         measured,
         latencies,
