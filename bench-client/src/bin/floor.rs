@@ -176,7 +176,7 @@ impl Client {
 
 fn main() {
     let args = parse_args("floor", &[]);
-    main_for("floor", args.clone(), |args, queue| run(args, queue));
+    main_for("floor", args.clone(), run);
 }
 
 fn run(args: &Args, queue: &str) -> Res<Report> {
