@@ -41,6 +41,11 @@ macro_rules! live_scenarios {
         }
 
         #[test]
+        fn large_messages_stream_in_whole() {
+            $crate::scenarios::large_messages_stream_in_whole(&$adapter);
+        }
+
+        #[test]
         fn consume_iterator_cancel_requeues() {
             $crate::scenarios::consume_iterator_cancel_requeues(&$adapter);
         }

@@ -851,3 +851,46 @@ pub fn a_stream_then_single_messages_arrive_promptly(a: &dyn Adapter) {
     ch.queue_delete(&q, false, false).unwrap();
     conn.close().unwrap();
 }
+
+/// Large messages streaming in (each over frame-max, so in several body
+/// frames; reads fill the read buffer, which then grows) arrive whole, in
+/// order, byte for byte.
+pub fn large_messages_stream_in_whole(a: &dyn Adapter) {
+    let conn = connect(a);
+    let ch = conn.channel().unwrap();
+    let q = ch
+        .queue_declare(
+            "",
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .queue;
+    const COUNT: usize = 40;
+    let body = |i: usize| -> Vec<u8> {
+        (0..300_000 + i * 997)
+            .map(|k| (k.wrapping_mul(31).wrapping_add(i * 7) % 251) as u8)
+            .collect()
+    };
+    for i in 0..COUNT {
+        ch.basic_publish("", &q, &body(i), &text(), false).unwrap();
+    }
+    ch.basic_qos(0, 100, false).unwrap();
+    let mut it = ch
+        .consume(&q, ConsumeOptions::default(), Some(Duration::from_secs(10)))
+        .unwrap();
+    for i in 0..COUNT {
+        let d = it
+            .next_delivery()
+            .unwrap()
+            .unwrap()
+            .expect("a delivery within 10 s");
+        assert!(d.body == body(i), "message {i} differs");
+        ch.basic_ack(d.delivery_tag, false).unwrap();
+    }
+    assert_eq!(it.cancel().unwrap(), 0);
+    ch.queue_delete(&q, false, false).unwrap();
+    conn.close().unwrap();
+}

@@ -66,8 +66,11 @@ pub(crate) trait Timer: Send + Sync + Unpin + 'static {
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<()>;
 }
 
-/// Bytes read per system call.
+/// Bytes read per system call, at first ...
 const READ_BUF: usize = 64 * 1024;
+/// ... and once a read filled that (large messages streaming in: a 64 KiB
+/// message no longer takes two reads, and often two wake-ups).
+const READ_BUF_MAX: usize = 256 * 1024;
 /// While a consumer has a buffer limit, input goes to the core in slices of
 /// this size, so that reading stops close to the limit.
 const SLICE: usize = 4 * 1024;
@@ -130,6 +133,8 @@ pub(crate) struct Driver<T, M> {
     /// How long a coalescing read waits: [`Coalescing::WINDOW`], or
     /// [`CONFIRM_WINDOW`] while holding for confirms.
     window: Duration,
+    /// A read filled `read_buf`: the next one gets [`READ_BUF_MAX`].
+    grow_read_buf: bool,
 }
 
 impl<T: Transport, M: Timer> Driver<T, M> {
@@ -176,6 +181,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             lazy_interval: LAZY_FLUSH,
             staged: 0,
             window: Coalescing::WINDOW,
+            grow_read_buf: false,
         }
     }
 
@@ -313,7 +319,15 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         let mut just_read = None;
         if !self.read_closed && !self.closed && self.start == self.end && (!self.paused || trickle)
         {
-            let cap = if self.paused { SLICE } else { READ_BUF };
+            if self.grow_read_buf {
+                self.grow_read_buf = false;
+                self.read_buf = vec![0; READ_BUF_MAX].into_boxed_slice();
+            }
+            let cap = if self.paused {
+                SLICE
+            } else {
+                self.read_buf.len()
+            };
             let mut read = self.io.poll_read(cx, &mut self.read_buf[..cap]);
             if read.is_pending() && self.coalescing.engaged() {
                 match self.window_ends {
@@ -329,6 +343,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
                 if n > 0 {
                     just_read = Some(n);
                 }
+                self.grow_read_buf = n == cap && cap < READ_BUF_MAX;
             }
             match read {
                 Poll::Ready(Ok(0)) => {

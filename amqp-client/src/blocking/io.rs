@@ -200,7 +200,7 @@ impl<T: Transport> ReadSide<T> {
     pub(super) fn new(stream: TcpStream, transport: T, coalescing: bool) -> Self {
         ReadSide {
             stream,
-            buf: vec![0u8; 64 * 1024],
+            buf: vec![0u8; READ_BUF],
             transport,
             last_wait: None,
             coalescing: Coalescing::new(coalescing),
@@ -386,9 +386,18 @@ impl<T: Transport> ReadOnce for ReadSide<T> {
                 let _ = set_recv_lowat(&self.stream, 1);
             }
         }
+        if got == Some(self.buf.len()) && self.buf.len() < READ_BUF_MAX {
+            // Large messages streaming in: one read per message or more.
+            self.buf = vec![0u8; READ_BUF_MAX];
+        }
         open
     }
 }
+
+/// Bytes read per system call, at first ...
+const READ_BUF: usize = 64 * 1024;
+/// ... and once a read filled that.
+const READ_BUF_MAX: usize = 256 * 1024;
 
 /// The reader thread: reads the socket whenever no application thread does,
 /// and keeps the core's timers (heartbeats) going meanwhile.
