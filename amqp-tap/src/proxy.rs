@@ -451,7 +451,9 @@ impl Pump {
                     break;
                 }
             };
-            if write_all(&mut self.to, &buf[..n]).is_err() {
+            // Blocking sockets: nothing here makes them non-blocking (polling
+            // uses `MSG_DONTWAIT`).
+            if self.to.write_all(&buf[..n]).is_err() {
                 reset = true;
                 break;
             }
@@ -512,34 +514,6 @@ impl Pump {
             let _ = set_recv_lowat(&self.from, 1);
         }
     }
-}
-
-/// `write_all` that also waits out `WouldBlock`, should the socket ever be
-/// non-blocking.
-fn write_all(to: &mut TcpStream, mut buf: &[u8]) -> io::Result<()> {
-    let mut waits = 0u32;
-    while !buf.is_empty() {
-        match to.write(buf) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                buf = &buf[n..];
-                waits = 0;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                // The peer is slow to read: yield a few times, then sleep
-                // a little, rather than spin at full speed.
-                waits += 1;
-                if waits < 64 {
-                    thread::yield_now();
-                } else {
-                    thread::sleep(Duration::from_micros(100));
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Renders decoded events into a buffer, written out in large pieces.
