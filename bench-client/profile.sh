@@ -4,7 +4,8 @@
 # starts and disable them when it stops, through BENCH_PERF_CTL).
 #
 #   ./profile.sh stat   CLIENT SCENARIO SIZE COUNT   # syscalls and switches per message
-#   ./profile.sh record CLIENT SCENARIO SIZE COUNT   # perf record (DWARF call graphs)
+#   ./profile.sh record CLIENT SCENARIO SIZE COUNT   # perf record (DWARF call graphs;
+#                                                    # PERF_FREQ sets the rate, default 2000 Hz)
 #
 # CLIENT is a binary with its mode: ours, "ours --mode callback", lapin,
 # "lapin --mode inflight", amqprs, amiquip. Needs perf (linux-perf) and
@@ -13,7 +14,7 @@
 # --release) first. Output: target/profiles/.
 set -euo pipefail
 cd "$(dirname "$0")"
-[ $# -eq 5 ] || { sed -n 2,13p "$0" >&2; exit 2; }
+[ $# -eq 5 ] || { sed -n 2,14p "$0" >&2; exit 2; }
 what=$1 client=$2 scenario=$3 size=$4 count=$5
 mkdir -p target/profiles
 dir=$(mktemp -d)
@@ -37,7 +38,7 @@ case "$what" in
             } END { print "" }' "$name.stat"
         ;;
     record)
-        perf record -D -1 --control "fifo:$dir/ctl" -F 2000 --call-graph dwarf,16384 \
+        perf record -D -1 --control "fifo:$dir/ctl" -F ${PERF_FREQ:-2000} --call-graph dwarf,16384 \
             -o "$name.data" "${run[@]}" 2> >(grep -v '^Events\|^\[ perf record' >&2)
         echo "--- CPU by thread"
         perf report -i "$name.data" --no-children --sort comm --stdio -g none 2>/dev/null \
@@ -47,5 +48,5 @@ case "$what" in
             | grep -v '^#' | grep -v '^$' | head -25
         echo "(perf report -i $name.data --children for the call graphs)"
         ;;
-    *) sed -n 2,13p "$0" >&2; exit 2 ;;
+    *) sed -n 2,14p "$0" >&2; exit 2 ;;
 esac

@@ -510,9 +510,10 @@ pub fn tokio_runtime(args: &Args) -> Result<tokio::runtime::Runtime, String> {
 
 /// Runs an async client's scenario as its mode says: in `block_on`, or in a
 /// spawned task that `block_on` awaits.
-pub fn run_on<F>(rt: &tokio::runtime::Runtime, args: &Args, run: F) -> Result<Report, String>
+pub fn run_on<F, T>(rt: &tokio::runtime::Runtime, args: &Args, run: F) -> Result<T, String>
 where
-    F: std::future::Future<Output = Result<Report, String>> + Send + 'static,
+    F: std::future::Future<Output = Result<T, String>> + Send + 'static,
+    T: Send + 'static,
 {
     if args.mode == "spawned" {
         rt.block_on(async { tokio::spawn(run).await.map_err(|e| e.to_string())? })

@@ -13,14 +13,22 @@
 //! Runs `consume-ack`, `consume-noack`, `publish-confirm` and `latency`
 //! like the client binaries (same pre-fill, meter and JSON line); it is not
 //! in `run.sh`'s interleaving and not counted as a peer.
+//!
+//! `latency` also has tokio floors, for the async clients' rows: `--mode
+//! multi-thread`, `current-thread` or `spawned` runs the round trips in a
+//! future set up as the async clients' are (`tokio_runtime`, `run_on`),
+//! which writes and reads the socket itself (`AsyncFd`, one `recv` per
+//! wake-up, no task of its own, no channel between tasks). What an async
+//! client spends there beyond this is its own; what this spends is the
+//! price of the runtime's wake-ups.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Instant;
 
 use amqp_client_bench::{
-    latency_warmup, main_for, parse_args, payload, prefill, uri_parts, Args, Latencies, Meter,
-    Report, Scenario, CONFIRM_WINDOW, FRAME_MAX, PREFETCH,
+    latency_warmup, main_for, parse_args, payload, prefill, run_on, tokio_label, tokio_runtime,
+    uri_parts, Args, Latencies, Meter, Report, Scenario, CONFIRM_WINDOW, FRAME_MAX, PREFETCH,
 };
 use amqp_protocol::{
     basic, channel, confirm, connection, encode_content, queue, Assembled, Assembler,
@@ -175,7 +183,10 @@ impl Client {
 }
 
 fn main() {
-    let args = parse_args("floor", &[]);
+    let args = parse_args(
+        "floor",
+        &["blocking", "multi-thread", "current-thread", "spawned"],
+    );
     main_for("floor", args.clone(), run);
 }
 
@@ -297,6 +308,22 @@ fn run(args: &Args, queue: &str) -> Res<Report> {
             }
             m.stop()
         }
+        Scenario::Latency if args.mode != "blocking" => {
+            c.call(
+                2,
+                basic::Consume {
+                    queue: q.clone(),
+                    no_ack: true,
+                    ..Default::default()
+                },
+                |m| matches!(m, Method::BasicConsumeOk(_)),
+            )?;
+            let rt = tokio_runtime(args)?;
+            let (back, lat, m) = run_on(&rt, args, tokio_latency(c, queue.to_owned(), body, n))?;
+            c = back;
+            latencies = Some(lat);
+            m
+        }
         Scenario::Latency => {
             c.call(
                 2,
@@ -336,11 +363,77 @@ fn run(args: &Args, queue: &str) -> Res<Report> {
         |m| matches!(m, Method::QueueDeleteOk(_)),
     )?;
     Ok(Report {
-        client: "floor".to_owned(),
+        client: if args.mode == "blocking" {
+            "floor".to_owned()
+        } else {
+            tokio_label("floor-tokio", args)
+        },
         args: args.clone(),
         measured,
         latencies,
         frame_max: Some(FRAME_MAX),
         prefill: prefilled,
     })
+}
+
+/// The latency round trips in a future: the socket under tokio's reactor,
+/// written and read by the future itself. Hands the client back for the
+/// clean-up.
+async fn tokio_latency(
+    mut c: Client,
+    queue: String,
+    body: Vec<u8>,
+    n: usize,
+) -> Res<(Client, Latencies, amqp_client_bench::Measured)> {
+    use std::future::poll_fn;
+    use std::pin::Pin;
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    c.sock.set_nonblocking(true).map_err(e)?;
+    let mut sock = tokio::net::TcpStream::from_std(c.sock.try_clone().map_err(e)?).map_err(e)?;
+    let warmup = latency_warmup(n);
+    let mut lat = Latencies(Vec::with_capacity(n));
+    let mut m = None;
+    for i in 0..warmup + n {
+        if i == warmup {
+            m = Some(Meter::start());
+        }
+        let t0 = Instant::now();
+        c.publish(&queue, &body)?;
+        let mut at = 0;
+        while at < c.out.len() {
+            at += poll_fn(|cx| Pin::new(&mut sock).poll_write(cx, &c.out[at..]))
+                .await
+                .map_err(e)?;
+        }
+        c.out.clear();
+        loop {
+            match c.decoded()? {
+                Some(Assembled::Content { .. }) => break,
+                Some(_) => continue,
+                None => {}
+            }
+            // tokio's read clears the socket's readiness after a short read,
+            // so the next wait parks without a `recv` that would block.
+            let k = poll_fn(|cx| {
+                let mut rb = ReadBuf::new(&mut c.chunk);
+                Pin::new(&mut sock)
+                    .poll_read(cx, &mut rb)
+                    .map_ok(|()| rb.filled().len())
+            })
+            .await
+            .map_err(e)?;
+            if k == 0 {
+                return Err("the broker closed the connection".into());
+            }
+            c.buf.extend_from_slice(&c.chunk[..k]);
+        }
+        if i >= warmup {
+            lat.push(t0.elapsed());
+        }
+    }
+    drop(sock);
+    c.sock.set_nonblocking(false).map_err(e)?;
+    let m = m.ok_or("no round trip")?.stop();
+    Ok((c, lat, m))
 }
