@@ -17,8 +17,8 @@
 //! `latency` also has tokio floors, for the async clients' rows: `--mode
 //! multi-thread`, `current-thread` or `spawned` runs the round trips in a
 //! future set up as the async clients' are (`tokio_runtime`, `run_on`),
-//! which writes and reads the socket itself (`AsyncFd`, one `recv` per
-//! wake-up, no task of its own, no channel between tasks). What an async
+//! which writes and reads the socket itself (tokio's `TcpStream`, one
+//! `recv` per wake-up, no task of its own, no channel between tasks). What an async
 //! client spends there beyond this is its own; what this spends is the
 //! price of the runtime's wake-ups.
 
@@ -191,6 +191,9 @@ fn main() {
 }
 
 fn run(args: &Args, queue: &str) -> Res<Report> {
+    if args.mode != "blocking" && args.scenario != Scenario::Latency {
+        return Err(format!("--mode {}: only for latency", args.mode));
+    }
     let mut c = Client::connect(args)?;
     let q = ShortStr::try_from(queue).map_err(e)?;
     c.call(
