@@ -800,6 +800,16 @@ pub mod checks {
         let conn = Connection::open(crate::live::params().with_port(relay.addr.port()))
             .await
             .unwrap();
+        publishes_keep_their_order_behind(&relay, conn, sleep).await;
+    }
+
+    /// [`publishes_keep_their_order_behind_a_stalled_socket`] on a
+    /// connection opened through `relay` (e.g. with TLS).
+    pub async fn publishes_keep_their_order_behind(
+        relay: &crate::live::Relay,
+        conn: Connection,
+        sleep: Sleep,
+    ) {
         let ch = conn.channel().await.unwrap();
         let q = unique("stalled");
         ch.queue_declare(

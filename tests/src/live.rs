@@ -105,9 +105,14 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Starts a relay for one connection.
+    /// Starts a relay for one connection to the broker.
     pub fn start() -> Relay {
         require_broker();
+        Relay::start_to(BROKER)
+    }
+
+    /// Starts a relay for one connection to `target` (another node's port).
+    pub fn start_to(target: impl std::net::ToSocketAddrs + Send + 'static) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind relay");
         let addr = listener.local_addr().expect("relay address");
         let forwarding = Arc::new(AtomicBool::new(true));
@@ -118,7 +123,7 @@ impl Relay {
             let Ok((client, _)) = listener.accept() else {
                 return;
             };
-            let Ok(broker) = TcpStream::connect(BROKER) else {
+            let Ok(broker) = TcpStream::connect(target) else {
                 return;
             };
             let pump = |mut from: TcpStream,

@@ -14,13 +14,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use amqp_client::error::TlsFailure;
-use amqp_client::tokio::{Connection, QueueDeclareOptions};
+use amqp_client::tokio::{Connection, ConsumeOptions, Consumer, Delivery, QueueDeclareOptions};
 use amqp_client::{ConnectionParameters, Credentials, Error, TlsOptions};
 use amqp_protocol::BasicProperties;
 use amqp_tests::adapter_async::Exec;
 use amqp_tests::adapter_smol::{SmolExec, SmolRuntime};
 use amqp_tests::adapter_tokio::{multi_thread, TokioExec};
-use amqp_tests::live::unique;
+use amqp_tests::live::{unique, Relay};
 use amqp_tests::tls_node::TlsNode;
 
 #[test]
@@ -69,6 +69,20 @@ impl Runtime {
         }
     }
 
+    /// The consumer's next delivery, or `None` when that takes longer than
+    /// `limit`.
+    fn next_within(
+        &self,
+        limit: Duration,
+        consumer: &mut Consumer,
+    ) -> Option<Option<Result<Delivery, Error>>> {
+        use futures_util::StreamExt;
+        match self {
+            Runtime::Tokio(exec) => exec.block_on_timeout(limit, consumer.next()),
+            Runtime::Smol(exec) => exec.block_on_timeout(limit, consumer.next()),
+        }
+    }
+
     fn open(&self, params: ConnectionParameters) -> Result<Connection, Error> {
         self.open_within(Duration::from_secs(30), params)
             .expect("opening hangs")
@@ -96,6 +110,14 @@ fn run_cases(rt: &Runtime, node: &TlsNode) {
             untrusted_client_certificate_is_refused,
         ),
         ("TLS to the plain port", tls_to_the_plain_port_fails_fast),
+        (
+            "direct and driver writes keep their order",
+            direct_and_driver_writes_keep_their_order,
+        ),
+        (
+            "publishes keep their order behind a stalled socket",
+            publishes_keep_their_order_behind_a_stalled_socket,
+        ),
     ];
     for (name, case) in cases {
         eprintln!("--- {}: {name}", rt.name());
@@ -263,4 +285,101 @@ fn tls_to_the_plain_port_fails_fast(rt: &Runtime, node: &TlsNode) {
     );
     assert!(e.tls_failure().is_some(), "{e:?}");
     eprintln!("    {e}");
+}
+
+/// Publishes made by the application's task and written by it (alone, after
+/// a pause: one record each, encrypted under the connection's lock) mixed
+/// with publishes the driver writes (a burst, and 300 KB messages that the
+/// socket does not take at once), while a consumer on the same connection
+/// receives them: every message arrives whole and in order, so the TLS
+/// records reached the socket in the order of their sequence numbers (a
+/// record out of order fails the connection).
+fn direct_and_driver_writes_keep_their_order(rt: &Runtime, node: &TlsNode) {
+    const N: u32 = 90;
+    let body = |i: u32| -> Vec<u8> {
+        let len = match i % 15 {
+            4 => 300_000,
+            9 => 70_000,
+            _ => 16 + (i as usize % 7) * 100,
+        };
+        let mut b: Vec<u8> = (0..len).map(|k| (k as u32 * 31 + i) as u8).collect();
+        b[..4].copy_from_slice(&i.to_be_bytes());
+        b
+    };
+    let conn = rt.open(params(node, TlsOptions::new())).unwrap();
+    let (ch, publisher, mut consumer) = rt.block_on(async {
+        let ch = conn.channel().await.unwrap();
+        let queue = ch
+            .queue_declare(
+                "",
+                QueueDeclareOptions {
+                    exclusive: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .queue;
+        let consumer = ch
+            .basic_consume(
+                &queue,
+                ConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let publisher = conn.channel().await.unwrap();
+        for i in 0..N {
+            publisher
+                .basic_publish("", &queue, &body(i), &BasicProperties::default(), false)
+                .await
+                .unwrap();
+            // Mostly lone publishes, written directly; every sixth starts a
+            // burst the driver writes.
+            if i % 6 != 5 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        (ch, publisher, consumer)
+    });
+    for i in 0..N {
+        let d = rt
+            .next_within(Duration::from_secs(10), &mut consumer)
+            .expect("a message did not arrive")
+            .expect("the consumer ended")
+            .unwrap();
+        assert!(
+            d.body[..] == body(i)[..],
+            "message {i} changed or came out of order"
+        );
+    }
+    rt.block_on(async {
+        ch.close().await.unwrap();
+        publisher.close().await.unwrap();
+    });
+    close(rt, conn);
+}
+
+/// The adapters' stalled-socket check over TLS: a relay in front of the TLS
+/// port stops reading while 3 MiB messages and small publishes a few
+/// milliseconds apart are sent; every message arrives whole and in order.
+/// Its records are encrypted by the driver and by the publishing task in
+/// turn; one sent ahead of an earlier one fails the TLS connection.
+fn publishes_keep_their_order_behind_a_stalled_socket(rt: &Runtime, node: &TlsNode) {
+    use amqp_tests::adapter_async::checks::{publishes_keep_their_order_behind, Sleep};
+    let relay = Relay::start_to(("127.0.0.1", TlsNode::TLS_PORT));
+    let conn = rt
+        .open(params(node, TlsOptions::new()).with_port(relay.addr.port()))
+        .unwrap();
+    let sleep: Sleep = match rt {
+        Runtime::Tokio(_) => |d| Box::pin(tokio::time::sleep(d)),
+        Runtime::Smol(_) => |d| {
+            Box::pin(async move {
+                smol::Timer::after(d).await;
+            })
+        },
+    };
+    rt.block_on(publishes_keep_their_order_behind(&relay, conn, sleep));
 }

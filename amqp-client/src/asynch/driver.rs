@@ -1,17 +1,20 @@
 //! The driver: the one task that owns the socket. It feeds the core what it
 //! reads and the time, moves the core's events to the waiting handles, and
 //! writes what the core produced, in order. The application's handles update
-//! the shared state and wake the driver; on plain TCP with tokio, a handle
-//! that sends a request, a reply or a lone publish while the driver has
-//! nothing left to write writes it itself instead, without blocking (see
-//! `Inner::write_or_wake`): a wake-up of the driver is a context switch, and
-//! on a multi-threaded runtime that is most of a round trip's CPU time.
+//! the shared state and wake the driver; on TCP with tokio (with or without
+//! TLS), a handle that sends a request, a reply or a lone publish while the
+//! driver has nothing left to write writes it itself instead, without
+//! blocking (see `Inner::write_or_wake`): a wake-up of the driver is a
+//! context switch, and on a multi-threaded runtime that is most of a round
+//! trip's CPU time.
 //!
 //! Every byte read passes through [`Driver::decrypt`] and [`Driver::feed`],
-//! and every byte written is staged by [`Driver::stage_output`]: those are
-//! the places where TLS (ciphertext in, plaintext to the core; plaintext
-//! from the core, ciphertext out) slots in. Without TLS, the core reads
-//! straight from the read buffer and writes straight into the write buffer.
+//! and every byte the driver writes is staged by [`Driver::stage_output`]:
+//! those are the places where TLS (ciphertext in, plaintext to the core;
+//! plaintext from the core, ciphertext out) slots in, under the lock, as
+//! does a direct write's encryption (see `Inner::tls`). Without TLS, the
+//! core reads straight from the read buffer and writes straight into the
+//! write buffer.
 
 use std::future::Future;
 use std::io;
@@ -55,7 +58,8 @@ pub(crate) trait Transport: Send + Unpin + 'static {
 }
 
 /// A socket that another task may write to without blocking while the
-/// driver waits (see [`Inner::write_or_wake`]): plain TCP, never TLS.
+/// driver waits (see [`Inner::write_or_wake`]): the TCP socket itself; with
+/// TLS, what is written through it was encrypted under the lock.
 pub(crate) trait DirectWrite: Send + Sync + 'static {
     /// Writes what the socket takes now; `WouldBlock` if nothing.
     fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
@@ -95,10 +99,9 @@ pub(crate) struct Driver<T, M> {
     io: T,
     timer: M,
     read_buf: Box<[u8]>,
-    /// TLS, for `amqps`: then the core's input is the decrypted
-    /// [`Tls::plain`] rather than `read_buf`.
-    tls: Option<Tls>,
     /// Why TLS failed, for the core once it has what was decrypted before.
+    /// (With TLS, `Inner::tls`, the core's input is the decrypted
+    /// [`Tls::plain`] rather than `read_buf`.)
     tls_error: Option<Error>,
     /// Bytes read (or decrypted) and not yet given to the core
     /// (`start..end`).
@@ -149,15 +152,18 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         if let Some(tls) = &mut tls {
             // The ClientHello goes out first.
             tls.take_output(&mut out);
-        } else {
-            shared.lock().direct = io.direct_writer();
+        }
+        {
+            let mut inner = shared.lock();
+            inner.tls = tls;
+            inner.direct = io.direct_writer();
+            inner.driver_out_empty = out.is_empty();
         }
         Driver {
             shared,
             io,
             timer,
             read_buf: vec![0; READ_BUF].into_boxed_slice(),
-            tls,
             tls_error: None,
             start: 0,
             end: 0,
@@ -221,8 +227,9 @@ impl<T: Transport, M: Timer> Driver<T, M> {
 
     /// With TLS, decrypts the `n` bytes just read, so that the core is fed
     /// the plaintext; TLS's answers (handshake, alert) join the output.
-    fn decrypt(&mut self, n: usize) {
-        let Some(tls) = &mut self.tls else {
+    /// Under the lock (see `Inner::tls`), after a direct write's rest.
+    fn decrypt(&mut self, inner: &mut Inner, n: usize) {
+        let Some(tls) = &mut inner.tls else {
             self.end = n;
             return;
         };
@@ -243,10 +250,10 @@ impl<T: Transport, M: Timer> Driver<T, M> {
     /// Gives the core what was read (or decrypted): all of it, or slice by
     /// slice while a consumer has a buffer limit, stopping when one is full.
     fn feed(&mut self, inner: &mut Inner, now: Instant, mut trickle: bool) {
-        let input = match &self.tls {
-            Some(tls) => tls.plain(),
-            None => &self.read_buf[..],
-        };
+        // The plaintext leaves the TLS state while the core reads it (the
+        // core and the rest of `inner` are updated meanwhile).
+        let plain = inner.tls.as_mut().map(Tls::take_plain);
+        let input = plain.as_deref().unwrap_or(&self.read_buf[..]);
         while self.start < self.end {
             if inner.full_consumers > 0 {
                 if !trickle {
@@ -263,23 +270,30 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             self.start = stop;
             inner.pump(&mut self.fx);
         }
+        if let (Some(tls), Some(plain)) = (&mut inner.tls, plain) {
+            tls.restore_plain(plain);
+        }
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
         }
     }
 
-    /// Moves the core's output to the write buffer, encrypted with TLS (in
-    /// one batch); once the core is closed, ends TLS with `close_notify`.
-    fn stage_output(&mut self, inner: &mut Inner, now: Instant) {
-        // What a direct write left (see `Inner::write_or_wake`) goes first.
+    /// Moves what a direct write left (see `Inner::write_or_wake`) to the
+    /// write buffer: it goes before anything produced after it.
+    fn take_direct_rest(&mut self, inner: &mut Inner) {
         if !inner.direct_rest.is_empty() {
             if !self.write_dead {
                 self.out.extend_from_slice(&inner.direct_rest);
             }
             inner.direct_rest.clear();
         }
-        let Some(tls) = &mut self.tls else {
+    }
+
+    /// Moves the core's output to the write buffer, encrypted with TLS (in
+    /// one batch); once the core is closed, ends TLS with `close_notify`.
+    fn stage_output(&mut self, inner: &mut Inner, now: Instant) {
+        let Some(tls) = &mut inner.tls else {
             while let Some(bytes) = inner.core.poll_transmit(now) {
                 if !self.write_dead {
                     self.out.extend_from_slice(&bytes);
@@ -295,15 +309,16 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         if self.write_dead {
             return;
         }
-        if let Err(e) = tls.encrypt(&mut self.out) {
+        let result = tls.encrypt(&mut self.out);
+        if inner.core.is_closed() {
+            tls.close(&mut self.out);
+        }
+        if let Err(e) = result {
             inner.transport_error = Some(e.clone());
             inner
                 .core
                 .handle_eof(Some(io::Error::new(io::ErrorKind::InvalidData, e)));
             inner.pump(&mut self.fx);
-        }
-        if inner.core.is_closed() {
-            tls.close(&mut self.out);
         }
     }
 
@@ -351,10 +366,8 @@ impl<T: Transport, M: Timer> Driver<T, M> {
                     self.read_error = Some(Ok(()));
                     progress = true;
                 }
-                Poll::Ready(Ok(n)) => {
-                    self.decrypt(n);
-                    progress = true;
-                }
+                // Decrypted (with TLS) and fed under the lock, below.
+                Poll::Ready(Ok(_)) => progress = true,
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => progress = true,
                 Poll::Ready(Err(e)) => {
                     self.read_closed = true;
@@ -371,6 +384,10 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             let shared = self.shared.clone();
             let mut inner = shared.lock();
             inner.set_driver_waker(cx);
+            self.take_direct_rest(&mut inner);
+            if let Some(n) = just_read {
+                self.decrypt(&mut inner, n);
+            }
             let before = inner.core.frames_received();
             self.feed(&mut inner, now, trickle);
             if let Some(n) = just_read {

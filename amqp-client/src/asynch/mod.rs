@@ -8,8 +8,8 @@
 //!
 //! - The application's handles update the shared state under a short lock
 //!   (submit a method to the core, register a waker) and wake the driver
-//!   only when they produced output or freed buffer room. On plain TCP with
-//!   tokio, a request, a reply or a lone publish made while the driver has
+//!   only when they produced output or freed buffer room. On TCP with tokio
+//!   (with or without TLS), a request, a reply or a lone publish made while the driver has
 //!   nothing left to write is written by the handle itself, with one
 //!   non-blocking write: no wake-up of another thread.
 //! - The driver reads, feeds the core, moves events into the shared state
@@ -17,7 +17,9 @@
 //!   produced in one batch, then flushes; it sleeps until the core's next
 //!   deadline (heartbeats, timeouts).
 //! - With TLS (`amqps`, feature `tls`), the driver also runs the TLS
-//!   handshake and encrypts and decrypts between the socket and the core.
+//!   handshake and encrypts and decrypts between the socket and the core;
+//!   the TLS state is shared (under the lock) so that a handle writing
+//!   directly encrypts its own records.
 
 mod channel;
 mod connection;

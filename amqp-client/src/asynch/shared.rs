@@ -15,6 +15,7 @@ use amqp_protocol::{basic, FieldTable, Method, ReplyCode, ShortStr};
 use bytes::{Bytes, BytesMut};
 
 use super::driver::DirectWrite;
+use super::tls::Tls;
 use crate::core::{Connection as Core, Content, Event, RequestId, Tuning};
 use crate::error::{BrokerClose, Error};
 use crate::types::{Delivery, Returned};
@@ -45,6 +46,8 @@ pub(crate) const LAZY_FLUSH_MAX: Duration = Duration::from_millis(200);
 /// (see [`Inner::write_or_wake`]): one system call per publish costs more
 /// than one wake-up of the driver per batch.
 pub(crate) const DIRECT_GAP: Duration = Duration::from_micros(20);
+/// A direct write's TLS buffer is kept up to this size between writes.
+const DIRECT_CIPHER_KEEP: usize = 64 * 1024;
 
 /// What to do with the reply to a request whose future was dropped, so that
 /// a cancelled `.await` never leaves the broker and the client disagreeing.
@@ -195,9 +198,17 @@ pub(crate) struct Inner {
     /// any is full.
     pub(crate) bounded_consumers: usize,
     pub(crate) full_consumers: usize,
-    /// The socket, for writes from the application's tasks (plain TCP on
-    /// tokio; see [`Inner::write_or_wake`]).
+    /// TLS, for `amqps`. It lives under the lock because whoever holds the
+    /// lock may produce records (the driver decrypting or staging the core's
+    /// output, a task writing directly): each record is made, and its place
+    /// in the output taken, in one critical section, so records reach the
+    /// socket in the order of their sequence numbers.
+    pub(super) tls: Option<Tls>,
+    /// The socket, for writes from the application's tasks (TCP on tokio,
+    /// with or without TLS; see [`Inner::write_or_wake`]).
     pub(crate) direct: Option<Arc<dyn DirectWrite>>,
+    /// The records of a direct write with TLS (reused).
+    direct_cipher: BytesMut,
     /// What the socket did not take of a direct write: the driver writes it
     /// before anything else.
     pub(crate) direct_rest: BytesMut,
@@ -242,7 +253,9 @@ impl Shared {
                 state_waiters: Vec::new(),
                 room_waiters: Vec::new(),
                 queued: 0,
+                tls: None,
                 direct: None,
+                direct_cipher: BytesMut::new(),
                 direct_rest: BytesMut::new(),
                 driver_out_empty: false,
                 last_direct: None,
@@ -279,7 +292,8 @@ impl Inner {
     }
 
     /// Writes what the core has for the socket from the calling task, when
-    /// the socket allows it (plain TCP on tokio) and the driver has nothing
+    /// the socket allows it (TCP on tokio; with TLS the records are made
+    /// here, under the lock, see [`Inner::tls`]) and the driver has nothing
     /// of its own left to write (so the bytes keep their order); otherwise,
     /// or for what the socket does not take at once, wakes the driver. A
     /// request, a reply or a single publish then leaves with one system call
@@ -300,9 +314,37 @@ impl Inner {
         {
             return self.wake_driver();
         }
-        let Some(bytes) = self.core.poll_transmit(now) else {
+        let Some(plain) = self.core.poll_transmit(now) else {
             return;
         };
+        let mut cipher = std::mem::take(&mut self.direct_cipher);
+        let mut wake = false;
+        let bytes: &[u8] = match &mut self.tls {
+            None => &plain,
+            Some(tls) => {
+                tls.stage(&plain);
+                if let Err(e) = tls.encrypt(&mut cipher) {
+                    // What TLS produced (an alert) still goes out, in order;
+                    // the driver reports the failure.
+                    self.transport_error = Some(e.clone());
+                    self.core.handle_eof(Some(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        e,
+                    )));
+                    wake = true;
+                }
+                // Empty during the handshake: rustls keeps the plaintext and
+                // the driver sends it once the handshake is done.
+                &cipher
+            }
+        };
+        if bytes.is_empty() {
+            self.direct_cipher = cipher;
+            if wake {
+                self.wake_driver();
+            }
+            return;
+        }
         self.last_direct = Some(now);
         let mut written = 0;
         while written < bytes.len() {
@@ -320,10 +362,18 @@ impl Inner {
             self.direct_rest.extend_from_slice(&bytes[written..]);
             self.driver_out_empty = false;
             self.queued = self.direct_rest.len();
-            self.wake_driver();
+            wake = true;
         } else {
             self.queued = 0;
         }
+        if wake {
+            self.wake_driver();
+        }
+        cipher.clear();
+        if cipher.capacity() > DIRECT_CIPHER_KEEP {
+            cipher = BytesMut::new();
+        }
+        self.direct_cipher = cipher;
     }
 
     pub(crate) fn set_driver_waker(&mut self, cx: &Context<'_>) {

@@ -1,7 +1,11 @@
-//! TLS between the driver and the socket: the driver's one `TlsLayer`,
-//! with the buffers it needs. The driver is the only task that touches the
-//! layer, so its output reaches the socket in the order it was produced: all
-//! of it is appended to the driver's one write buffer.
+//! TLS between the core and the socket: the connection's one `TlsLayer`,
+//! with the buffers it needs. It lives in the shared state, under the lock
+//! (`Inner::tls`): the driver decrypts what it reads and encrypts the
+//! core's output there, and a task writing directly (`Inner::write_or_wake`)
+//! encrypts its own. Each record is made and put in line for the socket in
+//! one critical section (the driver's write buffer, or the direct write,
+//! which happens only while that buffer is empty), so records reach the
+//! socket in the order of their sequence numbers.
 //!
 //! The handshake runs inside the driver: the ClientHello is the first output,
 //! and what the core writes before the handshake completes (the protocol
@@ -88,6 +92,18 @@ impl Tls {
         &self.plain
     }
 
+    /// Takes the plaintext of the last [`read`](Self::read) out, for
+    /// [`restore_plain`](Self::restore_plain) once the core has read it.
+    pub(super) fn take_plain(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.plain)
+    }
+
+    /// Gives back what [`take_plain`](Self::take_plain) took (its buffer is
+    /// reused).
+    pub(super) fn restore_plain(&mut self, plain: Vec<u8>) {
+        self.plain = plain;
+    }
+
     /// Keeps the core's output, for [`encrypt`](Self::encrypt).
     pub(super) fn stage(&mut self, plain: &[u8]) {
         if !self.failed && !self.closed {
@@ -146,6 +162,14 @@ impl Tls {
     }
 
     pub(super) fn plain(&self) -> &[u8] {
+        match *self {}
+    }
+
+    pub(super) fn take_plain(&mut self) -> Vec<u8> {
+        match *self {}
+    }
+
+    pub(super) fn restore_plain(&mut self, _plain: Vec<u8>) {
         match *self {}
     }
 
