@@ -26,6 +26,20 @@ fn connect(a: &dyn Adapter) -> Box<dyn Conn> {
         .expect("connect to the local RabbitMQ")
 }
 
+/// A new exclusive queue with a name the broker chooses (deleted with the
+/// connection).
+fn exclusive_queue(ch: &dyn Chan) -> String {
+    ch.queue_declare(
+        "",
+        QueueDeclareOptions {
+            exclusive: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .queue
+}
+
 fn text() -> BasicProperties {
     BasicProperties::default().with_content_type(ShortStr::from_static("text/plain"))
 }
@@ -63,16 +77,7 @@ pub fn exchanges_declare_bind_unbind_delete(a: &dyn Adapter) {
     .unwrap();
     ch.exchange_bind(&b, &a, "x.*", FieldTable::new()).unwrap();
     // A message published to a reaches a queue bound to b.
-    let q = ch
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .queue;
+    let q = exclusive_queue(&*ch);
     ch.queue_bind(&q, &b, "", FieldTable::new()).unwrap();
     ch.basic_publish(&a, "x.y", b"via e2e", &text(), false)
         .unwrap();
@@ -163,16 +168,7 @@ pub fn queues_declare_bind_purge_unbind_delete_and_get(a: &dyn Adapter) {
 pub fn consume_with_callbacks_ack_from_another_thread_and_cancel(a: &dyn Adapter) {
     let conn = connect(a);
     let ch = conn.channel().unwrap();
-    let q = ch
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .queue;
+    let q = exclusive_queue(&*ch);
     ch.basic_qos(0, 10, false).unwrap();
     for i in 0..20 {
         ch.basic_publish("", &q, format!("{i}").as_bytes(), &text(), false)
@@ -229,16 +225,7 @@ pub fn consume_with_callbacks_ack_from_another_thread_and_cancel(a: &dyn Adapter
 pub fn consume_iterator_cancel_requeues(a: &dyn Adapter) {
     let conn = connect(a);
     let ch = conn.channel().unwrap();
-    let q = ch
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .queue;
+    let q = exclusive_queue(&*ch);
     for i in 0..15 {
         ch.basic_publish("", &q, format!("{i}").as_bytes(), &text(), false)
             .unwrap();
@@ -316,16 +303,7 @@ pub fn broker_cancel_ends_the_consumer_with_a_typed_error(a: &dyn Adapter) {
 pub fn pipelined_confirms_tx_recover_flow(a: &dyn Adapter) {
     let conn = connect(a);
     let ch = conn.channel().unwrap();
-    let q = ch
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .queue;
+    let q = exclusive_queue(&*ch);
     ch.confirm_delivery().unwrap();
     let handles: Vec<Box<dyn Confirm>> = (0..500)
         .map(|i| {
@@ -558,16 +536,7 @@ pub fn heartbeats_flow_while_a_callback_sleeps(a: &dyn Adapter) {
         .unwrap();
     assert_eq!(conn.tuning().heartbeat, 1);
     let ch = conn.channel().unwrap();
-    let q = ch
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .queue;
+    let q = exclusive_queue(&*ch);
     ch.basic_publish("", &q, b"slow", &text(), false).unwrap();
     ch.basic_consume(
         &q,
@@ -593,16 +562,7 @@ pub fn forced_close_reaches_a_blocked_consumer_within_a_second(a: &dyn Adapter) 
     let name = p.connection_name().unwrap().to_owned();
     let conn = a.open(vec![p]).unwrap();
     let ch = conn.channel().unwrap();
-    let q = ch
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .queue;
+    let q = exclusive_queue(&*ch);
     let mut it = ch.consume(&q, ConsumeOptions::default(), None).unwrap();
     let pid = (0..50)
         .find_map(|_| {
@@ -719,16 +679,7 @@ pub fn blocked_unblocked_and_blocked_timeout(a: &dyn Adapter) {
         s.lock().unwrap().push(reason.map(str::to_owned))
     }));
     let ch = conn.channel().unwrap();
-    let q = ch
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .queue;
+    let q = exclusive_queue(&*ch);
 
     {
         let _alarm = Watermark::set("0.0000001");
@@ -791,16 +742,7 @@ pub fn blocked_unblocked_and_blocked_timeout(a: &dyn Adapter) {
 pub fn a_stream_then_single_messages_arrive_promptly(a: &dyn Adapter) {
     let conn = connect(a);
     let ch = conn.channel().unwrap();
-    let q = ch
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .queue;
+    let q = exclusive_queue(&*ch);
     const STREAM: usize = 4000;
     let body = vec![b'x'; 1024];
     for i in 0..STREAM {
@@ -858,16 +800,7 @@ pub fn a_stream_then_single_messages_arrive_promptly(a: &dyn Adapter) {
 pub fn large_messages_stream_in_whole(a: &dyn Adapter) {
     let conn = connect(a);
     let ch = conn.channel().unwrap();
-    let q = ch
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .queue;
+    let q = exclusive_queue(&*ch);
     const COUNT: usize = 40;
     let body = |i: usize| -> Vec<u8> {
         (0..300_000 + i * 997)
