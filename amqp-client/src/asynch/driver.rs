@@ -332,6 +332,8 @@ impl<T: Transport, M: Timer> Driver<T, M> {
 
         // Read, once everything read before was fed to the core.
         let mut just_read = None;
+        // The socket was read until it had nothing more.
+        let mut drained = false;
         if !self.read_closed && !self.closed && self.start == self.end && (!self.paused || trickle)
         {
             if self.grow_read_buf {
@@ -359,6 +361,26 @@ impl<T: Transport, M: Timer> Driver<T, M> {
                     just_read = Some(n);
                 }
                 self.grow_read_buf = n == cap && cap < READ_BUF_MAX;
+                if n > 0 && n < cap && !self.coalescing.engaged() {
+                    // A short read most likely drained the socket: ask once
+                    // more, into the rest of the buffer, now rather than in
+                    // another step. Pending (the usual answer, without a
+                    // system call: the runtime knows the socket is drained)
+                    // registers the wake-up and leaves nothing to do.
+                    match self.io.poll_read(cx, &mut self.read_buf[n..cap]) {
+                        Poll::Pending => drained = true,
+                        Poll::Ready(Ok(m)) if m > 0 => just_read = Some(n + m),
+                        Poll::Ready(Ok(_)) => {
+                            self.read_closed = true;
+                            self.read_error = Some(Ok(()));
+                        }
+                        Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Poll::Ready(Err(e)) => {
+                            self.read_closed = true;
+                            self.read_error = Some(Err(e));
+                        }
+                    }
+                }
             }
             match read {
                 Poll::Ready(Ok(0)) => {
@@ -367,7 +389,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
                     progress = true;
                 }
                 // Decrypted (with TLS) and fed under the lock, below.
-                Poll::Ready(Ok(_)) => progress = true,
+                Poll::Ready(Ok(_)) => progress |= !drained,
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => progress = true,
                 Poll::Ready(Err(e)) => {
                     self.read_closed = true;
