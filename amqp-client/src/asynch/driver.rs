@@ -412,6 +412,12 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             }
             let before = inner.core.frames_received();
             self.feed(&mut inner, now, trickle);
+            if drained && inner.lazy_output_likely() {
+                // The application is likely to queue output without waking
+                // this task while it runs (pipelined publishes, acks): one
+                // more step, right after this one, takes it.
+                progress = true;
+            }
             if let Some(n) = just_read {
                 let frames = inner.core.frames_received() - before;
                 if inner.confirms_outstanding() >= CONFIRM_DEPTH {

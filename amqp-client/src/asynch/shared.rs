@@ -693,6 +693,18 @@ impl Inner {
             .any(|c| !c.confirms.waiting.is_empty())
     }
 
+    /// Whether the application may queue output without waking the driver
+    /// (see `lazy_output`): publishes while confirms are due, acks while an
+    /// acknowledging consumer has deliveries buffered.
+    pub(crate) fn lazy_output_likely(&self) -> bool {
+        self.channels.values().any(|c| {
+            !c.confirms.waiting.is_empty()
+                || c.consumers
+                    .values()
+                    .any(|s| !s.no_ack && !s.queue.is_empty())
+        })
+    }
+
     /// Whether any consumer has deliveries buffered.
     pub(crate) fn any_buffered(&self) -> bool {
         self.channels
