@@ -14,7 +14,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use amqp_client::error::TlsFailure;
-use amqp_client::tokio::{Connection, ConsumeOptions, Consumer, Delivery, QueueDeclareOptions};
+use amqp_client::tokio::{
+    Channel, Connection, ConsumeOptions, Consumer, Delivery, QueueDeclareOptions,
+};
 use amqp_client::{ConnectionParameters, Credentials, Error, TlsOptions};
 use amqp_protocol::BasicProperties;
 use amqp_tests::adapter_async::Exec;
@@ -138,21 +140,25 @@ fn path(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// A new exclusive queue with a name the broker chooses.
+async fn exclusive_queue(ch: &Channel) -> String {
+    ch.queue_declare(
+        "",
+        QueueDeclareOptions {
+            exclusive: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .queue
+}
+
 /// Publishes `body` to a new exclusive queue and gets it back.
 fn round_trip(rt: &Runtime, conn: &Connection, body: &[u8]) {
     rt.block_on(async {
         let ch = conn.channel().await.unwrap();
-        let queue = ch
-            .queue_declare(
-                "",
-                QueueDeclareOptions {
-                    exclusive: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-            .queue;
+        let queue = exclusive_queue(&ch).await;
         ch.basic_publish("", &queue, body, &BasicProperties::default(), false)
             .await
             .unwrap();
@@ -309,17 +315,7 @@ fn direct_and_driver_writes_keep_their_order(rt: &Runtime, node: &TlsNode) {
     let conn = rt.open(params(node, TlsOptions::new())).unwrap();
     let (ch, publisher, mut consumer) = rt.block_on(async {
         let ch = conn.channel().await.unwrap();
-        let queue = ch
-            .queue_declare(
-                "",
-                QueueDeclareOptions {
-                    exclusive: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-            .queue;
+        let queue = exclusive_queue(&ch).await;
         let consumer = ch
             .basic_consume(
                 &queue,

@@ -311,22 +311,6 @@ fn run(args: &Args, queue: &str) -> Res<Report> {
             }
             m.stop()
         }
-        Scenario::Latency if args.mode != "blocking" => {
-            c.call(
-                2,
-                basic::Consume {
-                    queue: q.clone(),
-                    no_ack: true,
-                    ..Default::default()
-                },
-                |m| matches!(m, Method::BasicConsumeOk(_)),
-            )?;
-            let rt = tokio_runtime(args)?;
-            let (back, lat, m) = run_on(&rt, args, tokio_latency(c, queue.to_owned(), body, n))?;
-            c = back;
-            latencies = Some(lat);
-            m
-        }
         Scenario::Latency => {
             c.call(
                 2,
@@ -337,23 +321,17 @@ fn run(args: &Args, queue: &str) -> Res<Report> {
                 },
                 |m| matches!(m, Method::BasicConsumeOk(_)),
             )?;
-            let warmup = latency_warmup(n);
-            let mut lat = Latencies(Vec::with_capacity(n));
-            let mut m = None;
-            for i in 0..warmup + n {
-                if i == warmup {
-                    m = Some(Meter::start());
-                }
-                let t0 = Instant::now();
-                c.publish(queue, &body)?;
-                c.flush()?;
-                while !matches!(c.next()?, Assembled::Content { .. }) {}
-                if i >= warmup {
-                    lat.push(t0.elapsed());
-                }
-            }
+            let (lat, m) = if args.mode == "blocking" {
+                blocking_latency(&mut c, queue, &body, n)?
+            } else {
+                let rt = tokio_runtime(args)?;
+                let (back, lat, m) =
+                    run_on(&rt, args, tokio_latency(c, queue.to_owned(), body, n))?;
+                c = back;
+                (lat, m)
+            };
             latencies = Some(lat);
-            m.ok_or("no round trip")?.stop()
+            m
         }
         Scenario::Publish => return Err("publish: not measured by the floor".into()),
     };
@@ -377,6 +355,31 @@ fn run(args: &Args, queue: &str) -> Res<Report> {
         frame_max: Some(FRAME_MAX),
         prefill: prefilled,
     })
+}
+
+/// The latency round trips on the blocking socket.
+fn blocking_latency(
+    c: &mut Client,
+    queue: &str,
+    body: &[u8],
+    n: usize,
+) -> Res<(Latencies, amqp_client_bench::Measured)> {
+    let warmup = latency_warmup(n);
+    let mut lat = Latencies(Vec::with_capacity(n));
+    let mut m = None;
+    for i in 0..warmup + n {
+        if i == warmup {
+            m = Some(Meter::start());
+        }
+        let t0 = Instant::now();
+        c.publish(queue, body)?;
+        c.flush()?;
+        while !matches!(c.next()?, Assembled::Content { .. }) {}
+        if i >= warmup {
+            lat.push(t0.elapsed());
+        }
+    }
+    Ok((lat, m.ok_or("no round trip")?.stop()))
 }
 
 /// The latency round trips in a future: the socket under tokio's reactor,
