@@ -662,7 +662,6 @@ impl Inner {
         }
     }
 
-    /// Takes the next delivery of a consumer's buffer.
     /// The driver took all of the core's output: every publish queued so
     /// far is on its way.
     pub(crate) fn mark_staged(&mut self) {
@@ -712,6 +711,7 @@ impl Inner {
             .any(|c| c.consumers.values().any(|s| !s.queue.is_empty()))
     }
 
+    /// Takes the next delivery of a consumer's buffer.
     pub(crate) fn pop_delivery(&mut self, channel: u16, tag: &[u8]) -> Option<Delivery> {
         let state = self.channels.get_mut(&channel)?.consumers.get_mut(tag)?;
         let d = state.queue.pop_front()?;
