@@ -87,3 +87,13 @@ pub mod tls;
 pub mod tokio;
 
 pub use error::{BrokerClose, Error};
+
+/// The protocol crate this client is built on, for what the re-exports below
+/// leave out (every method as a struct, frames, the codec).
+pub use amqp_protocol as protocol;
+/// The protocol types an application uses with the client, so that this
+/// crate is the only dependency it needs.
+pub use amqp_protocol::{
+    delivery_mode, BasicProperties, Decimal, FieldArray, FieldTable, FieldValue, LongStr,
+    ReplyCode, ShortStr, TableKey, Timestamp,
+};

@@ -61,6 +61,7 @@
 
 mod codec;
 mod content;
+pub mod delivery_mode;
 mod error;
 mod frame;
 mod info;
@@ -88,5 +89,5 @@ pub use info::{
     AmqpType, ArgValue, Direction, ExceptionKind, FieldInfo, Fields, MethodId, MethodInfo,
     MethodType, ReplyCode,
 };
-pub use table::{FieldArray, FieldTable, FieldValue};
+pub use table::{FieldArray, FieldTable, FieldValue, TableKey};
 pub use value::{Decimal, LongStr, ShortStr, Timestamp};

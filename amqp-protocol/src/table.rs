@@ -30,7 +30,7 @@ use std::fmt;
 use bytes::{BufMut, Bytes};
 
 use crate::codec::Reader;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, ShortStrTooLong};
 use crate::value::write_escaped;
 use crate::{Decimal, LongStr, ShortStr, Timestamp};
 
@@ -245,15 +245,48 @@ impl From<String> for FieldValue {
     }
 }
 
+/// What a [`FieldTable`] key can be made of: a [`ShortStr`] as it is, or a
+/// string of at most 255 bytes.
+pub trait TableKey {
+    /// The key, or why it cannot be one.
+    fn into_key(self) -> Result<ShortStr, ShortStrTooLong>;
+}
+
+impl TableKey for ShortStr {
+    fn into_key(self) -> Result<ShortStr, ShortStrTooLong> {
+        Ok(self)
+    }
+}
+
+impl TableKey for &ShortStr {
+    fn into_key(self) -> Result<ShortStr, ShortStrTooLong> {
+        Ok(self.clone())
+    }
+}
+
+impl TableKey for &str {
+    fn into_key(self) -> Result<ShortStr, ShortStrTooLong> {
+        ShortStr::try_from(self)
+    }
+}
+
+impl TableKey for String {
+    fn into_key(self) -> Result<ShortStr, ShortStrTooLong> {
+        ShortStr::try_from(self)
+    }
+}
+
 /// A field table: entries in wire order, duplicate keys kept, so that decoding
 /// then encoding gives back the same bytes.
 ///
 /// ```
-/// use amqp_protocol::{FieldTable, FieldValue, ShortStr};
+/// use amqp_protocol::{FieldTable, FieldValue};
 /// let mut t = FieldTable::new();
-/// t.insert(ShortStr::from_static("x-max-priority"), 10u8);
-/// t.insert(ShortStr::from_static("x-queue-type"), "classic");
+/// t.insert("x-max-priority", 10u8);
+/// t.insert("x-queue-type", "classic");
 /// assert_eq!(t.get("x-max-priority"), Some(&FieldValue::U8(10)));
+/// // A key longer than 255 bytes cannot go on the wire:
+/// assert!(t.try_insert("k".repeat(256).as_str(), 1u8).is_err());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldTable {
@@ -268,9 +301,33 @@ impl FieldTable {
         }
     }
 
-    /// Sets `key`: replaces the value of its first entry, or appends one.
-    pub fn insert(&mut self, key: ShortStr, value: impl Into<FieldValue>) {
-        let value = value.into();
+    /// Sets `key` (a `&str`, `String` or [`ShortStr`]): replaces the value
+    /// of its first entry, or appends one.
+    ///
+    /// # Panics
+    ///
+    /// When a string key is longer than 255 bytes, which no field table can
+    /// carry; [`try_insert`](Self::try_insert) reports it instead.
+    pub fn insert(&mut self, key: impl TableKey, value: impl Into<FieldValue>) {
+        let key = key
+            .into_key()
+            .unwrap_or_else(|e| panic!("field table key: {e}"));
+        self.set(key, value.into());
+    }
+
+    /// [`insert`](Self::insert), or the error when the key is longer than
+    /// 255 bytes (the table is then unchanged).
+    pub fn try_insert(
+        &mut self,
+        key: impl TableKey,
+        value: impl Into<FieldValue>,
+    ) -> Result<(), ShortStrTooLong> {
+        let key = key.into_key()?;
+        self.set(key, value.into());
+        Ok(())
+    }
+
+    fn set(&mut self, key: ShortStr, value: FieldValue) {
         match self.entries.iter_mut().find(|(k, _)| *k == key) {
             Some(entry) => entry.1 = value,
             None => self.entries.push((key, value)),
@@ -278,7 +335,14 @@ impl FieldTable {
     }
 
     /// Appends an entry, even when the key is already present.
-    pub fn push(&mut self, key: ShortStr, value: impl Into<FieldValue>) {
+    ///
+    /// # Panics
+    ///
+    /// As [`insert`](Self::insert), for a string key over 255 bytes.
+    pub fn push(&mut self, key: impl TableKey, value: impl Into<FieldValue>) {
+        let key = key
+            .into_key()
+            .unwrap_or_else(|e| panic!("field table key: {e}"));
         self.entries.push((key, value.into()));
     }
 

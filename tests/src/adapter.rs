@@ -1,5 +1,5 @@
 //! The client API the live scenarios are written against, so that every
-//! adapter (blocking now; async and event-loop adapters later) runs the same
+//! adapter (blocking, tokio, smol over futures-io, event loop) runs the same
 //! scenarios: each adapter implements these object-safe traits, in the
 //! adapter's own terms (an async adapter blocks on its futures here).
 

@@ -98,37 +98,6 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-impl Config {
-    /// The core's configuration for these parameters.
-    pub fn from_params(p: &ConnectionParameters) -> Self {
-        let heartbeat = p.heartbeat().clone();
-        Config {
-            virtual_host: amqp_protocol::ShortStr::try_from(p.virtual_host()).unwrap_or_default(),
-            mechanism: amqp_protocol::ShortStr::from_static(p.credentials().mechanism()),
-            response: p.credentials().response(),
-            alternatives: p
-                .all_credentials()
-                .iter()
-                .skip(1)
-                .map(|c| {
-                    (
-                        amqp_protocol::ShortStr::from_static(c.mechanism()),
-                        c.response(),
-                    )
-                })
-                .collect(),
-            locale: amqp_protocol::ShortStr::try_from(p.locale()).unwrap_or_default(),
-            client_properties: p.client_properties(),
-            channel_max: p.channel_max(),
-            frame_max: p.frame_max(),
-            heartbeat: Arc::new(move |server| heartbeat.negotiate(server)),
-            handshake_timeout: p.stack_timeout(),
-            blocked_connection_timeout: p.blocked_connection_timeout(),
-            close_timeout: Duration::from_secs(5),
-        }
-    }
-}
-
 fn lock_callbacks(c: &Mutex<Callbacks>) -> std::sync::MutexGuard<'_, Callbacks> {
     c.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -35,6 +35,7 @@
 //! `std::net::TcpStream` in a dozen lines of loop.
 
 mod channel;
+mod config;
 mod event;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -42,94 +43,19 @@ use std::time::{Duration, Instant};
 
 use amqp_protocol::{
     basic, channel as chan, connection, encode_content, encode_method_frame, Assembled, Assembler,
-    FieldTable, Frame, FrameDecoder, FramePayload, LongStr, Method, MethodInfo, ProtocolHeader,
-    ReplyCode, ShortStr,
+    FieldTable, Frame, FrameDecoder, FramePayload, Method, MethodInfo, ProtocolHeader, ReplyCode,
+    ShortStr,
 };
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{BrokerClose, Error};
 use crate::params::{negotiate_channel_max, negotiate_frame_max};
 use channel::{Channel, ChannelState, Outgoing};
+pub use config::{Config, HeartbeatFn};
 pub use event::{Content, Event, RequestId, Tuning};
 
 /// The frame size accepted before connection.tune has set one.
 const PRE_TUNE_FRAME_MAX: u32 = 131_072;
-
-/// Chooses the heartbeat from the broker's proposal (seconds; 0 = off).
-pub type HeartbeatFn = std::sync::Arc<dyn Fn(u16) -> u16 + Send + Sync>;
-
-/// What the core needs to open a connection.
-#[derive(Clone)]
-pub struct Config {
-    /// The virtual host to open.
-    pub virtual_host: ShortStr,
-    /// SASL mechanism name (`PLAIN`, `AMQPLAIN`, `EXTERNAL`).
-    pub mechanism: ShortStr,
-    /// SASL response (contains the password: never logged).
-    pub response: LongStr,
-    /// Further (mechanism, response) pairs, used in order when the broker
-    /// does not offer `mechanism` (a URI's `auth_mechanism` list).
-    pub alternatives: Vec<(ShortStr, LongStr)>,
-    /// Locale.
-    pub locale: ShortStr,
-    /// Client properties announced in start-ok.
-    pub client_properties: FieldTable,
-    /// Highest channel id wanted (0: no limit of ours).
-    pub channel_max: u16,
-    /// Largest frame wanted (0: no limit of ours).
-    pub frame_max: u32,
-    /// Chooses the heartbeat from the broker's proposal.
-    pub heartbeat: HeartbeatFn,
-    /// Time allowed from the protocol header to open-ok.
-    pub handshake_timeout: Option<Duration>,
-    /// Close the connection when the broker blocks it longer than this.
-    pub blocked_connection_timeout: Option<Duration>,
-    /// Time allowed for the broker's close-ok after our connection.close.
-    pub close_timeout: Duration,
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("virtual_host", &self.virtual_host)
-            .field("mechanism", &self.mechanism)
-            .field("response", &"***")
-            .field("locale", &self.locale)
-            .field("channel_max", &self.channel_max)
-            .field("frame_max", &self.frame_max)
-            .field("handshake_timeout", &self.handshake_timeout)
-            .field(
-                "blocked_connection_timeout",
-                &self.blocked_connection_timeout,
-            )
-            .finish_non_exhaustive()
-    }
-}
-
-impl Config {
-    /// PLAIN credentials, vhost "/", the broker's limits and heartbeat.
-    pub fn plain(username: &str, password: &str) -> Self {
-        let mut response = Vec::with_capacity(2 + username.len() + password.len());
-        response.push(0);
-        response.extend_from_slice(username.as_bytes());
-        response.push(0);
-        response.extend_from_slice(password.as_bytes());
-        Config {
-            virtual_host: ShortStr::from_static("/"),
-            mechanism: ShortStr::from_static("PLAIN"),
-            response: LongStr::from(response),
-            alternatives: Vec::new(),
-            locale: ShortStr::from_static("en_US"),
-            client_properties: FieldTable::new(),
-            channel_max: 0,
-            frame_max: 131_072,
-            heartbeat: std::sync::Arc::new(|server| server),
-            handshake_timeout: Some(Duration::from_secs(15)),
-            blocked_connection_timeout: None,
-            close_timeout: Duration::from_secs(5),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
