@@ -71,8 +71,8 @@ pub use params::{
 
 pub mod blocking;
 pub mod core;
+pub use crate::core::types;
 pub mod error;
-pub mod types;
 
 mod sys;
 

@@ -35,8 +35,10 @@
 //! `std::net::TcpStream` in a dozen lines of loop.
 
 mod channel;
+pub mod client;
 mod config;
 mod event;
+pub mod types;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -51,6 +53,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::error::{BrokerClose, Error};
 use crate::params::{negotiate_channel_max, negotiate_frame_max};
 use channel::{Channel, ChannelState, Outgoing};
+pub use client::{
+    ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending, Ready, Settle,
+};
 pub use config::{Config, HeartbeatFn};
 pub use event::{Content, Event, RequestId, Tuning};
 

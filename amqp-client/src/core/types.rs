@@ -1,10 +1,11 @@
-//! Types every adapter shares: method options, what declare-ok says,
-//! deliveries and returned messages.
+//! The client's vocabulary, the same in every adapter: the options of each
+//! channel operation, what the broker's replies say, deliveries and
+//! returned messages.
 
 use amqp_protocol::{basic, exchange, queue, BasicProperties, FieldTable, Method, ShortStr};
 use bytes::Bytes;
 
-use crate::core::Content;
+use super::Content;
 use crate::error::{BrokerClose, Error};
 
 /// Options of exchange.declare.
@@ -35,6 +36,41 @@ pub struct QueueDeclareOptions {
     pub auto_delete: bool,
     /// Optional arguments (`x-message-ttl`, `x-queue-type`, ...).
     pub arguments: FieldTable,
+}
+
+/// Options of exchange.delete.
+#[derive(Debug, Clone, Default)]
+pub struct ExchangeDeleteOptions {
+    /// Only delete it when it has no bindings (406 otherwise).
+    pub if_unused: bool,
+}
+
+/// Options of queue.delete.
+#[derive(Debug, Clone, Default)]
+pub struct QueueDeleteOptions {
+    /// Only delete it when it has no consumers (406 otherwise).
+    pub if_unused: bool,
+    /// Only delete it when it holds no messages (406 otherwise).
+    pub if_empty: bool,
+}
+
+/// Options of basic.nack.
+#[derive(Debug, Clone, Copy)]
+pub struct NackOptions {
+    /// Also every earlier unacknowledged delivery of the channel.
+    pub multiple: bool,
+    /// Put the messages back in their queue (true, the default, as in Pika)
+    /// or drop or dead-letter them (false).
+    pub requeue: bool,
+}
+
+impl Default for NackOptions {
+    fn default() -> Self {
+        NackOptions {
+            multiple: false,
+            requeue: true,
+        }
+    }
 }
 
 /// What queue.declare-ok says.
@@ -122,9 +158,6 @@ pub struct Returned {
     /// Its properties and body.
     pub content: Content,
 }
-
-// What every adapter needs to turn its arguments into methods and replies
-// back into values, written once.
 
 /// A short string argument, or [`Error::Misuse`] when it does not fit.
 pub(crate) fn short(s: &str) -> Result<ShortStr, Error> {

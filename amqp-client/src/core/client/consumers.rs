@@ -1,0 +1,268 @@
+//! The consumer registry: every consumer of the connection by id and by
+//! (channel, tag), its no-ack mode, the deliveries it was given and its
+//! application has not taken yet, and how it ends.
+
+use std::collections::{HashMap, VecDeque};
+
+use amqp_protocol::ShortStr;
+
+use super::ChannelRef;
+use crate::core::types::Delivery;
+use crate::error::Error;
+
+/// Identifies one consumer of a connection (its tag names it on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConsumerId(pub(super) u64);
+
+/// How a consumer's deliveries reach the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsumerMode {
+    /// As [`Event::Delivery`](super::Event::Delivery), in arrival order with
+    /// the connection's other events: for callbacks.
+    Events,
+    /// Buffered in the core, taken with
+    /// [`Client::next_delivery`](super::Client::next_delivery): for
+    /// iterators and streams. With a limit, [`Client::wants_input`](super::Client::wants_input)
+    /// turns false while the buffer holds that many, so that the adapter
+    /// stops reading until the application catches up.
+    Buffer {
+        /// Deliveries buffered before reading pauses (`None`: no limit).
+        limit: Option<usize>,
+    },
+}
+
+/// What [`Client::next_delivery`](super::Client::next_delivery) found.
+// Returned by value and matched at once: boxing the delivery would cost an
+// allocation per message.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum NextDelivery {
+    /// The oldest delivery not yet taken.
+    Delivery(Delivery),
+    /// None now; [`Ready::Consumer`](super::Ready::Consumer) says when that
+    /// changes.
+    Empty,
+    /// The consumer ended: cancelled by the application (`None`), or the
+    /// error that ended it (cancelled by the broker, channel or connection
+    /// closed). It is forgotten.
+    End(Option<Error>),
+}
+
+pub(super) struct Consumer {
+    pub(super) channel: ChannelRef,
+    pub(super) tag: ShortStr,
+    pub(super) no_ack: bool,
+    pub(super) mode: ConsumerMode,
+    pub(super) queue: VecDeque<Delivery>,
+    /// At or above its limit (counted in [`Consumers::full`]).
+    full: bool,
+    /// The consume-ok arrived.
+    pub(super) active: bool,
+    /// How it ended (`Some(None)`: cancelled by the application); what is
+    /// buffered is still taken first.
+    pub(super) ended: Option<Option<Error>>,
+    /// Its application handle is gone: what arrives is requeued.
+    pub(super) orphaned: bool,
+}
+
+#[derive(Default)]
+pub(super) struct Consumers {
+    by_id: HashMap<ConsumerId, Consumer>,
+    /// Live tags per channel number.
+    by_tag: HashMap<u16, HashMap<ShortStr, ConsumerId>>,
+    next_id: u64,
+    /// Consumers with a buffer limit ...
+    bounded: usize,
+    /// ... and those at it: reading pauses while any is.
+    full: usize,
+}
+
+/// Consumer tags made up for consumers that asked for none.
+static TAG_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// A consumer tag unique to this process.
+pub(super) fn generated_tag() -> String {
+    format!(
+        "amqp-client.{}.{}",
+        std::process::id(),
+        TAG_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+impl Consumers {
+    /// Registers a consumer of `channel` under `tag` (not yet confirmed by
+    /// consume-ok).
+    pub(super) fn add(
+        &mut self,
+        channel: ChannelRef,
+        tag: ShortStr,
+        no_ack: bool,
+        mode: ConsumerMode,
+    ) -> Result<ConsumerId, Error> {
+        let tags = self.by_tag.entry(channel.number).or_default();
+        if tags.contains_key(tag.as_bytes()) {
+            return Err(Error::DuplicateConsumerTag {
+                consumer_tag: tag.to_string_lossy().into_owned(),
+            });
+        }
+        self.next_id += 1;
+        let id = ConsumerId(self.next_id);
+        if matches!(mode, ConsumerMode::Buffer { limit: Some(_) }) {
+            self.bounded += 1;
+        }
+        self.by_id.insert(
+            id,
+            Consumer {
+                channel,
+                tag: tag.clone(),
+                no_ack,
+                mode,
+                queue: VecDeque::new(),
+                full: false,
+                active: false,
+                ended: None,
+                orphaned: false,
+            },
+        );
+        tags.insert(tag, id);
+        Ok(id)
+    }
+
+    pub(super) fn get(&self, id: ConsumerId) -> Option<&Consumer> {
+        self.by_id.get(&id)
+    }
+
+    pub(super) fn get_mut(&mut self, id: ConsumerId) -> Option<&mut Consumer> {
+        self.by_id.get_mut(&id)
+    }
+
+    /// The live consumer of channel number `channel` with `tag`.
+    pub(super) fn find(&self, channel: u16, tag: &[u8]) -> Option<ConsumerId> {
+        self.by_tag.get(&channel)?.get(tag).copied()
+    }
+
+    /// The consumers of `channel`.
+    pub(super) fn of_channel(&self, channel: ChannelRef) -> Vec<ConsumerId> {
+        let mut ids: Vec<ConsumerId> = self
+            .by_id
+            .iter()
+            .filter(|(_, c)| c.channel == channel)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Forgets a consumer; returns it.
+    pub(super) fn remove(&mut self, id: ConsumerId) -> Option<Consumer> {
+        let c = self.by_id.remove(&id)?;
+        self.unlink(c.channel.number, &c.tag, id);
+        if matches!(c.mode, ConsumerMode::Buffer { limit: Some(_) }) {
+            self.bounded -= 1;
+        }
+        if c.full {
+            self.full -= 1;
+        }
+        Some(c)
+    }
+
+    /// The tag no longer names this consumer on the wire (cancelled): a new
+    /// consumer may take it while this one's buffer is still read.
+    pub(super) fn release_tag(&mut self, id: ConsumerId) {
+        if let Some(c) = self.by_id.get(&id) {
+            let (number, tag) = (c.channel.number, c.tag.clone());
+            self.unlink(number, &tag, id);
+        }
+    }
+
+    fn unlink(&mut self, channel: u16, tag: &ShortStr, id: ConsumerId) {
+        let Some(tags) = self.by_tag.get_mut(&channel) else {
+            return;
+        };
+        if tags.get(tag.as_bytes()) == Some(&id) {
+            tags.remove(tag.as_bytes());
+            if tags.is_empty() {
+                self.by_tag.remove(&channel);
+            }
+        }
+    }
+
+    /// Buffers a delivery (buffered consumers).
+    pub(super) fn push(&mut self, id: ConsumerId, delivery: Delivery) {
+        let Some(c) = self.by_id.get_mut(&id) else {
+            return;
+        };
+        c.queue.push_back(delivery);
+        if let ConsumerMode::Buffer { limit: Some(l) } = c.mode {
+            if !c.full && c.queue.len() >= l {
+                c.full = true;
+                self.full += 1;
+            }
+        }
+    }
+
+    /// Takes the oldest buffered delivery.
+    pub(super) fn pop(&mut self, id: ConsumerId) -> Option<Delivery> {
+        let c = self.by_id.get_mut(&id)?;
+        let d = c.queue.pop_front()?;
+        if c.full {
+            if let ConsumerMode::Buffer { limit: Some(l) } = c.mode {
+                if c.queue.len() < l {
+                    c.full = false;
+                    self.full -= 1;
+                }
+            }
+        }
+        Some(d)
+    }
+
+    /// Takes every buffered delivery.
+    pub(super) fn drain(&mut self, id: ConsumerId) -> VecDeque<Delivery> {
+        let Some(c) = self.by_id.get_mut(&id) else {
+            return VecDeque::new();
+        };
+        if c.full {
+            c.full = false;
+            self.full -= 1;
+        }
+        std::mem::take(&mut c.queue)
+    }
+
+    /// Whether any bounded consumer's buffer is at its limit.
+    pub(super) fn any_full(&self) -> bool {
+        self.full > 0
+    }
+
+    /// Whether a consumer of channel number `channel` has deliveries buffered.
+    pub(super) fn has_buffered(&self, channel: u16) -> bool {
+        self.by_id
+            .values()
+            .any(|c| c.channel.number == channel && !c.queue.is_empty())
+    }
+
+    /// Whether any acknowledging consumer has deliveries buffered.
+    pub(super) fn any_acking_buffered(&self) -> bool {
+        self.by_id
+            .values()
+            .any(|c| !c.no_ack && !c.queue.is_empty())
+    }
+
+    /// Whether any consumer has deliveries buffered.
+    pub(super) fn any_buffered(&self) -> bool {
+        self.by_id.values().any(|c| !c.queue.is_empty())
+    }
+
+    /// The live callback consumers of `channel`, as (id, tag).
+    pub(super) fn event_consumers(&self, channel: ChannelRef) -> Vec<(ConsumerId, ShortStr)> {
+        let mut v: Vec<(ConsumerId, ShortStr)> = self
+            .by_id
+            .iter()
+            .filter(|(_, c)| {
+                c.channel == channel && c.mode == ConsumerMode::Events && c.ended.is_none()
+            })
+            .map(|(id, c)| (*id, c.tag.clone()))
+            .collect();
+        v.sort_by_key(|(id, _)| *id);
+        v
+    }
+}

@@ -1,0 +1,568 @@
+//! The client layer of the core ([`Client`]) against a scripted broker with
+//! fake time: typed results, the consumer registry, one outcome per publish,
+//! stale channel handles and what an abandoned request undoes.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Instant;
+
+use amqp_client::core::client::Event;
+use amqp_client::core::{
+    ChannelRef, Client, Config, ConsumerMode, NextDelivery, Pending, Ready, Settle,
+};
+use amqp_client::types::{ConsumeOptions, NackOptions, QueueDeclareOptions};
+use amqp_client::{BasicProperties, Error, ReplyCode, ShortStr};
+use amqp_protocol::{
+    basic, channel, confirm, connection, queue, ContentHeader, FieldTable, Frame, FrameDecoder,
+    FramePayload, LongStr, Method, ProtocolHeader,
+};
+use bytes::{Bytes, BytesMut};
+
+struct Broker {
+    client: Client,
+    now: Instant,
+    from_client: BytesMut,
+    decoder: FrameDecoder,
+}
+
+fn ss(v: &str) -> ShortStr {
+    ShortStr::try_from(v).unwrap()
+}
+
+impl Broker {
+    /// A client through its handshake.
+    fn connected() -> Broker {
+        let now = Instant::now();
+        let mut b = Broker {
+            client: Client::new(Config::plain("guest", "guest"), now),
+            now,
+            from_client: BytesMut::new(),
+            decoder: FrameDecoder::new(0),
+        };
+        b.take_output();
+        assert_eq!(
+            ProtocolHeader::decode(&mut b.from_client).unwrap(),
+            Some(ProtocolHeader::AMQP_0_9_1)
+        );
+        b.send(
+            0,
+            connection::Start {
+                version_major: 0,
+                version_minor: 9,
+                server_properties: FieldTable::new(),
+                mechanisms: LongStr::from("PLAIN"),
+                locales: LongStr::from("en_US"),
+            },
+        );
+        b.send(
+            0,
+            connection::Tune {
+                channel_max: 2047,
+                frame_max: 131_072,
+                heartbeat: 0,
+            },
+        );
+        b.send(0, connection::OpenOk::default());
+        assert_eq!(b.methods().len(), 3, "start-ok, tune-ok, open");
+        assert!(b.client.is_open());
+        assert!(matches!(b.events()[..], [Event::Connected]));
+        b.readies();
+        b
+    }
+
+    fn take_output(&mut self) {
+        while let Some(out) = self.client.poll_transmit(self.now) {
+            self.from_client.extend_from_slice(&out);
+        }
+    }
+
+    /// The methods the client wrote since the last call.
+    fn methods(&mut self) -> Vec<(u16, Method)> {
+        self.take_output();
+        let mut v = Vec::new();
+        while let Some(f) = self.decoder.decode(&mut self.from_client).unwrap() {
+            if let FramePayload::Method(m) = f.payload {
+                v.push((f.channel, m));
+            }
+        }
+        v
+    }
+
+    fn send(&mut self, channel: u16, m: impl Into<Method>) {
+        let mut b = Vec::new();
+        Frame::method(channel, m).encode(&mut b);
+        self.client.handle_input(&b, self.now);
+    }
+
+    /// A method with content (deliver, return, get-ok).
+    fn send_content(&mut self, channel: u16, m: impl Into<Method>, body: &'static [u8]) {
+        let mut b = Vec::new();
+        Frame::method(channel, m).encode(&mut b);
+        Frame::header(
+            channel,
+            ContentHeader::new(body.len() as u64, BasicProperties::default()),
+        )
+        .encode(&mut b);
+        Frame::body(channel, Bytes::from_static(body)).encode(&mut b);
+        self.client.handle_input(&b, self.now);
+    }
+
+    fn deliver(&mut self, channel: u16, tag: &str, delivery_tag: u64, body: &'static [u8]) {
+        let d = basic::Deliver {
+            consumer_tag: ss(tag),
+            delivery_tag,
+            redelivered: false,
+            exchange: ss(""),
+            routing_key: ss("q"),
+        };
+        self.send_content(channel, d, body);
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.client.poll_event()).collect()
+    }
+
+    fn readies(&mut self) -> Vec<Ready> {
+        std::iter::from_fn(|| self.client.poll_ready()).collect()
+    }
+
+    fn result<T>(&mut self, p: &Pending<T>) -> Result<T, Error> {
+        assert!(
+            self.readies().contains(&Ready::Request(p.request())),
+            "the request is reported ready"
+        );
+        self.client.take(p).expect("an outcome")
+    }
+
+    fn open(&mut self) -> ChannelRef {
+        let p = self.client.open_channel().unwrap();
+        let m = self.methods();
+        let [(n, Method::ChannelOpen(_))] = m[..] else {
+            panic!("{m:?}")
+        };
+        assert!(self.client.take(&p).is_none(), "no outcome before open-ok");
+        self.send(n, channel::OpenOk::default());
+        let ch = self.result(&p).unwrap();
+        assert_eq!(ch.number(), n);
+        assert!(self.client.is_channel_open(ch));
+        ch
+    }
+
+    /// A consumer on `ch` tagged `tag`, consume-ok answered.
+    fn consume(
+        &mut self,
+        ch: ChannelRef,
+        tag: &str,
+        mode: ConsumerMode,
+    ) -> amqp_client::core::ConsumerId {
+        let options = ConsumeOptions {
+            consumer_tag: tag.into(),
+            ..Default::default()
+        };
+        let (id, p) = self.client.basic_consume(ch, "q", options, mode).unwrap();
+        let m = self.methods();
+        assert!(
+            matches!(&m[..], [(_, Method::BasicConsume(c))] if c.consumer_tag == tag),
+            "{m:?}"
+        );
+        self.send(
+            ch.number(),
+            basic::ConsumeOk {
+                consumer_tag: ss(tag),
+            },
+        );
+        assert_eq!(self.result(&p).unwrap(), tag);
+        id
+    }
+}
+
+#[test]
+fn typed_results_of_channel_operations() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let p = b
+        .client
+        .queue_declare(ch, "", QueueDeclareOptions::default())
+        .unwrap();
+    b.methods();
+    b.send(
+        ch.number(),
+        queue::DeclareOk {
+            queue: ss("amq.gen-1"),
+            message_count: 3,
+            consumer_count: 1,
+        },
+    );
+    let ok = b.result(&p).unwrap();
+    assert_eq!(
+        (ok.queue.as_str(), ok.message_count, ok.consumer_count),
+        ("amq.gen-1", 3, 1)
+    );
+    assert!(
+        b.client.take(&p).unwrap().is_err(),
+        "an outcome is taken once"
+    );
+
+    let p = b.client.queue_purge(ch, "q").unwrap();
+    b.methods();
+    b.send(ch.number(), queue::PurgeOk { message_count: 7 });
+    assert_eq!(b.result(&p).unwrap(), 7);
+
+    let p = b.client.basic_get(ch, "q", false).unwrap();
+    b.methods();
+    b.send(ch.number(), basic::GetEmpty::default());
+    assert!(b.result(&p).unwrap().is_none());
+
+    let p = b.client.basic_get(ch, "q", false).unwrap();
+    b.methods();
+    let ok = basic::GetOk {
+        delivery_tag: 9,
+        redelivered: true,
+        exchange: ss("x"),
+        routing_key: ss("k"),
+        message_count: 2,
+    };
+    b.send_content(ch.number(), ok, b"got");
+    let got = b.result(&p).unwrap().unwrap();
+    assert_eq!(got.message_count, 2);
+    assert_eq!(got.delivery.delivery_tag, 9);
+    assert_eq!(&got.delivery.body[..], b"got");
+    assert_eq!(got.delivery.channel, ch.number());
+}
+
+#[test]
+fn buffered_consumer_yields_its_deliveries_then_the_broker_cancel() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let id = b.consume(ch, "c1", ConsumerMode::Buffer { limit: Some(2) });
+    assert!(matches!(b.client.next_delivery(id), NextDelivery::Empty));
+    b.deliver(ch.number(), "c1", 1, b"one");
+    assert!(b.client.wants_input());
+    b.deliver(ch.number(), "c1", 2, b"two");
+    assert!(!b.client.wants_input(), "reading pauses at the limit");
+    assert_eq!(b.client.buffered_len(id), 2);
+    assert_eq!(
+        b.readies(),
+        vec![Ready::Consumer(id), Ready::Consumer(id)],
+        "one wake-up per delivery"
+    );
+    b.send(
+        ch.number(),
+        basic::Cancel {
+            consumer_tag: ss("c1"),
+            no_wait: false,
+        },
+    );
+    let m = b.methods();
+    assert!(
+        matches!(&m[..], [(_, Method::BasicCancelOk(ok))] if ok.consumer_tag == "c1"),
+        "{m:?}"
+    );
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::ConsumerCancelled { consumer, consumer_tag, .. } if *consumer == id && consumer_tag == "c1")));
+    let NextDelivery::Delivery(d) = b.client.next_delivery(id) else {
+        panic!("the buffer first")
+    };
+    assert_eq!(d.delivery_tag, 1);
+    assert!(b.client.wants_input(), "below the limit again");
+    assert!(matches!(
+        b.client.next_delivery(id),
+        NextDelivery::Delivery(_)
+    ));
+    assert!(matches!(
+        b.client.next_delivery(id),
+        NextDelivery::End(Some(Error::ConsumerCancelled { .. }))
+    ));
+    // The tag is free again.
+    b.consume(ch, "c1", ConsumerMode::Buffer { limit: None });
+}
+
+#[test]
+fn callback_consumers_get_deliveries_as_events() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let id = b.consume(ch, "cb", ConsumerMode::Events);
+    b.deliver(ch.number(), "cb", 1, b"x");
+    let ev = b.events();
+    let [Event::Delivery {
+        channel,
+        consumer,
+        delivery,
+    }] = &ev[..]
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!((*channel, *consumer, delivery.delivery_tag), (ch, id, 1));
+    assert!(b.readies().is_empty(), "no waiter to wake");
+    assert_eq!(b.client.event_consumers(ch).len(), 1);
+    let p = b.client.basic_cancel(ch, "cb").unwrap();
+    b.methods();
+    b.send(
+        ch.number(),
+        basic::CancelOk {
+            consumer_tag: ss("cb"),
+        },
+    );
+    b.result(&p).unwrap();
+    assert!(b.client.event_consumers(ch).is_empty());
+}
+
+#[test]
+fn cancel_consumer_requeues_what_the_application_did_not_take() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let id = b.consume(ch, "c", ConsumerMode::Buffer { limit: None });
+    b.deliver(ch.number(), "c", 1, b"a");
+    b.deliver(ch.number(), "c", 2, b"b");
+    assert!(matches!(
+        b.client.next_delivery(id),
+        NextDelivery::Delivery(_)
+    ));
+    let p = b.client.cancel_consumer(id).unwrap();
+    assert!(matches!(&b.methods()[..], [(_, Method::BasicCancel(_))]));
+    // One more arrives before cancel-ok: it is requeued too.
+    b.deliver(ch.number(), "c", 3, b"c");
+    b.send(
+        ch.number(),
+        basic::CancelOk {
+            consumer_tag: ss("c"),
+        },
+    );
+    assert_eq!(b.result(&p).unwrap(), 2);
+    let nacked: Vec<u64> = b
+        .methods()
+        .into_iter()
+        .map(|(_, m)| match m {
+            Method::BasicNack(n) => {
+                assert!(n.requeue && !n.multiple);
+                n.delivery_tag
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(nacked, vec![2, 3]);
+}
+
+#[test]
+fn one_outcome_per_publish_with_confirms() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let p = b.client.confirm_delivery(ch).unwrap();
+    b.methods();
+    b.send(ch.number(), confirm::SelectOk {});
+    b.result(&p).unwrap();
+    let props = BasicProperties::default();
+    let mut seqs = Vec::new();
+    for i in 0..5 {
+        let settle = if i == 4 { Settle::Event } else { Settle::Take };
+        let seq = b
+            .client
+            .basic_publish(ch, "", "q", b"m", &props, true, settle)
+            .unwrap();
+        seqs.push(seq.unwrap());
+    }
+    assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+    assert!(!b.client.is_staged(ch, 1));
+    b.take_output();
+    assert!(b.client.is_staged(ch, 5));
+    assert!(b.client.take_confirm(ch, 1).is_none(), "awaited");
+    // Publish 2 is returned, then acked: unroutable.
+    let ret = basic::Return {
+        reply_code: 312,
+        reply_text: ss("NO_ROUTE"),
+        exchange: ss(""),
+        routing_key: ss("q"),
+    };
+    b.send_content(ch.number(), ret, b"m");
+    b.send(
+        ch.number(),
+        basic::Ack {
+            delivery_tag: 2,
+            multiple: true,
+        },
+    );
+    assert!(b.readies().contains(&Ready::Confirms {
+        channel: ch,
+        up_to: 2
+    }));
+    assert!(matches!(
+        b.events()[..],
+        [Event::Returned { channel, .. }] if channel == ch
+    ));
+    assert!(matches!(b.client.take_confirm(ch, 1), Some(Ok(()))));
+    assert!(matches!(
+        b.client.take_confirm(ch, 2),
+        Some(Err(Error::Unroutable(r))) if r.code == ReplyCode(312)
+    ));
+    b.send(
+        ch.number(),
+        basic::Nack {
+            delivery_tag: 3,
+            multiple: false,
+            requeue: false,
+        },
+    );
+    assert!(matches!(
+        b.client.take_confirm(ch, 3),
+        Some(Err(Error::Nacked))
+    ));
+    // The channel closes with 4 and 5 unanswered: both fail with its error,
+    // 5 as an event.
+    b.send(
+        ch.number(),
+        channel::Close {
+            reply_code: 406,
+            reply_text: ss("PRECONDITION_FAILED"),
+            class_id: 0,
+            method_id: 0,
+        },
+    );
+    assert!(matches!(
+        b.client.take_confirm(ch, 4),
+        Some(Err(Error::ChannelClosedByBroker { .. }))
+    ));
+    let ev = b.events();
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::Confirmed {
+                sequence_number: 5,
+                outcome: Err(Error::ChannelClosedByBroker { .. }),
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::ChannelClosed { channel, .. } if *channel == ch)));
+}
+
+#[test]
+fn a_stale_handle_keeps_its_own_channels_error() {
+    let mut b = Broker::connected();
+    let old = b.open();
+    b.send(
+        old.number(),
+        channel::Close {
+            reply_code: 404,
+            reply_text: ss("NOT_FOUND"),
+            class_id: 50,
+            method_id: 10,
+        },
+    );
+    b.methods();
+    let new = b.open();
+    assert_eq!(new.number(), old.number(), "the number is reused");
+    assert_ne!(new, old);
+    assert!(matches!(
+        b.client.channel_error(old),
+        Some(Error::ChannelClosedByBroker { close, .. }) if close.code == ReplyCode(404)
+    ));
+    assert!(b.client.queue_purge(old, "q").is_err());
+    assert!(
+        b.methods().is_empty(),
+        "nothing goes out on the new channel"
+    );
+    assert!(b.client.channel_error(new).is_none());
+}
+
+#[test]
+fn an_abandoned_open_closes_the_channel_nobody_holds() {
+    let mut b = Broker::connected();
+    let p = b.client.open_channel().unwrap();
+    let m = b.methods();
+    let [(n, Method::ChannelOpen(_))] = m[..] else {
+        panic!("{m:?}")
+    };
+    b.client.abandon(p.request());
+    b.send(n, channel::OpenOk::default());
+    assert!(matches!(&b.methods()[..], [(c, Method::ChannelClose(_))] if *c == n));
+    assert!(!b.readies().contains(&Ready::Request(p.request())));
+}
+
+#[test]
+fn a_dropped_consumer_is_cancelled_and_its_messages_requeued() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let id = b.consume(ch, "gone", ConsumerMode::Buffer { limit: None });
+    b.deliver(ch.number(), "gone", 1, b"a");
+    b.client.drop_consumer(id);
+    let m = b.methods();
+    assert!(
+        matches!(&m[..], [(_, Method::BasicNack(n)), (_, Method::BasicCancel(_))] if n.delivery_tag == 1),
+        "{m:?}"
+    );
+    // A delivery racing with the cancel goes back too (written after
+    // cancel-ok: the channel's methods keep their order).
+    b.deliver(ch.number(), "gone", 2, b"b");
+    b.send(
+        ch.number(),
+        basic::CancelOk {
+            consumer_tag: ss("gone"),
+        },
+    );
+    assert!(matches!(&b.methods()[..], [(_, Method::BasicNack(n))] if n.delivery_tag == 2));
+    assert!(matches!(
+        b.client.next_delivery(id),
+        NextDelivery::End(None)
+    ));
+}
+
+#[test]
+fn nack_options_default_to_requeue() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    b.client.basic_nack(ch, 4, NackOptions::default()).unwrap();
+    assert!(matches!(
+        &b.methods()[..],
+        [(_, Method::BasicNack(n))] if n.delivery_tag == 4 && n.requeue && !n.multiple
+    ));
+}
+
+#[test]
+fn the_connection_closing_fails_every_waiter() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let p = b.client.queue_purge(ch, "q").unwrap();
+    let id = b.consume_pending(ch);
+    b.send(
+        0,
+        connection::Close {
+            reply_code: 320,
+            reply_text: ss("CONNECTION_FORCED"),
+            class_id: 0,
+            method_id: 0,
+        },
+    );
+    let r = b.readies();
+    assert!(r.contains(&Ready::Request(p.request())) && r.contains(&Ready::State));
+    assert!(matches!(
+        b.client.take(&p),
+        Some(Err(Error::ConnectionClosedByBroker(c))) if c.code == ReplyCode(320)
+    ));
+    assert!(matches!(
+        b.client.next_delivery(id),
+        NextDelivery::End(Some(_))
+    ));
+    assert!(b.client.close_reason().is_some());
+    assert!(b.client.open_channel().is_err());
+}
+
+impl Broker {
+    /// A consumer whose consume-ok has not come.
+    fn consume_pending(&mut self, ch: ChannelRef) -> amqp_client::core::ConsumerId {
+        let (id, _) = self
+            .client
+            .basic_consume(
+                ch,
+                "q",
+                ConsumeOptions::default(),
+                ConsumerMode::Buffer { limit: None },
+            )
+            .unwrap();
+        id
+    }
+}
