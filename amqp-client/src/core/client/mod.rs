@@ -1,5 +1,5 @@
 //! [`Client`]: the client's behaviour on top of the wire state machine
-//! ([`Connection`](super::Connection)), sans-IO like it, and written once for
+//! ([`Connection`]), sans-IO like it, and written once for
 //! every adapter.
 //!
 //! Where the wire machine answers "a method went out, here is its request
