@@ -49,6 +49,6 @@ fn main() -> Result<(), Error> {
     let requeued = messages.cancel()?;
     println!("Requeued {requeued} messages");
 
-    channel.queue_delete(queue, false, false)?;
+    channel.queue_delete(queue, Default::default())?;
     connection.close()
 }

@@ -34,7 +34,7 @@ fn main() -> Result<(), Error> {
         );
     }
     let connection = Connection::open(endpoints)?;
-    let (properties, tuning) = connection.server_properties();
+    let (properties, tuning) = (connection.server_properties(), connection.tuning());
     let product = properties
         .get("product")
         .map(|p| p.to_string())

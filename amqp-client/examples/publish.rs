@@ -20,6 +20,6 @@ fn main() -> Result<(), Error> {
         false,
     )?;
     println!("published \"Test message.\" to exchange \"test\" with routing key \"test\"");
-    channel.exchange_delete("test", false)?;
+    channel.exchange_delete("test", Default::default())?;
     connection.close()
 }

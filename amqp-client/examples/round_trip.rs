@@ -73,6 +73,6 @@ fn run(uri: &str) -> Result<(), Error> {
         started.elapsed().as_secs_f64() * 1e3
     );
     messages.cancel()?;
-    ch.queue_delete(&queue, false, false)?;
+    ch.queue_delete(&queue, Default::default())?;
     conn.close()
 }

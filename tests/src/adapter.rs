@@ -199,7 +199,7 @@ impl Conn for blocking::Connection {
         blocking::Connection::is_blocked(self)
     }
     fn tuning(&self) -> Tuning {
-        self.server_properties().1
+        blocking::Connection::tuning(self)
     }
     fn run_for(&self, d: Duration) -> Result<(), Error> {
         self.process_data_events(Some(d))
@@ -254,7 +254,7 @@ impl Chan for blocking::Channel {
         B::exchange_declare(self, name, kind, o)
     }
     fn exchange_delete(&self, name: &str, if_unused: bool) -> Result<(), Error> {
-        B::exchange_delete(self, name, if_unused)
+        B::exchange_delete(self, name, blocking::ExchangeDeleteOptions { if_unused })
     }
     fn exchange_bind(
         &self,
@@ -299,7 +299,14 @@ impl Chan for blocking::Channel {
         B::queue_purge(self, queue)
     }
     fn queue_delete(&self, queue: &str, if_unused: bool, if_empty: bool) -> Result<u32, Error> {
-        B::queue_delete(self, queue, if_unused, if_empty)
+        B::queue_delete(
+            self,
+            queue,
+            blocking::QueueDeleteOptions {
+                if_unused,
+                if_empty,
+            },
+        )
     }
     fn basic_qos(&self, size: u32, count: u16, global: bool) -> Result<(), Error> {
         B::basic_qos(self, size, count, global)
@@ -341,7 +348,7 @@ impl Chan for blocking::Channel {
         B::basic_ack(self, tag, multiple)
     }
     fn basic_nack(&self, tag: u64, multiple: bool, requeue: bool) -> Result<(), Error> {
-        B::basic_nack(self, tag, multiple, requeue)
+        B::basic_nack(self, tag, blocking::NackOptions { multiple, requeue })
     }
     fn basic_reject(&self, tag: u64, requeue: bool) -> Result<(), Error> {
         B::basic_reject(self, tag, requeue)

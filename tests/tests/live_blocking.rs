@@ -106,7 +106,7 @@ fn an_ack_goes_out_even_when_the_consumer_stops_reading() {
     }
     observer.close().unwrap();
     assert_eq!(it.cancel().unwrap(), 1, "the second message, requeued");
-    ch.queue_delete(&q, false, false).unwrap();
+    ch.queue_delete(&q, Default::default()).unwrap();
     conn.close().unwrap();
 }
 
@@ -191,7 +191,7 @@ fn threads_waiting_for_deliveries_confirms_and_replies_share_the_socket() {
     caller.join().unwrap();
     let requeued = consumer.join().unwrap();
     assert_eq!(requeued, 0);
-    let left = setup.queue_delete(&q, false, false).unwrap();
+    let left = setup.queue_delete(&q, Default::default()).unwrap();
     assert_eq!(left, 0, "every message consumed and acked");
     conn.close().unwrap();
 }

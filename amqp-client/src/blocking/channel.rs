@@ -1,26 +1,20 @@
-//! [`Channel`]: every method a client sends, publisher confirms, consumers.
+//! [`Channel`]: every channel operation as a blocking call, publisher
+//! confirms ([`Confirmation`]) and consumers as iterators ([`ConsumeIter`]).
+//! Each operation is the core's, of the same name; this file only waits.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use amqp_protocol::{
-    basic, channel as chan, confirm, exchange, queue, tx, BasicProperties, FieldTable, Method,
-    ReplyCode, ShortStr,
-};
+use amqp_protocol::{basic, BasicProperties, FieldTable};
 
-use super::shared::{Inner, Shared, Sink};
+use super::shared::{Inner, Shared};
 use super::{lock_callbacks, run_dispatch, Callbacks, Delivery, Returned};
-use crate::core::{Content, RequestId};
+use crate::core::{ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending, Settle};
 use crate::error::Error;
-pub(super) use crate::types::short;
-use crate::types::unexpected;
 pub use crate::types::{
-    ConsumeOptions, ExchangeDeclareOptions, GetMessage, QueueDeclareOk, QueueDeclareOptions,
+    ConsumeOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage, NackOptions,
+    QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions,
 };
-
-static CONSUMER_SEQ: AtomicU64 = AtomicU64::new(1);
 
 /// A channel. Cheap to clone; `Send + Sync`: any thread may use it (for
 /// example to ack a delivery received on another thread).
@@ -28,16 +22,30 @@ static CONSUMER_SEQ: AtomicU64 = AtomicU64::new(1);
 pub struct Channel {
     shared: Arc<Shared>,
     callbacks: Arc<Mutex<Callbacks>>,
-    id: u16,
-    /// Which opening of channel `id` this handle belongs to: a closed
-    /// channel's id is reused, and its old handles must not act on the new
-    /// channel.
-    generation: u64,
+    /// The opening of the channel this handle belongs to: once it closed,
+    /// its number is reused, and this handle keeps failing with why it
+    /// closed rather than act on the new channel.
+    chan: ChannelRef,
 }
 
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Channel").field("id", &self.id).finish()
+        f.debug_struct("Channel").field("id", &self.id()).finish()
+    }
+}
+
+/// Waits for the outcome of `pending`, reading the socket when no other
+/// thread does.
+pub(super) fn wait<'a, T>(
+    shared: &'a Shared,
+    mut inner: MutexGuard<'a, Inner>,
+    pending: Pending<T>,
+) -> Result<T, Error> {
+    loop {
+        if let Some(r) = inner.core.take(&pending) {
+            return r;
+        }
+        inner = shared.wait_reading(inner, None);
     }
 }
 
@@ -45,93 +53,54 @@ impl Channel {
     pub(super) fn new(
         shared: Arc<Shared>,
         callbacks: Arc<Mutex<Callbacks>>,
-        id: u16,
-        generation: u64,
+        chan: ChannelRef,
     ) -> Self {
         Channel {
             shared,
             callbacks,
-            id,
-            generation,
-        }
-    }
-
-    /// The error of this handle's channel when the id now belongs to a
-    /// later opening (or to none).
-    pub(super) fn stale(&self, inner: &Inner) -> Option<Error> {
-        if self.id == 0 {
-            return None;
-        }
-        match inner.channels.get(&self.id) {
-            Some(c) if c.generation == self.generation => None,
-            _ => Some(inner.retired_error(self.id, self.generation)),
+            chan,
         }
     }
 
     /// The channel id.
     pub fn id(&self) -> u16 {
-        self.id
+        self.chan.number()
     }
 
     /// Whether the channel is open.
     pub fn is_open(&self) -> bool {
-        let inner = self.shared.lock();
-        inner.closed.is_none()
-            && inner
-                .channels
-                .get(&self.id)
-                .is_some_and(|c| c.closed.is_none() && c.generation == self.generation)
+        self.shared.lock().core.is_channel_open(self.chan)
     }
 
-    fn check(&self, inner: &Inner) -> Result<(), Error> {
-        if let Some(e) = &inner.closed {
-            return Err(e.clone());
-        }
-        if let Some(e) = self.stale(inner) {
-            return Err(e);
-        }
-        match inner.channels.get(&self.id).and_then(|c| c.closed.as_ref()) {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
-        }
+    /// Why the channel (or its connection) closed, once it has.
+    pub fn close_reason(&self) -> Option<Error> {
+        self.shared.lock().core.channel_error(self.chan)
     }
 
-    pub(super) fn wait_reply<'a>(
-        &'a self,
-        mut inner: MutexGuard<'a, Inner>,
-        request: RequestId,
-    ) -> Result<(Method, Option<Content>), Error> {
-        loop {
-            if let Some(r) = inner.replies.remove(&request) {
-                return r;
-            }
-            if let Some(e) = inner.closed.clone() {
-                inner.awaited.remove(&request);
-                return Err(e);
-            }
-            inner = self.shared.wait_reading(inner, None);
-        }
+    /// Whether the broker lets this channel publish (channel.flow).
+    pub fn is_flow_active(&self) -> bool {
+        self.shared.lock().core.is_flow_active(self.chan)
     }
 
-    /// Sends a method and waits for its reply (or for it to be written, when
-    /// it has none).
-    pub(super) fn call(&self, method: Method) -> Result<(Method, Option<Content>), Error> {
+    /// Submits an operation to the core and waits for its outcome.
+    fn request<T>(
+        &self,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Pending<T>, Error>,
+    ) -> Result<T, Error> {
         let mut inner = self.shared.lock();
-        if self.id != 0 {
-            self.check(&inner)?;
-        }
-        let request = inner.core.call(self.id, method)?;
-        inner.awaited.insert(request);
+        let pending = op(&mut inner.core, self.chan)?;
         self.shared.pump(&mut inner);
-        self.wait_reply(inner, request)
+        wait(&self.shared, inner, pending)
     }
 
-    /// Sends an ack, nack or reject without waiting: written in batches while an
-    /// application thread reads the socket (see `Shared::pump_ack`).
-    fn send_ack(&self, method: Method) -> Result<(), Error> {
+    /// Sends an ack, nack or reject without waiting: written in batches
+    /// while an application thread reads the socket (see `Shared::pump_ack`).
+    fn acknowledge(
+        &self,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let mut inner = self.shared.lock();
-        self.check(&inner)?;
-        inner.core.call(self.id, method)?;
+        op(&mut inner.core, self.chan)?;
         self.shared.pump_ack(&mut inner);
         Ok(())
     }
@@ -145,20 +114,16 @@ impl Channel {
         kind: &str,
         options: ExchangeDeclareOptions,
     ) -> Result<(), Error> {
-        self.call(options.method(exchange, kind)?).map(|_| ())
+        self.request(|c, ch| c.exchange_declare(ch, exchange, kind, options))
     }
 
     /// exchange.delete.
-    pub fn exchange_delete(&self, exchange: &str, if_unused: bool) -> Result<(), Error> {
-        self.call(
-            exchange::Delete {
-                exchange: short(exchange)?,
-                if_unused,
-                ..Default::default()
-            }
-            .into(),
-        )
-        .map(|_| ())
+    pub fn exchange_delete(
+        &self,
+        exchange: &str,
+        options: ExchangeDeleteOptions,
+    ) -> Result<(), Error> {
+        self.request(|c, ch| c.exchange_delete(ch, exchange, options))
     }
 
     /// exchange.bind: route from `source` to `destination`.
@@ -169,17 +134,7 @@ impl Channel {
         routing_key: &str,
         arguments: FieldTable,
     ) -> Result<(), Error> {
-        self.call(
-            exchange::Bind {
-                destination: short(destination)?,
-                source: short(source)?,
-                routing_key: short(routing_key)?,
-                arguments,
-                ..Default::default()
-            }
-            .into(),
-        )
-        .map(|_| ())
+        self.request(|c, ch| c.exchange_bind(ch, destination, source, routing_key, arguments))
     }
 
     /// exchange.unbind.
@@ -190,29 +145,18 @@ impl Channel {
         routing_key: &str,
         arguments: FieldTable,
     ) -> Result<(), Error> {
-        self.call(
-            exchange::Unbind {
-                destination: short(destination)?,
-                source: short(source)?,
-                routing_key: short(routing_key)?,
-                arguments,
-                ..Default::default()
-            }
-            .into(),
-        )
-        .map(|_| ())
+        self.request(|c, ch| c.exchange_unbind(ch, destination, source, routing_key, arguments))
     }
 
     // --------------------------------------------------------------- queues
 
-    /// queue.declare.
+    /// queue.declare; `""` asks the broker for a name.
     pub fn queue_declare(
         &self,
         queue: &str,
         options: QueueDeclareOptions,
     ) -> Result<QueueDeclareOk, Error> {
-        let (reply, _) = self.call(options.method(queue)?)?;
-        QueueDeclareOk::from_reply(self.id, reply)
+        self.request(|c, ch| c.queue_declare(ch, queue, options))
     }
 
     /// queue.bind.
@@ -223,17 +167,7 @@ impl Channel {
         routing_key: &str,
         arguments: FieldTable,
     ) -> Result<(), Error> {
-        self.call(
-            queue::Bind {
-                queue: short(queue)?,
-                exchange: short(exchange)?,
-                routing_key: short(routing_key)?,
-                arguments,
-                ..Default::default()
-            }
-            .into(),
-        )
-        .map(|_| ())
+        self.request(|c, ch| c.queue_bind(ch, queue, exchange, routing_key, arguments))
     }
 
     /// queue.unbind.
@@ -244,53 +178,17 @@ impl Channel {
         routing_key: &str,
         arguments: FieldTable,
     ) -> Result<(), Error> {
-        self.call(
-            queue::Unbind {
-                queue: short(queue)?,
-                exchange: short(exchange)?,
-                routing_key: short(routing_key)?,
-                arguments,
-                ..Default::default()
-            }
-            .into(),
-        )
-        .map(|_| ())
+        self.request(|c, ch| c.queue_unbind(ch, queue, exchange, routing_key, arguments))
     }
 
     /// queue.purge; returns the number of messages purged.
     pub fn queue_purge(&self, queue: &str) -> Result<u32, Error> {
-        match self
-            .call(
-                queue::Purge {
-                    queue: short(queue)?,
-                    ..Default::default()
-                }
-                .into(),
-            )?
-            .0
-        {
-            Method::QueuePurgeOk(ok) => Ok(ok.message_count),
-            other => Err(unexpected(self.id, &other)),
-        }
+        self.request(|c, ch| c.queue_purge(ch, queue))
     }
 
     /// queue.delete; returns the number of messages deleted with it.
-    pub fn queue_delete(&self, queue: &str, if_unused: bool, if_empty: bool) -> Result<u32, Error> {
-        match self
-            .call(
-                queue::Delete {
-                    queue: short(queue)?,
-                    if_unused,
-                    if_empty,
-                    ..Default::default()
-                }
-                .into(),
-            )?
-            .0
-        {
-            Method::QueueDeleteOk(ok) => Ok(ok.message_count),
-            other => Err(unexpected(self.id, &other)),
-        }
+    pub fn queue_delete(&self, queue: &str, options: QueueDeleteOptions) -> Result<u32, Error> {
+        self.request(|c, ch| c.queue_delete(ch, queue, options))
     }
 
     // ---------------------------------------------------------------- basic
@@ -302,63 +200,7 @@ impl Channel {
         prefetch_count: u16,
         global: bool,
     ) -> Result<(), Error> {
-        self.call(
-            basic::Qos {
-                prefetch_size,
-                prefetch_count,
-                global,
-            }
-            .into(),
-        )
-        .map(|_| ())
-    }
-
-    fn consume_method(
-        &self,
-        queue: &str,
-        options: &ConsumeOptions,
-    ) -> Result<(String, Method), Error> {
-        let tag = if options.consumer_tag.is_empty() {
-            format!(
-                "amqp-client.{}.{}",
-                std::process::id(),
-                CONSUMER_SEQ.fetch_add(1, Ordering::Relaxed)
-            )
-        } else {
-            options.consumer_tag.clone()
-        };
-        let m = basic::Consume {
-            queue: short(queue)?,
-            consumer_tag: short(&tag)?,
-            no_local: options.no_local,
-            no_ack: options.no_ack,
-            exclusive: options.exclusive,
-            arguments: options.arguments.clone(),
-            ..Default::default()
-        };
-        Ok((tag, m.into()))
-    }
-
-    fn start_consumer(&self, tag: &str, method: Method, sink: Sink) -> Result<(), Error> {
-        {
-            let mut inner = self.shared.lock();
-            self.check(&inner)?;
-            let c = inner.channels.entry(self.id).or_default();
-            if c.consumers.contains_key(tag.as_bytes()) {
-                return Err(Error::DuplicateConsumerTag {
-                    consumer_tag: tag.to_owned(),
-                });
-            }
-            c.cancelled.remove(tag);
-            c.consumers.insert(short(tag)?, sink);
-        }
-        let result = self.call(method);
-        if result.is_err() {
-            if let Some(c) = self.shared.lock().channels.get_mut(&self.id) {
-                c.consumers.remove(tag.as_bytes());
-            }
-        }
-        result.map(|_| ())
+        self.request(|c, ch| c.basic_qos(ch, prefetch_size, prefetch_count, global))
     }
 
     /// basic.consume with a callback, run by
@@ -371,61 +213,52 @@ impl Channel {
         options: ConsumeOptions,
         callback: impl FnMut(&Channel, Delivery) + Send + 'static,
     ) -> Result<String, Error> {
-        let (tag, method) = self.consume_method(queue, &options)?;
-        let key = (self.id, short(&tag)?);
+        let mut inner = self.shared.lock();
+        let (id, pending) =
+            inner
+                .core
+                .basic_consume(self.chan, queue, options, ConsumerMode::Events)?;
+        // Registered before the reply can bring deliveries.
         lock_callbacks(&self.callbacks)
             .consumers
-            .insert(key.clone(), Arc::new(Mutex::new(Box::new(callback))));
-        let r = self.start_consumer(&tag, method, Sink::Callback);
+            .insert(id, Arc::new(Mutex::new(Box::new(callback))));
+        self.shared.pump(&mut inner);
+        let r = wait(&self.shared, inner, pending);
         if r.is_err() {
-            lock_callbacks(&self.callbacks).consumers.remove(&key);
+            lock_callbacks(&self.callbacks).consumers.remove(&id);
         }
-        r.map(|_| tag)
+        r
     }
 
-    /// basic.cancel.
+    /// basic.cancel. A callback consumer's callback is dropped at
+    /// cancel-ok; an iterator yields what it received, then ends.
     pub fn basic_cancel(&self, consumer_tag: &str) -> Result<(), Error> {
-        self.call(
-            basic::Cancel {
-                consumer_tag: short(consumer_tag)?,
-                no_wait: false,
-            }
-            .into(),
-        )?;
-        if let Some(c) = self.shared.lock().channels.get_mut(&self.id) {
-            c.consumers.remove(consumer_tag.as_bytes());
+        let callback = self
+            .shared
+            .lock()
+            .core
+            .event_consumers(self.chan)
+            .into_iter()
+            .find(|(_, t)| t.as_bytes() == consumer_tag.as_bytes());
+        self.request(|c, ch| c.basic_cancel(ch, consumer_tag))?;
+        if let Some((id, _)) = callback {
+            lock_callbacks(&self.callbacks).consumers.remove(&id);
         }
-        lock_callbacks(&self.callbacks)
-            .consumers
-            .remove(&(self.id, short(consumer_tag)?));
         Ok(())
     }
 
     /// Runs consumer callbacks until no callback consumer remains on this
     /// channel (see [`stop_consuming`](Self::stop_consuming)).
     pub fn start_consuming(&self) -> Result<(), Error> {
-        run_dispatch(&self.shared, &self.callbacks, None, Some(self.id))
+        run_dispatch(&self.shared, &self.callbacks, None, Some(self.chan))
     }
 
     /// Cancels every callback consumer of this channel, which ends
     /// [`start_consuming`](Self::start_consuming).
     pub fn stop_consuming(&self) -> Result<(), Error> {
-        let tags: Vec<String> = {
-            let inner = self.shared.lock();
-            inner
-                .channels
-                .get(&self.id)
-                .map(|c| {
-                    c.consumers
-                        .iter()
-                        .filter(|(_, s)| matches!(s, Sink::Callback))
-                        .map(|(t, _)| t.to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        for t in tags {
-            self.basic_cancel(&t)?;
+        let consumers = self.shared.lock().core.event_consumers(self.chan);
+        for (_, tag) in consumers {
+            self.basic_cancel(&tag.to_string_lossy())?;
         }
         Ok(())
     }
@@ -434,21 +267,27 @@ impl Channel {
     /// `Ok(None)` after `inactivity_timeout` without one (when given), or the
     /// error that ended the consumer (broker cancel, channel or connection
     /// closed). [`ConsumeIter::cancel`] ends it and requeues what was
-    /// received but not yet yielded.
+    /// received but not yet yielded; dropping it does the same.
     pub fn consume(
         &self,
         queue: &str,
         options: ConsumeOptions,
         inactivity_timeout: Option<Duration>,
     ) -> Result<ConsumeIter, Error> {
-        let no_ack = options.no_ack;
-        let (tag, method) = self.consume_method(queue, &options)?;
-        self.start_consumer(&tag, method, Sink::Queue(VecDeque::new()))?;
+        let mut inner = self.shared.lock();
+        let (id, pending) = inner.core.basic_consume(
+            self.chan,
+            queue,
+            options,
+            ConsumerMode::Buffer { limit: None },
+        )?;
+        self.shared.pump(&mut inner);
+        let tag = wait(&self.shared, inner, pending)?;
         Ok(ConsumeIter {
             channel: self.clone(),
+            consumer: id,
             tag,
             inactivity_timeout,
-            no_ack,
             done: false,
         })
     }
@@ -464,14 +303,20 @@ impl Channel {
         properties: &BasicProperties,
         mandatory: bool,
     ) -> Result<(), Error> {
-        match self.publish_inner(exchange, routing_key, body, properties, mandatory)? {
+        let publish = |c: &mut Client, ch| {
+            c.basic_publish(
+                ch,
+                exchange,
+                routing_key,
+                body,
+                properties,
+                mandatory,
+                Settle::Take,
+            )
+        };
+        match self.publish(publish)? {
             None => Ok(()),
-            Some(seq) => Confirmation {
-                channel: self.clone(),
-                seq,
-                waited: false,
-            }
-            .wait(None),
+            Some(seq) => self.confirmation(seq).wait(None),
         }
     }
 
@@ -485,12 +330,20 @@ impl Channel {
         properties: &BasicProperties,
         mandatory: bool,
     ) -> Result<Confirmation, Error> {
-        match self.publish_inner(exchange, routing_key, body, properties, mandatory)? {
-            Some(seq) => Ok(Confirmation {
-                channel: self.clone(),
-                seq,
-                waited: false,
-            }),
+        self.shared.lock().core.require_confirm_mode(self.chan)?;
+        let publish = |c: &mut Client, ch| {
+            c.basic_publish(
+                ch,
+                exchange,
+                routing_key,
+                body,
+                properties,
+                mandatory,
+                Settle::Take,
+            )
+        };
+        match self.publish(publish)? {
+            Some(seq) => Ok(self.confirmation(seq)),
             None => Err(Error::Misuse(
                 "publish_with_confirm needs confirm_delivery() first".into(),
             )),
@@ -506,196 +359,100 @@ impl Channel {
         properties: &BasicProperties,
         body: &[u8],
     ) -> Result<(), Error> {
-        let mut inner = self.shared.lock();
-        self.check(&inner)?;
-        let (_, seq) = inner.core.publish(self.id, method, properties, body)?;
-        if let Some(seq) = seq {
-            inner
-                .channels
-                .entry(self.id)
-                .or_default()
-                .confirms
-                .pending
-                .insert(seq);
-        }
-        self.shared.pump_publish(&mut inner);
-        drop(inner);
-        self.shared.wait_for_room();
-        Ok(())
+        self.publish(|c, ch| c.publish_method(ch, method, properties, body, Settle::Discard))
+            .map(|_| ())
     }
 
-    fn publish_inner(
+    /// Hands a publish to the core; waits (without the lock) while too much
+    /// output is queued.
+    fn publish(
         &self,
-        exchange: &str,
-        routing_key: &str,
-        body: &[u8],
-        properties: &BasicProperties,
-        mandatory: bool,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<Option<u64>, Error> {
-        let method = basic::Publish {
-            exchange: short(exchange)?,
-            routing_key: short(routing_key)?,
-            mandatory,
-            ..Default::default()
-        };
         let mut inner = self.shared.lock();
-        self.check(&inner)?;
-        let (_, seq) = inner.core.publish(self.id, method, properties, body)?;
-        if let Some(seq) = seq {
-            inner
-                .channels
-                .entry(self.id)
-                .or_default()
-                .confirms
-                .pending
-                .insert(seq);
-        }
+        let seq = op(&mut inner.core, self.chan)?;
         self.shared.pump_publish(&mut inner);
         drop(inner);
         self.shared.wait_for_room();
         Ok(seq)
     }
 
+    fn confirmation(&self, seq: u64) -> Confirmation {
+        Confirmation {
+            channel: self.clone(),
+            seq,
+            waited: false,
+        }
+    }
+
     /// basic.get; `None` when the queue is empty.
     pub fn basic_get(&self, queue: &str, no_ack: bool) -> Result<Option<GetMessage>, Error> {
-        match self.call(
-            basic::Get {
-                queue: short(queue)?,
-                no_ack,
-                ..Default::default()
-            }
-            .into(),
-        )? {
-            (Method::BasicGetOk(ok), Some(content)) => Ok(Some(GetMessage {
-                message_count: ok.message_count,
-                delivery: Delivery {
-                    channel: self.id,
-                    consumer_tag: ShortStr::new(),
-                    delivery_tag: ok.delivery_tag,
-                    redelivered: ok.redelivered,
-                    exchange: ok.exchange,
-                    routing_key: ok.routing_key,
-                    properties: content.properties,
-                    body: content.body,
-                },
-            })),
-            (Method::BasicGetEmpty(_), _) => Ok(None),
-            (other, _) => Err(unexpected(self.id, &other)),
-        }
+        self.request(|c, ch| c.basic_get(ch, queue, no_ack))
     }
 
     /// basic.ack.
     pub fn basic_ack(&self, delivery_tag: u64, multiple: bool) -> Result<(), Error> {
-        self.send_ack(
-            basic::Ack {
-                delivery_tag,
-                multiple,
-            }
-            .into(),
-        )
+        self.acknowledge(|c, ch| c.basic_ack(ch, delivery_tag, multiple))
     }
 
     /// basic.nack.
-    pub fn basic_nack(
-        &self,
-        delivery_tag: u64,
-        multiple: bool,
-        requeue: bool,
-    ) -> Result<(), Error> {
-        self.send_ack(
-            basic::Nack {
-                delivery_tag,
-                multiple,
-                requeue,
-            }
-            .into(),
-        )
+    pub fn basic_nack(&self, delivery_tag: u64, options: NackOptions) -> Result<(), Error> {
+        self.acknowledge(|c, ch| c.basic_nack(ch, delivery_tag, options))
     }
 
     /// basic.reject.
     pub fn basic_reject(&self, delivery_tag: u64, requeue: bool) -> Result<(), Error> {
-        self.send_ack(
-            basic::Reject {
-                delivery_tag,
-                requeue,
-            }
-            .into(),
-        )
+        self.acknowledge(|c, ch| c.basic_reject(ch, delivery_tag, requeue))
     }
 
     /// basic.recover (synchronous; RabbitMQ supports `requeue = true` only).
     pub fn basic_recover(&self, requeue: bool) -> Result<(), Error> {
-        self.call(basic::Recover { requeue }.into()).map(|_| ())
+        self.request(|c, ch| c.basic_recover(ch, requeue))
     }
 
     /// Called for each message the broker returns on this channel, from
     /// `process_data_events` or `start_consuming`.
-    pub fn on_return(&self, callback: impl Fn(&Channel, &Returned) + Send + Sync + 'static) {
+    pub fn on_return(&self, callback: impl Fn(&Channel, Returned) + Send + Sync + 'static) {
         lock_callbacks(&self.callbacks)
             .returns
-            .insert(self.id, Arc::new(callback));
+            .insert(self.chan, Arc::new(callback));
     }
 
     /// confirm.select: from now on the broker acks or nacks every publish.
     pub fn confirm_delivery(&self) -> Result<(), Error> {
-        {
-            let mut inner = self.shared.lock();
-            inner.channels.entry(self.id).or_default().confirms.enabled = true;
-        }
-        self.call(confirm::Select { no_wait: false }.into())
-            .map(|_| ())
+        self.request(|c, ch| c.confirm_delivery(ch))
     }
 
     /// tx.select.
     pub fn tx_select(&self) -> Result<(), Error> {
-        self.call(tx::Select {}.into()).map(|_| ())
+        self.request(|c, ch| c.tx_select(ch))
     }
 
     /// tx.commit.
     pub fn tx_commit(&self) -> Result<(), Error> {
-        self.call(tx::Commit {}.into()).map(|_| ())
+        self.request(|c, ch| c.tx_commit(ch))
     }
 
     /// tx.rollback.
     pub fn tx_rollback(&self) -> Result<(), Error> {
-        self.call(tx::Rollback {}.into()).map(|_| ())
+        self.request(|c, ch| c.tx_rollback(ch))
     }
 
     /// channel.flow: asks the broker to stop (false) or resume (true)
     /// deliveries. RabbitMQ refuses `false` with 540 not-implemented.
     pub fn flow(&self, active: bool) -> Result<bool, Error> {
-        match self.call(chan::Flow { active }.into())?.0 {
-            Method::ChannelFlowOk(ok) => Ok(ok.active),
-            other => Err(unexpected(self.id, &other)),
-        }
+        self.request(|c, ch| c.flow(ch, active))
     }
 
     /// Closes the channel; a closed channel's close does nothing.
     pub fn close(&self) -> Result<(), Error> {
         let mut inner = self.shared.lock();
-        if inner.closed.is_some()
-            || inner
-                .channels
-                .get(&self.id)
-                .is_some_and(|c| c.closed.is_some())
-        {
-            return Ok(());
-        }
-        inner
-            .core
-            .close_channel(self.id, ReplyCode::REPLY_SUCCESS, "Normal shutdown")?;
+        inner.core.close_channel(self.chan)?;
         self.shared.pump(&mut inner);
-        loop {
-            if inner.closed.is_some() {
-                return Ok(());
-            }
-            if let Some(c) = inner.channels.get(&self.id) {
-                if c.closed.is_some() {
-                    return Ok(());
-                }
-            }
+        while inner.core.channel_error(self.chan).is_none() {
             inner = self.shared.wait(inner, None);
         }
+        Ok(())
     }
 }
 
@@ -710,15 +467,13 @@ pub struct Confirmation {
 
 impl Drop for Confirmation {
     fn drop(&mut self) {
-        if self.waited {
-            return;
-        }
-        let mut inner = self.channel.shared.lock();
-        if let Some(c) = inner.channels.get_mut(&self.channel.id) {
-            if c.confirms.done.remove(&self.seq).is_none() && c.confirms.pending.contains(self.seq)
-            {
-                c.confirms.abandoned.insert(self.seq);
-            }
+        if !self.waited {
+            let chan = self.channel.chan;
+            self.channel
+                .shared
+                .lock()
+                .core
+                .abandon_confirm(chan, self.seq);
         }
     }
 }
@@ -744,19 +499,10 @@ impl Confirmation {
         let shared = &self.channel.shared;
         let mut inner = shared.lock();
         loop {
-            if let Some(e) = self.channel.stale(&inner) {
-                return Err(e);
-            }
-            let c = inner.channels.entry(self.channel.id).or_default();
-            if let Some(r) = c.confirms.done.remove(&self.seq) {
+            if let Some(r) = inner.core.take_confirm(self.channel.chan, self.seq) {
                 return r;
             }
-            if !c.confirms.pending.contains(self.seq) {
-                if let Some(e) = c.closed.clone().or_else(|| inner.closed.clone()) {
-                    return Err(e);
-                }
-            }
-            if let Some(e) = &inner.closed {
+            if let Some(e) = inner.core.close_reason() {
                 return Err(e.clone());
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -776,13 +522,14 @@ impl Confirmation {
     }
 }
 
-/// The iterator of [`Channel::consume`].
+/// The iterator of [`Channel::consume`]. Dropping it before it ended
+/// cancels the consumer and requeues what it received but did not yield.
 #[derive(Debug)]
 pub struct ConsumeIter {
     channel: Channel,
+    consumer: ConsumerId,
     tag: String,
     inactivity_timeout: Option<Duration>,
-    no_ack: bool,
     done: bool,
 }
 
@@ -798,32 +545,27 @@ impl ConsumeIter {
     }
 
     /// Cancels the consumer and requeues (nack with requeue) every message
-    /// received but not yet yielded; returns how many.
+    /// received but not yet yielded, deliveries that arrive until the
+    /// broker's cancel-ok included; returns how many (0 for a no-ack
+    /// consumer, whose messages cannot go back).
     pub fn cancel(mut self) -> Result<usize, Error> {
         self.done = true;
-        // Deliveries that arrive until cancel-ok still land in the queue.
-        self.channel.call(
-            basic::Cancel {
-                consumer_tag: short(&self.tag)?,
-                no_wait: false,
-            }
-            .into(),
-        )?;
-        let pending: Vec<Delivery> = {
-            let mut inner = self.channel.shared.lock();
-            let c = inner.channels.get_mut(&self.channel.id);
-            match c.and_then(|c| c.consumers.remove(self.tag.as_bytes())) {
-                Some(Sink::Queue(q)) => q.into_iter().collect(),
-                _ => Vec::new(),
-            }
-        };
-        if self.no_ack {
-            return Ok(0);
+        let shared = &self.channel.shared;
+        let mut inner = shared.lock();
+        let pending = inner.core.cancel_consumer(self.consumer)?;
+        shared.pump(&mut inner);
+        wait(shared, inner, pending)
+    }
+}
+
+impl Drop for ConsumeIter {
+    fn drop(&mut self) {
+        if !self.done {
+            let shared = &self.channel.shared;
+            let mut inner = shared.lock();
+            inner.core.drop_consumer(self.consumer);
+            shared.pump(&mut inner);
         }
-        for d in &pending {
-            self.channel.basic_nack(d.delivery_tag, false, true)?;
-        }
-        Ok(pending.len())
     }
 }
 
@@ -838,23 +580,13 @@ impl Iterator for ConsumeIter {
         let shared = self.channel.shared.clone();
         let mut inner = shared.lock();
         loop {
-            if let Some(e) = self.channel.stale(&inner) {
-                self.done = true;
-                return Some(Err(e));
-            }
-            let c = inner.channels.entry(self.channel.id).or_default();
-            if let Some(Sink::Queue(q)) = c.consumers.get_mut(self.tag.as_bytes()) {
-                if let Some(d) = q.pop_front() {
-                    return Some(Ok(Some(d)));
+            match inner.core.next_delivery(self.consumer) {
+                NextDelivery::Delivery(d) => return Some(Ok(Some(d))),
+                NextDelivery::End(e) => {
+                    self.done = true;
+                    return e.map(Err);
                 }
-            }
-            if let Some(e) = c.cancelled.remove(&self.tag) {
-                self.done = true;
-                return Some(Err(e));
-            }
-            if let Some(e) = c.closed.clone().or_else(|| inner.closed.clone()) {
-                self.done = true;
-                return Some(Err(e));
+                NextDelivery::Empty => {}
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Some(Ok(None));

@@ -48,33 +48,36 @@ mod shared;
 #[cfg(feature = "tls")]
 mod tls;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use amqp_protocol::{FieldTable, ReplyCode, ShortStr};
+use amqp_protocol::FieldTable;
 
-use crate::core::{Config, Connection as Core, Tuning};
+use crate::core::client::Event;
+use crate::core::{ChannelRef, Client, Config, ConsumerId, Tuning};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
 pub use crate::types::{Delivery, Returned};
 pub use channel::{
-    Channel, Confirmation, ConsumeIter, ConsumeOptions, ExchangeDeclareOptions, GetMessage,
-    QueueDeclareOk, QueueDeclareOptions,
+    Channel, Confirmation, ConsumeIter, ConsumeOptions, ExchangeDeclareOptions,
+    ExchangeDeleteOptions, GetMessage, NackOptions, QueueDeclareOk, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
-use shared::{Dispatch, Inner, Shared, Sink};
+use shared::{Inner, Shared, Task};
 
 type ConsumerFn = Arc<Mutex<Box<dyn FnMut(&Channel, Delivery) + Send>>>;
-type ReturnFn = Arc<dyn Fn(&Channel, &Returned) + Send + Sync>;
+type ReturnFn = Arc<dyn Fn(&Channel, Returned) + Send + Sync>;
 type BlockedFn = Arc<dyn Fn(Option<&str>) + Send + Sync>;
 
-/// Callbacks, kept apart from the core so that they run without its lock.
+/// The application's callbacks, by the core's ids, kept apart from the core
+/// so that they run without its lock.
 #[derive(Default)]
 struct Callbacks {
-    consumers: HashMap<(u16, ShortStr), ConsumerFn>,
-    returns: HashMap<u16, ReturnFn>,
+    consumers: HashMap<ConsumerId, ConsumerFn>,
+    returns: HashMap<ChannelRef, ReturnFn>,
     blocked: Option<BlockedFn>,
 }
 
@@ -179,24 +182,16 @@ impl Connection {
         };
         let config = Config::from_params(params);
         let close_timeout = config.close_timeout;
-        let core = Core::new(config, Instant::now());
+        let core = Client::new(config, Instant::now());
         let (tx, rx) = io::out_queue();
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 core,
                 writer: Some(tx),
-                awaited: HashSet::new(),
-                replies: HashMap::new(),
-                channels: HashMap::new(),
                 dispatch: VecDeque::new(),
-                closed: None,
-                connected: None,
-                blocked: false,
                 threadsafe_callbacks: VecDeque::new(),
                 timers: BTreeMap::new(),
                 next_timer: 0,
-                next_generation: 0,
-                retired: VecDeque::new(),
                 waiters: 0,
             }),
             cond: Condvar::new(),
@@ -229,10 +224,10 @@ impl Connection {
         let mut inner = conn.shared.lock();
         conn.shared.pump(&mut inner);
         loop {
-            if inner.connected.is_some() {
+            if inner.core.is_connected() {
                 break;
             }
-            if let Some(e) = &inner.closed {
+            if let Some(e) = inner.core.close_reason() {
                 // A broker refusing the client's certificate says so after
                 // the client's part of the TLS handshake: as a TLS error.
                 #[cfg(feature = "tls")]
@@ -253,55 +248,40 @@ impl Connection {
 
     /// Whether the connection is closed (by either side, or lost).
     pub fn is_closed(&self) -> bool {
-        self.shared.lock().closed.is_some()
+        self.shared.lock().core.close_reason().is_some()
     }
 
     /// Why the connection closed, once it has.
     pub fn close_reason(&self) -> Option<Error> {
-        self.shared.lock().closed.clone()
+        self.shared.lock().core.close_reason().cloned()
     }
 
     /// Whether the broker has blocked the connection (resource alarm).
     pub fn is_blocked(&self) -> bool {
-        self.shared.lock().blocked
+        self.shared.lock().core.is_blocked()
     }
 
-    /// What the broker announced and what was negotiated.
-    pub fn server_properties(&self) -> (FieldTable, Tuning) {
-        self.shared.lock().connected.clone().unwrap_or_else(|| {
-            (
-                FieldTable::new(),
-                Tuning {
-                    channel_max: 0,
-                    frame_max: 0,
-                    heartbeat: 0,
-                },
-            )
-        })
+    /// What the broker announced in connection.start (product, version,
+    /// capabilities).
+    pub fn server_properties(&self) -> FieldTable {
+        self.shared.lock().core.server_properties().clone()
+    }
+
+    /// What was negotiated (channel-max, frame-max, heartbeat).
+    pub fn tuning(&self) -> Tuning {
+        self.shared.lock().core.tuning()
     }
 
     /// Opens a channel.
     pub fn channel(&self) -> Result<Channel, Error> {
         let mut inner = self.shared.lock();
-        if let Some(e) = &inner.closed {
-            return Err(e.clone());
-        }
-        let (id, request) = inner.core.open_channel()?;
-        inner.awaited.insert(request);
+        let pending = inner.core.open_channel()?;
         self.shared.pump(&mut inner);
-        let opening = Channel::new(self.shared.clone(), self.callbacks.clone(), id, 0);
-        opening.wait_reply(inner, request)?;
-        let generation = self
-            .shared
-            .lock()
-            .channels
-            .get(&id)
-            .map_or(0, |c| c.generation);
+        let chan = channel::wait(&self.shared, inner, pending)?;
         Ok(Channel::new(
             self.shared.clone(),
             self.callbacks.clone(),
-            id,
-            generation,
+            chan,
         ))
     }
 
@@ -374,30 +354,26 @@ impl Connection {
     /// Sends connection.update-secret (a refreshed credential) and waits for
     /// the reply.
     pub fn update_secret(&self, new_secret: &[u8], reason: &str) -> Result<(), Error> {
-        let m = amqp_protocol::connection::UpdateSecret {
-            new_secret: amqp_protocol::LongStr::from(new_secret),
-            reason: channel::short(reason)?,
-        };
-        let ch = Channel::new(self.shared.clone(), self.callbacks.clone(), 0, 0);
-        ch.call(m.into()).map(|_| ())
+        let mut inner = self.shared.lock();
+        let pending = inner.core.update_secret(new_secret, reason)?;
+        self.shared.pump(&mut inner);
+        channel::wait(&self.shared, inner, pending)
     }
 
     /// Closes the connection (connection.close, then close-ok) and waits
     /// for the end. Closing a closed connection does nothing.
     pub fn close(&self) -> Result<(), Error> {
         let mut inner = self.shared.lock();
-        if inner.closed.is_some() {
+        if inner.core.close_reason().is_some() {
             return Ok(());
         }
-        inner
-            .core
-            .close(ReplyCode::REPLY_SUCCESS, "Normal shutdown", Instant::now());
+        inner.core.close(Instant::now());
         self.shared.pump(&mut inner);
         let deadline = Instant::now() + self.close_timeout + Duration::from_secs(1);
-        while inner.closed.is_none() && Instant::now() < deadline {
+        while inner.core.close_reason().is_none() && Instant::now() < deadline {
             inner = self.shared.wait(inner, Some(deadline));
         }
-        match &inner.closed {
+        match inner.core.close_reason() {
             None | Some(Error::ConnectionClosedByClient) => Ok(()),
             Some(e) => Err(e.clone()),
         }
@@ -456,7 +432,7 @@ impl ThreadsafeHandle {
     /// Queues `callback`; it runs in the next `process_data_events`.
     pub fn add_callback(&self, callback: impl FnOnce() + Send + 'static) -> Result<(), Error> {
         let mut inner = self.shared.lock();
-        if let Some(e) = &inner.closed {
+        if let Some(e) = inner.core.close_reason() {
             return Err(e.clone());
         }
         inner.threadsafe_callbacks.push_back(Box::new(callback));
@@ -467,10 +443,9 @@ impl ThreadsafeHandle {
 }
 
 enum Work {
-    Run(Box<dyn FnOnce() + Send>),
-    /// A delivery, with the generation of its channel.
-    Deliver(u16, u64, Delivery),
-    Return(u64, Returned),
+    Run(Task),
+    Deliver(ChannelRef, ConsumerId, Delivery),
+    Return(ChannelRef, Returned),
     Blocked(Option<String>),
 }
 
@@ -481,7 +456,7 @@ fn run_dispatch(
     shared: &Arc<Shared>,
     callbacks: &Arc<Mutex<Callbacks>>,
     deadline: Option<Instant>,
-    until_idle_channel: Option<u16>,
+    until_idle_channel: Option<ChannelRef>,
 ) -> Result<(), Error> {
     let mut ran = false;
     loop {
@@ -503,35 +478,44 @@ fn run_dispatch(
                 if let Some(cb) = inner.threadsafe_callbacks.pop_front() {
                     break Work::Run(cb);
                 }
-                if let Some(d) = inner.dispatch.pop_front() {
-                    match d {
-                        Dispatch::Delivery(ch, d) => {
-                            let g = inner.channels.get(&ch).map_or(0, |c| c.generation);
-                            break Work::Deliver(ch, g, d);
+                if let Some(event) = inner.dispatch.pop_front() {
+                    match event {
+                        Event::Delivery {
+                            channel,
+                            consumer,
+                            delivery,
+                        } => break Work::Deliver(channel, consumer, delivery),
+                        Event::Returned { channel, returned } => {
+                            break Work::Return(channel, returned)
                         }
-                        Dispatch::Return(r) => {
-                            let g = inner.channels.get(&r.channel).map_or(0, |c| c.generation);
-                            break Work::Return(g, r);
-                        }
-                        Dispatch::Blocked(reason) => break Work::Blocked(Some(reason)),
-                        Dispatch::Unblocked => break Work::Blocked(None),
-                        Dispatch::Cancelled(consumer_tag) => {
-                            lock_callbacks(callbacks)
+                        Event::Blocked { reason } => break Work::Blocked(Some(reason)),
+                        Event::Unblocked => break Work::Blocked(None),
+                        Event::ConsumerCancelled {
+                            consumer,
+                            consumer_tag,
+                            ..
+                        } => {
+                            // Only a callback consumer's end concerns the
+                            // dispatcher (an iterator reports its own).
+                            if lock_callbacks(callbacks)
                                 .consumers
-                                .retain(|(_, t), _| t.as_bytes() != consumer_tag.as_bytes());
-                            return Err(Error::ConsumerCancelled { consumer_tag });
+                                .remove(&consumer)
+                                .is_some()
+                            {
+                                return Err(Error::ConsumerCancelled { consumer_tag });
+                            }
+                            continue;
                         }
+                        _ => continue,
                     }
                 }
-                if let Some(e) = &inner.closed {
+                if let Some(e) = inner.core.close_reason() {
                     return Err(e.clone());
                 }
                 if let Some(ch) = until_idle_channel {
-                    let active = inner.channels.get(&ch).is_some_and(|c| {
-                        c.closed.is_none()
-                            && c.consumers.values().any(|s| matches!(s, Sink::Callback))
-                    });
-                    if !active {
+                    if inner.core.channel_error(ch).is_some()
+                        || inner.core.event_consumers(ch).is_empty()
+                    {
                         return Ok(());
                     }
                 }
@@ -554,25 +538,21 @@ fn run_dispatch(
         ran = true;
         match work {
             Work::Run(cb) => cb(),
-            Work::Deliver(ch, generation, delivery) => {
-                let cb = lock_callbacks(callbacks)
-                    .consumers
-                    .get(&(ch, delivery.consumer_tag.clone()))
-                    .cloned();
+            Work::Deliver(chan, consumer, delivery) => {
+                let cb = lock_callbacks(callbacks).consumers.get(&consumer).cloned();
                 if let Some(cb) = cb {
-                    let channel = Channel::new(shared.clone(), callbacks.clone(), ch, generation);
+                    let channel = Channel::new(shared.clone(), callbacks.clone(), chan);
                     let mut f = cb.lock().unwrap_or_else(|p| p.into_inner());
                     f(&channel, delivery);
                 }
                 // Without a callback (cancelled meanwhile) an unacked message
                 // goes back to the queue when the channel closes.
             }
-            Work::Return(generation, r) => {
-                let cb = lock_callbacks(callbacks).returns.get(&r.channel).cloned();
+            Work::Return(chan, r) => {
+                let cb = lock_callbacks(callbacks).returns.get(&chan).cloned();
                 if let Some(cb) = cb {
-                    let channel =
-                        Channel::new(shared.clone(), callbacks.clone(), r.channel, generation);
-                    cb(&channel, &r);
+                    let channel = Channel::new(shared.clone(), callbacks.clone(), chan);
+                    cb(&channel, r);
                 }
             }
             Work::Blocked(reason) => {

@@ -1,167 +1,34 @@
-//! State shared by the application's threads and the I/O threads: the core
-//! behind one mutex, and what its events produced, waiting to be taken.
+//! State shared by the application's threads and the I/O threads: the
+//! client core behind one mutex, the events whose callbacks wait for a
+//! dispatching thread, and the hand-over of the socket between threads.
+//!
+//! The client's behaviour (replies, consumers and their buffers, confirms,
+//! channel generations) is the core's; this file only moves bytes and wakes
+//! threads.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use amqp_protocol::{FieldTable, Method, ShortStr};
-use bytes::Bytes;
-
-use crate::core::{Connection as Core, Content, Event, RequestId, Tuning};
-use crate::error::{BrokerClose, Error};
+use crate::core::client::Event;
+use crate::core::Client;
 
 use super::io::{Interrupt, OutReceiver, ReadOnce, WriteQueued, HANDOVER, MAX_READ_WAIT};
-use super::Delivery;
-use crate::types::Returned;
 
-/// The outcome of a synchronous call.
-pub(super) type Reply = Result<(Method, Option<Content>), Error>;
-
-/// Where a consumer's deliveries go.
-pub(super) enum Sink {
-    /// Dispatched to a callback by `process_data_events`.
-    Callback,
-    /// Queued for an iterator.
-    Queue(VecDeque<Delivery>),
-}
-
-/// Something to run on the application's thread in `process_data_events`.
-pub(super) enum Dispatch {
-    Delivery(u16, Delivery),
-    Return(Returned),
-    Blocked(String),
-    Unblocked,
-    /// The broker cancelled a callback consumer.
-    Cancelled(String),
-}
-
-/// Publish sequence numbers are small consecutive integers that only this
-/// process chooses: a multiplicative hash spreads them well, far cheaper
-/// than SipHash.
-#[derive(Default)]
-pub(super) struct SeqHasher(u64);
-
-impl std::hash::Hasher for SeqHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-}
-
-type SeqBuild = std::hash::BuildHasherDefault<SeqHasher>;
-
-/// Unconfirmed sequence numbers, in increasing order (they are assigned in
-/// order): a multiple confirm takes them from the front.
-#[derive(Default)]
-pub(super) struct Unconfirmed(VecDeque<u64>);
-
-impl Unconfirmed {
-    pub(super) fn insert(&mut self, seq: u64) {
-        match self.0.back() {
-            Some(&last) if last >= seq => {
-                if let Err(i) = self.0.binary_search(&seq) {
-                    self.0.insert(i, seq);
-                }
-            }
-            _ => self.0.push_back(seq),
-        }
-    }
-
-    pub(super) fn contains(&self, seq: u64) -> bool {
-        self.0.binary_search(&seq).is_ok()
-    }
-
-    pub(super) fn remove(&mut self, seq: u64) -> bool {
-        if self.0.front() == Some(&seq) {
-            self.0.pop_front();
-            return true;
-        }
-        match self.0.binary_search(&seq) {
-            Ok(i) => self.0.remove(i).is_some(),
-            Err(_) => false,
-        }
-    }
-
-    /// Removes and returns the smallest sequence number if it is at most
-    /// `up_to`.
-    pub(super) fn pop_up_to(&mut self, up_to: u64) -> Option<u64> {
-        match self.0.front() {
-            Some(&seq) if seq <= up_to => self.0.pop_front(),
-            _ => None,
-        }
-    }
-
-    pub(super) fn drain(&mut self) -> std::collections::vec_deque::Drain<'_, u64> {
-        self.0.drain(..)
-    }
-}
-
-#[derive(Default)]
-pub(super) struct ConfirmState {
-    pub(super) enabled: bool,
-    /// Sequence numbers published and not yet confirmed.
-    pub(super) pending: Unconfirmed,
-    /// Outcomes not yet collected by their publisher: `Ok` (acked) or the error.
-    pub(super) done: HashMap<u64, Result<(), Error>, SeqBuild>,
-    /// A basic.return that the next confirm belongs to.
-    pub(super) returned: Option<BrokerClose>,
-    /// Sequence numbers whose `Confirmation` was dropped unwaited: their
-    /// outcome is not kept.
-    pub(super) abandoned: HashSet<u64, SeqBuild>,
-}
-
-impl ConfirmState {
-    /// Records the outcome of `tag` for its publisher (unless its
-    /// `Confirmation` was dropped).
-    fn settle(&mut self, tag: u64, outcome: Result<(), Error>) {
-        if !self.abandoned.is_empty() && self.abandoned.remove(&tag) {
-            return;
-        }
-        self.done.insert(tag, outcome);
-    }
-}
-
-#[derive(Default)]
-pub(super) struct ChannelData {
-    pub(super) closed: Option<Error>,
-    pub(super) consumers: HashMap<ShortStr, Sink>,
-    /// Consumers the broker cancelled, with the error their users see.
-    pub(super) cancelled: HashMap<String, Error>,
-    pub(super) confirms: ConfirmState,
-    pub(super) flow_active: bool,
-    /// Which opening of this channel id (see `Channel::stale`).
-    pub(super) generation: u64,
-}
+/// A callback queued by another thread or a timer.
+pub(super) type Task = Box<dyn FnOnce() + Send>;
 
 pub(super) struct Inner {
-    pub(super) core: Core,
+    pub(super) core: Client,
     pub(super) writer: Option<super::io::OutSender>,
-    /// Requests someone waits for, and their outcomes once known.
-    pub(super) awaited: HashSet<RequestId>,
-    pub(super) replies: HashMap<RequestId, Reply>,
-    pub(super) channels: HashMap<u16, ChannelData>,
-    pub(super) dispatch: VecDeque<Dispatch>,
-    pub(super) closed: Option<Error>,
-    pub(super) connected: Option<(FieldTable, Tuning)>,
-    pub(super) blocked: bool,
-    pub(super) threadsafe_callbacks: VecDeque<Box<dyn FnOnce() + Send>>,
-    pub(super) timers: BTreeMap<(Instant, u64), Box<dyn FnOnce() + Send>>,
+    /// The core's events whose callbacks run in `process_data_events`
+    /// (deliveries of callback consumers, returns, blocked notices, broker
+    /// cancels), in arrival order.
+    pub(super) dispatch: VecDeque<Event>,
+    pub(super) threadsafe_callbacks: VecDeque<Task>,
+    pub(super) timers: BTreeMap<(Instant, u64), Task>,
     pub(super) next_timer: u64,
-    /// Numbers the openings of channels (see `Channel::stale`).
-    pub(super) next_generation: u64,
-    /// Why recently replaced channels closed: (id, generation, error).
-    pub(super) retired: VecDeque<(u16, u64, Error)>,
     /// Threads parked in [`Shared::wait`]: waking costs a system call, so
     /// [`Shared::pump`] skips it when nobody waits.
     pub(super) waiters: usize,
@@ -400,13 +267,24 @@ impl Shared {
         if lazy && self.reader_reads.load(Ordering::SeqCst) {
             self.out.kick();
         }
-        // Waking every waiter costs a system call: only do it when an event
-        // someone may wait for was handled (a publish's "written" is not).
+        // Waking every waiter costs a system call: only do it when a waiter
+        // may have something to look at (a publish's "written" is not).
         let mut wake = false;
+        while inner.core.poll_ready().is_some() {
+            wake = true;
+        }
         while let Some(event) = inner.core.poll_event() {
-            wake |=
-                !matches!(&event, Event::Sent { request, .. } if !inner.awaited.contains(request));
-            inner.handle_event(event);
+            match event {
+                Event::Delivery { .. }
+                | Event::Returned { .. }
+                | Event::Blocked { .. }
+                | Event::Unblocked
+                | Event::ConsumerCancelled { .. } => {
+                    inner.dispatch.push_back(event);
+                    wake = true;
+                }
+                _ => {}
+            }
         }
         if inner.core.is_closed() {
             // Dropping the sender lets the writer drain and shut the socket.
@@ -445,198 +323,8 @@ impl Shared {
                 .wait_timeout(guard, std::time::Duration::from_millis(100))
                 .unwrap_or_else(|p| p.into_inner());
             guard = g;
-            if timeout.timed_out() && self.lock().closed.is_some() {
+            if timeout.timed_out() && self.lock().core.is_closed() {
                 return;
-            }
-        }
-    }
-}
-
-/// How many replaced channels' close errors are kept for their stale
-/// handles (older ones see [`Error::ChannelClosedByClient`]).
-const RETIRED_KEPT: usize = 64;
-
-impl Inner {
-    /// Why the channel `id` of `generation` closed, once its id was reused.
-    pub(super) fn retired_error(&self, id: u16, generation: u64) -> Error {
-        self.retired
-            .iter()
-            .rev()
-            .find(|(c, g, _)| *c == id && *g == generation)
-            .map_or(Error::ChannelClosedByClient { channel: id }, |(_, _, e)| {
-                e.clone()
-            })
-    }
-
-    fn handle_event(&mut self, event: Event) {
-        match event {
-            Event::Connected {
-                server_properties,
-                tuning,
-            } => self.connected = Some((server_properties, tuning)),
-            Event::Reply {
-                request,
-                method,
-                content,
-                channel,
-            } => {
-                if let Method::ChannelOpenOk(_) = &method {
-                    // A reused channel id starts afresh; the handles of the
-                    // channel it replaces keep seeing why that one closed.
-                    self.next_generation += 1;
-                    let fresh = ChannelData {
-                        flow_active: true,
-                        generation: self.next_generation,
-                        ..ChannelData::default()
-                    };
-                    if let Some(old) = self.channels.insert(channel, fresh) {
-                        let error = old
-                            .closed
-                            .unwrap_or(Error::ChannelClosedByClient { channel });
-                        if self.retired.len() == RETIRED_KEPT {
-                            self.retired.pop_front();
-                        }
-                        self.retired.push_back((channel, old.generation, error));
-                    }
-                }
-                if self.awaited.remove(&request) {
-                    self.replies.insert(request, Ok((method, content)));
-                }
-            }
-            Event::Sent { request, .. } => {
-                if self.awaited.remove(&request) {
-                    self.replies.insert(
-                        request,
-                        Ok((
-                            Method::Unknown {
-                                class_id: 0,
-                                method_id: 0,
-                                arguments: Bytes::new(),
-                            },
-                            None,
-                        )),
-                    );
-                }
-            }
-            Event::Delivery {
-                channel,
-                deliver,
-                content,
-            } => {
-                let delivery = Delivery::new(channel, deliver, content);
-                let sink = self
-                    .channels
-                    .get_mut(&channel)
-                    .and_then(|c| c.consumers.get_mut(delivery.consumer_tag.as_bytes()));
-                match sink {
-                    Some(Sink::Queue(q)) => q.push_back(delivery),
-                    // Callback consumers, and deliveries that race with a
-                    // cancel, go to the dispatcher (which nacks the latter).
-                    _ => self
-                        .dispatch
-                        .push_back(Dispatch::Delivery(channel, delivery)),
-                }
-            }
-            Event::Return {
-                channel,
-                method,
-                content,
-            } => {
-                let reason = BrokerClose {
-                    code: amqp_protocol::ReplyCode(method.reply_code),
-                    text: method.reply_text.to_string_lossy().into_owned(),
-                    method: None,
-                };
-                if let Some(c) = self.channels.get_mut(&channel) {
-                    if c.confirms.enabled {
-                        c.confirms.returned = Some(reason.clone());
-                    }
-                }
-                self.dispatch.push_back(Dispatch::Return(Returned {
-                    channel,
-                    reason,
-                    exchange: method.exchange.to_string_lossy().into_owned(),
-                    routing_key: method.routing_key.to_string_lossy().into_owned(),
-                    content,
-                }));
-            }
-            Event::Confirm {
-                channel,
-                delivery_tag,
-                multiple,
-                ack,
-            } => {
-                let Some(c) = self.channels.get_mut(&channel) else {
-                    return;
-                };
-                let confirms = &mut c.confirms;
-                let returned = confirms.returned.take();
-                let outcome = |tag: u64| match (ack, &returned) {
-                    (false, _) => Err(Error::Nacked),
-                    // The return belongs to the message this ack names.
-                    (true, Some(r)) if tag == delivery_tag => Err(Error::Unroutable(r.clone())),
-                    (true, _) => Ok(()),
-                };
-                if multiple {
-                    while let Some(tag) = confirms.pending.pop_up_to(delivery_tag) {
-                        confirms.settle(tag, outcome(tag));
-                    }
-                } else if confirms.pending.remove(delivery_tag) {
-                    confirms.settle(delivery_tag, outcome(delivery_tag));
-                }
-            }
-            Event::ConsumerCancelled {
-                channel,
-                consumer_tag,
-            } => {
-                if let Some(c) = self.channels.get_mut(&channel) {
-                    if let Some(Sink::Callback) = c.consumers.remove(consumer_tag.as_bytes()) {
-                        self.dispatch
-                            .push_back(Dispatch::Cancelled(consumer_tag.clone()));
-                    }
-                    c.cancelled.insert(
-                        consumer_tag.clone(),
-                        Error::ConsumerCancelled {
-                            consumer_tag: consumer_tag.clone(),
-                        },
-                    );
-                }
-            }
-            Event::Flow { channel, active } => {
-                if let Some(c) = self.channels.get_mut(&channel) {
-                    c.flow_active = active;
-                }
-            }
-            Event::Blocked { reason } => {
-                self.blocked = true;
-                self.dispatch.push_back(Dispatch::Blocked(reason));
-            }
-            Event::Unblocked => {
-                self.blocked = false;
-                self.dispatch.push_back(Dispatch::Unblocked);
-            }
-            Event::ChannelClosed {
-                channel,
-                error,
-                failed,
-            } => {
-                for r in failed {
-                    if self.awaited.remove(&r) {
-                        self.replies.insert(r, Err(error.clone()));
-                    }
-                }
-                let c = self.channels.entry(channel).or_default();
-                let pending: Vec<u64> = c.confirms.pending.drain().collect();
-                for tag in pending {
-                    c.confirms.settle(tag, Err(error.clone()));
-                }
-                c.closed = Some(error);
-            }
-            Event::Closed { error } => {
-                for r in self.awaited.drain() {
-                    self.replies.insert(r, Err(error.clone()));
-                }
-                self.closed = Some(error);
             }
         }
     }

@@ -478,6 +478,20 @@ impl Client {
         self.channel(channel).is_some_and(|c| c.confirms.enabled)
     }
 
+    /// `Ok` when a publish on `channel` would get a sequence number to wait
+    /// on: why the channel closed, or [`Error::Misuse`] when confirm mode is
+    /// off (for `publish_with_confirm`).
+    pub fn require_confirm_mode(&self, channel: ChannelRef) -> Result<(), Error> {
+        self.check(channel)?;
+        if self.is_confirm_mode(channel) {
+            Ok(())
+        } else {
+            Err(Error::Misuse(
+                "publish_with_confirm needs confirm_delivery() first".into(),
+            ))
+        }
+    }
+
     /// The outcome of publish `seq` of `channel` made with
     /// [`Settle::Take`]: `None` while the broker has not answered. `Ok` for
     /// an ack, [`Error::Nacked`], [`Error::Unroutable`] for a mandatory
