@@ -1,20 +1,23 @@
 //! [`Channel`]: every channel operation as a blocking call, publisher
-//! confirms ([`Confirmation`]) and consumers as iterators ([`ConsumeIter`]).
-//! Each operation is the core's, of the same name; this file only waits.
+//! confirms ([`Confirmation`]), consumers as iterators ([`ConsumeIter`]) or
+//! callbacks, and the dispatcher that runs the callbacks. Each operation is
+//! the core's, of the same name; this file only waits.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use amqp_protocol::{basic, BasicProperties, FieldTable};
 
-use super::shared::{Inner, Shared};
-use super::{lock_callbacks, run_dispatch, Callbacks, Delivery, Returned};
+use super::shared::{Inner, Shared, Task};
+use crate::core::client::Event;
 use crate::core::{ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending, Settle};
 use crate::error::Error;
 pub use crate::types::{
     ConsumeOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage, NackOptions,
     QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions,
 };
+use crate::types::{Delivery, Returned};
 
 /// A channel. Cheap to clone; `Send + Sync`: any thread may use it (for
 /// example to ack a delivery received on another thread).
@@ -592,6 +595,146 @@ impl Iterator for ConsumeIter {
                 return Some(Ok(None));
             }
             inner = shared.wait_reading(inner, deadline);
+        }
+    }
+}
+
+type ConsumerFn = Arc<Mutex<Box<dyn FnMut(&Channel, Delivery) + Send>>>;
+type ReturnFn = Arc<dyn Fn(&Channel, Returned) + Send + Sync>;
+type BlockedFn = Arc<dyn Fn(Option<&str>) + Send + Sync>;
+
+/// The application's callbacks, by the core's ids, kept apart from the core
+/// so that they run without its lock.
+#[derive(Default)]
+pub(super) struct Callbacks {
+    pub(super) consumers: HashMap<ConsumerId, ConsumerFn>,
+    pub(super) returns: HashMap<ChannelRef, ReturnFn>,
+    pub(super) blocked: Option<BlockedFn>,
+}
+
+pub(super) fn lock_callbacks(c: &Mutex<Callbacks>) -> std::sync::MutexGuard<'_, Callbacks> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+enum Work {
+    Run(Task),
+    Deliver(ChannelRef, ConsumerId, Delivery),
+    Return(ChannelRef, Returned),
+    Blocked(Option<String>),
+}
+
+/// The dispatcher behind `process_data_events` and `start_consuming`: takes
+/// one item at a time under the lock and runs it without.
+/// `until_idle_channel`: stop when that channel has no callback consumer.
+pub(super) fn run_dispatch(
+    shared: &Arc<Shared>,
+    callbacks: &Arc<Mutex<Callbacks>>,
+    deadline: Option<Instant>,
+    until_idle_channel: Option<ChannelRef>,
+) -> Result<(), Error> {
+    let mut ran = false;
+    loop {
+        let work = {
+            let mut inner = shared.lock();
+            loop {
+                let now = Instant::now();
+                if let Some(key) = inner
+                    .timers
+                    .keys()
+                    .next()
+                    .copied()
+                    .filter(|(t, _)| *t <= now)
+                {
+                    if let Some(cb) = inner.timers.remove(&key) {
+                        break Work::Run(cb);
+                    }
+                }
+                if let Some(cb) = inner.threadsafe_callbacks.pop_front() {
+                    break Work::Run(cb);
+                }
+                if let Some(event) = inner.dispatch.pop_front() {
+                    match event {
+                        Event::Delivery {
+                            channel,
+                            consumer,
+                            delivery,
+                        } => break Work::Deliver(channel, consumer, delivery),
+                        Event::Returned { channel, returned } => {
+                            break Work::Return(channel, returned)
+                        }
+                        Event::Blocked { reason } => break Work::Blocked(Some(reason)),
+                        Event::Unblocked => break Work::Blocked(None),
+                        Event::ConsumerCancelled {
+                            consumer,
+                            consumer_tag,
+                            ..
+                        } => {
+                            // Only a callback consumer's end concerns the
+                            // dispatcher (an iterator reports its own).
+                            if lock_callbacks(callbacks)
+                                .consumers
+                                .remove(&consumer)
+                                .is_some()
+                            {
+                                return Err(Error::ConsumerCancelled { consumer_tag });
+                            }
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                }
+                if let Some(e) = inner.core.close_reason() {
+                    return Err(e.clone());
+                }
+                if let Some(ch) = until_idle_channel {
+                    if inner.core.channel_error(ch).is_some()
+                        || inner.core.event_consumers(ch).is_empty()
+                    {
+                        return Ok(());
+                    }
+                }
+                let limit = match deadline {
+                    Some(d) if now >= d => return Ok(()),
+                    None if ran && until_idle_channel.is_none() => return Ok(()),
+                    other => other,
+                };
+                let next_timer = inner.timers.keys().next().map(|(t, _)| *t);
+                let until = match (limit, next_timer) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                // Reads the socket itself when no other thread does (a
+                // batch of deliveries then needs no thread hand-off); other
+                // threads' callbacks and timers interrupt the read.
+                inner = shared.wait_dispatching(inner, until);
+            }
+        };
+        ran = true;
+        match work {
+            Work::Run(cb) => cb(),
+            Work::Deliver(chan, consumer, delivery) => {
+                let cb = lock_callbacks(callbacks).consumers.get(&consumer).cloned();
+                if let Some(cb) = cb {
+                    let channel = Channel::new(shared.clone(), callbacks.clone(), chan);
+                    let mut f = cb.lock().unwrap_or_else(|p| p.into_inner());
+                    f(&channel, delivery);
+                }
+                // Without a callback (cancelled meanwhile) an unacked message
+                // goes back to the queue when the channel closes.
+            }
+            Work::Return(chan, r) => {
+                let cb = lock_callbacks(callbacks).returns.get(&chan).cloned();
+                if let Some(cb) = cb {
+                    let channel = Channel::new(shared.clone(), callbacks.clone(), chan);
+                    cb(&channel, r);
+                }
+            }
+            Work::Blocked(reason) => {
+                let cb = lock_callbacks(callbacks).blocked.clone();
+                if let Some(cb) = cb {
+                    cb(reason.as_deref());
+                }
+            }
         }
     }
 }

@@ -5,11 +5,10 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::shared::Shared;
 use crate::sys::{poll_either, poll_readable, recv_now, set_recv_lowat, Coalescing};
 
 /// The writer's input: chunks of the core's output, in order. A channel of
@@ -95,7 +94,7 @@ pub(super) struct OutReceiver(Arc<OutQueue>);
 impl OutReceiver {
     /// Waits until chunks are queued; false once the sender is gone and
     /// nothing is left.
-    fn wait_nonempty(&self) -> bool {
+    pub(super) fn wait_nonempty(&self) -> bool {
         let mut s = self.0.lock();
         loop {
             if !s.chunks.is_empty() {
@@ -184,7 +183,7 @@ impl Transport for Plain {
 }
 
 /// The socket's read side: the stream, a buffer and the transport. One
-/// thread at a time holds it (the `read_side` mutex of [`Shared`]): the
+/// thread at a time holds it (the `read_side` mutex of the shared state): the
 /// reader thread, or an application thread that waits for what the socket
 /// will bring (a delivery, a confirm, a reply) and reads it itself, which
 /// spares a thread hand-off and its two context switches.
@@ -211,10 +210,27 @@ impl<T: Transport> ReadSide<T> {
 /// One read from the socket into the core, by whoever holds the read side.
 pub(super) trait ReadOnce: Send {
     /// Reads once, blocking at most `wait` (less if `interrupt` fires),
-    /// feeds the core what came (or the time) and pumps; false once the
-    /// connection is over.
-    fn read_once(&mut self, shared: &Shared, wait: Duration, interrupt: Option<&Interrupt>)
-        -> bool;
+    /// hands `input` what came (or the time); false once the connection is
+    /// over.
+    fn read_once(
+        &mut self,
+        input: &dyn Input,
+        wait: Duration,
+        interrupt: Option<&Interrupt>,
+    ) -> bool;
+}
+
+/// Where a read's outcome goes: the connection's shared state, which feeds
+/// the core and wakes whoever waits.
+pub(super) trait Input {
+    /// Feeds the core what a read brought: `Ok(None)` the end of the
+    /// stream, `Ok(Some(bytes))` data, `Err` a timeout (the time), an
+    /// interruption or a failure. Returns how many frames the bytes
+    /// completed and whether the connection is still open.
+    fn feed(&self, read: std::io::Result<Option<&[u8]>>) -> (u64, bool);
+    /// The transport has output of its own (TLS) for the writer, the only
+    /// thread that takes it, so that it goes out in order.
+    fn wake_writer(&self);
 }
 
 /// Wakes a thread that reads the socket while it also waits for something
@@ -289,7 +305,7 @@ impl Interrupt {
 impl<T: Transport> ReadOnce for ReadSide<T> {
     fn read_once(
         &mut self,
-        shared: &Shared,
+        input: &dyn Input,
         wait: Duration,
         interrupt: Option<&Interrupt>,
     ) -> bool {
@@ -348,33 +364,10 @@ impl<T: Transport> ReadOnce for ReadSide<T> {
             Ok(n) => self.transport.input(&self.buf[..n]).map(Some),
             Err(e) => Err(e),
         };
-        let now = Instant::now();
-        let mut frames = 0;
-        let mut inner = shared.lock();
-        match result {
-            Ok(None) => inner.core.handle_eof(None),
-            Ok(Some(input)) => {
-                let before = inner.core.frames_received();
-                inner.core.handle_input(input, now);
-                inner.core.handle_timeout(now);
-                frames = inner.core.frames_received() - before;
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                inner.core.handle_timeout(now)
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => inner.core.handle_eof(Some(e)),
-        }
+        let (frames, open) = input.feed(result);
         if self.transport.wants_write() {
-            // Wakes the writer, the only thread that takes TLS output, so
-            // that it goes out in order.
-            if let Some(w) = &inner.writer {
-                let _ = w.send(Bytes::new());
-            }
+            input.wake_writer();
         }
-        shared.pump(&mut inner);
-        let open = !inner.core.is_closed();
-        drop(inner);
         let lowat = match got {
             Some(0) => None,
             Some(n) => self.coalescing.after_read(Some((n, frames))),
@@ -399,65 +392,8 @@ const READ_BUF: usize = 64 * 1024;
 /// ... and once a read filled that.
 const READ_BUF_MAX: usize = 256 * 1024;
 
-/// The reader thread: reads the socket whenever no application thread does,
-/// and keeps the core's timers (heartbeats) going meanwhile.
-pub(super) fn reader(shared: Arc<Shared>) {
-    loop {
-        let wait = {
-            let inner = shared.lock();
-            if inner.core.is_closed() {
-                break;
-            }
-            inner
-                .core
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(Instant::now()))
-                .unwrap_or(MAX_READ_WAIT)
-        };
-        if !shared.application_reads() {
-            let mut side = shared.lock_read_side();
-            if let Some(s) = side.as_mut() {
-                // Output queued lazily (acks, publishes of the thread that
-                // read) that no reading thread wrote: the writer takes it
-                // now, before this thread blocks in a read for long; and
-                // what is queued lazily from now on wakes the writer (see
-                // `Shared::pump_inner`).
-                shared
-                    .reader_reads
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
-                shared.out.kick();
-                let open = s.read_once(&shared, wait, None);
-                shared
-                    .reader_reads
-                    .store(false, std::sync::atomic::Ordering::SeqCst);
-                if !open {
-                    break;
-                }
-                continue;
-            }
-        }
-        // Within HANDOVER, as below.
-        shared.out.kick();
-        // An application thread reads the socket (or is about to): keep the
-        // timers, and look again soon. One parked because this thread held
-        // the read side is woken to take it.
-        if shared
-            .app_wants_read
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > 0
-        {
-            shared.cond.notify_all();
-        }
-        std::thread::sleep(wait.clamp(Duration::from_millis(1), HANDOVER));
-        let mut inner = shared.lock();
-        inner.core.handle_timeout(Instant::now());
-        shared.pump(&mut inner);
-    }
-    shared.cond.notify_all();
-}
-
 /// The socket's write side: the buffered stream and the transport. Whoever
-/// holds it (the `write_side` mutex of [`Shared`]) takes every queued chunk
+/// holds it (the `write_side` mutex of the shared state) takes every queued chunk
 /// and writes it, so that chunks go out in queue order: the writer thread,
 /// or an application thread flushing its own acks before it reads.
 pub(super) struct WriteSide<T: Transport> {
@@ -502,30 +438,5 @@ impl<T: Transport> WriteQueued for WriteSide<T> {
         self.transport.finish(&mut self.out);
         let _ = self.out.flush();
         let _ = self.out.get_ref().shutdown(Shutdown::Both);
-    }
-}
-
-/// The writer thread: writes what the core produced, in order, whenever it
-/// is queued (and no application thread wrote it first).
-pub(super) fn writer(shared: Arc<Shared>) {
-    let mut result = Ok(());
-    while shared.out.wait_nonempty() {
-        let mut side = shared.lock_write_side();
-        let Some(w) = side.as_mut() else { break };
-        match w.write_queued(&shared.out) {
-            Ok(n) => shared.written(n),
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        }
-    }
-    if let Err(e) = result {
-        let mut inner = shared.lock();
-        inner.core.handle_eof(Some(e));
-        shared.pump(&mut inner);
-    }
-    if let Some(w) = shared.lock_write_side().as_mut() {
-        w.finish();
     }
 }

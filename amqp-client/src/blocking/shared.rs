@@ -7,14 +7,17 @@
 //! threads.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::io::ErrorKind;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use crate::core::client::Event;
 use crate::core::Client;
 
-use super::io::{Interrupt, OutReceiver, ReadOnce, WriteQueued, HANDOVER, MAX_READ_WAIT};
+use super::io::{Input, Interrupt, OutReceiver, ReadOnce, WriteQueued, HANDOVER, MAX_READ_WAIT};
 
 /// A callback queued by another thread or a timer.
 pub(super) type Task = Box<dyn FnOnce() + Send>;
@@ -327,6 +330,118 @@ impl Shared {
                 return;
             }
         }
+    }
+}
+
+impl Input for Shared {
+    fn feed(&self, read: std::io::Result<Option<&[u8]>>) -> (u64, bool) {
+        let now = Instant::now();
+        let mut frames = 0;
+        let mut inner = self.lock();
+        match read {
+            Ok(None) => inner.core.handle_eof(None),
+            Ok(Some(input)) => {
+                let before = inner.core.frames_received();
+                inner.core.handle_input(input, now);
+                inner.core.handle_timeout(now);
+                frames = inner.core.frames_received() - before;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                inner.core.handle_timeout(now)
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => inner.core.handle_eof(Some(e)),
+        }
+        self.pump(&mut inner);
+        (frames, !inner.core.is_closed())
+    }
+
+    fn wake_writer(&self) {
+        if let Some(w) = &self.lock().writer {
+            let _ = w.send(Bytes::new());
+        }
+    }
+}
+
+/// The reader thread: reads the socket whenever no application thread does,
+/// and keeps the core's timers (heartbeats) going meanwhile.
+pub(super) fn reader(shared: Arc<Shared>) {
+    loop {
+        let wait = {
+            let inner = shared.lock();
+            if inner.core.is_closed() {
+                break;
+            }
+            inner
+                .core
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(Instant::now()))
+                .unwrap_or(MAX_READ_WAIT)
+        };
+        if !shared.application_reads() {
+            let mut side = shared.lock_read_side();
+            if let Some(s) = side.as_mut() {
+                // Output queued lazily (acks, publishes of the thread that
+                // read) that no reading thread wrote: the writer takes it
+                // now, before this thread blocks in a read for long; and
+                // what is queued lazily from now on wakes the writer (see
+                // `Shared::pump_inner`).
+                shared
+                    .reader_reads
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                shared.out.kick();
+                let open = s.read_once(&*shared, wait, None);
+                shared
+                    .reader_reads
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                if !open {
+                    break;
+                }
+                continue;
+            }
+        }
+        // Within HANDOVER, as below.
+        shared.out.kick();
+        // An application thread reads the socket (or is about to): keep the
+        // timers, and look again soon. One parked because this thread held
+        // the read side is woken to take it.
+        if shared
+            .app_wants_read
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
+            shared.cond.notify_all();
+        }
+        std::thread::sleep(wait.clamp(Duration::from_millis(1), HANDOVER));
+        let mut inner = shared.lock();
+        inner.core.handle_timeout(Instant::now());
+        shared.pump(&mut inner);
+    }
+    shared.cond.notify_all();
+}
+
+/// The writer thread: writes what the core produced, in order, whenever it
+/// is queued (and no application thread wrote it first).
+pub(super) fn writer(shared: Arc<Shared>) {
+    let mut result = Ok(());
+    while shared.out.wait_nonempty() {
+        let mut side = shared.lock_write_side();
+        let Some(w) = side.as_mut() else { break };
+        match w.write_queued(&shared.out) {
+            Ok(n) => shared.written(n),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    if let Err(e) = result {
+        let mut inner = shared.lock();
+        inner.core.handle_eof(Some(e));
+        shared.pump(&mut inner);
+    }
+    if let Some(w) = shared.lock_write_side().as_mut() {
+        w.finish();
     }
 }
 

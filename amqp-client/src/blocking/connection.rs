@@ -1,0 +1,376 @@
+//! [`Connection`]: connecting (endpoints, attempts, TLS), the I/O threads,
+//! timers and thread-safe callbacks, and closing.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::channel::{self, lock_callbacks, run_dispatch, Callbacks, Channel};
+use super::io;
+use super::shared::{self, Inner, Shared};
+#[cfg(feature = "tls")]
+use super::tls;
+use amqp_protocol::FieldTable;
+
+use crate::core::{Client, Config, Tuning};
+use crate::error::Error;
+use crate::params::{ConnectionParameters, Endpoints};
+
+/// Identifies a timer made by [`Connection::call_later`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimerId(u64);
+
+/// A connection to RabbitMQ. Dropping it closes it.
+pub struct Connection {
+    shared: Arc<Shared>,
+    callbacks: Arc<Mutex<Callbacks>>,
+    reader: Option<JoinHandle<()>>,
+    close_timeout: Duration,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("open", &self.is_open())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Connects, trying each endpoint in turn with its own connection
+    /// attempts and retry delay, and every address its host resolves to.
+    /// Refused credentials and access are not retried.
+    pub fn open(endpoints: impl Into<Endpoints>) -> Result<Connection, Error> {
+        let endpoints = endpoints.into();
+        let mut last = None;
+        for attempt in endpoints.attempts() {
+            std::thread::sleep(attempt.delay_before);
+            let Some(params) = endpoints.get(attempt.endpoint) else {
+                break;
+            };
+            match Connection::open_one(params) {
+                Ok(c) => return Ok(c),
+                Err(e @ (Error::AuthenticationRefused(_) | Error::MechanismNotOffered { .. })) => {
+                    return Err(e)
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Misuse("no endpoint to connect to".into())))
+    }
+
+    /// Connects to an `amqp://` URI.
+    pub fn open_uri(uri: &str) -> Result<Connection, Error> {
+        let params =
+            ConnectionParameters::from_uri(uri).map_err(|e| Error::Misuse(e.to_string()))?;
+        Connection::open(params)
+    }
+
+    fn open_one(params: &ConnectionParameters) -> Result<Connection, Error> {
+        #[cfg(not(feature = "tls"))]
+        if params.tls() {
+            return Err(Error::Misuse(
+                "amqps (TLS) needs the amqp-client feature \"tls\"".into(),
+            ));
+        }
+        let timeout = params.socket_timeout().unwrap_or(Duration::from_secs(10));
+        let endpoint = format!("{}:{}", params.host(), params.port());
+        let failed = |source: std::io::Error| Error::ConnectFailed {
+            endpoint: endpoint.clone(),
+            source: Arc::new(source),
+        };
+        let addrs = (params.host(), params.port())
+            .to_socket_addrs()
+            .map_err(failed)?;
+        let mut last = None;
+        let mut stream = None;
+        // Every address the name resolves to, in order.
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, timeout) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let stream = match (stream, last) {
+            (Some(s), _) => s,
+            (None, Some(e)) => return Err(failed(e)),
+            (None, None) => {
+                return Err(failed(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the name resolves to no address",
+                )))
+            }
+        };
+        stream.set_nodelay(params.tcp_nodelay())?;
+        #[cfg(feature = "tls")]
+        let tls = if params.tls() {
+            Some(tls::handshake(&stream, params, timeout)?)
+        } else {
+            None
+        };
+        let config = Config::from_params(params);
+        let close_timeout = config.close_timeout;
+        let core = Client::new(config, Instant::now());
+        let (tx, rx) = io::out_queue();
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                core,
+                writer: Some(tx),
+                dispatch: VecDeque::new(),
+                threadsafe_callbacks: VecDeque::new(),
+                timers: BTreeMap::new(),
+                next_timer: 0,
+                waiters: 0,
+            }),
+            cond: Condvar::new(),
+            queued: std::sync::atomic::AtomicUsize::new(0),
+            room: Mutex::new(()),
+            room_cond: Condvar::new(),
+            out: rx,
+            write_side: Mutex::new(None),
+            read_side: Mutex::new(None),
+            app_read_at: std::sync::atomic::AtomicU64::new(0),
+            app_wants_read: std::sync::atomic::AtomicUsize::new(0),
+            app_reader: std::sync::atomic::AtomicU64::new(0),
+            reader_reads: std::sync::atomic::AtomicBool::new(false),
+            epoch: Instant::now(),
+            interrupt: io::Interrupt::new(),
+        });
+        #[cfg(feature = "tls")]
+        let reader = match tls {
+            Some(tls) => start_io(&shared, stream, tls, params.receive_coalescing())?,
+            None => start_io(&shared, stream, io::Plain, params.receive_coalescing())?,
+        };
+        #[cfg(not(feature = "tls"))]
+        let reader = start_io(&shared, stream, io::Plain, params.receive_coalescing())?;
+        let conn = Connection {
+            shared,
+            callbacks: Arc::new(Mutex::new(Callbacks::default())),
+            reader: Some(reader),
+            close_timeout,
+        };
+        let mut inner = conn.shared.lock();
+        conn.shared.pump(&mut inner);
+        loop {
+            if inner.core.is_connected() {
+                break;
+            }
+            if let Some(e) = inner.core.close_reason() {
+                // A broker refusing the client's certificate says so after
+                // the client's part of the TLS handshake: as a TLS error.
+                #[cfg(feature = "tls")]
+                return Err(tls::unwrap_error(e));
+                #[cfg(not(feature = "tls"))]
+                return Err(e.clone());
+            }
+            inner = conn.shared.wait(inner, None);
+        }
+        drop(inner);
+        Ok(conn)
+    }
+
+    /// Whether the connection is open.
+    pub fn is_open(&self) -> bool {
+        self.shared.lock().core.is_open()
+    }
+
+    /// Whether the connection is closed (by either side, or lost).
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().core.close_reason().is_some()
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<Error> {
+        self.shared.lock().core.close_reason().cloned()
+    }
+
+    /// Whether the broker has blocked the connection (resource alarm).
+    pub fn is_blocked(&self) -> bool {
+        self.shared.lock().core.is_blocked()
+    }
+
+    /// What the broker announced in connection.start (product, version,
+    /// capabilities).
+    pub fn server_properties(&self) -> FieldTable {
+        self.shared.lock().core.server_properties().clone()
+    }
+
+    /// What was negotiated (channel-max, frame-max, heartbeat).
+    pub fn tuning(&self) -> Tuning {
+        self.shared.lock().core.tuning()
+    }
+
+    /// Opens a channel.
+    pub fn channel(&self) -> Result<Channel, Error> {
+        let mut inner = self.shared.lock();
+        let pending = inner.core.open_channel()?;
+        self.shared.pump(&mut inner);
+        let chan = channel::wait(&self.shared, inner, pending)?;
+        Ok(Channel::new(
+            self.shared.clone(),
+            self.callbacks.clone(),
+            chan,
+        ))
+    }
+
+    /// Runs callbacks — consumer deliveries, returns, blocked notices,
+    /// [`call_later`](Self::call_later) timers and
+    /// [`add_callback_threadsafe`](Self::add_callback_threadsafe) callbacks —
+    /// on this thread. With `Some(limit)`, returns after `limit` (zero: after
+    /// what is ready now); with `None`, after at least one callback ran.
+    /// A callback consumer cancelled by the broker ends it with
+    /// [`Error::ConsumerCancelled`].
+    pub fn process_data_events(&self, time_limit: Option<Duration>) -> Result<(), Error> {
+        run_dispatch(
+            &self.shared,
+            &self.callbacks,
+            time_limit.map(|d| Instant::now() + d),
+            None,
+        )
+    }
+
+    /// Processes events for `duration`, as Pika's `sleep`.
+    pub fn sleep(&self, duration: Duration) -> Result<(), Error> {
+        self.process_data_events(Some(duration))
+    }
+
+    /// Runs `callback` on the thread that next calls
+    /// [`process_data_events`](Self::process_data_events) (or consumes), after
+    /// `delay`.
+    pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + Send + 'static) -> TimerId {
+        let mut inner = self.shared.lock();
+        inner.next_timer += 1;
+        let id = inner.next_timer;
+        inner
+            .timers
+            .insert((Instant::now() + delay, id), Box::new(callback));
+        self.shared.cond.notify_all();
+        self.shared.interrupt.fire();
+        TimerId(id)
+    }
+
+    /// Cancels a timer; false when it already ran or never existed.
+    pub fn remove_timeout(&self, timer: TimerId) -> bool {
+        let mut inner = self.shared.lock();
+        let key = inner.timers.keys().find(|(_, id)| *id == timer.0).copied();
+        key.is_some_and(|k| inner.timers.remove(&k).is_some())
+    }
+
+    /// A handle other threads can use to schedule callbacks on the thread
+    /// that processes this connection's events.
+    pub fn threadsafe_handle(&self) -> ThreadsafeHandle {
+        ThreadsafeHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Schedules `callback` to run on the thread processing events; callable
+    /// from any thread (see [`threadsafe_handle`](Self::threadsafe_handle)).
+    pub fn add_callback_threadsafe(
+        &self,
+        callback: impl FnOnce() + Send + 'static,
+    ) -> Result<(), Error> {
+        self.threadsafe_handle().add_callback(callback)
+    }
+
+    /// Called with `Some(reason)` when the broker blocks the connection and
+    /// `None` when it unblocks it, from `process_data_events`.
+    pub fn on_blocked(&self, callback: impl Fn(Option<&str>) + Send + Sync + 'static) {
+        lock_callbacks(&self.callbacks).blocked = Some(Arc::new(callback));
+    }
+
+    /// Sends connection.update-secret (a refreshed credential) and waits for
+    /// the reply.
+    pub fn update_secret(&self, new_secret: &[u8], reason: &str) -> Result<(), Error> {
+        let mut inner = self.shared.lock();
+        let pending = inner.core.update_secret(new_secret, reason)?;
+        self.shared.pump(&mut inner);
+        channel::wait(&self.shared, inner, pending)
+    }
+
+    /// Closes the connection (connection.close, then close-ok) and waits
+    /// for the end. Closing a closed connection does nothing.
+    pub fn close(&self) -> Result<(), Error> {
+        let mut inner = self.shared.lock();
+        if inner.core.close_reason().is_some() {
+            return Ok(());
+        }
+        inner.core.close(Instant::now());
+        self.shared.pump(&mut inner);
+        let deadline = Instant::now() + self.close_timeout + Duration::from_secs(1);
+        while inner.core.close_reason().is_none() && Instant::now() < deadline {
+            inner = self.shared.wait(inner, Some(deadline));
+        }
+        match inner.core.close_reason() {
+            None | Some(Error::ConnectionClosedByClient) => Ok(()),
+            Some(e) => Err(e.clone()),
+        }
+    }
+}
+
+/// Starts the writer and reader threads, with `transport` between the socket
+/// and the core.
+fn start_io<T: io::Transport + Clone>(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    transport: T,
+    coalescing: bool,
+) -> Result<JoinHandle<()>, Error> {
+    let write_stream = stream.try_clone()?;
+    *shared.lock_write_side() = Some(Box::new(io::WriteSide::new(
+        write_stream,
+        transport.clone(),
+    )));
+    {
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("amqp-writer".into())
+            .spawn(move || shared::writer(s))?;
+    }
+    *shared.lock_read_side() = Some(Box::new(io::ReadSide::new(stream, transport, coalescing)));
+    let s = shared.clone();
+    Ok(std::thread::Builder::new()
+        .name("amqp-reader".into())
+        .spawn(move || shared::reader(s))?)
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let _ = self.close();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+/// Schedules callbacks on a connection's event-processing thread from any
+/// thread. Cheap to clone.
+#[derive(Clone)]
+pub struct ThreadsafeHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ThreadsafeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ThreadsafeHandle")
+    }
+}
+
+impl ThreadsafeHandle {
+    /// Queues `callback`; it runs in the next `process_data_events`.
+    pub fn add_callback(&self, callback: impl FnOnce() + Send + 'static) -> Result<(), Error> {
+        let mut inner = self.shared.lock();
+        if let Some(e) = inner.core.close_reason() {
+            return Err(e.clone());
+        }
+        inner.threadsafe_callbacks.push_back(Box::new(callback));
+        self.shared.cond.notify_all();
+        self.shared.interrupt.fire();
+        Ok(())
+    }
+}
