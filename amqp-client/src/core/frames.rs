@@ -1,0 +1,513 @@
+//! What the broker sends, frame by frame: the handshake, the methods it
+//! initiates, the replies to our calls, and how the connection and its
+//! channels end.
+
+use std::time::Instant;
+
+use amqp_protocol::{
+    basic, channel as chan, connection, encode_method_frame, Assembled, Frame, FramePayload,
+    Method, ReplyCode, ShortStr,
+};
+use bytes::Bytes;
+
+use super::channel::ChannelState;
+use super::connection::{broker_close, short, Connection, Phase, State};
+use super::{Content, Event, Tuning};
+use crate::error::Error;
+use crate::params::{negotiate_channel_max, negotiate_frame_max};
+
+impl Connection {
+    pub(super) fn handle_frame(&mut self, frame: Frame, now: Instant) {
+        match self.state {
+            State::Handshake(phase) => return self.handshake(phase, frame, now),
+            State::Closing { .. } => {
+                // Only close and close-ok matter now.
+                if let FramePayload::Method(m) = &frame.payload {
+                    match m {
+                        Method::ConnectionCloseOk(_) => {
+                            if let State::Closing { error, .. } = &self.state {
+                                let e = error.clone();
+                                self.finish(e);
+                            }
+                        }
+                        Method::ConnectionClose(c) => {
+                            encode_method_frame(
+                                &mut self.output,
+                                0,
+                                &connection::CloseOk {}.into(),
+                            );
+                            let e = Error::ConnectionClosedByBroker(broker_close(
+                                c.reply_code,
+                                &c.reply_text,
+                                c.class_id,
+                                c.method_id,
+                            ));
+                            self.finish(e);
+                        }
+                        _ => {}
+                    }
+                }
+                return;
+            }
+            State::Closed => return,
+            State::Open => {}
+        }
+        let channel = frame.channel;
+        if channel != 0 && !self.channels.contains_key(&channel) {
+            let e = Error::UnexpectedMethod {
+                channel,
+                method: match &frame.payload {
+                    FramePayload::Method(m) => m.id(),
+                    _ => amqp_protocol::MethodId {
+                        class_id: 0,
+                        method_id: 0,
+                    },
+                },
+            };
+            return self.protocol_violation(
+                e,
+                ReplyCode::CHANNEL_ERROR,
+                "frame on a channel that is not open",
+                now,
+            );
+        }
+        if matches!(frame.payload, FramePayload::Heartbeat) && channel != 0 {
+            let e = Error::UnexpectedMethod {
+                channel,
+                method: amqp_protocol::MethodId {
+                    class_id: 0,
+                    method_id: 0,
+                },
+            };
+            return self.protocol_violation(
+                e,
+                ReplyCode::FRAME_ERROR,
+                "heartbeat on a non-zero channel",
+                now,
+            );
+        }
+        // A channel we are closing ignores everything but close and close-ok.
+        if let Some(ch) = self.channels.get(&channel) {
+            if ch.state == ChannelState::Closing {
+                match &frame.payload {
+                    FramePayload::Method(Method::ChannelCloseOk(_)) => {
+                        return self
+                            .channel_closed(channel, Error::ChannelClosedByClient { channel })
+                    }
+                    FramePayload::Method(Method::ChannelClose(c)) => {
+                        // Both sides closed at once: answer and finish.
+                        encode_method_frame(&mut self.output, channel, &chan::CloseOk {}.into());
+                        let e = Error::ChannelClosedByBroker {
+                            channel,
+                            close: broker_close(
+                                c.reply_code,
+                                &c.reply_text,
+                                c.class_id,
+                                c.method_id,
+                            ),
+                        };
+                        return self.channel_closed(channel, e);
+                    }
+                    _ => {
+                        self.assembler.reset_channel(channel);
+                        return;
+                    }
+                }
+            }
+        }
+        match self.assembler.handle_frame(frame) {
+            Ok(None) => {}
+            Ok(Some(Assembled::Heartbeat)) => {}
+            Ok(Some(Assembled::Method { channel, method })) => {
+                self.handle_method(channel, method, None, now)
+            }
+            Ok(Some(Assembled::Content { channel, content })) => {
+                let props = match content.header.properties {
+                    amqp_protocol::Properties::Basic(p) => p,
+                    _ => Default::default(),
+                };
+                let c = Content {
+                    properties: props,
+                    body: content.body,
+                };
+                self.handle_method(channel, content.method, Some(c), now)
+            }
+            Err(e) => {
+                let code = e.reply_code();
+                let text = e.to_string();
+                self.protocol_violation(Error::Protocol(e), code, &text, now)
+            }
+        }
+    }
+
+    pub(super) fn handshake(&mut self, phase: Phase, frame: Frame, now: Instant) {
+        let FramePayload::Method(method) = frame.payload else {
+            if matches!(frame.payload, FramePayload::Heartbeat) {
+                return;
+            }
+            let e = Error::UnexpectedMethod {
+                channel: frame.channel,
+                method: amqp_protocol::MethodId {
+                    class_id: 0,
+                    method_id: 0,
+                },
+            };
+            return self.protocol_violation(
+                e,
+                ReplyCode::UNEXPECTED_FRAME,
+                "content during the handshake",
+                now,
+            );
+        };
+        match (phase, method) {
+            (_, Method::ConnectionClose(c)) => {
+                encode_method_frame(&mut self.output, 0, &connection::CloseOk {}.into());
+                let close = broker_close(c.reply_code, &c.reply_text, c.class_id, c.method_id);
+                let e = if phase != Phase::Start && c.reply_code == ReplyCode::ACCESS_REFUSED.0 {
+                    Error::AuthenticationRefused(close)
+                } else {
+                    Error::ConnectionClosedByBroker(close)
+                };
+                self.finish(e);
+            }
+            (Phase::Start, Method::ConnectionStart(start)) => {
+                if (start.version_major, start.version_minor) != (0, 9) {
+                    return self.finish(Error::ProtocolVersionMismatch {
+                        server: format!("{}-{}", start.version_major, start.version_minor),
+                    });
+                }
+                let offered = start.mechanisms.to_string_lossy().into_owned();
+                let is_offered =
+                    |m: &ShortStr| offered.split(' ').any(|o| o.as_bytes() == m.as_bytes());
+                if !is_offered(&self.config.mechanism) {
+                    let Some(pos) = self
+                        .config
+                        .alternatives
+                        .iter()
+                        .position(|(m, _)| is_offered(m))
+                    else {
+                        return self.finish(Error::MechanismNotOffered {
+                            mechanism: self.config.mechanism.to_string_lossy().into_owned(),
+                            offered,
+                        });
+                    };
+                    let (m, r) = self.config.alternatives.swap_remove(pos);
+                    self.config.mechanism = m;
+                    self.config.response = r;
+                }
+                self.server_properties = start.server_properties;
+                let ok = connection::StartOk {
+                    client_properties: self.config.client_properties.clone(),
+                    mechanism: self.config.mechanism.clone(),
+                    response: self.config.response.clone(),
+                    locale: self.config.locale.clone(),
+                };
+                encode_method_frame(&mut self.output, 0, &ok.into());
+                self.state = State::Handshake(Phase::SecureOrTune);
+            }
+            (Phase::SecureOrTune, Method::ConnectionSecure(_)) => {
+                // PLAIN, AMQPLAIN and EXTERNAL have no challenge: answer
+                // with the same response.
+                let ok = connection::SecureOk {
+                    response: self.config.response.clone(),
+                };
+                encode_method_frame(&mut self.output, 0, &ok.into());
+            }
+            (Phase::SecureOrTune, Method::ConnectionTune(tune)) => {
+                let channel_max = negotiate_channel_max(self.config.channel_max, tune.channel_max);
+                let frame_max = negotiate_frame_max(self.config.frame_max, tune.frame_max);
+                let heartbeat = (self.config.heartbeat)(tune.heartbeat);
+                self.tuning = Tuning {
+                    channel_max,
+                    frame_max,
+                    heartbeat,
+                };
+                self.decoder.set_max_frame_size(frame_max);
+                encode_method_frame(
+                    &mut self.output,
+                    0,
+                    &connection::TuneOk {
+                        channel_max,
+                        frame_max,
+                        heartbeat,
+                    }
+                    .into(),
+                );
+                let open = connection::Open {
+                    virtual_host: self.config.virtual_host.clone(),
+                    ..Default::default()
+                };
+                encode_method_frame(&mut self.output, 0, &open.into());
+                self.last_sent = now;
+                self.state = State::Handshake(Phase::OpenOk);
+            }
+            (Phase::OpenOk, Method::ConnectionOpenOk(_)) => {
+                self.state = State::Open;
+                tracing::info!(
+                    parent: &self.span,
+                    channel_max = self.tuning.channel_max,
+                    frame_max = self.tuning.frame_max,
+                    heartbeat = self.tuning.heartbeat,
+                    "connection open"
+                );
+                self.events.push_back(Event::Connected {
+                    server_properties: std::mem::take(&mut self.server_properties),
+                    tuning: self.tuning,
+                });
+            }
+            (_, other) => {
+                let e = Error::UnexpectedMethod {
+                    channel: frame.channel,
+                    method: other.id(),
+                };
+                self.protocol_violation(
+                    e,
+                    ReplyCode::COMMAND_INVALID,
+                    "unexpected method during the handshake",
+                    now,
+                );
+            }
+        }
+    }
+
+    pub(super) fn handle_method(
+        &mut self,
+        channel: u16,
+        method: Method,
+        content: Option<Content>,
+        now: Instant,
+    ) {
+        // Methods the broker initiates.
+        match method {
+            Method::ConnectionClose(c) => {
+                encode_method_frame(&mut self.output, 0, &connection::CloseOk {}.into());
+                let e = Error::ConnectionClosedByBroker(broker_close(
+                    c.reply_code,
+                    &c.reply_text,
+                    c.class_id,
+                    c.method_id,
+                ));
+                return self.finish(e);
+            }
+            Method::ConnectionBlocked(b) => {
+                self.blocked_since.get_or_insert(now);
+                tracing::warn!(parent: &self.span, reason = %b.reason, "connection blocked by the broker");
+                self.events.push_back(Event::Blocked {
+                    reason: b.reason.to_string_lossy().into_owned(),
+                });
+                return;
+            }
+            Method::ConnectionUnblocked(_) => {
+                self.blocked_since = None;
+                tracing::info!(parent: &self.span, "connection unblocked");
+                self.events.push_back(Event::Unblocked);
+                return;
+            }
+            Method::ChannelClose(c) => {
+                encode_method_frame(&mut self.output, channel, &chan::CloseOk {}.into());
+                let e = Error::ChannelClosedByBroker {
+                    channel,
+                    close: broker_close(c.reply_code, &c.reply_text, c.class_id, c.method_id),
+                };
+                return self.channel_closed(channel, e);
+            }
+            Method::ChannelFlow(f) => {
+                if let Some(ch) = self.channels.get(&channel) {
+                    tracing::info!(parent: &ch.span, active = f.active, "channel.flow from the broker");
+                }
+                encode_method_frame(
+                    &mut self.output,
+                    channel,
+                    &chan::FlowOk { active: f.active }.into(),
+                );
+                self.events.push_back(Event::Flow {
+                    channel,
+                    active: f.active,
+                });
+                return;
+            }
+            Method::BasicDeliver(deliver) => {
+                let content = content.unwrap_or_else(|| Content {
+                    properties: Default::default(),
+                    body: Bytes::new(),
+                });
+                self.events.push_back(Event::Delivery {
+                    channel,
+                    deliver,
+                    content,
+                });
+                return;
+            }
+            Method::BasicReturn(ret) => {
+                let content = content.unwrap_or_else(|| Content {
+                    properties: Default::default(),
+                    body: Bytes::new(),
+                });
+                self.events.push_back(Event::Return {
+                    channel,
+                    method: ret,
+                    content,
+                });
+                return;
+            }
+            Method::BasicAck(a) if channel != 0 => {
+                self.events.push_back(Event::Confirm {
+                    channel,
+                    delivery_tag: a.delivery_tag,
+                    multiple: a.multiple,
+                    ack: true,
+                });
+                return;
+            }
+            Method::BasicNack(n) if channel != 0 => {
+                self.events.push_back(Event::Confirm {
+                    channel,
+                    delivery_tag: n.delivery_tag,
+                    multiple: n.multiple,
+                    ack: false,
+                });
+                return;
+            }
+            Method::BasicCancel(c) if channel != 0 => {
+                if let Some(ch) = self.channels.get(&channel) {
+                    tracing::warn!(parent: &ch.span, consumer_tag = %c.consumer_tag, "consumer cancelled by the broker");
+                }
+                if !c.no_wait {
+                    let ok = basic::CancelOk {
+                        consumer_tag: c.consumer_tag.clone(),
+                    };
+                    encode_method_frame(&mut self.output, channel, &ok.into());
+                }
+                if let Some(ch) = self.channels.get_mut(&channel) {
+                    ch.consumers.remove(&c.consumer_tag);
+                }
+                self.events.push_back(Event::ConsumerCancelled {
+                    channel,
+                    consumer_tag: c.consumer_tag.to_string_lossy().into_owned(),
+                });
+                return;
+            }
+            _ => {}
+        }
+        // Replies to our calls.
+        let ch = if channel == 0 {
+            Some(&mut self.connection_calls)
+        } else {
+            self.channels.get_mut(&channel)
+        };
+        let Some(ch) = ch else { return };
+        match ch.in_flight {
+            Some((request, info)) if info.expects(method.id()) => {
+                ch.in_flight = None;
+                match &method {
+                    Method::ChannelOpenOk(_) => {
+                        ch.state = ChannelState::Open;
+                        tracing::debug!(parent: &ch.span, "channel open");
+                    }
+                    Method::BasicConsumeOk(ok) => {
+                        ch.consumers.insert(ok.consumer_tag.clone());
+                    }
+                    Method::BasicCancelOk(ok) => {
+                        ch.consumers.remove(&ok.consumer_tag);
+                    }
+                    _ => {}
+                }
+                self.events.push_back(Event::Reply {
+                    channel,
+                    request,
+                    method,
+                    content,
+                });
+                self.flush(channel);
+            }
+            _ => {
+                let e = Error::UnexpectedMethod {
+                    channel,
+                    method: method.id(),
+                };
+                self.protocol_violation(
+                    e,
+                    ReplyCode::COMMAND_INVALID,
+                    "a reply to no outstanding request",
+                    now,
+                );
+            }
+        }
+    }
+
+    pub(super) fn channel_closed(&mut self, channel: u16, error: Error) {
+        self.assembler.reset_channel(channel);
+        let Some(mut ch) = self.channels.remove(&channel) else {
+            return;
+        };
+        let failed = ch.take_unfinished();
+        match &error {
+            Error::ChannelClosedByClient { .. } => {
+                tracing::debug!(parent: &ch.span, "channel closed")
+            }
+            e => tracing::warn!(parent: &ch.span, error = %e, "channel closed"),
+        }
+        self.events.push_back(Event::ChannelClosed {
+            channel,
+            error,
+            failed,
+        });
+    }
+
+    /// The peer broke the protocol: close the connection with `code`.
+    pub(super) fn protocol_violation(
+        &mut self,
+        error: Error,
+        code: ReplyCode,
+        text: &str,
+        now: Instant,
+    ) {
+        if matches!(self.state, State::Closing { .. } | State::Closed) {
+            return;
+        }
+        tracing::error!(
+            parent: &self.span,
+            error = %error,
+            reply_code = code.0,
+            "protocol violation by the peer: closing the connection"
+        );
+        let close = connection::Close {
+            reply_code: code.0,
+            reply_text: short(text),
+            class_id: 0,
+            method_id: 0,
+        };
+        encode_method_frame(&mut self.output, 0, &close.into());
+        self.state = State::Closing {
+            error,
+            deadline: now + self.config.close_timeout,
+        };
+    }
+
+    /// The connection is over: fail every channel and report once.
+    pub(super) fn finish(&mut self, error: Error) {
+        if matches!(self.state, State::Closed) {
+            return;
+        }
+        self.state = State::Closed;
+        match &error {
+            Error::ConnectionClosedByClient => {
+                tracing::info!(parent: &self.span, "connection closed")
+            }
+            e => tracing::warn!(parent: &self.span, error = %e, "connection closed"),
+        }
+        let channels = std::mem::take(&mut self.channels);
+        for (channel, mut ch) in channels {
+            let failed = ch.take_unfinished();
+            self.events.push_back(Event::ChannelClosed {
+                channel,
+                error: error.clone(),
+                failed,
+            });
+        }
+        if !self.closed_event_sent {
+            self.closed_event_sent = true;
+            self.events.push_back(Event::Closed { error });
+        }
+    }
+}
