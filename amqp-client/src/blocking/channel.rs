@@ -638,16 +638,8 @@ pub(super) fn run_dispatch(
             let mut inner = shared.lock();
             loop {
                 let now = Instant::now();
-                if let Some(key) = inner
-                    .timers
-                    .keys()
-                    .next()
-                    .copied()
-                    .filter(|(t, _)| *t <= now)
-                {
-                    if let Some(cb) = inner.timers.remove(&key) {
-                        break Work::Run(cb);
-                    }
+                if let Some(cb) = inner.timers.pop_due(now) {
+                    break Work::Run(cb);
                 }
                 if let Some(cb) = inner.threadsafe_callbacks.pop_front() {
                     break Work::Run(cb);
@@ -698,7 +690,7 @@ pub(super) fn run_dispatch(
                     None if ran && until_idle_channel.is_none() => return Ok(()),
                     other => other,
                 };
-                let next_timer = inner.timers.keys().next().map(|(t, _)| *t);
+                let next_timer = inner.timers.next_deadline();
                 let until = match (limit, next_timer) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),

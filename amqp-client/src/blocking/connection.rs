@@ -1,7 +1,7 @@
 //! [`Connection`]: connecting (endpoints, attempts, TLS), the I/O threads,
 //! timers and thread-safe callbacks, and closing.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -14,13 +14,9 @@ use super::shared::{self, Inner, Shared};
 use super::tls;
 use amqp_protocol::FieldTable;
 
-use crate::core::{Client, Config, Tuning};
+use crate::core::{Client, Config, Connecting, TimerId, Timers, Tuning};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
-
-/// Identifies a timer made by [`Connection::call_later`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TimerId(u64);
 
 /// A connection to RabbitMQ. Dropping it closes it.
 pub struct Connection {
@@ -43,22 +39,15 @@ impl Connection {
     /// attempts and retry delay, and every address its host resolves to.
     /// Refused credentials and access are not retried.
     pub fn open(endpoints: impl Into<Endpoints>) -> Result<Connection, Error> {
-        let endpoints = endpoints.into();
-        let mut last = None;
-        for attempt in endpoints.attempts() {
-            std::thread::sleep(attempt.delay_before);
-            let Some(params) = endpoints.get(attempt.endpoint) else {
-                break;
-            };
+        let mut plan = Connecting::new(endpoints.into());
+        while let Some((params, delay)) = plan.next_attempt() {
+            std::thread::sleep(delay);
             match Connection::open_one(params) {
                 Ok(c) => return Ok(c),
-                Err(e @ (Error::AuthenticationRefused(_) | Error::MechanismNotOffered { .. })) => {
-                    return Err(e)
-                }
-                Err(e) => last = Some(e),
+                Err(e) => plan.failed(e),
             }
         }
-        Err(last.unwrap_or_else(|| Error::Misuse("no endpoint to connect to".into())))
+        Err(plan.into_error())
     }
 
     /// Connects to an `amqp://` URI.
@@ -69,12 +58,6 @@ impl Connection {
     }
 
     fn open_one(params: &ConnectionParameters) -> Result<Connection, Error> {
-        #[cfg(not(feature = "tls"))]
-        if params.tls() {
-            return Err(Error::Misuse(
-                "amqps (TLS) needs the amqp-client feature \"tls\"".into(),
-            ));
-        }
         let timeout = params.socket_timeout().unwrap_or(Duration::from_secs(10));
         let endpoint = format!("{}:{}", params.host(), params.port());
         let failed = |source: std::io::Error| Error::ConnectFailed {
@@ -123,8 +106,7 @@ impl Connection {
                 writer: Some(tx),
                 dispatch: VecDeque::new(),
                 threadsafe_callbacks: VecDeque::new(),
-                timers: BTreeMap::new(),
-                next_timer: 0,
+                timers: Timers::new(),
                 waiters: 0,
             }),
             cond: Condvar::new(),
@@ -243,22 +225,19 @@ impl Connection {
     /// [`process_data_events`](Self::process_data_events) (or consumes), after
     /// `delay`.
     pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + Send + 'static) -> TimerId {
-        let mut inner = self.shared.lock();
-        inner.next_timer += 1;
-        let id = inner.next_timer;
-        inner
+        let id = self
+            .shared
+            .lock()
             .timers
-            .insert((Instant::now() + delay, id), Box::new(callback));
+            .add(Instant::now() + delay, Box::new(callback));
         self.shared.cond.notify_all();
         self.shared.interrupt.fire();
-        TimerId(id)
+        id
     }
 
     /// Cancels a timer; false when it already ran or never existed.
     pub fn remove_timeout(&self, timer: TimerId) -> bool {
-        let mut inner = self.shared.lock();
-        let key = inner.timers.keys().find(|(_, id)| *id == timer.0).copied();
-        key.is_some_and(|k| inner.timers.remove(&k).is_some())
+        self.shared.lock().timers.remove(timer)
     }
 
     /// A handle other threads can use to schedule callbacks on the thread

@@ -49,10 +49,11 @@ mod shared;
 #[cfg(feature = "tls")]
 mod tls;
 
+pub use crate::core::TimerId;
 pub use crate::types::{Delivery, Returned};
 pub use channel::{
     Channel, Confirmation, ConsumeIter, ConsumeOptions, ExchangeDeclareOptions,
     ExchangeDeleteOptions, GetMessage, NackOptions, QueueDeclareOk, QueueDeclareOptions,
     QueueDeleteOptions,
 };
-pub use connection::{Connection, ThreadsafeHandle, TimerId};
+pub use connection::{Connection, ThreadsafeHandle};

@@ -6,7 +6,7 @@
 //! channel generations) is the core's; this file only moves bytes and wakes
 //! threads.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::ErrorKind;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::core::client::Event;
-use crate::core::Client;
+use crate::core::{Client, Timers};
 
 use super::io::{Input, Interrupt, OutReceiver, ReadOnce, WriteQueued, HANDOVER, MAX_READ_WAIT};
 
@@ -30,8 +30,7 @@ pub(super) struct Inner {
     /// cancels), in arrival order.
     pub(super) dispatch: VecDeque<Event>,
     pub(super) threadsafe_callbacks: VecDeque<Task>,
-    pub(super) timers: BTreeMap<(Instant, u64), Task>,
-    pub(super) next_timer: u64,
+    pub(super) timers: Timers<Task>,
     /// Threads parked in [`Shared::wait`]: waking costs a system call, so
     /// [`Shared::pump`] skips it when nobody waits.
     pub(super) waiters: usize,

@@ -45,14 +45,18 @@
 mod channel;
 pub mod client;
 mod config;
+mod connect;
 mod connection;
 mod event;
 mod frames;
+mod timers;
 pub mod types;
 
 pub use client::{
     ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending, Ready, Settle,
 };
 pub use config::{Config, HeartbeatFn};
+pub use connect::Connecting;
 pub use connection::Connection;
 pub use event::{Content, Event, RequestId, Tuning};
+pub use timers::{TimerId, Timers};

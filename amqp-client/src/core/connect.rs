@@ -1,0 +1,103 @@
+//! [`Connecting`]: the plan of connection attempts over a list of endpoints
+//! and when to give up, written once for every adapter.
+
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::params::{Attempt, ConnectionParameters, Endpoints};
+
+/// Walks [`Endpoints::attempts`]: each endpoint in turn, with its own
+/// number of attempts and retry delay. Refused credentials end the plan at
+/// once (another attempt would be refused the same way, and may lock the
+/// account); every other failure moves on to the next attempt. An endpoint
+/// asking for TLS is skipped when the crate was built without the `tls`
+/// feature.
+///
+/// ```
+/// use std::time::Duration;
+/// use amqp_client::core::Connecting;
+/// use amqp_client::{ConnectionParameters, Error};
+///
+/// let a = ConnectionParameters::new().with_host("a").with_connection_attempts(2);
+/// let b = ConnectionParameters::new().with_host("b");
+/// let mut plan = Connecting::new(vec![a, b].into());
+/// let (params, delay) = plan.next_attempt().unwrap();
+/// assert_eq!((params.host(), delay), ("a", Duration::ZERO));
+/// plan.failed(Error::Misuse("refused".into()));
+/// assert_eq!(plan.next_attempt().unwrap().0.host(), "a");
+/// plan.failed(Error::Misuse("refused".into()));
+/// assert_eq!(plan.next_attempt().unwrap().0.host(), "b");
+/// plan.failed(Error::Misuse("refused".into()));
+/// assert!(plan.next_attempt().is_none());
+/// assert!(matches!(plan.into_error(), Error::Misuse(_)));
+/// ```
+#[derive(Debug)]
+pub struct Connecting {
+    endpoints: Endpoints,
+    plan: Vec<Attempt>,
+    next: usize,
+    last: Option<Error>,
+    done: bool,
+}
+
+impl Connecting {
+    /// The plan for `endpoints`.
+    pub fn new(endpoints: Endpoints) -> Self {
+        let plan = endpoints.attempts().collect();
+        Connecting {
+            endpoints,
+            plan,
+            next: 0,
+            last: None,
+            done: false,
+        }
+    }
+
+    /// The next attempt: the parameters to connect with and how long to
+    /// wait first; `None` once the plan is over (then
+    /// [`into_error`](Self::into_error) says why).
+    pub fn next_attempt(&mut self) -> Option<(&ConnectionParameters, Duration)> {
+        while !self.done {
+            let Some(attempt) = self.plan.get(self.next).copied() else {
+                self.done = true;
+                break;
+            };
+            self.next += 1;
+            let Some(tls) = self.endpoints.get(attempt.endpoint).map(|p| p.tls()) else {
+                continue;
+            };
+            if tls && !cfg!(feature = "tls") {
+                // Not worth a TCP connection.
+                self.last = Some(Error::Misuse(
+                    "amqps (TLS) needs the amqp-client feature \"tls\"".into(),
+                ));
+                continue;
+            }
+            let params = self.endpoints.get(attempt.endpoint)?;
+            return Some((params, attempt.delay_before));
+        }
+        None
+    }
+
+    /// The last attempt failed with `error`.
+    pub fn failed(&mut self, error: Error) {
+        if is_final(&error) {
+            self.done = true;
+        }
+        self.last = Some(error);
+    }
+
+    /// Why the plan ended without a connection: the last failure.
+    pub fn into_error(self) -> Error {
+        self.last
+            .unwrap_or_else(|| Error::Misuse("no endpoint to connect to".into()))
+    }
+}
+
+/// Failures that trying again, or elsewhere, would not mend.
+fn is_final(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::AuthenticationRefused(_) | Error::MechanismNotOffered { .. }
+    )
+}
