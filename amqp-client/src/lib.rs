@@ -41,6 +41,48 @@
 //! [`core`]'s module documentation says how to drive the core over an I/O
 //! framework of one's own (the `custom_io` example does it in a few lines).
 //!
+//! # One vocabulary
+//!
+//! The client's behaviour is written once, in [`core::Client`]: each channel
+//! operation with its typed result, the consumer registry and its buffers,
+//! one outcome per publish in confirm mode (acked, [`Error::Nacked`], or
+//! [`Error::Unroutable`] for a mandatory message returned then acked), and
+//! the handles of a closed channel that keep failing with why it closed once
+//! its number is reused. An adapter only moves bytes, time and wake-ups, so
+//! every operation has the same name, arguments, option struct
+//! ([`types`]) and result in every adapter, in the adapter's style: a
+//! blocking call, a future, or a call whose trailing `on_done` callback runs
+//! on the loop. Where Pika has the operation, Pika's name and meaning win.
+//!
+//! | operation | result | blocking | tokio / futures-io | event loop |
+//! |---|---|---|---|---|
+//! | `Connection::channel()` | `Channel` | call | future | `on_open` callback |
+//! | `Connection::close()` | | call | future | call, `on_close` |
+//! | `Connection::server_properties()`, `tuning()` | `FieldTable`, [`core::Tuning`] | call | call | call |
+//! | `Connection::on_blocked(f)` | `f(Option<&str>)` | in `process_data_events` | on the driver task | on the loop |
+//! | `Connection::update_secret(secret, reason)` | | call | future | `on_done` |
+//! | `exchange_declare(exchange, kind, ExchangeDeclareOptions)` | | call | future | `on_done` |
+//! | `exchange_delete(exchange, ExchangeDeleteOptions)` | | call | future | `on_done` |
+//! | `exchange_bind` / `exchange_unbind(destination, source, routing_key, arguments)` | | call | future | `on_done` |
+//! | `queue_declare(queue, QueueDeclareOptions)` | `QueueDeclareOk` | call | future | `on_done` |
+//! | `queue_bind` / `queue_unbind(queue, exchange, routing_key, arguments)` | | call | future | `on_done` |
+//! | `queue_purge(queue)` | messages purged | call | future | `on_done` |
+//! | `queue_delete(queue, QueueDeleteOptions)` | messages deleted | call | future | `on_done` |
+//! | `basic_qos(prefetch_size, prefetch_count, global)` | | call | future | `on_done` |
+//! | `basic_consume(queue, ConsumeOptions, ..)` | consumer tag | callback run by `start_consuming` / `process_data_events`; `consume(..)` gives an iterator | `Consumer` stream | `on_message` callback |
+//! | `basic_cancel(consumer_tag)` | | call | future | `on_done` |
+//! | `basic_publish(exchange, routing_key, body, properties, mandatory)` | the outcome in confirm mode | call (waits for the confirm) | future (awaits the confirm) | sequence number; outcome to `on_confirm` |
+//! | `publish_with_confirm(..)` | `Confirmation` | call | future | (`on_confirm`) |
+//! | `publish_method(basic::Publish, properties, body)` | | call | future | call |
+//! | `basic_get(queue, no_ack)` | `Option<GetMessage>` | call | future | `on_done` |
+//! | `basic_ack(tag, multiple)`, `basic_nack(tag, NackOptions)`, `basic_reject(tag, requeue)` | | call (never waits) | call (never waits) | call |
+//! | `basic_recover(requeue)` | | call | future | `on_done` |
+//! | `confirm_delivery()` | | call | future | `on_done` |
+//! | `tx_select()`, `tx_commit()`, `tx_rollback()` | | call | future | `on_done` |
+//! | `flow(active)` | the broker's answer | call | future | `on_done` |
+//! | `on_return(f)` | `f(&Channel, Returned)` | in `process_data_events` | on the driver task | on the loop |
+//! | `Channel::close()` | | call | future | call, `on_close` |
+//!
 //! # Receive coalescing
 //!
 //! While deliveries stream in faster than the application takes them, the

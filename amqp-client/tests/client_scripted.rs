@@ -307,6 +307,10 @@ fn callback_consumers_get_deliveries_as_events() {
     );
     b.result(&p).unwrap();
     assert!(b.client.event_consumers(ch).is_empty());
+    assert!(
+        matches!(b.events()[..], [Event::ConsumerEnded { consumer, .. }] if consumer == id),
+        "the callback can go"
+    );
 }
 
 #[test]

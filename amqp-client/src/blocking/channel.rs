@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use amqp_protocol::{basic, BasicProperties, FieldTable};
+use amqp_protocol::{basic, BasicProperties};
 
 use super::shared::{Inner, Shared, Task};
 use crate::core::client::Event;
@@ -108,103 +108,7 @@ impl Channel {
         Ok(())
     }
 
-    // ------------------------------------------------------------ exchanges
-
-    /// exchange.declare.
-    pub fn exchange_declare(
-        &self,
-        exchange: &str,
-        kind: &str,
-        options: ExchangeDeclareOptions,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.exchange_declare(ch, exchange, kind, options))
-    }
-
-    /// exchange.delete.
-    pub fn exchange_delete(
-        &self,
-        exchange: &str,
-        options: ExchangeDeleteOptions,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.exchange_delete(ch, exchange, options))
-    }
-
-    /// exchange.bind: route from `source` to `destination`.
-    pub fn exchange_bind(
-        &self,
-        destination: &str,
-        source: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.exchange_bind(ch, destination, source, routing_key, arguments))
-    }
-
-    /// exchange.unbind.
-    pub fn exchange_unbind(
-        &self,
-        destination: &str,
-        source: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.exchange_unbind(ch, destination, source, routing_key, arguments))
-    }
-
-    // --------------------------------------------------------------- queues
-
-    /// queue.declare; `""` asks the broker for a name.
-    pub fn queue_declare(
-        &self,
-        queue: &str,
-        options: QueueDeclareOptions,
-    ) -> Result<QueueDeclareOk, Error> {
-        self.request(|c, ch| c.queue_declare(ch, queue, options))
-    }
-
-    /// queue.bind.
-    pub fn queue_bind(
-        &self,
-        queue: &str,
-        exchange: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.queue_bind(ch, queue, exchange, routing_key, arguments))
-    }
-
-    /// queue.unbind.
-    pub fn queue_unbind(
-        &self,
-        queue: &str,
-        exchange: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.queue_unbind(ch, queue, exchange, routing_key, arguments))
-    }
-
-    /// queue.purge; returns the number of messages purged.
-    pub fn queue_purge(&self, queue: &str) -> Result<u32, Error> {
-        self.request(|c, ch| c.queue_purge(ch, queue))
-    }
-
-    /// queue.delete; returns the number of messages deleted with it.
-    pub fn queue_delete(&self, queue: &str, options: QueueDeleteOptions) -> Result<u32, Error> {
-        self.request(|c, ch| c.queue_delete(ch, queue, options))
-    }
-
-    // ---------------------------------------------------------------- basic
-
-    /// basic.qos.
-    pub fn basic_qos(
-        &self,
-        prefetch_size: u32,
-        prefetch_count: u16,
-        global: bool,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.basic_qos(ch, prefetch_size, prefetch_count, global))
-    }
+    crate::core::vocabulary::channel_operations!(blocking);
 
     /// basic.consume with a callback, run by
     /// [`start_consuming`](Self::start_consuming) or
@@ -231,23 +135,6 @@ impl Channel {
             lock_callbacks(&self.callbacks).consumers.remove(&id);
         }
         r
-    }
-
-    /// basic.cancel. A callback consumer's callback is dropped at
-    /// cancel-ok; an iterator yields what it received, then ends.
-    pub fn basic_cancel(&self, consumer_tag: &str) -> Result<(), Error> {
-        let callback = self
-            .shared
-            .lock()
-            .core
-            .event_consumers(self.chan)
-            .into_iter()
-            .find(|(_, t)| t.as_bytes() == consumer_tag.as_bytes());
-        self.request(|c, ch| c.basic_cancel(ch, consumer_tag))?;
-        if let Some((id, _)) = callback {
-            lock_callbacks(&self.callbacks).consumers.remove(&id);
-        }
-        Ok(())
     }
 
     /// Runs consumer callbacks until no callback consumer remains on this
@@ -388,63 +275,12 @@ impl Channel {
         }
     }
 
-    /// basic.get; `None` when the queue is empty.
-    pub fn basic_get(&self, queue: &str, no_ack: bool) -> Result<Option<GetMessage>, Error> {
-        self.request(|c, ch| c.basic_get(ch, queue, no_ack))
-    }
-
-    /// basic.ack.
-    pub fn basic_ack(&self, delivery_tag: u64, multiple: bool) -> Result<(), Error> {
-        self.acknowledge(|c, ch| c.basic_ack(ch, delivery_tag, multiple))
-    }
-
-    /// basic.nack.
-    pub fn basic_nack(&self, delivery_tag: u64, options: NackOptions) -> Result<(), Error> {
-        self.acknowledge(|c, ch| c.basic_nack(ch, delivery_tag, options))
-    }
-
-    /// basic.reject.
-    pub fn basic_reject(&self, delivery_tag: u64, requeue: bool) -> Result<(), Error> {
-        self.acknowledge(|c, ch| c.basic_reject(ch, delivery_tag, requeue))
-    }
-
-    /// basic.recover (synchronous; RabbitMQ supports `requeue = true` only).
-    pub fn basic_recover(&self, requeue: bool) -> Result<(), Error> {
-        self.request(|c, ch| c.basic_recover(ch, requeue))
-    }
-
     /// Called for each message the broker returns on this channel, from
     /// `process_data_events` or `start_consuming`.
     pub fn on_return(&self, callback: impl Fn(&Channel, Returned) + Send + Sync + 'static) {
         lock_callbacks(&self.callbacks)
             .returns
             .insert(self.chan, Arc::new(callback));
-    }
-
-    /// confirm.select: from now on the broker acks or nacks every publish.
-    pub fn confirm_delivery(&self) -> Result<(), Error> {
-        self.request(|c, ch| c.confirm_delivery(ch))
-    }
-
-    /// tx.select.
-    pub fn tx_select(&self) -> Result<(), Error> {
-        self.request(|c, ch| c.tx_select(ch))
-    }
-
-    /// tx.commit.
-    pub fn tx_commit(&self) -> Result<(), Error> {
-        self.request(|c, ch| c.tx_commit(ch))
-    }
-
-    /// tx.rollback.
-    pub fn tx_rollback(&self) -> Result<(), Error> {
-        self.request(|c, ch| c.tx_rollback(ch))
-    }
-
-    /// channel.flow: asks the broker to stop (false) or resume (true)
-    /// deliveries. RabbitMQ refuses `false` with 540 not-implemented.
-    pub fn flow(&self, active: bool) -> Result<bool, Error> {
-        self.request(|c, ch| c.flow(ch, active))
     }
 
     /// Closes the channel; a closed channel's close does nothing.
@@ -670,6 +506,10 @@ pub(super) fn run_dispatch(
                             {
                                 return Err(Error::ConsumerCancelled { consumer_tag });
                             }
+                            continue;
+                        }
+                        Event::ConsumerEnded { consumer, .. } => {
+                            lock_callbacks(callbacks).consumers.remove(&consumer);
                             continue;
                         }
                         _ => continue,

@@ -281,7 +281,8 @@ impl Shared {
                 | Event::Returned { .. }
                 | Event::Blocked { .. }
                 | Event::Unblocked
-                | Event::ConsumerCancelled { .. } => {
+                | Event::ConsumerCancelled { .. }
+                | Event::ConsumerEnded { .. } => {
                     inner.dispatch.push_back(event);
                     wake = true;
                 }

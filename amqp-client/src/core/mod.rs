@@ -51,6 +51,7 @@ mod event;
 mod frames;
 mod timers;
 pub mod types;
+pub(crate) mod vocabulary;
 
 pub use client::{
     ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending, Ready, Settle,

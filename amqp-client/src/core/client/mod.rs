@@ -195,6 +195,15 @@ pub enum Event {
         /// Its tag.
         consumer_tag: String,
     },
+    /// A callback consumer ([`ConsumerMode::Events`]) is over (cancelled by
+    /// either side, its channel closed, or its basic.consume failed): no
+    /// delivery for it follows; its callback can go.
+    ConsumerEnded {
+        /// The channel.
+        channel: ChannelRef,
+        /// The consumer.
+        consumer: ConsumerId,
+    },
     /// The broker asked to stop (false) or resume (true) publishing.
     Flow {
         /// The channel.
@@ -539,7 +548,7 @@ impl Client {
                 if succeeded {
                     self.drop_consumer(id);
                 } else {
-                    self.consumers.remove(id);
+                    self.forget(id);
                 }
             }
             _ => {}
@@ -564,7 +573,7 @@ impl Client {
                 }
             }
             (Kind::Consume(id), Err(_)) => {
-                self.consumers.remove(id);
+                self.forget(id);
             }
             (Kind::Cancel { consumer, requeue }, Ok(_)) => {
                 let consumer = consumer.or_else(|| match &outcome {
@@ -602,7 +611,7 @@ impl Client {
         if requeue || c.orphaned || c.mode == ConsumerMode::Events {
             let no_ack = c.no_ack;
             let buffered = self.consumers.drain(id);
-            self.consumers.remove(id);
+            self.forget(id);
             if no_ack {
                 return 0;
             }
@@ -612,6 +621,19 @@ impl Client {
         c.ended.get_or_insert(None);
         self.ready.push_back(Ready::Consumer(id));
         0
+    }
+
+    /// Forgets consumer `id`; a callback consumer's end is reported
+    /// ([`Event::ConsumerEnded`]) so that its adapter drops the callback.
+    fn forget(&mut self, id: ConsumerId) {
+        if let Some(c) = self.consumers.remove(id) {
+            if c.mode == ConsumerMode::Events {
+                self.events.push_back(Event::ConsumerEnded {
+                    channel: c.channel,
+                    consumer: id,
+                });
+            }
+        }
     }
 
     /// basic.nack with requeue of each delivery.
@@ -785,9 +807,8 @@ impl Client {
                 let Some(c) = self.consumers.get_mut(id) else {
                     return;
                 };
-                if c.orphaned || c.mode == ConsumerMode::Events {
-                    self.consumers.remove(id);
-                } else {
+                let forget = c.orphaned || c.mode == ConsumerMode::Events;
+                if !forget {
                     c.ended.get_or_insert(Some(Error::ConsumerCancelled {
                         consumer_tag: consumer_tag.clone(),
                     }));
@@ -798,6 +819,9 @@ impl Client {
                     consumer: id,
                     consumer_tag,
                 });
+                if forget {
+                    self.forget(id);
+                }
             }
             WireEvent::Flow { channel, active } => {
                 let ch = self.current(channel);
@@ -902,7 +926,7 @@ impl Client {
                 continue;
             };
             if c.orphaned || c.mode == ConsumerMode::Events {
-                self.consumers.remove(id);
+                self.forget(id);
             } else {
                 c.ended.get_or_insert(Some(error.clone()));
                 self.ready.push_back(Ready::Consumer(id));

@@ -290,7 +290,7 @@ impl Client {
         ) {
             Ok(p) => Ok((id, p)),
             Err(e) => {
-                self.consumers.remove(id);
+                self.forget(id);
                 Err(e)
             }
         }
@@ -327,7 +327,7 @@ impl Client {
         };
         let channel = c.channel;
         if let Err(e) = self.check(channel) {
-            self.consumers.remove(id);
+            self.forget(id);
             return Err(e);
         }
         let m = basic::Cancel {
@@ -350,7 +350,7 @@ impl Client {
         };
         let channel = c.channel;
         if c.ended.is_some() || self.channel_error(channel).is_some() {
-            self.consumers.remove(id);
+            self.forget(id);
             return;
         }
         let Some(c) = self.consumers.get_mut(id) else {
@@ -373,7 +373,7 @@ impl Client {
         match self.call(channel, m.into(), kind, count) {
             Ok(p) => self.abandon(p.request()),
             Err(_) => {
-                self.consumers.remove(id);
+                self.forget(id);
             }
         }
     }
@@ -393,7 +393,7 @@ impl Client {
         };
         match ended {
             Some(e) => {
-                self.consumers.remove(id);
+                self.forget(id);
                 NextDelivery::End(e)
             }
             None => NextDelivery::Empty,
