@@ -1,84 +1,5 @@
-//! The event-loop adapter, the counterpart of Pika's `SelectConnection`: one
-//! thread, no async runtime, callbacks.
-//!
-//! An [`EventLoop`] multiplexes any number of [`Connection`]s, timers
-//! ([`EventLoop::call_later`]) and callbacks scheduled from other threads
-//! ([`EventLoopHandle::add_callback_threadsafe`]) on the thread that calls
-//! [`EventLoop::run`]. Sockets are non-blocking (`mio`); heartbeats and every
-//! timeout of the connection core are driven by the loop's poll timeout, and
-//! output the socket does not take at once is buffered and written when it
-//! becomes writable.
-//!
-//! Everything is reported through callbacks, run on the loop thread:
-//!
-//! - the connection's [`on_open`](Connection::on_open),
-//!   [`on_open_error`](Connection::on_open_error) and
-//!   [`on_close`](Connection::on_close), and
-//!   [`on_blocked`](Connection::on_blocked);
-//! - a channel's open ([`Connection::open_channel`]),
-//!   [`on_close`](Channel::on_close), [`on_return`](Channel::on_return),
-//!   publisher confirms ([`Channel::confirm_select`]), broker cancels
-//!   ([`Channel::on_cancel`]) and [`on_flow`](Channel::on_flow);
-//! - consumers ([`Channel::basic_consume`]);
-//! - the reply to each synchronous method: every such method takes an
-//!   optional completion callback that receives `Result<reply, Error>`.
-//!   Pass `None::<fn(_)>` (or [`no_callback()`]) when the reply does not
-//!   matter.
-//!
-//! Methods only queue work and return at once; errors found before anything
-//! is sent (a closed channel, a name too long) are returned directly, and
-//! the broker's answer, or the error that ended the channel or connection,
-//! reaches the completion callback. Callbacks must not block: the loop (and
-//! with it every heartbeat) waits for them.
-//!
-//! ```no_run
-//! use amqp_client::event_loop::{Connection, EventLoop, no_callback};
-//! use amqp_client::types::{ConsumeOptions, QueueDeclareOptions};
-//! use amqp_client::ConnectionParameters;
-//! use amqp_protocol::BasicProperties;
-//!
-//! let event_loop = EventLoop::new()?;
-//! let conn = Connection::open(&event_loop, ConnectionParameters::new());
-//! let stopper = event_loop.handle();
-//! conn.on_open(move |conn| {
-//!     let ch = match conn.open_channel(no_callback()) {
-//!         Ok(ch) => ch,
-//!         Err(e) => return eprintln!("{e}"),
-//!     };
-//!     // Calls are pipelined: each goes out after the reply to the one before.
-//!     let _ = ch.queue_declare("hello", QueueDeclareOptions::default(), no_callback());
-//!     let _ = ch.basic_publish("", "hello", b"Hello World!", &BasicProperties::default(), false);
-//!     let _ = ch.basic_consume(
-//!         "hello",
-//!         ConsumeOptions { no_ack: true, ..Default::default() },
-//!         move |ch, delivery| {
-//!             println!("received {:?}", delivery.body);
-//!             ch.connection().close();
-//!         },
-//!         no_callback(),
-//!     );
-//! });
-//! conn.on_open_error(|error| eprintln!("cannot connect: {error}"));
-//! conn.on_close(move |_conn, error| {
-//!     println!("closed: {error}");
-//!     stopper.stop();
-//! });
-//! event_loop.run()?;
-//! # Ok::<(), amqp_client::Error>(())
-//! ```
-//!
-//! Several [`ConnectionParameters`](crate::ConnectionParameters) (an
-//! [`Endpoints`](crate::Endpoints) list) are tried in order, each with its
-//! connection attempts and retry delay, without blocking the loop (host
-//! names are resolved with the system resolver, which may block briefly).
-//! `amqps` endpoints (feature `tls`) run the TLS handshake on the loop
-//! too; a refused certificate or handshake reaches
-//! [`on_open_error`](Connection::on_open_error) as [`Error::Tls`]. Without
-//! the feature they fail to open with [`Error::Misuse`].
-
-mod channel;
-mod connection;
-mod transport;
+//! [`EventLoop`]: the loop itself (the OS poller, timers, callbacks from
+//! other threads) and the connections it drives.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -90,25 +11,14 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Registry, Token, Waker};
 
 use crate::error::Error;
-pub use crate::types::{
-    ConsumeOptions, Delivery, ExchangeDeclareOptions, GetMessage, QueueDeclareOk,
-    QueueDeclareOptions, Returned,
-};
-pub use channel::{Channel, Confirm};
-use connection::ConnInner;
-pub use connection::{Connection, ConnectionId};
+
+use super::state::{ConnInner, Connection, ConnectionId};
 
 /// The token of the waker; connections use 1 and up.
 const WAKER: Token = Token(0);
 
 /// Size of the buffer sockets are read into.
 const READ_BUFFER: usize = 64 * 1024;
-
-/// `None` typed as a completion callback: for the methods' optional
-/// callbacks when the reply does not matter (errors are then only logged).
-pub fn no_callback<T>() -> Option<fn(Result<T, Error>)> {
-    None
-}
 
 /// Identifies a timer made by [`EventLoop::call_later`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -210,12 +120,15 @@ impl EventLoop {
         })
     }
 
-    pub(crate) fn from_inner(inner: Rc<LoopInner>) -> EventLoop {
+    pub(super) fn from_inner(inner: Rc<LoopInner>) -> EventLoop {
         EventLoop { inner }
     }
 
-    pub(crate) fn downgrade(&self) -> std::rc::Weak<LoopInner> {
-        Rc::downgrade(&self.inner)
+    /// The loop, for a connection to find it again (see
+    /// [`Connection::event_loop`]).
+    pub(super) fn downgrade(&self) -> std::rc::Weak<dyn std::any::Any> {
+        let weak: std::rc::Weak<LoopInner> = Rc::downgrade(&self.inner);
+        weak
     }
 
     /// A handle for other threads: schedule callbacks, stop the loop.
@@ -271,12 +184,12 @@ impl EventLoop {
         self.inner
             .conns
             .borrow()
-            .get(&id.token())
+            .get(&id.0)
             .cloned()
-            .map(Connection::from_inner)
+            .map(|inner| Connection { inner })
     }
 
-    pub(crate) fn register_connection(
+    pub(super) fn register_connection(
         &self,
         make: impl FnOnce(usize) -> Rc<ConnInner>,
     ) -> Rc<ConnInner> {
@@ -287,12 +200,12 @@ impl EventLoop {
         conn
     }
 
-    pub(crate) fn unregister_connection(&self, token: usize) {
+    pub(super) fn unregister_connection(&self, token: usize) {
         let conn = self.inner.conns.borrow_mut().remove(&token);
         drop(conn);
     }
 
-    pub(crate) fn registry(&self) -> &Registry {
+    pub(super) fn registry(&self) -> &Registry {
         &self.inner.registry
     }
 
@@ -437,7 +350,7 @@ impl EventLoopHandle {
     /// Queues `callback` to run on the loop thread and wakes the loop.
     /// Callbacks run in the order they were added. The callback gets the
     /// loop, from which [`EventLoop::connection`] and
-    /// [`Connection::channel`] find the objects to act on. Fails once the
+    /// [`Connection::channel_by_id`] find the objects to act on. Fails once the
     /// loop is dropped.
     pub fn add_callback_threadsafe(
         &self,
