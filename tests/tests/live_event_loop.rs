@@ -388,3 +388,61 @@ fn publish_then_poll(ch: Channel, n: usize, seen: Rc<RefCell<Vec<usize>>>, lp: E
     };
     ch.queue_declare("", options, Some(on_declared)).unwrap();
 }
+
+#[test]
+fn a_returned_mandatory_publish_is_reported_then_unroutable() {
+    let lp = EventLoop::new().unwrap();
+    watchdog(&lp, Duration::from_secs(10));
+    let conn = Connection::open(&lp, params());
+    conn.on_open_error(|e| panic!("{e}"));
+    let key = amqp_tests::live::unique("nowhere");
+    let log: Rc<RefCell<Vec<String>>> = Rc::default();
+    let (l, k) = (log.clone(), key.clone());
+    conn.on_open(move |conn| {
+        let (l, k) = (l.clone(), k.clone());
+        conn.channel(move |ch| {
+            let ch = ch.unwrap();
+            let found = ch.connection().channel_by_id(ch.id());
+            assert_eq!(found.map(|c| c.id()), Some(ch.id()));
+            let l2 = l.clone();
+            ch.on_return(move |_, returned| {
+                assert_eq!(returned.reason.code.0, 312, "{returned:?}");
+                l2.borrow_mut()
+                    .push(format!("returned {}", returned.routing_key));
+            });
+            ch.on_confirm(move |ch, seq, outcome| {
+                l.borrow_mut().push(match outcome {
+                    Ok(()) => format!("{seq} acked"),
+                    Err(Error::Unroutable(r)) => format!("{seq} unroutable {}", r.code.0),
+                    Err(e) => format!("{seq} {e}"),
+                });
+                if seq == 2 {
+                    ch.connection().close();
+                }
+            });
+            ch.confirm_delivery(no_callback()).unwrap();
+            let props = BasicProperties::default();
+            // Mandatory, routed nowhere: returned, then acked.
+            let seq = ch.basic_publish("amq.direct", &k, b"lost", &props, true);
+            assert_eq!(seq.unwrap(), Some(1));
+            // Not mandatory: dropped by the broker, and acked.
+            let seq = ch.basic_publish("amq.direct", &k, b"dropped", &props, false);
+            assert_eq!(seq.unwrap(), Some(2));
+        })
+        .unwrap();
+    });
+    let handle = lp.handle();
+    conn.on_close(move |_, e| {
+        assert!(matches!(e, Error::ConnectionClosedByClient), "{e:?}");
+        handle.stop();
+    });
+    lp.run().unwrap();
+    assert_eq!(
+        *log.borrow(),
+        [
+            format!("returned {key}"),
+            "1 unroutable 312".into(),
+            "2 acked".into()
+        ]
+    );
+}
