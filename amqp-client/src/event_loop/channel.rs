@@ -113,6 +113,8 @@ impl Channel {
     /// number and outcome: `Ok` when the broker acked it,
     /// [`Error::Nacked`], [`Error::Unroutable`] when a mandatory message
     /// was returned then acked, or the error that closed the channel first.
+    /// Set it before publishing: an outcome that arrives while none is set
+    /// is dropped.
     pub fn on_confirm(&self, callback: impl FnMut(&Channel, u64, Result<(), Error>) + 'static) {
         self.set_callback(|c| c.on_confirm = Some(Rc::new(RefCell::new(callback))));
     }
