@@ -47,19 +47,29 @@ fn main() -> Result<(), Error> {
     event_loop.run()
 }
 
-/// Opens the consumer's channel and declares the queue: the rest follows
-/// from the reply.
+/// Opens the consumer's channel; the rest follows from the replies.
 fn setup(lp: &EventLoop, conn: &Connection) -> Result<(), Error> {
-    let consumer = conn.open_channel(Some(|r: Result<Channel, Error>| match r {
-        Ok(ch) => println!("consumer channel {} open", ch.id()),
+    let lp = lp.clone();
+    conn.channel(move |r: Result<Channel, Error>| match r {
+        Ok(ch) => {
+            println!("consumer channel {} open", ch.id());
+            if let Err(e) = declare(lp, ch.clone()) {
+                eprintln!("{e}");
+                ch.connection().close();
+            }
+        }
         Err(e) => eprintln!("consumer channel failed: {e}"),
-    }))?;
+    })
+}
+
+/// Declares the queue: the consumer and the publisher start from the reply.
+fn declare(lp: EventLoop, consumer: Channel) -> Result<(), Error> {
     consumer.on_close(|ch, reason| println!("channel {} closed: {reason}", ch.id()));
     let options = QueueDeclareOptions {
         exclusive: true,
         ..Default::default()
     };
-    let (lp, ch) = (lp.clone(), consumer.clone());
+    let ch = consumer.clone();
     consumer.queue_declare(
         "",
         options,
@@ -72,8 +82,7 @@ fn setup(lp: &EventLoop, conn: &Connection) -> Result<(), Error> {
             }
             Err(e) => eprintln!("queue.declare failed: {e}"),
         }),
-    )?;
-    Ok(())
+    )
 }
 
 /// Starts the consumer, then the publisher on a channel of its own.
@@ -105,23 +114,27 @@ fn start(lp: &EventLoop, consumer: &Channel, queue: &str) -> Result<(), Error> {
         }),
     )?;
 
-    let publisher = consumer.connection().open_channel(no_callback())?;
-    let confirmed = Rc::new(Cell::new(0));
-    publisher.confirm_select(
-        move |_, confirm| {
-            confirmed.set(confirmed.get() + 1);
-            let kind = if confirm.ack { "ack" } else { "nack" };
-            println!(
-                "{kind} for #{} (multiple: {}); {} confirms so far",
-                confirm.delivery_tag,
-                confirm.multiple,
-                confirmed.get()
-            );
-        },
-        no_callback(),
-    )?;
-    schedule_publish(lp.clone(), publisher, queue.to_owned(), 1);
-    Ok(())
+    let (lp, queue) = (lp.clone(), queue.to_owned());
+    consumer
+        .connection()
+        .channel(move |r: Result<Channel, Error>| {
+            let publisher = match r {
+                Ok(ch) => ch,
+                Err(e) => return eprintln!("publisher channel failed: {e}"),
+            };
+            let confirmed = Rc::new(Cell::new(0));
+            publisher.on_confirm(move |_, sequence_number, outcome| {
+                confirmed.set(confirmed.get() + 1);
+                match outcome {
+                    Ok(()) => println!("#{sequence_number} confirmed; {} so far", confirmed.get()),
+                    Err(e) => println!("#{sequence_number} not confirmed: {e}"),
+                }
+            });
+            if let Err(e) = publisher.confirm_delivery(no_callback()) {
+                return eprintln!("confirm.select failed: {e}");
+            }
+            schedule_publish(lp, publisher, queue, 1);
+        })
 }
 
 /// Publishes message `i`, then schedules the next one.

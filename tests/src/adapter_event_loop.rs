@@ -11,7 +11,7 @@
 //! its id now, so that the loop's handles are what the scenarios check.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -24,7 +24,8 @@ use amqp_client::blocking::{
 };
 use amqp_client::core::Tuning;
 use amqp_client::event_loop::{self as el, ConnectionId, EventLoopHandle};
-use amqp_client::{BrokerClose, ConnectionParameters, Error};
+use amqp_client::types::{ExchangeDeleteOptions, NackOptions, QueueDeleteOptions};
+use amqp_client::{ConnectionParameters, Error};
 use amqp_protocol::{basic, BasicProperties, FieldTable};
 
 use crate::adapter::{Adapter, Chan, Confirm, Conn, Consumer, OnBlocked, OnMessage};
@@ -258,16 +259,15 @@ impl Conn for EvConn {
         let id = self.shared.run(move |conn, tx| {
             let opened = tx.clone();
             let on_open = move |r: Result<el::Channel, Error>| {
-                let _ = opened.send(r.map(|ch| ch.id()));
-            };
-            match conn.open_channel(Some(on_open)) {
-                Ok(ch) => {
+                let r = r.map(|ch| {
                     HANDLES.with(|h| h.borrow_mut().insert(key, ch.clone()));
                     install_channel_callbacks(&ch, st, conn_shared);
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
+                    ch.id()
+                });
+                let _ = opened.send(r);
+            };
+            if let Err(e) = conn.channel(on_open) {
+                let _ = tx.send(Err(e));
             }
         })?;
         lock(&self.shared.channels).insert(key, (id, state.clone()));
@@ -408,10 +408,8 @@ fn dispatch(
 struct ChanState {
     closed: Option<Error>,
     confirm: bool,
-    /// Publishes awaiting their confirm.
-    confirms: BTreeMap<u64, Sender<Result<(), Error>>>,
-    /// A return the next confirm belongs to.
-    returned: Option<BrokerClose>,
+    /// Publishes awaiting their outcome.
+    confirms: HashMap<u64, Sender<Result<(), Error>>>,
     /// Iterator consumers by tag.
     iterators: HashMap<String, Sender<Result<Delivery, Error>>>,
 }
@@ -428,7 +426,8 @@ fn mark_closed(state: &Mutex<ChanState>, error: Error) {
     s.closed = Some(error);
 }
 
-/// Callbacks every facade channel has: close, returns, broker cancels.
+/// Callbacks every facade channel has: close, the outcome of each publish
+/// in confirm mode, broker cancels.
 fn install_channel_callbacks(
     ch: &el::Channel,
     state: Arc<Mutex<ChanState>>,
@@ -437,10 +436,10 @@ fn install_channel_callbacks(
     let st = state.clone();
     ch.on_close(move |_, error| mark_closed(&st, error));
     let st = state.clone();
-    ch.on_return(move |_, returned| {
-        let mut s = lock(&st);
-        if s.confirm {
-            s.returned = Some(returned.reason);
+    ch.on_confirm(move |_, seq, outcome| {
+        let waiter = lock(&st).confirms.remove(&seq);
+        if let Some(tx) = waiter {
+            let _ = tx.send(outcome);
         }
     });
     ch.on_cancel(move |_, tag| {
@@ -665,7 +664,8 @@ impl Chan for EvChan {
     }
     fn exchange_delete(&self, name: &str, if_unused: bool) -> Result<(), Error> {
         let name = name.to_owned();
-        self.op(move |ch, tx| ch.exchange_delete(&name, if_unused, reply(tx)))
+        let options = ExchangeDeleteOptions { if_unused };
+        self.op(move |ch, tx| ch.exchange_delete(&name, options, reply(tx)))
     }
     fn exchange_bind(
         &self,
@@ -717,7 +717,11 @@ impl Chan for EvChan {
     }
     fn queue_delete(&self, queue: &str, if_unused: bool, if_empty: bool) -> Result<u32, Error> {
         let q = queue.to_owned();
-        self.op(move |ch, tx| ch.queue_delete(&q, if_unused, if_empty, reply(tx)))
+        let options = QueueDeleteOptions {
+            if_unused,
+            if_empty,
+        };
+        self.op(move |ch, tx| ch.queue_delete(&q, options, reply(tx)))
     }
     fn basic_qos(&self, size: u32, count: u16, global: bool) -> Result<(), Error> {
         self.op(move |ch, tx| ch.basic_qos(size, count, global, reply(tx)))
@@ -764,7 +768,7 @@ impl Chan for EvChan {
         self.now(move |ch| ch.basic_ack(tag, multiple))
     }
     fn basic_nack(&self, tag: u64, multiple: bool, requeue: bool) -> Result<(), Error> {
-        self.now(move |ch| ch.basic_nack(tag, multiple, requeue))
+        self.now(move |ch| ch.basic_nack(tag, NackOptions { multiple, requeue }))
     }
     fn basic_reject(&self, tag: u64, requeue: bool) -> Result<(), Error> {
         self.now(move |ch| ch.basic_reject(tag, requeue))
@@ -774,37 +778,7 @@ impl Chan for EvChan {
     }
     fn confirm_delivery(&self) -> Result<(), Error> {
         lock(&self.state).confirm = true;
-        let state = self.state.clone();
-        self.op(move |ch, tx| {
-            ch.confirm_select(
-                move |_, c: el::Confirm| {
-                    let mut s = lock(&state);
-                    let returned = s.returned.take();
-                    let tags: Vec<u64> = if c.multiple {
-                        s.confirms
-                            .range(..=c.delivery_tag)
-                            .map(|(t, _)| *t)
-                            .collect()
-                    } else {
-                        vec![c.delivery_tag]
-                    };
-                    for tag in tags {
-                        let Some(tx) = s.confirms.remove(&tag) else {
-                            continue;
-                        };
-                        let outcome = match (c.ack, &returned) {
-                            (false, _) => Err(Error::Nacked),
-                            (true, Some(r)) if tag == c.delivery_tag => {
-                                Err(Error::Unroutable(r.clone()))
-                            }
-                            (true, _) => Ok(()),
-                        };
-                        let _ = tx.send(outcome);
-                    }
-                },
-                reply(tx),
-            )
-        })
+        self.op(move |ch, tx| ch.confirm_delivery(reply(tx)))
     }
     fn tx_select(&self) -> Result<(), Error> {
         self.op(move |ch, tx| ch.tx_select(reply(tx)))
@@ -829,16 +803,19 @@ impl Chan for EvChan {
         let (q, state) = (queue.to_owned(), self.state.clone());
         let tag = self.op(move |ch, tx| {
             let feed = itx.clone();
-            let tag = ch.basic_consume(
+            ch.basic_consume(
                 &q,
                 o,
                 move |_, d| {
                     let _ = feed.send(Ok(d));
                 },
-                reply(tx),
-            )?;
-            lock(&state).iterators.insert(tag, itx);
-            Ok(())
+                Some(move |tag: Result<String, Error>| {
+                    if let Ok(tag) = &tag {
+                        lock(&state).iterators.insert(tag.clone(), itx);
+                    }
+                    let _ = tx.send(tag);
+                }),
+            )
         })?;
         Ok(Box::new(EvConsumer {
             chan: self.clone(),
@@ -877,7 +854,6 @@ impl Chan for EvChan {
                 },
                 reply(tx),
             )
-            .map(|_| ())
         });
         // The facade chose the tag; the broker's echo is the same.
         if result.is_err() {

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use amqp_client::event_loop::{no_callback, Confirm, Connection, EventLoop};
+use amqp_client::event_loop::{no_callback, Channel, Connection, EventLoop};
 use amqp_client::types::QueueDeclareOptions;
 use amqp_client::Error;
 use amqp_protocol::BasicProperties;
@@ -163,63 +163,59 @@ fn confirms_and_a_consumer_with_callbacks() {
     let queue: Rc<RefCell<String>> = Rc::default();
     let (a, r, q) = (acked.clone(), received.clone(), queue.clone());
     conn.on_open(move |conn| {
-        let ch = conn.open_channel(no_callback()).unwrap();
-        let (q2, ch2) = (q.clone(), ch.clone());
-        ch.queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-            Some(
-                move |ok: Result<amqp_client::types::QueueDeclareOk, Error>| {
-                    let name = ok.unwrap().queue;
-                    *q2.borrow_mut() = name.clone();
-                    let (a, r) = (a.clone(), r.clone());
-                    ch2.confirm_select(
-                        move |_, c: Confirm| {
-                            assert!(c.ack);
-                            let mut a = a.borrow_mut();
-                            let from = a.last().copied().unwrap_or(0) + 1;
-                            if c.multiple {
-                                a.extend(from..=c.delivery_tag);
-                            } else {
-                                a.push(c.delivery_tag);
-                            }
-                        },
-                        no_callback(),
-                    )
-                    .unwrap();
-                    for i in 1..=N {
-                        let seq = ch2
-                            .basic_publish(
-                                "",
-                                &name,
-                                format!("{i}").as_bytes(),
-                                &BasicProperties::default(),
-                                false,
-                            )
-                            .unwrap();
-                        assert_eq!(seq, Some(i));
-                    }
-                    ch2.basic_consume(
-                        &name,
-                        Default::default(),
-                        move |ch, d| {
-                            ch.basic_ack(d.delivery_tag, false).unwrap();
-                            *r.borrow_mut() += 1;
-                            if *r.borrow() == N {
-                                ch.connection().close();
-                            }
-                        },
-                        Some(|tag: Result<String, Error>| {
-                            assert!(tag.unwrap().starts_with("amqp-client."))
-                        }),
-                    )
-                    .unwrap();
+        conn.channel(move |ch| {
+            let ch = ch.unwrap();
+            let (q2, ch2) = (q.clone(), ch.clone());
+            ch.queue_declare(
+                "",
+                QueueDeclareOptions {
+                    exclusive: true,
+                    ..Default::default()
                 },
-            ),
-        )
+                Some(
+                    move |ok: Result<amqp_client::types::QueueDeclareOk, Error>| {
+                        let name = ok.unwrap().queue;
+                        *q2.borrow_mut() = name.clone();
+                        let (a, r) = (a.clone(), r.clone());
+                        // One outcome per publish, in order, however the
+                        // broker grouped its acks.
+                        ch2.on_confirm(move |_, seq, outcome| {
+                            assert!(outcome.is_ok(), "{outcome:?}");
+                            a.borrow_mut().push(seq);
+                        });
+                        ch2.confirm_delivery(no_callback()).unwrap();
+                        for i in 1..=N {
+                            let seq = ch2
+                                .basic_publish(
+                                    "",
+                                    &name,
+                                    format!("{i}").as_bytes(),
+                                    &BasicProperties::default(),
+                                    false,
+                                )
+                                .unwrap();
+                            assert_eq!(seq, Some(i));
+                        }
+                        ch2.basic_consume(
+                            &name,
+                            Default::default(),
+                            move |ch, d| {
+                                ch.basic_ack(d.delivery_tag, false).unwrap();
+                                *r.borrow_mut() += 1;
+                                if *r.borrow() == N {
+                                    ch.connection().close();
+                                }
+                            },
+                            Some(|tag: Result<String, Error>| {
+                                assert!(tag.unwrap().starts_with("amqp-client."))
+                            }),
+                        )
+                        .unwrap();
+                    },
+                ),
+            )
+            .unwrap();
+        })
         .unwrap();
     });
     let handle = lp.handle();
@@ -242,36 +238,39 @@ fn channel_errors_reach_the_completion_and_on_close() {
     let log: Rc<RefCell<Vec<String>>> = Rc::default();
     let l = log.clone();
     conn.on_open(move |conn| {
-        let ch = conn.open_channel(no_callback()).unwrap();
-        let l2 = l.clone();
-        ch.on_close(move |ch, e| {
-            assert_eq!(e.reply_code().map(|c| c.0), Some(404));
-            assert!(ch.is_closed());
-            l2.borrow_mut().push("on_close".into());
-            ch.connection().close();
-        });
-        let l3 = l.clone();
-        ch.queue_declare(
-            &amqp_tests::live::unique("missing"),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            Some(move |r: Result<_, Error>| {
-                assert!(r.unwrap_err().is_not_found());
-                l3.borrow_mut().push("completion".into());
-            }),
-        )
-        .unwrap();
-        // Queued behind the failing call: fails with the same error.
-        let l4 = l.clone();
-        ch.queue_purge(
-            "anything",
-            Some(move |r: Result<u32, Error>| {
-                assert!(r.unwrap_err().is_not_found());
-                l4.borrow_mut().push("queued".into());
-            }),
-        )
+        conn.channel(move |ch| {
+            let ch = ch.unwrap();
+            let l2 = l.clone();
+            ch.on_close(move |ch, e| {
+                assert_eq!(e.reply_code().map(|c| c.0), Some(404));
+                assert!(ch.is_closed());
+                l2.borrow_mut().push("on_close".into());
+                ch.connection().close();
+            });
+            let l3 = l.clone();
+            ch.queue_declare(
+                &amqp_tests::live::unique("missing"),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                Some(move |r: Result<_, Error>| {
+                    assert!(r.unwrap_err().is_not_found());
+                    l3.borrow_mut().push("completion".into());
+                }),
+            )
+            .unwrap();
+            // Queued behind the failing call: fails with the same error.
+            let l4 = l.clone();
+            ch.queue_purge(
+                "anything",
+                Some(move |r: Result<u32, Error>| {
+                    assert!(r.unwrap_err().is_not_found());
+                    l4.borrow_mut().push("queued".into());
+                }),
+            )
+            .unwrap();
+        })
         .unwrap();
     });
     let handle = lp.handle();
@@ -322,7 +321,7 @@ fn no_endpoint_is_an_open_error() {
     lp.run().unwrap();
     assert!(matches!(*got.borrow(), Some(Error::Misuse(_))), "{got:?}");
     assert!(conn.is_closed());
-    assert!(conn.open_channel(no_callback()).is_err());
+    assert!(conn.channel(|_| panic!("no channel")).is_err());
 }
 
 #[test]
@@ -335,43 +334,11 @@ fn buffered_output_grows_with_publishes_and_drains() {
     let conn = Connection::open(&lp, params());
     conn.on_open_error(|e| panic!("{e}"));
     let seen: Rc<RefCell<Vec<usize>>> = Rc::default();
-    let s = seen.clone();
-    let lp2 = lp.clone();
+    let (s, lp2) = (seen.clone(), lp.clone());
     conn.on_open(move |conn| {
-        let ch = conn.open_channel(no_callback()).unwrap();
-        let (ch2, conn2, s, lp3) = (ch.clone(), conn.clone(), s.clone(), lp2.clone());
-        ch.queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-            Some(
-                move |ok: Result<amqp_client::types::QueueDeclareOk, Error>| {
-                    let name = ok.unwrap().queue;
-                    let body = vec![7u8; 256 * 1024];
-                    for _ in 0..N {
-                        ch2.basic_publish("", &name, &body, &BasicProperties::default(), false)
-                            .unwrap();
-                    }
-                    s.borrow_mut().push(conn2.buffered_output());
-                    // Poll until the loop has written everything.
-                    fn poll(lp: EventLoop, conn: Connection, s: Rc<RefCell<Vec<usize>>>) {
-                        let left = conn.buffered_output();
-                        s.borrow_mut().push(left);
-                        if left == 0 {
-                            conn.close();
-                        } else {
-                            let lp2 = lp.clone();
-                            lp.call_later(Duration::from_millis(5), move || poll(lp2, conn, s));
-                        }
-                    }
-                    let lp4 = lp3.clone();
-                    lp3.call_later(Duration::from_millis(5), move || poll(lp4, conn2, s));
-                },
-            ),
-        )
-        .unwrap();
+        let (s, lp2) = (s.clone(), lp2.clone());
+        conn.channel(move |ch| publish_then_poll(ch.unwrap(), N, s, lp2))
+            .unwrap();
     });
     let handle = lp.handle();
     conn.on_close(move |_, e| {
@@ -385,4 +352,97 @@ fn buffered_output_grows_with_publishes_and_drains() {
         "right after the publishes, everything is buffered: {seen:?}"
     );
     assert_eq!(seen.last(), Some(&0), "drained: {seen:?}");
+}
+
+/// Declares a queue, publishes `n` messages of 256 KiB to it in one go,
+/// then records the connection's buffered output every 5 ms until it is
+/// drained, and closes the connection.
+fn publish_then_poll(ch: Channel, n: usize, seen: Rc<RefCell<Vec<usize>>>, lp: EventLoop) {
+    let options = QueueDeclareOptions {
+        exclusive: true,
+        ..Default::default()
+    };
+    let declared = ch.clone();
+    let on_declared = move |ok: Result<amqp_client::types::QueueDeclareOk, Error>| {
+        let (ch, name) = (declared, ok.unwrap().queue);
+        let body = vec![7u8; 256 * 1024];
+        for _ in 0..n {
+            ch.basic_publish("", &name, &body, &BasicProperties::default(), false)
+                .unwrap();
+        }
+        let conn = ch.connection();
+        seen.borrow_mut().push(conn.buffered_output());
+        // Poll until the loop has written everything.
+        fn poll(lp: EventLoop, conn: Connection, s: Rc<RefCell<Vec<usize>>>) {
+            let left = conn.buffered_output();
+            s.borrow_mut().push(left);
+            if left == 0 {
+                conn.close();
+            } else {
+                let lp2 = lp.clone();
+                lp.call_later(Duration::from_millis(5), move || poll(lp2, conn, s));
+            }
+        }
+        let lp2 = lp.clone();
+        lp.call_later(Duration::from_millis(5), move || poll(lp2, conn, seen));
+    };
+    ch.queue_declare("", options, Some(on_declared)).unwrap();
+}
+
+#[test]
+fn a_returned_mandatory_publish_is_reported_then_unroutable() {
+    let lp = EventLoop::new().unwrap();
+    watchdog(&lp, Duration::from_secs(10));
+    let conn = Connection::open(&lp, params());
+    conn.on_open_error(|e| panic!("{e}"));
+    let key = amqp_tests::live::unique("nowhere");
+    let log: Rc<RefCell<Vec<String>>> = Rc::default();
+    let (l, k) = (log.clone(), key.clone());
+    conn.on_open(move |conn| {
+        let (l, k) = (l.clone(), k.clone());
+        conn.channel(move |ch| {
+            let ch = ch.unwrap();
+            let found = ch.connection().channel_by_id(ch.id());
+            assert_eq!(found.map(|c| c.id()), Some(ch.id()));
+            let l2 = l.clone();
+            ch.on_return(move |_, returned| {
+                assert_eq!(returned.reason.code.0, 312, "{returned:?}");
+                l2.borrow_mut()
+                    .push(format!("returned {}", returned.routing_key));
+            });
+            ch.on_confirm(move |ch, seq, outcome| {
+                l.borrow_mut().push(match outcome {
+                    Ok(()) => format!("{seq} acked"),
+                    Err(Error::Unroutable(r)) => format!("{seq} unroutable {}", r.code.0),
+                    Err(e) => format!("{seq} {e}"),
+                });
+                if seq == 2 {
+                    ch.connection().close();
+                }
+            });
+            ch.confirm_delivery(no_callback()).unwrap();
+            let props = BasicProperties::default();
+            // Mandatory, routed nowhere: returned, then acked.
+            let seq = ch.basic_publish("amq.direct", &k, b"lost", &props, true);
+            assert_eq!(seq.unwrap(), Some(1));
+            // Not mandatory: dropped by the broker, and acked.
+            let seq = ch.basic_publish("amq.direct", &k, b"dropped", &props, false);
+            assert_eq!(seq.unwrap(), Some(2));
+        })
+        .unwrap();
+    });
+    let handle = lp.handle();
+    conn.on_close(move |_, e| {
+        assert!(matches!(e, Error::ConnectionClosedByClient), "{e:?}");
+        handle.stop();
+    });
+    lp.run().unwrap();
+    assert_eq!(
+        *log.borrow(),
+        [
+            format!("returned {key}"),
+            "1 unroutable 312".into(),
+            "2 acked".into()
+        ]
+    );
 }

@@ -333,6 +333,42 @@ fn get_messages(ch: el::Channel, queue: Rc<str>, left: usize, fetched: Fetched, 
     }
 }
 
+/// Declares an exclusive queue, publishes `sent` to it, then gets them
+/// back one at a time (see [`get_messages`]).
+fn declare_publish_and_get(ch: el::Channel, sent: Vec<Vec<u8>>, done: Fetched) {
+    let options = el::QueueDeclareOptions {
+        exclusive: true,
+        ..Default::default()
+    };
+    let declared = ch.clone();
+    let result = ch.queue_declare(
+        "",
+        options,
+        Some(move |r: Result<el::QueueDeclareOk, Error>| {
+            let ch = declared;
+            let queue: Rc<str> = match r {
+                Ok(ok) => ok.queue.into(),
+                Err(e) => {
+                    done.borrow_mut().push(Err(e));
+                    return ch.connection().close();
+                }
+            };
+            for body in &sent {
+                let props = BasicProperties::default();
+                if let Err(e) = ch.basic_publish("", &queue, body, &props, false) {
+                    done.borrow_mut().push(Err(e));
+                    return ch.connection().close();
+                }
+            }
+            let until = Instant::now() + Duration::from_secs(5);
+            get_messages(ch, queue, sent.len(), done, until);
+        }),
+    );
+    if let Err(e) = result {
+        panic!("queue.declare: {e}");
+    }
+}
+
 fn event_loop_publish_and_get(node: &TlsNode) {
     let small = b"hello over TLS, from the event loop".to_vec();
     // Larger than a TLS record (16 KiB) and a frame (128 KiB): written in
@@ -346,43 +382,21 @@ fn event_loop_publish_and_get(node: &TlsNode) {
     let ended: Rc<RefCell<Option<Error>>> = Rc::default();
     let (done, sent) = (fetched.clone(), bodies.clone());
     conn.on_open(move |conn| {
-        let ch = match conn.open_channel(el::no_callback()) {
-            Ok(ch) => ch,
-            Err(e) => {
-                done.borrow_mut().push(Err(e));
-                return conn.close();
-            }
-        };
-        let options = el::QueueDeclareOptions {
-            exclusive: true,
-            ..Default::default()
-        };
-        let declared = ch.clone();
-        let result = ch.queue_declare(
-            "",
-            options,
-            Some(move |r: Result<el::QueueDeclareOk, Error>| {
-                let ch = declared;
-                let queue: Rc<str> = match r {
-                    Ok(ok) => ok.queue.into(),
-                    Err(e) => {
-                        done.borrow_mut().push(Err(e));
-                        return ch.connection().close();
-                    }
-                };
-                for body in &sent {
-                    let props = BasicProperties::default();
-                    if let Err(e) = ch.basic_publish("", &queue, body, &props, false) {
-                        done.borrow_mut().push(Err(e));
-                        return ch.connection().close();
-                    }
+        let (done, sent) = (done.clone(), sent.clone());
+        let (failed, closer) = (done.clone(), conn.clone());
+        let opened = conn.channel(move |ch| {
+            let ch = match ch {
+                Ok(ch) => ch,
+                Err(e) => {
+                    done.borrow_mut().push(Err(e));
+                    return closer.close();
                 }
-                let until = Instant::now() + Duration::from_secs(5);
-                get_messages(ch, queue, sent.len(), done, until);
-            }),
-        );
-        if let Err(e) = result {
-            panic!("queue.declare: {e}");
+            };
+            declare_publish_and_get(ch, sent, done);
+        });
+        if let Err(e) = opened {
+            failed.borrow_mut().push(Err(e));
+            conn.close();
         }
     });
     let (why, handle) = (ended.clone(), lp.handle());

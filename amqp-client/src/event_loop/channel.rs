@@ -1,256 +1,139 @@
-//! [`Channel`]: every client method in callback style, consumers, returns,
-//! publisher confirms.
+//! [`Channel`]'s methods: each channel operation is the core's of the same
+//! name, its reply handed to the optional completion callback; and the
+//! channel's callbacks (close, returns, confirms, broker cancels, flow).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use amqp_protocol::{
-    basic, channel as chan, confirm, exchange, queue, tx, BasicProperties, FieldTable, Method,
-    ReplyCode, ShortStr,
-};
+use amqp_protocol::{basic, BasicProperties, FieldTable};
 
-use super::connection::{Completion, ConnInner, Connection, Reply};
-use crate::core::Content;
+use super::state::{completion, Channel, ChannelCallbacks, Connection};
+use super::transport::typed_error;
+use crate::core::{ChannelRef, Client, ConsumerMode, Pending, Settle};
 use crate::error::Error;
-pub(super) use crate::types::short;
-use crate::types::unexpected;
 use crate::types::{
-    ConsumeOptions, Delivery, ExchangeDeclareOptions, GetMessage, QueueDeclareOk,
-    QueueDeclareOptions, Returned,
+    ConsumeOptions, Delivery, ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage,
+    NackOptions, QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions, Returned,
 };
-
-static CONSUMER_SEQ: AtomicU64 = AtomicU64::new(1);
-
-/// Wraps a user's optional callback into the completion of a call: `map`
-/// turns the reply into the callback's value.
-pub(super) fn completion<T: 'static>(
-    on_done: Option<impl FnOnce(Result<T, Error>) + 'static>,
-    map: impl FnOnce(u16, (Method, Option<Content>)) -> Result<T, Error> + 'static,
-    channel: u16,
-) -> Completion {
-    Box::new(move |reply: Reply| {
-        let result = reply.and_then(|r| map(channel, r));
-        match on_done {
-            Some(f) => f(result),
-            None => {
-                if let Err(e) = result {
-                    tracing::debug!(channel, error = %e, "call failed (no callback)");
-                }
-            }
-        }
-    })
-}
-
-/// A publisher confirm: the broker's basic.ack (`ack`) or basic.nack for
-/// the publish with sequence number `delivery_tag`, and with `multiple` for
-/// every earlier unconfirmed one too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Confirm {
-    /// The publish sequence number (see [`Channel::basic_publish`]).
-    pub delivery_tag: u64,
-    /// Whether every earlier unconfirmed sequence number is included.
-    pub multiple: bool,
-    /// Ack (true) or nack (false).
-    pub ack: bool,
-}
-
-type ConsumerFn = Rc<RefCell<dyn FnMut(&Channel, Delivery)>>;
-type ReturnFn = Rc<RefCell<dyn FnMut(&Channel, Returned)>>;
-type ConfirmFn = Rc<RefCell<dyn FnMut(&Channel, Confirm)>>;
-type CancelFn = Rc<RefCell<dyn FnMut(&Channel, &str)>>;
-type FlowFn = Rc<RefCell<dyn FnMut(&Channel, bool)>>;
-type CloseFn = Box<dyn FnOnce(&Channel, Error)>;
-
-#[derive(Default)]
-pub(super) struct ChanData {
-    pub(super) open: bool,
-    pub(super) closed: Option<Error>,
-    consumers: HashMap<ShortStr, ConsumerFn>,
-    on_close: Option<CloseFn>,
-    on_return: Option<ReturnFn>,
-    on_confirm: Option<ConfirmFn>,
-    on_cancel: Option<CancelFn>,
-    on_flow: Option<FlowFn>,
-}
-
-/// The callbacks an event may run.
-pub(super) struct Callbacks {
-    pub(super) on_return: Option<ReturnFn>,
-    pub(super) on_confirm: Option<ConfirmFn>,
-    pub(super) on_cancel: Option<CancelFn>,
-    pub(super) on_flow: Option<FlowFn>,
-}
-
-/// One opening of a channel id (its generation): handles hold it, so once
-/// the channel closed and its id went to a new channel, an old handle still
-/// sees its own channel's close and never acts on the new one.
-pub(crate) struct ChanInner {
-    id: u16,
-    pub(super) data: RefCell<ChanData>,
-}
-
-impl ChanInner {
-    pub(super) fn new(id: u16) -> Self {
-        ChanInner {
-            id,
-            data: RefCell::new(ChanData::default()),
-        }
-    }
-
-    /// Takes every callback out (to drop them once nothing is borrowed).
-    pub(super) fn clear(&self) -> ChanData {
-        let mut d = self.data.borrow_mut();
-        ChanData {
-            open: d.open,
-            closed: d.closed.clone(),
-            consumers: std::mem::take(&mut d.consumers),
-            on_close: d.on_close.take(),
-            on_return: d.on_return.take(),
-            on_confirm: d.on_confirm.take(),
-            on_cancel: d.on_cancel.take(),
-            on_flow: d.on_flow.take(),
-        }
-    }
-}
-
-/// A channel of an event-loop [`Connection`]. Cheap to clone; not `Send`.
-///
-/// Synchronous methods take an optional completion callback, run on the
-/// loop with the broker's reply or the error that ended the channel;
-/// requests are pipelined (each goes out after the reply to the previous
-/// synchronous one). Errors found before sending are returned at once.
-#[derive(Clone)]
-pub struct Channel {
-    conn: Rc<ConnInner>,
-    chan: Rc<ChanInner>,
-}
 
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Channel")
-            .field("id", &self.chan.id)
-            .finish()
+        f.debug_struct("Channel").field("id", &self.id()).finish()
     }
 }
 
 impl Channel {
-    pub(super) fn new(conn: Rc<ConnInner>, chan: Rc<ChanInner>) -> Self {
-        Channel { conn, chan }
+    /// Runs `op` on the core for this channel; its errors come back typed.
+    fn with_core<T>(
+        &self,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut st = self.conn.st.borrow_mut();
+        op(st.core()?, self.channel).map_err(typed_error)
+    }
+
+    /// Submits a request with `op`; `on_done` gets its outcome.
+    fn call<T: 'static>(
+        &self,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Pending<T>, Error>,
+        on_done: Option<impl FnOnce(Result<T, Error>) + 'static>,
+    ) -> Result<(), Error> {
+        let mut st = self.conn.st.borrow_mut();
+        let pending = op(st.core()?, self.channel).map_err(typed_error)?;
+        (st.callbacks.completions).insert(pending.request(), completion(pending, on_done));
+        Ok(())
+    }
+
+    /// Sets one of the channel's callbacks.
+    fn set_callback(&self, set: impl FnOnce(&mut ChannelCallbacks)) {
+        let mut st = self.conn.st.borrow_mut();
+        set(st.callbacks.channel(self.channel));
     }
 
     /// The channel id.
     pub fn id(&self) -> u16 {
-        self.chan.id
+        self.channel.number()
     }
 
     /// The connection.
     pub fn connection(&self) -> Connection {
-        Connection::from_inner(self.conn.clone())
+        Connection {
+            inner: self.conn.clone(),
+        }
     }
 
     /// Whether the broker opened the channel and it is not closed.
     pub fn is_open(&self) -> bool {
-        let d = self.chan.data.borrow();
-        d.open && d.closed.is_none()
+        let st = self.conn.st.borrow();
+        st.core
+            .as_ref()
+            .is_some_and(|c| c.is_channel_open(self.channel))
     }
 
-    /// Whether the channel is closed.
+    /// Whether the channel is closed (or its connection).
     pub fn is_closed(&self) -> bool {
-        self.chan.data.borrow().closed.is_some()
+        self.close_reason().is_some()
     }
 
-    /// Why the channel closed, once it has.
+    /// Why the channel (or its connection) closed, once it has.
     pub fn close_reason(&self) -> Option<Error> {
-        self.chan.data.borrow().closed.clone()
+        let st = self.conn.st.borrow();
+        let error = match &st.core {
+            Some(core) => core.channel_error(self.channel),
+            None => st.close_reason(),
+        };
+        error.map(typed_error)
+    }
+
+    /// Whether the broker lets the channel publish (channel.flow from the
+    /// broker; see [`on_flow`](Self::on_flow)).
+    pub fn is_flow_active(&self) -> bool {
+        let st = self.conn.st.borrow();
+        st.core
+            .as_ref()
+            .is_some_and(|c| c.is_flow_active(self.channel))
     }
 
     /// Called once when the channel closes (by either side, or with its
     /// connection): [`Error::ChannelClosedByClient`] after
     /// [`close`](Self::close).
     pub fn on_close(&self, callback: impl FnOnce(&Channel, Error) + 'static) {
-        self.chan.data.borrow_mut().on_close = Some(Box::new(callback));
+        self.set_callback(|c| c.on_close = Some(Box::new(callback)));
     }
 
     /// Called for each mandatory message the broker returns as unroutable.
-    /// With confirms on, the publish's confirm follows its return.
+    /// With confirms on, the publish's outcome ([`on_confirm`](Self::on_confirm))
+    /// follows its return, as [`Error::Unroutable`].
     pub fn on_return(&self, callback: impl FnMut(&Channel, Returned) + 'static) {
-        self.chan.data.borrow_mut().on_return = Some(Rc::new(RefCell::new(callback)));
+        self.set_callback(|c| c.on_return = Some(Rc::new(RefCell::new(callback))));
+    }
+
+    /// Called once per publish made in confirm mode (see
+    /// [`confirm_delivery`](Self::confirm_delivery)), with its sequence
+    /// number and outcome: `Ok` when the broker acked it,
+    /// [`Error::Nacked`], [`Error::Unroutable`] when a mandatory message
+    /// was returned then acked, or the error that closed the channel first.
+    /// Set it before publishing: an outcome that arrives while none is set
+    /// is dropped.
+    pub fn on_confirm(&self, callback: impl FnMut(&Channel, u64, Result<(), Error>) + 'static) {
+        self.set_callback(|c| c.on_confirm = Some(Rc::new(RefCell::new(callback))));
     }
 
     /// Called with the consumer tag when the broker cancels a consumer
     /// (its queue was deleted, ...).
     pub fn on_cancel(&self, callback: impl FnMut(&Channel, &str) + 'static) {
-        self.chan.data.borrow_mut().on_cancel = Some(Rc::new(RefCell::new(callback)));
+        self.set_callback(|c| c.on_cancel = Some(Rc::new(RefCell::new(callback))));
     }
 
     /// Called when the broker asks to stop (`false`) or resume (`true`)
     /// publishing on this channel (already answered).
     pub fn on_flow(&self, callback: impl FnMut(&Channel, bool) + 'static) {
-        self.chan.data.borrow_mut().on_flow = Some(Rc::new(RefCell::new(callback)));
-    }
-
-    pub(super) fn consumer(&self, tag: &ShortStr) -> Option<ConsumerFn> {
-        self.chan.data.borrow().consumers.get(tag).cloned()
-    }
-
-    pub(super) fn remove_consumer(&self, tag: &str) {
-        let removed = self.chan.data.borrow_mut().consumers.remove(tag.as_bytes());
-        drop(removed);
-    }
-
-    pub(super) fn callbacks(&self) -> Callbacks {
-        let d = self.chan.data.borrow();
-        Callbacks {
-            on_return: d.on_return.clone(),
-            on_confirm: d.on_confirm.clone(),
-            on_cancel: d.on_cancel.clone(),
-            on_flow: d.on_flow.clone(),
-        }
-    }
-
-    /// The close callback, and everything else to drop once it ran.
-    pub(super) fn take_close_callbacks(&self) -> (Option<CloseFn>, ChanData) {
-        let mut rest = self.chan.clear();
-        (rest.on_close.take(), rest)
-    }
-
-    fn check(&self) -> Result<(), Error> {
-        match &self.chan.data.borrow().closed {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
-        }
-    }
-
-    /// Submits a synchronous method; `completion` gets the reply.
-    fn submit(&self, method: Method, completion: Completion) -> Result<(), Error> {
-        self.check()?;
-        let mut st = self.conn.st.borrow_mut();
-        let request = st.core()?.call(self.id(), method)?;
-        st.pending.insert(request, completion);
-        Ok(())
-    }
-
-    /// A synchronous method whose reply carries nothing of interest.
-    fn call_unit(
-        &self,
-        method: Method,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.submit(method, completion(on_done, |_, _| Ok(()), self.id()))
-    }
-
-    /// A method without reply.
-    fn send(&self, method: Method) -> Result<(), Error> {
-        self.check()?;
-        self.conn.st.borrow_mut().core()?.call(self.id(), method)?;
-        Ok(())
+        self.set_callback(|c| c.on_flow = Some(Rc::new(RefCell::new(callback))));
     }
 
     // ------------------------------------------------------------ exchanges
 
-    /// exchange.declare.
+    /// exchange.declare of `exchange` of type `kind`.
     pub fn exchange_declare(
         &self,
         exchange: &str,
@@ -258,22 +141,20 @@ impl Channel {
         options: ExchangeDeclareOptions,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        self.call_unit(options.method(exchange, kind)?, on_done)
+        self.call(
+            |c, ch| c.exchange_declare(ch, exchange, kind, options),
+            on_done,
+        )
     }
 
     /// exchange.delete.
     pub fn exchange_delete(
         &self,
         exchange: &str,
-        if_unused: bool,
+        options: ExchangeDeleteOptions,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = exchange::Delete {
-            exchange: short(exchange)?,
-            if_unused,
-            ..Default::default()
-        };
-        self.call_unit(m.into(), on_done)
+        self.call(|c, ch| c.exchange_delete(ch, exchange, options), on_done)
     }
 
     /// exchange.bind: route from `source` to `destination`.
@@ -285,14 +166,10 @@ impl Channel {
         arguments: FieldTable,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = exchange::Bind {
-            destination: short(destination)?,
-            source: short(source)?,
-            routing_key: short(routing_key)?,
-            arguments,
-            ..Default::default()
-        };
-        self.call_unit(m.into(), on_done)
+        self.call(
+            |c, ch| c.exchange_bind(ch, destination, source, routing_key, arguments),
+            on_done,
+        )
     }
 
     /// exchange.unbind.
@@ -304,14 +181,10 @@ impl Channel {
         arguments: FieldTable,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = exchange::Unbind {
-            destination: short(destination)?,
-            source: short(source)?,
-            routing_key: short(routing_key)?,
-            arguments,
-            ..Default::default()
-        };
-        self.call_unit(m.into(), on_done)
+        self.call(
+            |c, ch| c.exchange_unbind(ch, destination, source, routing_key, arguments),
+            on_done,
+        )
     }
 
     // --------------------------------------------------------------- queues
@@ -324,8 +197,7 @@ impl Channel {
         options: QueueDeclareOptions,
         on_done: Option<impl FnOnce(Result<QueueDeclareOk, Error>) + 'static>,
     ) -> Result<(), Error> {
-        let map = |id, (reply, _)| QueueDeclareOk::from_reply(id, reply);
-        self.submit(options.method(queue)?, completion(on_done, map, self.id()))
+        self.call(|c, ch| c.queue_declare(ch, queue, options), on_done)
     }
 
     /// queue.bind.
@@ -337,14 +209,10 @@ impl Channel {
         arguments: FieldTable,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = queue::Bind {
-            queue: short(queue)?,
-            exchange: short(exchange)?,
-            routing_key: short(routing_key)?,
-            arguments,
-            ..Default::default()
-        };
-        self.call_unit(m.into(), on_done)
+        self.call(
+            |c, ch| c.queue_bind(ch, queue, exchange, routing_key, arguments),
+            on_done,
+        )
     }
 
     /// queue.unbind.
@@ -356,14 +224,10 @@ impl Channel {
         arguments: FieldTable,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = queue::Unbind {
-            queue: short(queue)?,
-            exchange: short(exchange)?,
-            routing_key: short(routing_key)?,
-            arguments,
-            ..Default::default()
-        };
-        self.call_unit(m.into(), on_done)
+        self.call(
+            |c, ch| c.queue_unbind(ch, queue, exchange, routing_key, arguments),
+            on_done,
+        )
     }
 
     /// queue.purge; the callback gets the number of messages purged.
@@ -372,36 +236,17 @@ impl Channel {
         queue: &str,
         on_done: Option<impl FnOnce(Result<u32, Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = queue::Purge {
-            queue: short(queue)?,
-            ..Default::default()
-        };
-        let map = |id, (reply, _)| match reply {
-            Method::QueuePurgeOk(ok) => Ok(ok.message_count),
-            other => Err(unexpected(id, &other)),
-        };
-        self.submit(m.into(), completion(on_done, map, self.id()))
+        self.call(|c, ch| c.queue_purge(ch, queue), on_done)
     }
 
     /// queue.delete; the callback gets the number of messages deleted.
     pub fn queue_delete(
         &self,
         queue: &str,
-        if_unused: bool,
-        if_empty: bool,
+        options: QueueDeleteOptions,
         on_done: Option<impl FnOnce(Result<u32, Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = queue::Delete {
-            queue: short(queue)?,
-            if_unused,
-            if_empty,
-            ..Default::default()
-        };
-        let map = |id, (reply, _)| match reply {
-            Method::QueueDeleteOk(ok) => Ok(ok.message_count),
-            other => Err(unexpected(id, &other)),
-        };
-        self.submit(m.into(), completion(on_done, map, self.id()))
+        self.call(|c, ch| c.queue_delete(ch, queue, options), on_done)
     }
 
     // ---------------------------------------------------------------- basic
@@ -414,101 +259,50 @@ impl Channel {
         global: bool,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = basic::Qos {
-            prefetch_size,
-            prefetch_count,
-            global,
-        };
-        self.call_unit(m.into(), on_done)
+        self.call(
+            |c, ch| c.basic_qos(ch, prefetch_size, prefetch_count, global),
+            on_done,
+        )
     }
 
     /// basic.consume: `on_message` runs on the loop for each delivery until
-    /// the consumer is cancelled. Returns the consumer tag (generated when
-    /// `options.consumer_tag` is empty); `on_done` runs at consume-ok.
+    /// the consumer is cancelled (deliveries that arrived before cancel-ok
+    /// included). `on_done` gets the consumer tag (generated when
+    /// `options.consumer_tag` is empty) at consume-ok, before the first
+    /// delivery.
     pub fn basic_consume(
         &self,
         queue: &str,
         options: ConsumeOptions,
         on_message: impl FnMut(&Channel, Delivery) + 'static,
         on_done: Option<impl FnOnce(Result<String, Error>) + 'static>,
-    ) -> Result<String, Error> {
-        let tag = if options.consumer_tag.is_empty() {
-            format!(
-                "amqp-client.{}.e{}",
-                std::process::id(),
-                CONSUMER_SEQ.fetch_add(1, Ordering::Relaxed)
-            )
-        } else {
-            options.consumer_tag
-        };
-        let key = short(&tag)?;
-        let m = basic::Consume {
-            queue: short(queue)?,
-            consumer_tag: key.clone(),
-            no_local: options.no_local,
-            no_ack: options.no_ack,
-            exclusive: options.exclusive,
-            arguments: options.arguments,
-            ..Default::default()
-        };
-        {
-            let mut d = self.chan.data.borrow_mut();
-            if d.consumers.contains_key(&key) {
-                return Err(Error::DuplicateConsumerTag { consumer_tag: tag });
-            }
-            d.consumers
-                .insert(key.clone(), Rc::new(RefCell::new(on_message)));
-        }
-        let chan = self.chan.clone();
-        let reply_tag = tag.clone();
-        let done = move |result: Result<(), Error>| {
-            if result.is_err() {
-                let removed = chan.data.borrow_mut().consumers.remove(&key);
-                drop(removed);
-            }
-            match on_done {
-                Some(f) => f(result.map(|()| reply_tag)),
-                None => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "basic.consume failed (no callback)");
-                    }
-                }
-            }
-        };
-        match self.call_unit(m.into(), Some(done)) {
-            Ok(()) => Ok(tag),
-            Err(e) => {
-                self.remove_consumer(&tag);
-                Err(e)
-            }
-        }
+    ) -> Result<(), Error> {
+        let mut st = self.conn.st.borrow_mut();
+        let (consumer, pending) = (st.core()?)
+            .basic_consume(self.channel, queue, options, ConsumerMode::Events)
+            .map_err(typed_error)?;
+        let cb = &mut st.callbacks;
+        cb.consumers
+            .insert(consumer, Rc::new(RefCell::new(on_message)));
+        cb.completions
+            .insert(pending.request(), completion(pending, on_done));
+        Ok(())
     }
 
-    /// basic.cancel; the consumer's callback is dropped at cancel-ok (no
-    /// delivery reaches it after that).
+    /// basic.cancel; the consumer's callback is dropped at cancel-ok, once
+    /// the deliveries that arrived before it reached it.
     pub fn basic_cancel(
         &self,
         consumer_tag: &str,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = basic::Cancel {
-            consumer_tag: short(consumer_tag)?,
-            no_wait: false,
-        };
-        let ch = self.clone();
-        let tag = consumer_tag.to_owned();
-        let done = move |result: Result<(), Error>| {
-            ch.remove_consumer(&tag);
-            if let Some(f) = on_done {
-                f(result);
-            }
-        };
-        self.call_unit(m.into(), Some(done))
+        self.call(|c, ch| c.basic_cancel(ch, consumer_tag), on_done)
     }
 
-    /// basic.publish. In confirm mode (after [`confirm_select`](Self::confirm_select))
-    /// returns the publish sequence number that the broker's confirm will
-    /// name.
+    /// basic.publish. In confirm mode (after
+    /// [`confirm_delivery`](Self::confirm_delivery)) returns the publish
+    /// sequence number, and [`on_confirm`](Self::on_confirm) gets its
+    /// outcome.
     pub fn basic_publish(
         &self,
         exchange: &str,
@@ -517,13 +311,17 @@ impl Channel {
         properties: &BasicProperties,
         mandatory: bool,
     ) -> Result<Option<u64>, Error> {
-        let m = basic::Publish {
-            exchange: short(exchange)?,
-            routing_key: short(routing_key)?,
-            mandatory,
-            ..Default::default()
-        };
-        self.publish_method(m, properties, body)
+        self.with_core(|c, ch| {
+            c.basic_publish(
+                ch,
+                exchange,
+                routing_key,
+                body,
+                properties,
+                mandatory,
+                Settle::Event,
+            )
+        })
     }
 
     /// basic.publish with every argument of the method under the caller's
@@ -534,10 +332,7 @@ impl Channel {
         properties: &BasicProperties,
         body: &[u8],
     ) -> Result<Option<u64>, Error> {
-        self.check()?;
-        let mut st = self.conn.st.borrow_mut();
-        let (_, seq) = st.core()?.publish(self.id(), method, properties, body)?;
-        Ok(seq)
+        self.with_core(|c, ch| c.publish_method(ch, method, properties, body, Settle::Event))
     }
 
     /// basic.get; the callback gets `None` when the queue is empty.
@@ -547,68 +342,22 @@ impl Channel {
         no_ack: bool,
         on_done: Option<impl FnOnce(Result<Option<GetMessage>, Error>) + 'static>,
     ) -> Result<(), Error> {
-        let m = basic::Get {
-            queue: short(queue)?,
-            no_ack,
-            ..Default::default()
-        };
-        let map = |id, reply: (Method, Option<Content>)| match reply {
-            (Method::BasicGetOk(ok), Some(content)) => Ok(Some(GetMessage {
-                message_count: ok.message_count,
-                delivery: Delivery {
-                    channel: id,
-                    consumer_tag: ShortStr::new(),
-                    delivery_tag: ok.delivery_tag,
-                    redelivered: ok.redelivered,
-                    exchange: ok.exchange,
-                    routing_key: ok.routing_key,
-                    properties: content.properties,
-                    body: content.body,
-                },
-            })),
-            (Method::BasicGetEmpty(_), _) => Ok(None),
-            (other, _) => Err(unexpected(id, &other)),
-        };
-        self.submit(m.into(), completion(on_done, map, self.id()))
+        self.call(|c, ch| c.basic_get(ch, queue, no_ack), on_done)
     }
 
     /// basic.ack.
     pub fn basic_ack(&self, delivery_tag: u64, multiple: bool) -> Result<(), Error> {
-        self.send(
-            basic::Ack {
-                delivery_tag,
-                multiple,
-            }
-            .into(),
-        )
+        self.with_core(|c, ch| c.basic_ack(ch, delivery_tag, multiple))
     }
 
-    /// basic.nack.
-    pub fn basic_nack(
-        &self,
-        delivery_tag: u64,
-        multiple: bool,
-        requeue: bool,
-    ) -> Result<(), Error> {
-        self.send(
-            basic::Nack {
-                delivery_tag,
-                multiple,
-                requeue,
-            }
-            .into(),
-        )
+    /// basic.nack (by default one message, requeued).
+    pub fn basic_nack(&self, delivery_tag: u64, options: NackOptions) -> Result<(), Error> {
+        self.with_core(|c, ch| c.basic_nack(ch, delivery_tag, options))
     }
 
     /// basic.reject.
     pub fn basic_reject(&self, delivery_tag: u64, requeue: bool) -> Result<(), Error> {
-        self.send(
-            basic::Reject {
-                delivery_tag,
-                requeue,
-            }
-            .into(),
-        )
+        self.with_core(|c, ch| c.basic_reject(ch, delivery_tag, requeue))
     }
 
     /// basic.recover (RabbitMQ supports `requeue = true` only).
@@ -617,22 +366,19 @@ impl Channel {
         requeue: bool,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        self.call_unit(basic::Recover { requeue }.into(), on_done)
+        self.call(|c, ch| c.basic_recover(ch, requeue), on_done)
     }
 
     // ------------------------------------------------------- confirms, tx
 
-    /// confirm.select: from now on the broker acks or nacks every publish;
-    /// `on_confirm` gets each ack or nack (see [`Confirm`]). Publishes made
-    /// from now on get sequence numbers from 1.
-    pub fn confirm_select(
+    /// confirm.select: from now on the broker acks or nacks every publish,
+    /// publishes get sequence numbers from 1, and
+    /// [`on_confirm`](Self::on_confirm) gets the outcome of each.
+    pub fn confirm_delivery(
         &self,
-        on_confirm: impl FnMut(&Channel, Confirm) + 'static,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        self.check()?;
-        self.chan.data.borrow_mut().on_confirm = Some(Rc::new(RefCell::new(on_confirm)));
-        self.call_unit(confirm::Select { no_wait: false }.into(), on_done)
+        self.call(|c, ch| c.confirm_delivery(ch), on_done)
     }
 
     /// tx.select.
@@ -640,7 +386,7 @@ impl Channel {
         &self,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        self.call_unit(tx::Select {}.into(), on_done)
+        self.call(|c, ch| c.tx_select(ch), on_done)
     }
 
     /// tx.commit.
@@ -648,7 +394,7 @@ impl Channel {
         &self,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        self.call_unit(tx::Commit {}.into(), on_done)
+        self.call(|c, ch| c.tx_commit(ch), on_done)
     }
 
     /// tx.rollback.
@@ -656,7 +402,7 @@ impl Channel {
         &self,
         on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
     ) -> Result<(), Error> {
-        self.call_unit(tx::Rollback {}.into(), on_done)
+        self.call(|c, ch| c.tx_rollback(ch), on_done)
     }
 
     /// channel.flow: asks the broker to stop (`false`) or resume (`true`)
@@ -667,26 +413,16 @@ impl Channel {
         active: bool,
         on_done: Option<impl FnOnce(Result<bool, Error>) + 'static>,
     ) -> Result<(), Error> {
-        let map = |id, (reply, _)| match reply {
-            Method::ChannelFlowOk(ok) => Ok(ok.active),
-            other => Err(unexpected(id, &other)),
-        };
-        self.submit(
-            chan::Flow { active }.into(),
-            completion(on_done, map, self.id()),
-        )
+        self.call(|c, ch| c.flow(ch, active), on_done)
     }
 
     /// Closes the channel (channel.close, then close-ok); requests still
     /// queued on it fail, and [`on_close`](Self::on_close) reports the end.
     /// Closing a closed channel does nothing.
     pub fn close(&self) -> Result<(), Error> {
-        if self.is_closed() {
-            return Ok(());
-        }
         let mut st = self.conn.st.borrow_mut();
         match st.core() {
-            Ok(core) => core.close_channel(self.id(), ReplyCode::REPLY_SUCCESS, "Normal shutdown"),
+            Ok(core) => core.close_channel(self.channel).map_err(typed_error),
             // The connection's end closes the channel too.
             Err(_) => Ok(()),
         }

@@ -420,6 +420,17 @@ impl Client {
         }
     }
 
+    /// The opening of channel `number` in use now (opening, open or
+    /// closing), or `None` when no channel of that number is usable.
+    pub fn channel_ref(&self, number: u16) -> Option<ChannelRef> {
+        let c = self.channels.get(&number)?;
+        let channel = ChannelRef {
+            number,
+            generation: c.generation,
+        };
+        self.channel_error(channel).is_none().then_some(channel)
+    }
+
     /// Whether `channel` is open.
     pub fn is_channel_open(&self, channel: ChannelRef) -> bool {
         self.channel_error(channel).is_none() && self.channel(channel).is_some_and(|c| c.open)

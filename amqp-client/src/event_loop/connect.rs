@@ -1,0 +1,303 @@
+//! Connecting: the endpoints in turn with their attempts and retry delays,
+//! every address a host resolves to, non-blocking TCP connects with their
+//! timeout, TLS set up once TCP is; and the open failure when nothing is
+//! left to try.
+
+use std::io;
+use std::net::ToSocketAddrs;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+
+use super::reactor::EventLoop;
+use super::state::{ConnInner, Phase};
+use super::transport::Transport;
+use crate::core::{Client, Config};
+use crate::error::Error;
+use crate::params::ConnectionParameters;
+#[cfg(feature = "tls")]
+use crate::tls::TlsLayer;
+
+/// Default time allowed for a TCP connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The start of an attempt on an endpoint: its TLS layer (unusable TLS
+/// settings fail the attempt before connecting) and its addresses.
+fn connecting(
+    params: &ConnectionParameters,
+    endpoint: usize,
+    now: Instant,
+) -> Result<Phase, Error> {
+    #[cfg(feature = "tls")]
+    let tls = if params.tls() {
+        Some(Box::new(TlsLayer::new(params)?))
+    } else {
+        None
+    };
+    #[cfg(not(feature = "tls"))]
+    if params.tls() {
+        return Err(Error::Misuse(
+            "amqps (TLS) needs the amqp-client feature \"tls\"".into(),
+        ));
+    }
+    let addrs = (params.host(), params.port())
+        .to_socket_addrs()
+        .map_err(|e| Error::ConnectFailed {
+            endpoint: format!("{}:{}", params.host(), params.port()),
+            source: Arc::new(e),
+        })?;
+    Ok(Phase::Connecting {
+        endpoint,
+        addrs: addrs.collect(),
+        deadline: now + params.socket_timeout().unwrap_or(CONNECT_TIMEOUT),
+        last: None,
+        #[cfg(feature = "tls")]
+        tls,
+    })
+}
+
+impl ConnInner {
+    /// The connection is over for good: leave the loop.
+    pub(super) fn finish(&self, lp: &EventLoop) {
+        self.st.borrow_mut().phase = Phase::Done;
+        lp.unregister_connection(self.id.0);
+    }
+
+    /// Plans the next attempt, or reports the open failure when none is
+    /// left (or the failure is one that would repeat).
+    pub(super) fn next_attempt(self: &Rc<Self>, lp: &EventLoop, now: Instant) {
+        let failed = {
+            let mut st = self.st.borrow_mut();
+            let fatal = matches!(
+                st.last_error,
+                Some(
+                    Error::AuthenticationRefused(_)
+                        | Error::MechanismNotOffered { .. }
+                        | Error::ConnectionClosedByClient
+                )
+            );
+            match st.plan.get(st.next_attempt).copied() {
+                Some(a) if !fatal => {
+                    st.next_attempt += 1;
+                    st.phase = Phase::Waiting {
+                        at: now + a.delay_before,
+                        endpoint: a.endpoint,
+                    };
+                    None
+                }
+                _ => {
+                    st.phase = Phase::Done;
+                    if let Some(mut t) = st.transport.take() {
+                        let _ = lp.registry().deregister(t.stream_mut());
+                    }
+                    let error = st
+                        .last_error
+                        .take()
+                        .unwrap_or_else(|| Error::Misuse("no endpoint to connect to".into()));
+                    st.open_failed = Some(error.clone());
+                    Some(error)
+                }
+            }
+        };
+        if let Some(error) = failed {
+            let mut callbacks = self.take_callbacks();
+            let on_open_error = callbacks.on_open_error.take();
+            drop(callbacks);
+            self.finish(lp);
+            match on_open_error {
+                Some(f) => f(error),
+                None => tracing::warn!(error = %error, "connection failed to open"),
+            }
+        }
+    }
+
+    /// Starts the attempt on `endpoint`: TLS settings, name resolution,
+    /// then the first connect.
+    pub(super) fn begin_attempt(self: &Rc<Self>, lp: &EventLoop, endpoint: usize, now: Instant) {
+        let resolved = {
+            let mut st = self.st.borrow_mut();
+            let Some(params) = st.endpoints.get(endpoint) else {
+                // close() before connecting.
+                drop(st);
+                return self.next_attempt(lp, now);
+            };
+            match connecting(params, endpoint, now) {
+                Ok(phase) => {
+                    st.phase = phase;
+                    true
+                }
+                Err(e) => {
+                    st.last_error = Some(e);
+                    false
+                }
+            }
+        };
+        if resolved {
+            self.connect_next(lp, now);
+        } else {
+            self.next_attempt(lp, now);
+        }
+    }
+
+    /// Starts a non-blocking connect to the next address of the endpoint;
+    /// with none left, the attempt failed.
+    fn connect_next(self: &Rc<Self>, lp: &EventLoop, now: Instant) {
+        let exhausted = loop {
+            let mut guard = self.st.borrow_mut();
+            let st = &mut *guard;
+            let Phase::Connecting {
+                endpoint,
+                addrs,
+                deadline,
+                last,
+                ..
+            } = &mut st.phase
+            else {
+                return;
+            };
+            let params = st.endpoints.get(*endpoint);
+            let Some(addr) = addrs.pop_front() else {
+                let name = params
+                    .map(|p| format!("{}:{}", p.host(), p.port()))
+                    .unwrap_or_default();
+                let source = last.take().unwrap_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address")
+                });
+                st.last_error = Some(Error::ConnectFailed {
+                    endpoint: name,
+                    source: Arc::new(source),
+                });
+                break true;
+            };
+            let timeout = params
+                .and_then(|p| p.socket_timeout())
+                .unwrap_or(CONNECT_TIMEOUT);
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            let registered = TcpStream::connect(addr).and_then(|mut stream| {
+                lp.registry()
+                    .register(&mut stream, Token(self.id.0), interest)
+                    .map(|()| stream)
+            });
+            match registered {
+                Ok(stream) => {
+                    *deadline = now + timeout;
+                    st.transport = Some(Transport::new(stream, interest));
+                    break false;
+                }
+                Err(e) => *last = Some(e),
+            }
+        };
+        if exhausted {
+            self.next_attempt(lp, now);
+        }
+    }
+
+    /// The connect to the current address failed: try the next one.
+    pub(super) fn address_failed(self: &Rc<Self>, lp: &EventLoop, error: io::Error, now: Instant) {
+        {
+            let mut st = self.st.borrow_mut();
+            if let Some(mut t) = st.transport.take() {
+                let _ = lp.registry().deregister(t.stream_mut());
+            }
+            if let Phase::Connecting { last, .. } = &mut st.phase {
+                *last = Some(error);
+            }
+        }
+        self.connect_next(lp, now);
+    }
+
+    /// Readiness during a connect: connected, failed, or not yet.
+    pub(super) fn check_connect(self: &Rc<Self>, lp: &EventLoop, now: Instant) {
+        let outcome = {
+            let st = self.st.borrow();
+            let Some(t) = st.transport.as_ref() else {
+                return;
+            };
+            match t.stream().take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => match t.stream().peer_addr() {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+                    Err(e) => Err(e),
+                },
+            }
+        };
+        match outcome {
+            Ok(false) => {}
+            Ok(true) => self.connected(now),
+            Err(e) => self.address_failed(lp, e, now),
+        }
+    }
+
+    /// TCP is up: start TLS (the ClientHello is the first output) and the
+    /// core (its protocol header follows, encrypted once TLS is up).
+    fn connected(&self, now: Instant) {
+        let mut guard = self.st.borrow_mut();
+        let st = &mut *guard;
+        let Phase::Connecting { endpoint, .. } = st.phase else {
+            return;
+        };
+        let Some(params) = st.endpoints.get(endpoint) else {
+            return;
+        };
+        let nodelay = params.tcp_nodelay();
+        let config = Config::from_params(params);
+        tracing::debug!(host = params.host(), port = params.port(), "connected");
+        #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+        let phase = std::mem::replace(&mut st.phase, Phase::Connected);
+        if let Some(t) = st.transport.as_mut() {
+            // A refused option is not a reason to drop the connection.
+            let _ = t.stream().set_nodelay(nodelay);
+            #[cfg(feature = "tls")]
+            if let Phase::Connecting { tls: Some(tls), .. } = phase {
+                t.start_tls(*tls);
+            }
+        }
+        st.core = Some(Client::new(config, now));
+        st.more_input = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unusable_tls_fails_the_attempt_before_connecting() {
+        let params = ConnectionParameters::new().with_tls_options(
+            crate::params::TlsOptions::new().with_cacertfile("/nonexistent/ca.pem"),
+        );
+        let e = match connecting(&params, 0, Instant::now()) {
+            Err(e) => e,
+            Ok(_) => panic!("an attempt with an unusable TLS setting started"),
+        };
+        #[cfg(feature = "tls")]
+        assert_eq!(
+            e.tls_failure(),
+            Some(crate::error::TlsFailure::Config),
+            "{e:?}"
+        );
+        #[cfg(not(feature = "tls"))]
+        assert!(
+            matches!(&e, Error::Misuse(m) if m.contains("feature \"tls\"")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn plain_attempts_resolve_their_addresses() {
+        let params = ConnectionParameters::new().with_host("127.0.0.1");
+        match connecting(&params, 3, Instant::now()) {
+            Ok(Phase::Connecting {
+                endpoint, addrs, ..
+            }) => {
+                assert_eq!(endpoint, 3);
+                assert_eq!(addrs.len(), 1);
+            }
+            _ => panic!("no connect planned"),
+        }
+    }
+}
