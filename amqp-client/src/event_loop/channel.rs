@@ -5,16 +5,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use amqp_protocol::{basic, BasicProperties, FieldTable};
+use amqp_protocol::{basic, BasicProperties};
 
 use super::state::{completion, Channel, ChannelCallbacks, Connection};
 use super::transport::typed_error;
 use crate::core::{ChannelRef, Client, ConsumerMode, Pending, Settle};
 use crate::error::Error;
-use crate::types::{
-    ConsumeOptions, Delivery, ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage,
-    NackOptions, QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions, Returned,
-};
+use crate::types::{ConsumeOptions, Delivery, Returned};
 
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -23,6 +20,14 @@ impl std::fmt::Debug for Channel {
 }
 
 impl Channel {
+    /// An acknowledgement (no reply): `op` on the core for this channel.
+    fn acknowledge(
+        &self,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.with_core(op)
+    }
+
     /// Runs `op` on the core for this channel; its errors come back typed.
     fn with_core<T>(
         &self,
@@ -33,7 +38,7 @@ impl Channel {
     }
 
     /// Submits a request with `op`; `on_done` gets its outcome.
-    fn call<T: 'static>(
+    fn request<T: 'static>(
         &self,
         op: impl FnOnce(&mut Client, ChannelRef) -> Result<Pending<T>, Error>,
         on_done: Option<impl FnOnce(Result<T, Error>) + 'static>,
@@ -131,139 +136,7 @@ impl Channel {
         self.set_callback(|c| c.on_flow = Some(Rc::new(RefCell::new(callback))));
     }
 
-    // ------------------------------------------------------------ exchanges
-
-    /// exchange.declare of `exchange` of type `kind`.
-    pub fn exchange_declare(
-        &self,
-        exchange: &str,
-        kind: &str,
-        options: ExchangeDeclareOptions,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(
-            |c, ch| c.exchange_declare(ch, exchange, kind, options),
-            on_done,
-        )
-    }
-
-    /// exchange.delete.
-    pub fn exchange_delete(
-        &self,
-        exchange: &str,
-        options: ExchangeDeleteOptions,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.exchange_delete(ch, exchange, options), on_done)
-    }
-
-    /// exchange.bind: route from `source` to `destination`.
-    pub fn exchange_bind(
-        &self,
-        destination: &str,
-        source: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(
-            |c, ch| c.exchange_bind(ch, destination, source, routing_key, arguments),
-            on_done,
-        )
-    }
-
-    /// exchange.unbind.
-    pub fn exchange_unbind(
-        &self,
-        destination: &str,
-        source: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(
-            |c, ch| c.exchange_unbind(ch, destination, source, routing_key, arguments),
-            on_done,
-        )
-    }
-
-    // --------------------------------------------------------------- queues
-
-    /// queue.declare (`""` asks the broker for a name, which the reply
-    /// carries).
-    pub fn queue_declare(
-        &self,
-        queue: &str,
-        options: QueueDeclareOptions,
-        on_done: Option<impl FnOnce(Result<QueueDeclareOk, Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.queue_declare(ch, queue, options), on_done)
-    }
-
-    /// queue.bind.
-    pub fn queue_bind(
-        &self,
-        queue: &str,
-        exchange: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(
-            |c, ch| c.queue_bind(ch, queue, exchange, routing_key, arguments),
-            on_done,
-        )
-    }
-
-    /// queue.unbind.
-    pub fn queue_unbind(
-        &self,
-        queue: &str,
-        exchange: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(
-            |c, ch| c.queue_unbind(ch, queue, exchange, routing_key, arguments),
-            on_done,
-        )
-    }
-
-    /// queue.purge; the callback gets the number of messages purged.
-    pub fn queue_purge(
-        &self,
-        queue: &str,
-        on_done: Option<impl FnOnce(Result<u32, Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.queue_purge(ch, queue), on_done)
-    }
-
-    /// queue.delete; the callback gets the number of messages deleted.
-    pub fn queue_delete(
-        &self,
-        queue: &str,
-        options: QueueDeleteOptions,
-        on_done: Option<impl FnOnce(Result<u32, Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.queue_delete(ch, queue, options), on_done)
-    }
-
-    // ---------------------------------------------------------------- basic
-
-    /// basic.qos.
-    pub fn basic_qos(
-        &self,
-        prefetch_size: u32,
-        prefetch_count: u16,
-        global: bool,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(
-            |c, ch| c.basic_qos(ch, prefetch_size, prefetch_count, global),
-            on_done,
-        )
-    }
+    crate::core::vocabulary::channel_operations!(callback);
 
     /// basic.consume: `on_message` runs on the loop for each delivery until
     /// the consumer is cancelled (deliveries that arrived before cancel-ok
@@ -287,16 +160,6 @@ impl Channel {
         cb.completions
             .insert(pending.request(), completion(pending, on_done));
         Ok(())
-    }
-
-    /// basic.cancel; the consumer's callback is dropped at cancel-ok, once
-    /// the deliveries that arrived before it reached it.
-    pub fn basic_cancel(
-        &self,
-        consumer_tag: &str,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.basic_cancel(ch, consumer_tag), on_done)
     }
 
     /// basic.publish. In confirm mode (after
@@ -335,86 +198,7 @@ impl Channel {
         self.with_core(|c, ch| c.publish_method(ch, method, properties, body, Settle::Event))
     }
 
-    /// basic.get; the callback gets `None` when the queue is empty.
-    pub fn basic_get(
-        &self,
-        queue: &str,
-        no_ack: bool,
-        on_done: Option<impl FnOnce(Result<Option<GetMessage>, Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.basic_get(ch, queue, no_ack), on_done)
-    }
-
-    /// basic.ack.
-    pub fn basic_ack(&self, delivery_tag: u64, multiple: bool) -> Result<(), Error> {
-        self.with_core(|c, ch| c.basic_ack(ch, delivery_tag, multiple))
-    }
-
-    /// basic.nack (by default one message, requeued).
-    pub fn basic_nack(&self, delivery_tag: u64, options: NackOptions) -> Result<(), Error> {
-        self.with_core(|c, ch| c.basic_nack(ch, delivery_tag, options))
-    }
-
-    /// basic.reject.
-    pub fn basic_reject(&self, delivery_tag: u64, requeue: bool) -> Result<(), Error> {
-        self.with_core(|c, ch| c.basic_reject(ch, delivery_tag, requeue))
-    }
-
-    /// basic.recover (RabbitMQ supports `requeue = true` only).
-    pub fn basic_recover(
-        &self,
-        requeue: bool,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.basic_recover(ch, requeue), on_done)
-    }
-
     // ------------------------------------------------------- confirms, tx
-
-    /// confirm.select: from now on the broker acks or nacks every publish,
-    /// publishes get sequence numbers from 1, and
-    /// [`on_confirm`](Self::on_confirm) gets the outcome of each.
-    pub fn confirm_delivery(
-        &self,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.confirm_delivery(ch), on_done)
-    }
-
-    /// tx.select.
-    pub fn tx_select(
-        &self,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.tx_select(ch), on_done)
-    }
-
-    /// tx.commit.
-    pub fn tx_commit(
-        &self,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.tx_commit(ch), on_done)
-    }
-
-    /// tx.rollback.
-    pub fn tx_rollback(
-        &self,
-        on_done: Option<impl FnOnce(Result<(), Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.tx_rollback(ch), on_done)
-    }
-
-    /// channel.flow: asks the broker to stop (`false`) or resume (`true`)
-    /// deliveries; the callback gets the state the broker confirmed.
-    /// RabbitMQ refuses `false` with 540 not-implemented.
-    pub fn flow(
-        &self,
-        active: bool,
-        on_done: Option<impl FnOnce(Result<bool, Error>) + 'static>,
-    ) -> Result<(), Error> {
-        self.call(|c, ch| c.flow(ch, active), on_done)
-    }
 
     /// Closes the channel (channel.close, then close-ok); requests still
     /// queued on it fail, and [`on_close`](Self::on_close) reports the end.

@@ -180,6 +180,11 @@ fn next_action(st: &mut ConnState) -> Option<Action> {
                 channel_callback(cb, channel, |c| &c.on_cancel)
                     .map(|f| Action::Cancelled(f, channel, consumer_tag))
             }
+            Event::ConsumerEnded { .. } => {
+                // Dropped by the next sweep, outside the borrow.
+                cb.sweep = true;
+                None
+            }
             Event::Flow { channel, active } => channel_callback(cb, channel, |c| &c.on_flow)
                 .map(|f| Action::Flow(f, channel, active)),
             Event::Blocked { reason } => {
