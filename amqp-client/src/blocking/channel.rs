@@ -7,11 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use amqp_protocol::{basic, BasicProperties};
-
 use super::shared::{Inner, Shared, Task};
 use crate::core::client::Event;
-use crate::core::{ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending, Settle};
+use crate::core::{ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending};
 use crate::error::Error;
 pub use crate::types::{
     ConsumeOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage, NackOptions,
@@ -182,75 +180,34 @@ impl Channel {
         })
     }
 
-    /// basic.publish. With confirms on ([`confirm_delivery`](Self::confirm_delivery)),
-    /// waits for the broker's ack and fails with [`Error::Nacked`], or with
-    /// [`Error::Unroutable`] when a mandatory message was returned.
-    pub fn basic_publish(
+    /// A publish that waits for its confirm in confirm mode.
+    fn publish_and_wait(
         &self,
-        exchange: &str,
-        routing_key: &str,
-        body: &[u8],
-        properties: &BasicProperties,
-        mandatory: bool,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<(), Error> {
-        let publish = |c: &mut Client, ch| {
-            c.basic_publish(
-                ch,
-                exchange,
-                routing_key,
-                body,
-                properties,
-                mandatory,
-                Settle::Take,
-            )
-        };
-        match self.publish(publish)? {
+        match self.publish(op)? {
             None => Ok(()),
             Some(seq) => self.confirmation(seq).wait(None),
         }
     }
 
-    /// basic.publish without waiting, for confirm mode: returns a handle to
-    /// wait on the broker's answer (see [`Confirmation::wait_all`]).
-    pub fn publish_with_confirm(
+    /// A publish whose confirm is waited for with the [`Confirmation`].
+    fn publish_tracked(
         &self,
-        exchange: &str,
-        routing_key: &str,
-        body: &[u8],
-        properties: &BasicProperties,
-        mandatory: bool,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<Confirmation, Error> {
-        self.shared.lock().core.require_confirm_mode(self.chan)?;
-        let publish = |c: &mut Client, ch| {
-            c.basic_publish(
-                ch,
-                exchange,
-                routing_key,
-                body,
-                properties,
-                mandatory,
-                Settle::Take,
-            )
-        };
-        match self.publish(publish)? {
+        match self.publish(op)? {
             Some(seq) => Ok(self.confirmation(seq)),
-            None => Err(Error::Misuse(
-                "publish_with_confirm needs confirm_delivery() first".into(),
-            )),
+            None => Err(Error::Misuse("a publish without confirm mode".into())),
         }
     }
 
-    /// basic.publish with every argument of the method under the caller's
-    /// control (`immediate`, which RabbitMQ refuses with 540, included);
-    /// does not wait for a confirm.
-    pub fn publish_method(
+    /// A publish whose confirm nobody waits for.
+    fn publish_untracked(
         &self,
-        method: basic::Publish,
-        properties: &BasicProperties,
-        body: &[u8],
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<(), Error> {
-        self.publish(|c, ch| c.publish_method(ch, method, properties, body, Settle::Discard))
-            .map(|_| ())
+        self.publish(op).map(|_| ())
     }
 
     /// Hands a publish to the core; waits (without the lock) while too much

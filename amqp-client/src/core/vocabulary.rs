@@ -6,14 +6,16 @@
 //! An adapter expands [`channel_operations!`] inside its `impl Channel`, in
 //! one of three styles, and provides what the style calls:
 //!
-//! - `blocking`: `fn request<T>(&self, op) -> Result<T, Error>` and
-//!   `fn acknowledge(&self, op) -> Result<(), Error>`;
-//! - `future`: `async fn request<T>(&self, op) -> Result<T, Error>` and
-//!   `fn acknowledge(&self, op) -> Result<(), Error>`;
+//! - `blocking`: `fn request<T>(&self, op) -> Result<T, Error>`,
+//!   `fn acknowledge(&self, op) -> Result<(), Error>`, and for publishes
+//!   `publish_and_wait` (waits for the confirm in confirm mode),
+//!   `publish_tracked` (gives a `Confirmation`) and `publish_untracked`;
+//! - `future`: the same, `request` and the publishes being `async`;
 //! - `callback`: `fn request<T: 'static>(&self, op, on_done: Option<impl
 //!   FnOnce(Result<T, Error>) + 'static>) -> Result<(), Error>` (the methods
-//!   take a trailing `on_done`) and `fn acknowledge(&self, op) -> Result<(),
-//!   Error>`.
+//!   take a trailing `on_done`), `fn acknowledge(&self, op) -> Result<(),
+//!   Error>` and `fn publish(&self, op) -> Result<Option<u64>, Error>` (the
+//!   outcome goes to `on_confirm`).
 //!
 //! `op` is a closure `FnOnce(&mut Client, ChannelRef) -> Result<Pending<T>,
 //! Error>` (or `-> Result<(), Error>` for acknowledgements) calling the
@@ -100,6 +102,7 @@ macro_rules! channel_operations {
             /// `false` with 540 not-implemented.
             fn flow(active: bool) -> bool;
         }
+        $crate::core::vocabulary::channel_operations! { @publish $style }
         $crate::core::vocabulary::channel_operations! { @acks $style
             /// basic.ack: the delivery (with `multiple`, every earlier one
             /// of the channel too) is done with. Never waits.
@@ -109,6 +112,95 @@ macro_rules! channel_operations {
             fn basic_nack(delivery_tag: u64, options: $crate::types::NackOptions);
             /// basic.reject: basic.nack of one delivery. Never waits.
             fn basic_reject(delivery_tag: u64, requeue: bool);
+        }
+    };
+    (@publish blocking) => {
+        /// basic.publish of `body` to `exchange` with `routing_key`. In
+        /// confirm mode ([`confirm_delivery`](Self::confirm_delivery)),
+        /// waits for the broker's answer: `Ok` for an ack,
+        /// [`Error::Nacked`](crate::Error::Nacked), or
+        /// [`Error::Unroutable`](crate::Error::Unroutable) when a mandatory
+        /// message was returned.
+        pub fn basic_publish(
+            &self,
+            exchange: &str,
+            routing_key: &str,
+            body: &[u8],
+            properties: &$crate::BasicProperties,
+            mandatory: bool,
+        ) -> Result<(), $crate::Error> {
+            self.publish_and_wait(|c, ch| {
+                let settle = $crate::core::Settle::Take;
+                c.basic_publish(ch, exchange, routing_key, body, properties, mandatory, settle)
+            })
+        }
+
+        /// basic.publish in confirm mode without waiting: the returned
+        /// [`Confirmation`] waits for the broker's answer. Publish many, then
+        /// wait for them, to pipeline.
+        pub fn publish_with_confirm(
+            &self,
+            exchange: &str,
+            routing_key: &str,
+            body: &[u8],
+            properties: &$crate::BasicProperties,
+            mandatory: bool,
+        ) -> Result<Confirmation, $crate::Error> {
+            self.publish_tracked(|c, ch| {
+                c.require_confirm_mode(ch)?;
+                let settle = $crate::core::Settle::Take;
+                c.basic_publish(ch, exchange, routing_key, body, properties, mandatory, settle)
+            })
+        }
+
+        /// basic.publish with every argument of the method under the
+        /// caller's control (`immediate`, which RabbitMQ refuses with 540,
+        /// included); does not wait for a confirm.
+        pub fn publish_method(
+            &self,
+            method: $crate::protocol::basic::Publish,
+            properties: &$crate::BasicProperties,
+            body: &[u8],
+        ) -> Result<(), $crate::Error> {
+            self.publish_untracked(|c, ch| {
+                let settle = $crate::core::Settle::Discard;
+                c.publish_method(ch, method, properties, body, settle)
+            })
+        }
+    };
+    (@publish callback) => {
+        /// basic.publish of `body` to `exchange` with `routing_key`. In
+        /// confirm mode (after [`confirm_delivery`](Self::confirm_delivery))
+        /// returns the publish sequence number, and
+        /// [`on_confirm`](Self::on_confirm) gets its outcome.
+        pub fn basic_publish(
+            &self,
+            exchange: &str,
+            routing_key: &str,
+            body: &[u8],
+            properties: &$crate::BasicProperties,
+            mandatory: bool,
+        ) -> Result<Option<u64>, $crate::Error> {
+            self.publish(|c, ch| {
+                let settle = $crate::core::Settle::Event;
+                c.basic_publish(ch, exchange, routing_key, body, properties, mandatory, settle)
+            })
+        }
+
+        /// basic.publish with every argument of the method under the
+        /// caller's control (`immediate`, which RabbitMQ refuses with 540,
+        /// included); its outcome in confirm mode goes to
+        /// [`on_confirm`](Self::on_confirm) too.
+        pub fn publish_method(
+            &self,
+            method: $crate::protocol::basic::Publish,
+            properties: &$crate::BasicProperties,
+            body: &[u8],
+        ) -> Result<Option<u64>, $crate::Error> {
+            self.publish(|c, ch| {
+                let settle = $crate::core::Settle::Event;
+                c.publish_method(ch, method, properties, body, settle)
+            })
         }
     };
     (@table $style:ident $(

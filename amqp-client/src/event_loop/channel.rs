@@ -5,11 +5,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use amqp_protocol::{basic, BasicProperties};
-
 use super::state::{completion, Channel, ChannelCallbacks, Connection};
 use super::transport::typed_error;
-use crate::core::{ChannelRef, Client, ConsumerMode, Pending, Settle};
+use crate::core::{ChannelRef, Client, ConsumerMode, Pending};
 use crate::error::Error;
 use crate::types::{ConsumeOptions, Delivery, Returned};
 
@@ -162,40 +160,12 @@ impl Channel {
         Ok(())
     }
 
-    /// basic.publish. In confirm mode (after
-    /// [`confirm_delivery`](Self::confirm_delivery)) returns the publish
-    /// sequence number, and [`on_confirm`](Self::on_confirm) gets its
-    /// outcome.
-    pub fn basic_publish(
+    /// A publish; its outcome in confirm mode goes to `on_confirm`.
+    fn publish(
         &self,
-        exchange: &str,
-        routing_key: &str,
-        body: &[u8],
-        properties: &BasicProperties,
-        mandatory: bool,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<Option<u64>, Error> {
-        self.with_core(|c, ch| {
-            c.basic_publish(
-                ch,
-                exchange,
-                routing_key,
-                body,
-                properties,
-                mandatory,
-                Settle::Event,
-            )
-        })
-    }
-
-    /// basic.publish with every argument of the method under the caller's
-    /// control (`immediate`, which RabbitMQ refuses with 540, included).
-    pub fn publish_method(
-        &self,
-        method: basic::Publish,
-        properties: &BasicProperties,
-        body: &[u8],
-    ) -> Result<Option<u64>, Error> {
-        self.with_core(|c, ch| c.publish_method(ch, method, properties, body, Settle::Event))
+        self.with_core(op)
     }
 
     // ------------------------------------------------------- confirms, tx
