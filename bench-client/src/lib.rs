@@ -1,9 +1,14 @@
-//! What the four client binaries share: arguments, the scenarios, timing,
+//! What the client binaries share: arguments, the scenarios, timing,
 //! `getrusage(RUSAGE_SELF)` (all threads of the process), percentiles, the
 //! one-line JSON result, and two helpers built on `amqp-client` — the
 //! pre-fill of the consume scenarios and the clean-up of a queue after an
 //! error — so that every client gets the same queue contents and the same
 //! safety net.
+//!
+//! `before/` compiles this file and our binaries once more against
+//! `amqp-client` as of an earlier commit, with the feature `before`: the
+//! few API differences are switched in one `api` module per file, and
+//! every label gets [`BUILD`] appended (`ours-before`, ...).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -16,6 +21,19 @@ pub const PREFETCH: u16 = 1000;
 pub const FRAME_MAX: u32 = 131_072;
 /// The broker, unless `--uri` or `AMQP_URI` says otherwise.
 pub const DEFAULT_URI: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// Appended to the labels of our clients: `"-before"` in the build of
+/// `before/` (the client as of an earlier commit), empty here.
+pub const BUILD: &str = if cfg!(feature = "before") {
+    "-before"
+} else {
+    ""
+};
+
+/// The label of one of our clients in this build: `name` + [`BUILD`].
+pub fn label(name: &str) -> String {
+    format!("{name}{BUILD}")
+}
 
 /// One benchmark scenario; each process runs exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,12 +439,28 @@ fn ours_connection(uri: &str, name: &str) -> Result<amqp_client::blocking::Conne
     amqp_client::blocking::Connection::open(params).map_err(|e| e.to_string())
 }
 
+/// What differs in the blocking API this file uses, between `amqp-client`
+/// now and as of the `before` build.
+mod api {
+    use amqp_client::blocking::Channel;
+    use amqp_client::Error;
+
+    #[cfg(not(feature = "before"))]
+    pub(crate) fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
+        ch.queue_delete(queue, Default::default())
+    }
+
+    #[cfg(feature = "before")]
+    pub(crate) fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
+        ch.queue_delete(queue, false, false)
+    }
+}
+
 /// Deletes `queue` (if it exists) on a fresh `amqp-client` connection.
 pub fn delete_queue(uri: &str, queue: &str) -> Result<(), String> {
     let conn = ours_connection(uri, "bench clean-up")?;
     let ch = conn.channel().map_err(|e| e.to_string())?;
-    ch.queue_delete(queue, false, false)
-        .map_err(|e| e.to_string())?;
+    api::queue_delete(&ch, queue).map_err(|e| e.to_string())?;
     conn.close().map_err(|e| e.to_string())
 }
 

@@ -13,20 +13,45 @@ use amqp_client::blocking::{
 };
 use amqp_client::{ConnectionParameters, Error};
 use amqp_client_bench::{
-    latency_warmup, main_for, parse_args, payload, prefill, Args, Latencies, Meter, Report,
-    Scenario, CONFIRM_WINDOW, FRAME_MAX, POLL_INTERVAL, PREFETCH, STALL_TIMEOUT,
+    label, latency_warmup, main_for, parse_args, payload, prefill, Args, Latencies, Meter,
+    Report, Scenario, CONFIRM_WINDOW, FRAME_MAX, POLL_INTERVAL, PREFETCH, STALL_TIMEOUT,
 };
 use amqp_protocol::BasicProperties;
 
+/// What differs between `amqp-client` now and as of the `before` build.
+mod api {
+    use super::{Channel, Connection, Error};
+
+    #[cfg(not(feature = "before"))]
+    pub fn frame_max(conn: &Connection) -> u32 {
+        conn.tuning().frame_max
+    }
+
+    #[cfg(not(feature = "before"))]
+    pub fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
+        ch.queue_delete(queue, Default::default())
+    }
+
+    #[cfg(feature = "before")]
+    pub fn frame_max(conn: &Connection) -> u32 {
+        conn.server_properties().1.frame_max
+    }
+
+    #[cfg(feature = "before")]
+    pub fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
+        ch.queue_delete(queue, false, false)
+    }
+}
+
 fn main() {
     let args = parse_args("ours", &["iter", "callback"]);
-    let client = if args.mode == "callback" {
+    let client = label(if args.mode == "callback" {
         "ours-cb"
     } else {
         "ours"
-    };
-    main_for(client, args.clone(), |args, queue| {
-        run(client, args, queue).map_err(|e| e.to_string())
+    });
+    main_for(&client, args.clone(), |args, queue| {
+        run(&client, args, queue).map_err(|e| e.to_string())
     });
 }
 
@@ -48,7 +73,7 @@ fn run(client: &str, args: &Args, queue: &str) -> Result<Report, Error> {
         .with_frame_max(FRAME_MAX)
         .with_connection_name(format!("bench {client}"));
     let conn = Connection::open(params)?;
-    let frame_max = conn.server_properties().1.frame_max;
+    let frame_max = api::frame_max(&conn);
     let ch = conn.channel()?;
     ch.queue_declare(queue, QueueDeclareOptions::default())?;
     let body = payload(args.size);
@@ -201,7 +226,7 @@ fn run(client: &str, args: &Args, queue: &str) -> Result<Report, Error> {
             m
         }
     };
-    ch.queue_delete(queue, false, false)?;
+    api::queue_delete(&ch, queue)?;
     conn.close()?;
     Ok(Report {
         client: client.to_owned(),

@@ -9,15 +9,46 @@ use std::time::{Duration, Instant};
 use amqp_client::tokio::{Channel, Confirmation, Connection, ConsumeOptions, QueueDeclareOptions};
 use amqp_client::{ConnectionParameters, Error};
 use amqp_client_bench::{
-    latency_warmup, main_for, parse_args, payload, prefill, Args, Latencies, Meter, Report,
+    label, latency_warmup, main_for, parse_args, payload, prefill, Args, Latencies, Meter, Report,
     Scenario, CONFIRM_WINDOW, FRAME_MAX, POLL_INTERVAL, PREFETCH, STALL_TIMEOUT,
 };
 use amqp_protocol::BasicProperties;
 use futures_util::StreamExt;
 
+/// What differs between `amqp-client` now and as of the `before` build.
+mod api {
+    use super::{Channel, Error};
+
+    #[cfg(not(feature = "before"))]
+    pub async fn basic_ack(ch: &Channel, delivery_tag: u64) -> Result<(), Error> {
+        ch.basic_ack(delivery_tag, false).await
+    }
+
+    #[cfg(not(feature = "before"))]
+    pub async fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
+        ch.queue_delete(queue, false, false).await
+    }
+
+    #[cfg(feature = "before")]
+    pub async fn basic_ack(ch: &Channel, delivery_tag: u64) -> Result<(), Error> {
+        ch.basic_ack(delivery_tag, false).await
+    }
+
+    #[cfg(feature = "before")]
+    pub async fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
+        ch.queue_delete(queue, false, false).await
+    }
+}
+
+/// The label of this run: `ours-tokio`, `-ct` or `-sp` for the mode, then
+/// `-before` in the `before` build.
+fn client(args: &Args) -> String {
+    label(&amqp_client_bench::tokio_label("ours-tokio", args))
+}
+
 fn main() {
     let args = parse_args("ours-tokio", amqp_client_bench::TOKIO_MODES);
-    let client = amqp_client_bench::tokio_label("ours-tokio", &args);
+    let client = client(&args);
     main_for(&client, args.clone(), |args, queue| {
         let rt = amqp_client_bench::tokio_runtime(args)?;
         let (owned, queue) = (args.clone(), queue.to_owned());
@@ -48,7 +79,7 @@ async fn run(args: &Args, queue: &str) -> Result<Report, Error> {
     let params = ConnectionParameters::from_uri(&args.uri)
         .map_err(|e| Error::Misuse(e.to_string()))?
         .with_frame_max(FRAME_MAX)
-        .with_connection_name("bench ours-tokio");
+        .with_connection_name(format!("bench {}", client(args)));
     let conn = Connection::open(params).await?;
     let frame_max = conn.tuning().frame_max;
     let ch = conn.channel().await?;
@@ -123,7 +154,7 @@ async fn run(args: &Args, queue: &str) -> Result<Report, Error> {
                     .map_err(|_| timeout("a delivery"))?
                     .ok_or_else(|| Error::Misuse("the consumer ended".into()))??;
                 if !no_ack {
-                    ch.basic_ack(d.delivery_tag, false).await?;
+                    api::basic_ack(&ch, d.delivery_tag).await?;
                 }
             }
             let left = passive(&ch, queue).await?;
@@ -170,10 +201,10 @@ async fn run(args: &Args, queue: &str) -> Result<Report, Error> {
             m
         }
     };
-    ch.queue_delete(queue, false, false).await?;
+    api::queue_delete(&ch, queue).await?;
     conn.close().await?;
     Ok(Report {
-        client: amqp_client_bench::tokio_label("ours-tokio", args),
+        client: client(args),
         args: args.clone(),
         measured,
         latencies,
