@@ -343,6 +343,14 @@ impl Client {
         !self.consumers.any_full()
     }
 
+    /// Whether a consumer has a buffer limit ([`ConsumerMode::Buffer`] with
+    /// a `limit`): an adapter then feeds input in small slices, checking
+    /// [`wants_input`](Self::wants_input) between them, so that reading
+    /// stops close to the limit.
+    pub fn has_bounded_consumers(&self) -> bool {
+        self.consumers.any_bounded()
+    }
+
     /// The next waiter to wake.
     pub fn poll_ready(&mut self) -> Option<Ready> {
         self.ready.pop_front()
@@ -610,6 +618,7 @@ impl Client {
             return buffered.len();
         }
         c.ended.get_or_insert(None);
+        self.consumers.unlimit(id);
         self.ready.push_back(Ready::Consumer(id));
         0
     }
@@ -791,6 +800,7 @@ impl Client {
                     c.ended.get_or_insert(Some(Error::ConsumerCancelled {
                         consumer_tag: consumer_tag.clone(),
                     }));
+                    self.consumers.unlimit(id);
                     self.ready.push_back(Ready::Consumer(id));
                 }
                 self.events.push_back(Event::ConsumerCancelled {
@@ -905,6 +915,7 @@ impl Client {
                 self.consumers.remove(id);
             } else {
                 c.ended.get_or_insert(Some(error.clone()));
+                self.consumers.unlimit(id);
                 self.ready.push_back(Ready::Consumer(id));
             }
         }
