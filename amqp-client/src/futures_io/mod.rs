@@ -81,8 +81,8 @@ pub use crate::asynch::BoxFuture;
 pub use crate::asynch::{Channel, Confirmation, Connection, Consumer};
 pub use crate::core::Tuning;
 pub use crate::types::{
-    ConsumeOptions, Delivery, ExchangeDeclareOptions, GetMessage, QueueDeclareOk,
-    QueueDeclareOptions, Returned,
+    ConsumeOptions, Delivery, ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage,
+    NackOptions, QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions, Returned,
 };
 
 /// What the connection needs from the async runtime: TCP connections, a

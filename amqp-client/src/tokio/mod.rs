@@ -28,7 +28,7 @@
 //! if let Some(delivery) = consumer.next().await {
 //!     let delivery = delivery?;
 //!     println!("{:?}", delivery.body);
-//!     ch.basic_ack(delivery.delivery_tag, false).await?;
+//!     ch.basic_ack(delivery.delivery_tag, false)?;
 //! }
 //! let requeued = consumer.cancel().await?;
 //! assert_eq!(requeued, 0);
@@ -107,8 +107,8 @@ use crate::params::{ConnectionParameters, Endpoints};
 pub use crate::asynch::{Channel, Confirmation, Connection, Consumer};
 pub use crate::core::Tuning;
 pub use crate::types::{
-    ConsumeOptions, Delivery, ExchangeDeclareOptions, GetMessage, QueueDeclareOk,
-    QueueDeclareOptions, Returned,
+    ConsumeOptions, Delivery, ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage,
+    NackOptions, QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions, Returned,
 };
 
 /// tokio's timer.

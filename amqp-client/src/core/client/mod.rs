@@ -352,6 +352,14 @@ impl Client {
         !self.consumers.any_full()
     }
 
+    /// Whether a consumer has a buffer limit ([`ConsumerMode::Buffer`] with
+    /// a `limit`): an adapter then feeds input in small slices, checking
+    /// [`wants_input`](Self::wants_input) between them, so that reading
+    /// stops close to the limit.
+    pub fn has_bounded_consumers(&self) -> bool {
+        self.consumers.any_bounded()
+    }
+
     /// The next waiter to wake.
     pub fn poll_ready(&mut self) -> Option<Ready> {
         self.ready.pop_front()
@@ -630,6 +638,7 @@ impl Client {
             return buffered.len();
         }
         c.ended.get_or_insert(None);
+        self.consumers.unlimit(id);
         self.ready.push_back(Ready::Consumer(id));
         0
     }
@@ -823,6 +832,7 @@ impl Client {
                     c.ended.get_or_insert(Some(Error::ConsumerCancelled {
                         consumer_tag: consumer_tag.clone(),
                     }));
+                    self.consumers.unlimit(id);
                     self.ready.push_back(Ready::Consumer(id));
                 }
                 self.events.push_back(Event::ConsumerCancelled {
@@ -940,6 +950,7 @@ impl Client {
                 self.forget(id);
             } else {
                 c.ended.get_or_insert(Some(error.clone()));
+                self.consumers.unlimit(id);
                 self.ready.push_back(Ready::Consumer(id));
             }
         }
