@@ -6,16 +6,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use amqp_protocol::{basic, BasicProperties, FieldTable};
-
 use super::consumer::{Confirmation, Consumer};
 use super::shared::{Shared, HIGH_WATER, LAZY_BYTES};
-use crate::core::{ChannelRef, Client, ConsumerMode, Pending, Settle};
+use crate::core::{ChannelRef, Client, ConsumerMode, Pending};
 use crate::error::Error;
-use crate::types::{
-    ConsumeOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage, NackOptions,
-    QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions, Returned,
-};
+use crate::types::{ConsumeOptions, Returned};
 
 /// Awaits the outcome of one request. Dropped early, it leaves the request
 /// to complete in the background: the core discards the reply or undoes
@@ -143,118 +138,7 @@ impl Channel {
         request(&self.shared, |c| op(c, self.chan)).await
     }
 
-    // ------------------------------------------------------------ exchanges
-
-    /// exchange.declare.
-    pub async fn exchange_declare(
-        &self,
-        exchange: &str,
-        kind: &str,
-        options: ExchangeDeclareOptions,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.exchange_declare(ch, exchange, kind, options))
-            .await
-    }
-
-    /// exchange.delete.
-    pub async fn exchange_delete(
-        &self,
-        exchange: &str,
-        options: ExchangeDeleteOptions,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.exchange_delete(ch, exchange, options))
-            .await
-    }
-
-    /// exchange.bind: route from `source` to `destination`.
-    pub async fn exchange_bind(
-        &self,
-        destination: &str,
-        source: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.exchange_bind(ch, destination, source, routing_key, arguments))
-            .await
-    }
-
-    /// exchange.unbind.
-    pub async fn exchange_unbind(
-        &self,
-        destination: &str,
-        source: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.exchange_unbind(ch, destination, source, routing_key, arguments))
-            .await
-    }
-
-    // --------------------------------------------------------------- queues
-
-    /// queue.declare; `""` asks the broker for a name.
-    pub async fn queue_declare(
-        &self,
-        queue: &str,
-        options: QueueDeclareOptions,
-    ) -> Result<QueueDeclareOk, Error> {
-        self.request(|c, ch| c.queue_declare(ch, queue, options))
-            .await
-    }
-
-    /// queue.bind.
-    pub async fn queue_bind(
-        &self,
-        queue: &str,
-        exchange: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.queue_bind(ch, queue, exchange, routing_key, arguments))
-            .await
-    }
-
-    /// queue.unbind.
-    pub async fn queue_unbind(
-        &self,
-        queue: &str,
-        exchange: &str,
-        routing_key: &str,
-        arguments: FieldTable,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.queue_unbind(ch, queue, exchange, routing_key, arguments))
-            .await
-    }
-
-    /// queue.purge; returns the number of messages purged.
-    pub async fn queue_purge(&self, queue: &str) -> Result<u32, Error> {
-        self.request(|c, ch| c.queue_purge(ch, queue)).await
-    }
-
-    /// queue.delete; returns the number of messages deleted with it.
-    pub async fn queue_delete(
-        &self,
-        queue: &str,
-        options: QueueDeleteOptions,
-    ) -> Result<u32, Error> {
-        self.request(|c, ch| c.queue_delete(ch, queue, options))
-            .await
-    }
-
-    // ---------------------------------------------------------------- basic
-
-    /// basic.qos. With a prefetch count, the broker never has more than that
-    /// many unacked deliveries out per consumer (per channel with `global`),
-    /// which also bounds what a [`Consumer`] buffers.
-    pub async fn basic_qos(
-        &self,
-        prefetch_size: u32,
-        prefetch_count: u16,
-        global: bool,
-    ) -> Result<(), Error> {
-        self.request(|c, ch| c.basic_qos(ch, prefetch_size, prefetch_count, global))
-            .await
-    }
+    crate::core::vocabulary::channel_operations!(future);
 
     /// basic.consume: the deliveries as a [`Consumer`] stream.
     ///
@@ -314,48 +198,19 @@ impl Channel {
         }
     }
 
-    /// basic.cancel by consumer tag. The [`Consumer`] stream yields what it
-    /// had buffered, then ends. [`Consumer::cancel`] also requeues the
-    /// buffered messages.
-    pub async fn basic_cancel(&self, consumer_tag: &str) -> Result<(), Error> {
-        self.request(|c, ch| c.basic_cancel(ch, consumer_tag)).await
-    }
-
-    /// basic.publish. With confirms on ([`confirm_delivery`](Self::confirm_delivery)),
-    /// waits for the broker's answer: `Ok` for an ack, [`Error::Nacked`], or
-    /// [`Error::Unroutable`] when a mandatory message was returned.
-    ///
-    /// Waits only while too much output is queued in front of the socket
-    /// (back-pressure); otherwise the message is handed to the connection at
-    /// once.
-    pub async fn basic_publish(
+    /// A publish that awaits its confirm in confirm mode.
+    async fn publish_and_wait(
         &self,
-        exchange: &str,
-        routing_key: &str,
-        body: &[u8],
-        properties: &BasicProperties,
-        mandatory: bool,
+        len: usize,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<(), Error> {
-        let publish = |c: &mut Client, ch, settle| {
-            c.basic_publish(
-                ch,
-                exchange,
-                routing_key,
-                body,
-                properties,
-                mandatory,
-                settle,
-            )
-        };
-        match self.publish(body.len(), Settle::Take, publish).await? {
+        match self.publish(len, true, op).await? {
             None => Ok(()),
             Some(seq) => Confirmation::new(self.shared.clone(), self.chan, seq).await,
         }
     }
 
-    /// basic.publish in confirm mode without waiting for the broker's
-    /// answer: the returned [`Confirmation`] is a future of it. Publish many,
-    /// then await them (in any order) to pipeline.
+    /// A publish whose confirm is the returned [`Confirmation`].
     ///
     /// While the broker still owes this channel confirms of earlier
     /// publishes, a publish does not wake the connection's driver task: it
@@ -365,72 +220,37 @@ impl Channel {
     /// publishes awaiting their confirms on the connection (a deep pipeline,
     /// kept for throughput), the broker's confirms are read once a
     /// millisecond rather than as each arrives (tokio over TCP on Linux,
-    /// with receive coalescing on; see
-    /// [`ConnectionParameters::with_receive_coalescing`]): the
-    /// publisher then wakes once per batch of confirms, and a confirm may be
-    /// reported up to a millisecond late.
-    ///
-    /// [`ConnectionParameters::with_receive_coalescing`]: crate::ConnectionParameters::with_receive_coalescing
-    pub async fn publish_with_confirm(
+    /// with receive coalescing on): the publisher then wakes once per batch
+    /// of confirms, and a confirm may be reported up to a millisecond late.
+    async fn publish_tracked(
         &self,
-        exchange: &str,
-        routing_key: &str,
-        body: &[u8],
-        properties: &BasicProperties,
-        mandatory: bool,
+        len: usize,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<Confirmation, Error> {
-        let not_confirming =
-            || Error::Misuse("publish_with_confirm needs confirm_delivery() first".into());
-        {
-            let inner = self.shared.lock();
-            if !inner.client.is_confirm_mode(self.chan) {
-                return Err(inner
-                    .channel_error(self.chan)
-                    .unwrap_or_else(not_confirming));
-            }
-        }
-        let publish = |c: &mut Client, ch, settle| {
-            c.basic_publish(
-                ch,
-                exchange,
-                routing_key,
-                body,
-                properties,
-                mandatory,
-                settle,
-            )
-        };
-        match self.publish(body.len(), Settle::Take, publish).await? {
+        match self.publish(len, true, op).await? {
             Some(seq) => Ok(Confirmation::new(self.shared.clone(), self.chan, seq)),
-            None => Err(not_confirming()),
+            None => Err(Error::Misuse("a publish without confirm mode".into())),
         }
     }
 
-    /// basic.publish with every argument of the method under the caller's
-    /// control (`immediate`, which RabbitMQ refuses with 540, included);
-    /// does not wait for a confirm.
-    pub async fn publish_method(
+    /// A publish whose confirm nobody awaits.
+    async fn publish_untracked(
         &self,
-        method: basic::Publish,
-        properties: &BasicProperties,
-        body: &[u8],
+        len: usize,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<(), Error> {
-        let publish =
-            |c: &mut Client, ch, settle| c.publish_method(ch, method, properties, body, settle);
-        self.publish(body.len(), Settle::Discard, publish)
-            .await
-            .map(|_| ())
+        self.publish(len, false, op).await.map(|_| ())
     }
 
     /// Waits for output room, then hands the message (`len` bytes of body)
     /// to the core with `op`, in one step: either the future completes and
     /// the message is queued, or it was not published. In confirm mode, its
-    /// sequence number, whose outcome `settle` says what becomes of.
+    /// sequence number; `tracked`: someone awaits its confirm.
     async fn publish(
         &self,
         len: usize,
-        settle: Settle,
-        op: impl FnOnce(&mut Client, ChannelRef, Settle) -> Result<Option<u64>, Error>,
+        tracked: bool,
+        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<Option<u64>, Error> {
         let mut op = Some(op);
         poll_fn(|cx| {
@@ -445,8 +265,8 @@ impl Channel {
             let Some(op) = op.take() else {
                 return Poll::Ready(Err(Error::Misuse("publish polled after completion".into())));
             };
-            let earlier_due = settle == Settle::Take && inner.client.confirms_due(self.chan);
-            let seq = op(&mut inner.client, self.chan, settle).map_err(|e| inner.explain(e))?;
+            let earlier_due = tracked && inner.client.confirms_due(self.chan);
+            let seq = op(&mut inner.client, self.chan).map_err(|e| inner.explain(e))?;
             inner.queued += len;
             // Like Nagle's algorithm for confirms: while the broker owes
             // this channel confirms of earlier publishes, the driver will
@@ -463,26 +283,6 @@ impl Channel {
             Poll::Ready(Ok(seq))
         })
         .await
-    }
-
-    /// basic.get; `None` when the queue is empty.
-    pub async fn basic_get(&self, queue: &str, no_ack: bool) -> Result<Option<GetMessage>, Error> {
-        self.request(|c, ch| c.basic_get(ch, queue, no_ack)).await
-    }
-
-    /// basic.ack. No reply: done once handed to the connection.
-    pub fn basic_ack(&self, delivery_tag: u64, multiple: bool) -> Result<(), Error> {
-        self.acknowledge(|c, ch| c.basic_ack(ch, delivery_tag, multiple))
-    }
-
-    /// basic.nack (requeue by default, see [`NackOptions`]). No reply.
-    pub fn basic_nack(&self, delivery_tag: u64, options: NackOptions) -> Result<(), Error> {
-        self.acknowledge(|c, ch| c.basic_nack(ch, delivery_tag, options))
-    }
-
-    /// basic.reject. No reply.
-    pub fn basic_reject(&self, delivery_tag: u64, requeue: bool) -> Result<(), Error> {
-        self.acknowledge(|c, ch| c.basic_reject(ch, delivery_tag, requeue))
     }
 
     /// Hands an acknowledgement (ack, nack, reject) to the core. While one
@@ -508,11 +308,6 @@ impl Channel {
         Ok(())
     }
 
-    /// basic.recover (RabbitMQ supports `requeue = true` only).
-    pub async fn basic_recover(&self, requeue: bool) -> Result<(), Error> {
-        self.request(|c, ch| c.basic_recover(ch, requeue)).await
-    }
-
     /// Called with this channel and each message the broker returns on it
     /// (a mandatory publish it could not route). Runs on the driver task:
     /// keep it short and non-blocking.
@@ -520,33 +315,6 @@ impl Channel {
         self.shared
             .lock()
             .set_on_return(self.chan, Arc::new(callback));
-    }
-
-    /// confirm.select: from now on the broker acks or nacks every publish.
-    pub async fn confirm_delivery(&self) -> Result<(), Error> {
-        self.request(|c, ch| c.confirm_delivery(ch)).await
-    }
-
-    /// tx.select.
-    pub async fn tx_select(&self) -> Result<(), Error> {
-        self.request(|c, ch| c.tx_select(ch)).await
-    }
-
-    /// tx.commit.
-    pub async fn tx_commit(&self) -> Result<(), Error> {
-        self.request(|c, ch| c.tx_commit(ch)).await
-    }
-
-    /// tx.rollback.
-    pub async fn tx_rollback(&self) -> Result<(), Error> {
-        self.request(|c, ch| c.tx_rollback(ch)).await
-    }
-
-    /// channel.flow: asks the broker to stop (false) or resume (true)
-    /// deliveries; the broker's answer. RabbitMQ refuses `false` with 540
-    /// not-implemented.
-    pub async fn flow(&self, active: bool) -> Result<bool, Error> {
-        self.request(|c, ch| c.flow(ch, active)).await
     }
 
     /// Closes the channel (channel.close, then close-ok) and waits for the
