@@ -62,7 +62,7 @@ pub use client::{
     ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending, Ready, Settle,
 };
 pub use config::{Config, HeartbeatFn};
-pub use connect::Connecting;
+pub use connect::{Connecting, Dialing};
 pub use connection::Connection;
 pub use event::{Content, Event, RequestId, Tuning};
 pub use timers::{TimerId, Timers};
