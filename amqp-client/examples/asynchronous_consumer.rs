@@ -16,7 +16,8 @@
 use std::time::{Duration, Instant};
 
 use amqp_client::tokio::{
-    Channel, Connection, ConsumeOptions, ExchangeDeclareOptions, QueueDeclareOptions,
+    Channel, Connection, ConsumeOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use amqp_client::Error;
 use amqp_protocol::FieldTable;
@@ -80,7 +81,7 @@ async fn consume(
                         delivery.routing_key.to_string_lossy(),
                         String::from_utf8_lossy(&delivery.body)
                     );
-                    ch.basic_ack(delivery.delivery_tag, false).await?;
+                    ch.basic_ack(delivery.delivery_tag, false)?;
                 }
                 Some(Err(e)) => break End::Lost(e),
                 None => break End::Lost(Error::Misuse("the consumer ended".into())),
@@ -93,8 +94,10 @@ async fn consume(
     // Graceful stop: cancel (unacked messages go back), clean up, close.
     let requeued = consumer.cancel().await?;
     println!("cancelled the consumer; {requeued} buffered messages requeued");
-    ch.queue_delete(QUEUE, false, false).await?;
-    ch.exchange_delete(EXCHANGE, false).await?;
+    ch.queue_delete(QUEUE, QueueDeleteOptions::default())
+        .await?;
+    ch.exchange_delete(EXCHANGE, ExchangeDeleteOptions::default())
+        .await?;
     conn.close().await?;
     println!("closed");
     Ok(End::Stopped)

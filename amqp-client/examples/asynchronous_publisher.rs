@@ -16,7 +16,10 @@
 
 use std::time::Duration;
 
-use amqp_client::tokio::{Connection, ExchangeDeclareOptions, QueueDeclareOptions};
+use amqp_client::tokio::{
+    Connection, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
 use amqp_client::Error;
 use amqp_protocol::{BasicProperties, FieldTable, ShortStr};
 use futures_util::stream::FuturesUnordered;
@@ -51,7 +54,7 @@ async fn publish(
     ch.queue_bind(QUEUE, EXCHANGE, ROUTING_KEY, FieldTable::new())
         .await?;
     ch.confirm_delivery().await?;
-    ch.on_return(|r| eprintln!("returned: {}", r.reason));
+    ch.on_return(|_, r| eprintln!("returned: {}", r.reason));
 
     let properties = BasicProperties::default()
         .with_app_id(ShortStr::from_static("example-publisher"))
@@ -77,8 +80,11 @@ async fn publish(
         record(stats, seq, outcome)?;
     }
     println!("{stats:?}, 0 outstanding");
-    let left = ch.queue_delete(QUEUE, false, false).await?;
-    ch.exchange_delete(EXCHANGE, false).await?;
+    let left = ch
+        .queue_delete(QUEUE, QueueDeleteOptions::default())
+        .await?;
+    ch.exchange_delete(EXCHANGE, ExchangeDeleteOptions::default())
+        .await?;
     println!("deleted {QUEUE} with its {left} messages, and {EXCHANGE}");
     conn.close().await
 }

@@ -1,30 +1,34 @@
-//! Driving the sans-IO connection core over I/O of one's own: the Rust
+//! Driving the sans-IO client core over I/O of one's own: the Rust
 //! counterpart of Pika's "Extending to support additional I/O frameworks".
 //!
-//! [`amqp_client::core::Connection`] never touches a socket or a clock. An
-//! adapter for any I/O framework (an event loop, a runtime, a simulated
-//! network) keeps this contract:
+//! [`amqp_client::core::Client`] never touches a socket or a clock; every
+//! adapter of this crate drives it, and an adapter for any other I/O
+//! framework (an event loop, a runtime, a simulated network) keeps the same
+//! contract:
 //!
 //! - **bytes in**: whatever the transport reads goes to
-//!   [`handle_input(bytes, now)`](amqp_client::core::Connection::handle_input),
+//!   [`handle_input(bytes, now)`](amqp_client::core::Client::handle_input),
 //!   in order, in chunks of any size; the end of the stream (or its failure)
-//!   goes to [`handle_eof`](amqp_client::core::Connection::handle_eof);
-//! - **time in**: call [`handle_timeout(now)`](amqp_client::core::Connection::handle_timeout)
-//!   once [`poll_timeout()`](amqp_client::core::Connection::poll_timeout)'s
+//!   goes to [`handle_eof`](amqp_client::core::Client::handle_eof);
+//! - **time in**: call [`handle_timeout(now)`](amqp_client::core::Client::handle_timeout)
+//!   once [`poll_timeout()`](amqp_client::core::Client::poll_timeout)'s
 //!   deadline has passed (calling it earlier is harmless). This drives
 //!   heartbeats, the handshake timeout, the blocked-connection timeout and
 //!   the close timeout;
 //! - **bytes out**: after feeding input, time or a command, write everything
-//!   [`poll_transmit(now)`](amqp_client::core::Connection::poll_transmit)
+//!   [`poll_transmit(now)`](amqp_client::core::Client::poll_transmit)
 //!   yields, in order, with nothing dropped (buffer what the transport does
 //!   not take at once);
-//! - **events out**: [`poll_event()`](amqp_client::core::Connection::poll_event)
-//!   yields what happened (connected, replies to calls, deliveries, confirms,
-//!   returns, channel and connection closes), for the adapter to turn into
-//!   its own API (callbacks, futures, blocking calls);
-//! - **commands**: `open_channel`, `call`, `publish`, `close_channel` and
-//!   `close` only queue work: their output appears in `poll_transmit`, their
-//!   outcome in `poll_event`, matched by the returned `RequestId`.
+//! - **wake-ups out**: [`poll_ready()`](amqp_client::core::Client::poll_ready)
+//!   says which waiter has something to look at (the outcome of a request,
+//!   a publish's confirm, a consumer's delivery, a state change);
+//! - **events out**: [`poll_event()`](amqp_client::core::Client::poll_event)
+//!   yields what the application reacts to (returns, deliveries of callback
+//!   consumers, broker cancels, blocked, closes);
+//! - **commands**: the channel operations (`open_channel`,
+//!   `queue_declare`, `basic_publish`, ...) only queue work and return a
+//!   [`Pending`](amqp_client::core::Pending) whose typed outcome
+//!   [`take`](amqp_client::core::Client::take) gives once it is there.
 //!
 //! Here the "framework" is a plain blocking `std::net::TcpStream` and a
 //! single-threaded loop that uses the core's deadline as its read timeout.
@@ -39,9 +43,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use amqp_client::core::{Config, Connection, Event, RequestId};
-use amqp_client::{ConnectionParameters, Error};
-use amqp_protocol::{basic, confirm, queue, BasicProperties, Method, ReplyCode, ShortStr};
+use amqp_client::core::{Client, Config, ConsumerMode, NextDelivery, Pending, Settle};
+use amqp_client::types::{ConsumeOptions, QueueDeclareOptions};
+use amqp_client::{BasicProperties, ConnectionParameters, Error};
 
 /// Messages published and consumed.
 const N: u64 = 3;
@@ -52,7 +56,7 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 /// The adapter: a socket, the core, and a read buffer.
 struct Driver {
     stream: TcpStream,
-    core: Connection,
+    core: Client,
     buf: Vec<u8>,
 }
 
@@ -60,7 +64,7 @@ impl Driver {
     fn connect(params: &ConnectionParameters) -> Result<Driver, Error> {
         let stream = TcpStream::connect((params.host(), params.port()))?;
         stream.set_nodelay(true)?;
-        let core = Connection::new(Config::from_params(params), Instant::now());
+        let core = Client::new(Config::from_params(params), Instant::now());
         Ok(Driver {
             stream,
             core,
@@ -78,53 +82,43 @@ impl Driver {
         }
     }
 
-    /// Runs the loop until the core has an event: write, then wait for input
-    /// no longer than the core's next deadline, then give it the time.
-    fn next_event(&mut self) -> Result<Event, Error> {
+    /// One turn of the loop: write, wait for input no longer than the core's
+    /// next deadline, give it the time, and print the application's events.
+    fn turn(&mut self) -> Result<(), Error> {
+        self.flush();
+        let wait = self
+            .core
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .unwrap_or(IDLE_WAIT)
+            .max(Duration::from_millis(1));
+        self.stream.set_read_timeout(Some(wait))?;
+        match self.stream.read(&mut self.buf) {
+            Ok(0) => self.core.handle_eof(None),
+            Ok(n) => self.core.handle_input(&self.buf[..n], Instant::now()),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => self.core.handle_eof(Some(e)),
+        }
+        self.core.handle_timeout(Instant::now());
+        // One waiter here (this thread): it looks again after every turn.
+        while self.core.poll_ready().is_some() {}
+        while let Some(event) = self.core.poll_event() {
+            println!("event: {event:?}");
+        }
+        Ok(())
+    }
+
+    /// Runs the loop until `pending` has its outcome.
+    fn wait<T>(&mut self, pending: Pending<T>) -> Result<T, Error> {
         loop {
             self.flush();
-            if let Some(event) = self.core.poll_event() {
-                return Ok(event);
+            if let Some(outcome) = self.core.take(&pending) {
+                return outcome;
             }
-            let wait = self
-                .core
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(Instant::now()))
-                .unwrap_or(IDLE_WAIT)
-                .max(Duration::from_millis(1));
-            self.stream.set_read_timeout(Some(wait))?;
-            match self.stream.read(&mut self.buf) {
-                Ok(0) => self.core.handle_eof(None),
-                Ok(n) => self.core.handle_input(&self.buf[..n], Instant::now()),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => self.core.handle_eof(Some(e)),
-            }
-            self.core.handle_timeout(Instant::now());
+            self.turn()?;
         }
     }
-
-    /// Runs the loop until `request` is answered; other events are printed.
-    fn wait_reply(&mut self, request: RequestId) -> Result<Method, Error> {
-        loop {
-            match self.next_event()? {
-                Event::Reply {
-                    request: r, method, ..
-                } if r == request => return Ok(method),
-                Event::ChannelClosed { error, failed, .. } if failed.contains(&request) => {
-                    return Err(error)
-                }
-                Event::Closed { error } => return Err(error),
-                // A method without reply, or a publish, was written.
-                Event::Sent { .. } => {}
-                other => println!("event: {other:?}"),
-            }
-        }
-    }
-}
-
-fn short(s: &str) -> Result<ShortStr, Error> {
-    ShortStr::try_from(s).map_err(|e| Error::Misuse(e.to_string()))
 }
 
 fn main() -> Result<(), Error> {
@@ -132,95 +126,80 @@ fn main() -> Result<(), Error> {
     let mut d = Driver::connect(&params)?;
 
     // The handshake: the protocol header is already queued.
-    match d.next_event()? {
-        Event::Connected { tuning, .. } => println!("connected: {tuning:?}"),
-        Event::Closed { error } => return Err(error),
-        other => println!("event: {other:?}"),
+    while !d.core.is_connected() {
+        if let Some(e) = d.core.close_reason() {
+            return Err(e.clone());
+        }
+        d.turn()?;
     }
+    println!("connected: {:?}", d.core.tuning());
 
-    let (ch, request) = d.core.open_channel()?;
-    d.wait_reply(request)?;
-    println!("channel {ch} open");
+    let open = d.core.open_channel()?;
+    let ch = d.wait(open)?;
+    println!("channel {} open", ch.number());
 
-    let declare = queue::Declare {
+    let options = QueueDeclareOptions {
         exclusive: true,
         ..Default::default()
     };
-    let request = d.core.call(ch, declare.into())?;
-    let Method::QueueDeclareOk(ok) = d.wait_reply(request)? else {
-        return Err(Error::Misuse("unexpected reply to queue.declare".into()));
-    };
-    let queue = ok.queue;
-    println!("queue {} declared", queue.to_string_lossy());
+    let declare = d.core.queue_declare(ch, "", options)?;
+    let queue = d.wait(declare)?.queue;
+    println!("queue {queue} declared");
 
-    let request = d.core.call(ch, confirm::Select { no_wait: false }.into())?;
-    d.wait_reply(request)?;
+    let select = d.core.confirm_delivery(ch)?;
+    d.wait(select)?;
+    let mut published = Vec::new();
     for i in 1..=N {
-        let publish = basic::Publish {
-            routing_key: queue.clone(),
-            ..Default::default()
-        };
         let body = format!("message {i}");
-        let (_, seq) = d
-            .core
-            .publish(ch, publish, &BasicProperties::default(), body.as_bytes())?;
+        let props = BasicProperties::default();
+        let seq =
+            d.core
+                .basic_publish(ch, "", &queue, body.as_bytes(), &props, false, Settle::Take)?;
         println!("published {body:?} as sequence number {seq:?}");
+        published.extend(seq);
     }
-    // Publishes go out with the next flush; the confirms come back as events.
-    let mut confirmed = 0;
-    while confirmed < N {
-        match d.next_event()? {
-            Event::Confirm {
-                delivery_tag,
-                multiple,
-                ack,
-                ..
-            } => {
-                println!("confirm: tag {delivery_tag}, multiple {multiple}, ack {ack}");
-                confirmed = if multiple {
-                    delivery_tag
-                } else {
-                    confirmed + 1
-                };
+    // Publishes go out with the next flush; each has one outcome.
+    for seq in published {
+        let outcome = loop {
+            if let Some(outcome) = d.core.take_confirm(ch, seq) {
+                break outcome;
             }
-            Event::Closed { error } => return Err(error),
-            Event::Sent { .. } => {}
-            other => println!("event: {other:?}"),
-        }
+            d.turn()?;
+        };
+        println!("publish {seq}: {outcome:?}");
+        outcome?;
     }
 
-    let consume = basic::Consume {
-        queue: queue.clone(),
-        consumer_tag: short("custom-io")?,
+    let options = ConsumeOptions {
+        consumer_tag: "custom-io".into(),
         no_ack: true,
         ..Default::default()
     };
-    let request = d.core.call(ch, consume.into())?;
-    d.wait_reply(request)?;
+    let (consumer, consume) =
+        d.core
+            .basic_consume(ch, &queue, options, ConsumerMode::Buffer { limit: None })?;
+    d.wait(consume)?;
     let mut received = 0;
     while received < N {
-        match d.next_event()? {
-            Event::Delivery { content, .. } => {
+        match d.core.next_delivery(consumer) {
+            NextDelivery::Delivery(m) => {
                 received += 1;
-                println!("received {:?}", String::from_utf8_lossy(&content.body));
+                println!("received {:?}", String::from_utf8_lossy(&m.body));
             }
-            Event::Closed { error } => return Err(error),
-            other => println!("event: {other:?}"),
+            NextDelivery::Empty => d.turn()?,
+            NextDelivery::End(e) => return Err(e.unwrap_or(Error::ConnectionClosedByClient)),
         }
     }
 
     // The exclusive queue goes with the connection.
-    d.core
-        .close(ReplyCode::REPLY_SUCCESS, "Normal shutdown", Instant::now());
-    loop {
-        match d.next_event()? {
-            Event::Closed {
-                error: Error::ConnectionClosedByClient,
-            } => break,
-            Event::Closed { error } => return Err(error),
-            _ => {}
-        }
+    d.core.close(Instant::now());
+    while d.core.close_reason().is_none() {
+        d.turn()?;
     }
-    println!("closed");
+    match d.core.close_reason() {
+        Some(Error::ConnectionClosedByClient) => println!("closed"),
+        Some(e) => return Err(e.clone()),
+        None => {}
+    }
     Ok(())
 }

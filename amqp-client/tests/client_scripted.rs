@@ -570,3 +570,47 @@ impl Broker {
         id
     }
 }
+
+#[test]
+fn an_ended_consumer_at_its_limit_no_longer_pauses_reading() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let limit = ConsumerMode::Buffer { limit: Some(1) };
+    let cancelled = b.consume(ch, "c1", limit);
+    let closed = b.consume(ch, "c2", limit);
+    b.deliver(ch.number(), "c1", 1, b"a");
+    b.deliver(ch.number(), "c2", 2, b"b");
+    assert!(!b.client.wants_input());
+    // No more deliveries come for a consumer the broker cancelled ...
+    b.send(
+        ch.number(),
+        basic::Cancel {
+            consumer_tag: ss("c1"),
+            no_wait: false,
+        },
+    );
+    assert!(!b.client.wants_input(), "c2 is still full");
+    // ... nor for those of a closed channel.
+    b.send(
+        ch.number(),
+        channel::Close {
+            reply_code: 406,
+            reply_text: ss("PRECONDITION_FAILED"),
+            class_id: 0,
+            method_id: 0,
+        },
+    );
+    assert!(b.client.wants_input(), "reading resumes");
+    // What they buffered is still theirs to take.
+    for id in [cancelled, closed] {
+        assert!(matches!(
+            b.client.next_delivery(id),
+            NextDelivery::Delivery(_)
+        ));
+        assert!(matches!(
+            b.client.next_delivery(id),
+            NextDelivery::End(Some(_))
+        ));
+    }
+    assert!(b.client.wants_input());
+}

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use amqp_client::core::Tuning;
 use amqp_client::tokio::{
     Channel, Confirmation, Connection, ConsumeOptions, Consumer as Stream, Delivery,
-    ExchangeDeclareOptions, GetMessage, QueueDeclareOk, QueueDeclareOptions,
+    ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage, NackOptions, QueueDeclareOk,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use amqp_client::{ConnectionParameters, Error};
 use amqp_protocol::{basic, BasicProperties, FieldTable};
@@ -286,7 +287,10 @@ impl<E: Exec> Chan for AsyncChan<E> {
         self.run(self.ch.exchange_declare(name, kind, o))
     }
     fn exchange_delete(&self, name: &str, if_unused: bool) -> Result<(), Error> {
-        self.run(self.ch.exchange_delete(name, if_unused))
+        self.run(
+            self.ch
+                .exchange_delete(name, ExchangeDeleteOptions { if_unused }),
+        )
     }
     fn exchange_bind(
         &self,
@@ -331,7 +335,11 @@ impl<E: Exec> Chan for AsyncChan<E> {
         self.run(self.ch.queue_purge(queue))
     }
     fn queue_delete(&self, queue: &str, if_unused: bool, if_empty: bool) -> Result<u32, Error> {
-        self.run(self.ch.queue_delete(queue, if_unused, if_empty))
+        let options = QueueDeleteOptions {
+            if_unused,
+            if_empty,
+        };
+        self.run(self.ch.queue_delete(queue, options))
     }
     fn basic_qos(&self, size: u32, count: u16, global: bool) -> Result<(), Error> {
         self.run(self.ch.basic_qos(size, count, global))
@@ -375,13 +383,13 @@ impl<E: Exec> Chan for AsyncChan<E> {
         self.run(self.ch.basic_get(queue, no_ack))
     }
     fn basic_ack(&self, tag: u64, multiple: bool) -> Result<(), Error> {
-        self.run(self.ch.basic_ack(tag, multiple))
+        self.ch.basic_ack(tag, multiple)
     }
     fn basic_nack(&self, tag: u64, multiple: bool, requeue: bool) -> Result<(), Error> {
-        self.run(self.ch.basic_nack(tag, multiple, requeue))
+        self.ch.basic_nack(tag, NackOptions { multiple, requeue })
     }
     fn basic_reject(&self, tag: u64, requeue: bool) -> Result<(), Error> {
-        self.run(self.ch.basic_reject(tag, requeue))
+        self.ch.basic_reject(tag, requeue)
     }
     fn basic_recover(&self, requeue: bool) -> Result<(), Error> {
         self.run(self.ch.basic_recover(requeue))
@@ -457,7 +465,7 @@ pub mod checks {
     use std::task::Poll;
     use std::time::{Duration, Instant};
 
-    use amqp_client::tokio::{Connection, ConsumeOptions, QueueDeclareOptions};
+    use amqp_client::tokio::{Connection, ConsumeOptions, QueueDeclareOptions, QueueDeleteOptions};
     use amqp_client::Error;
     use amqp_protocol::{BasicProperties, ReplyCode};
     use futures_util::StreamExt;
@@ -509,10 +517,12 @@ pub mod checks {
         for i in 0..10 {
             let d = consumer.next().await.unwrap().unwrap();
             assert_eq!(d.body, format!("{i}"));
-            ch.basic_ack(d.delivery_tag, false).await.unwrap();
+            ch.basic_ack(d.delivery_tag, false).unwrap();
         }
         assert_eq!(consumer.cancel().await.unwrap(), 0);
-        ch.queue_delete(&q, false, false).await.unwrap();
+        ch.queue_delete(&q, QueueDeleteOptions::default())
+            .await
+            .unwrap();
         conn.close().await.unwrap();
     }
 
@@ -535,7 +545,7 @@ pub mod checks {
         sleep(Duration::from_millis(300)).await;
         assert_eq!(consumer.buffered_len(), 5);
         let d = consumer.next().await.unwrap().unwrap();
-        ch.basic_ack(d.delivery_tag, false).await.unwrap();
+        ch.basic_ack(d.delivery_tag, false).unwrap();
         sleep(Duration::from_millis(200)).await;
         assert_eq!(consumer.buffered_len(), 5);
         assert_eq!(consumer.cancel().await.unwrap(), 5);
@@ -567,7 +577,9 @@ pub mod checks {
             assert!(consumer.buffered_len() < 200);
         }
         assert_eq!(consumer.cancel().await.unwrap(), 0);
-        ch.queue_delete(&q, false, false).await.unwrap();
+        ch.queue_delete(&q, QueueDeleteOptions::default())
+            .await
+            .unwrap();
         conn.close().await.unwrap();
     }
 
@@ -628,8 +640,12 @@ pub mod checks {
             sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(ready, 3);
-        ch.queue_delete(&a, false, false).await.unwrap();
-        ch.queue_delete(&b, false, false).await.unwrap();
+        ch.queue_delete(&a, QueueDeleteOptions::default())
+            .await
+            .unwrap();
+        ch.queue_delete(&b, QueueDeleteOptions::default())
+            .await
+            .unwrap();
         conn.close().await.unwrap();
     }
 
@@ -673,7 +689,9 @@ pub mod checks {
         );
         let n = ch.queue_declare(&q, passive()).await.unwrap().message_count;
         assert_eq!(n, 5000);
-        ch.queue_delete(&q, false, false).await.unwrap();
+        ch.queue_delete(&q, QueueDeleteOptions::default())
+            .await
+            .unwrap();
         conn.close().await.unwrap();
     }
 
@@ -705,7 +723,8 @@ pub mod checks {
         // Unroutable: returned, then acked.
         let returned = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let r = returned.clone();
-        ch.on_return(move |m| r.lock().unwrap().push(m.reason.code));
+        // The callback is given the channel the message was returned on.
+        ch.on_return(move |c, m| r.lock().unwrap().push((c.id(), m.reason.code)));
         let c = ch
             .publish_with_confirm("amq.direct", &unique("nowhere"), b"lost", &props, true)
             .await
@@ -715,13 +734,18 @@ pub mod checks {
             matches!(&e, Error::Unroutable(c) if c.code == ReplyCode::NO_ROUTE),
             "{e:?}"
         );
-        assert_eq!(*returned.lock().unwrap(), vec![ReplyCode::NO_ROUTE]);
+        assert_eq!(
+            *returned.lock().unwrap(),
+            vec![(ch.id(), ReplyCode::NO_ROUTE)]
+        );
         // Not mandatory: acked though unroutable.
         ch.basic_publish("amq.direct", &unique("nowhere"), b"x", &props, false)
             .await
             .unwrap();
         assert_eq!(ch.queue_purge(&q).await.unwrap(), 100);
-        ch.queue_delete(&q, false, false).await.unwrap();
+        ch.queue_delete(&q, QueueDeleteOptions::default())
+            .await
+            .unwrap();
         conn.close().await.unwrap();
     }
 
@@ -784,7 +808,9 @@ pub mod checks {
         for c in confirmations {
             c.await.unwrap();
         }
-        och.queue_delete(&q, false, false).await.unwrap();
+        och.queue_delete(&q, QueueDeleteOptions::default())
+            .await
+            .unwrap();
         observer.close().await.unwrap();
         conn.close().await.unwrap();
     }
@@ -863,11 +889,16 @@ pub mod checks {
                 e.len()
             );
         }
-        ch.queue_delete(&q, false, false).await.unwrap();
+        ch.queue_delete(&q, QueueDeleteOptions::default())
+            .await
+            .unwrap();
         conn.close().await.unwrap();
     }
 
     pub async fn handles_are_clones_of_one_connection(conn: Connection) {
+        // What the broker announced, and what was negotiated.
+        assert!(conn.server_properties().get("product").is_some());
+        assert!(conn.tuning().frame_max > 0);
         let ch = conn.channel().await.unwrap();
         let (conn2, ch2) = (conn.clone(), ch.clone());
         drop(conn);

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use amqp_protocol::{FieldTable, ReplyCode};
+use amqp_protocol::FieldTable;
 
-use super::channel::{short, Channel, ReplyFuture};
+use super::channel::{request, Channel};
 use super::driver::{BoxFuture, Driver, Timer, Transport};
-use super::shared::{Action, Shared, Slot};
+use super::shared::Shared;
 use super::tls::{self, Tls};
-use crate::core::{Config, Connection as Core, Tuning};
+use crate::core::{Client, Config, Tuning};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
 
@@ -34,10 +34,8 @@ struct Closer(Arc<Shared>);
 impl Drop for Closer {
     fn drop(&mut self) {
         let mut inner = self.0.lock();
-        if inner.closed.is_none() {
-            inner
-                .core
-                .close(ReplyCode::REPLY_SUCCESS, "Normal shutdown", Instant::now());
+        if inner.client.close_reason().is_none() {
+            inner.client.close(Instant::now());
             inner.wake_driver();
         }
     }
@@ -67,7 +65,7 @@ pub(crate) async fn establish<T: Transport, M: Timer>(
         None
     };
     let config = Config::from_params(params);
-    let shared = Shared::new(Core::new(config, Instant::now()));
+    let shared = Shared::new(Client::new(config, Instant::now()));
     // Created before the first await: dropping this future mid-handshake
     // closes the connection instead of leaking it.
     let conn = Connection {
@@ -83,11 +81,11 @@ pub(crate) async fn establish<T: Transport, M: Timer>(
     )));
     poll_fn(|cx| {
         let mut inner = conn.shared.lock();
-        if inner.connected.is_some() {
+        if inner.client.is_connected() {
             return Poll::Ready(Ok(()));
         }
-        if let Some(e) = &inner.closed {
-            return Poll::Ready(Err(e.clone()));
+        if let Some(e) = inner.close_reason() {
+            return Poll::Ready(Err(e));
         }
         inner.wait_state(cx);
         Poll::Pending
@@ -155,58 +153,39 @@ pub(crate) async fn timeout<F: Future>(
 impl Connection {
     /// Whether the connection is open.
     pub fn is_open(&self) -> bool {
-        self.shared.lock().core.is_open()
+        self.shared.lock().client.is_open()
     }
 
     /// Whether the connection is closed (by either side, or lost).
     pub fn is_closed(&self) -> bool {
-        self.shared.lock().closed.is_some()
+        self.shared.lock().client.close_reason().is_some()
     }
 
     /// Why the connection closed, once it has.
     pub fn close_reason(&self) -> Option<Error> {
-        self.shared.lock().closed.clone()
+        self.shared.lock().close_reason()
     }
 
     /// Whether the broker has blocked the connection (resource alarm).
     pub fn is_blocked(&self) -> bool {
-        self.shared.lock().blocked
+        self.shared.lock().client.is_blocked()
     }
 
-    /// What the broker announced (server-properties) and what was negotiated.
-    pub fn server_properties(&self) -> (FieldTable, Tuning) {
-        self.shared.lock().connected.clone().unwrap_or_else(|| {
-            (
-                FieldTable::new(),
-                Tuning {
-                    channel_max: 0,
-                    frame_max: 0,
-                    heartbeat: 0,
-                },
-            )
-        })
+    /// What the broker announced in connection.start (its product, version,
+    /// capabilities, ...).
+    pub fn server_properties(&self) -> FieldTable {
+        self.shared.lock().client.server_properties().clone()
     }
 
     /// What was negotiated (channel-max, frame-max, heartbeat).
     pub fn tuning(&self) -> Tuning {
-        self.shared.lock().core.tuning()
+        self.shared.lock().client.tuning()
     }
 
     /// Opens a channel.
     pub async fn channel(&self) -> Result<Channel, Error> {
-        let (id, generation, request) = {
-            let mut inner = self.shared.lock();
-            inner.check(0, 0)?;
-            let (id, request) = inner.core.open_channel()?;
-            let generation = inner.begin_open(id);
-            inner
-                .slots
-                .insert(request, Slot::new(Some(Action::CloseChannel(id))));
-            inner.wake_driver();
-            (id, generation, request)
-        };
-        ReplyFuture::new(self.shared.clone(), request).await?;
-        Ok(Channel::new(self.shared.clone(), id, generation))
+        let chan = request(&self.shared, |c| c.open_channel()).await?;
+        Ok(Channel::new(self.shared.clone(), chan))
     }
 
     /// Called with `Some(reason)` when the broker blocks the connection
@@ -214,20 +193,13 @@ impl Connection {
     /// it. Runs on the driver task: keep it short and non-blocking (send
     /// to a channel, set a flag).
     pub fn on_blocked(&self, callback: impl Fn(Option<&str>) + Send + Sync + 'static) {
-        self.shared.lock().on_blocked = Some(Arc::new(callback));
+        self.shared.lock().set_on_blocked(Arc::new(callback));
     }
 
     /// Sends connection.update-secret (a refreshed credential) and waits for
     /// the reply.
     pub async fn update_secret(&self, new_secret: &[u8], reason: &str) -> Result<(), Error> {
-        let m = amqp_protocol::connection::UpdateSecret {
-            new_secret: amqp_protocol::LongStr::from(new_secret),
-            reason: short(reason)?,
-        };
-        Channel::new(self.shared.clone(), 0, 0)
-            .call(m.into())
-            .await
-            .map(|_| ())
+        request(&self.shared, |c| c.update_secret(new_secret, reason)).await
     }
 
     /// Waits until the connection ends, by either side or lost, and says
@@ -235,8 +207,8 @@ impl Connection {
     pub async fn closed(&self) -> Error {
         poll_fn(|cx| {
             let mut inner = self.shared.lock();
-            if let Some(e) = &inner.closed {
-                return Poll::Ready(e.clone());
+            if let Some(e) = inner.close_reason() {
+                return Poll::Ready(e);
             }
             inner.wait_state(cx);
             Poll::Pending
@@ -250,12 +222,10 @@ impl Connection {
     pub async fn close(&self) -> Result<(), Error> {
         {
             let mut inner = self.shared.lock();
-            if inner.closed.is_some() {
+            if inner.client.close_reason().is_some() {
                 return Ok(());
             }
-            inner
-                .core
-                .close(ReplyCode::REPLY_SUCCESS, "Normal shutdown", Instant::now());
+            inner.client.close(Instant::now());
             inner.wake_driver();
         }
         match self.closed().await {

@@ -6,11 +6,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use amqp_protocol::{basic, ShortStr};
 use futures_core::Stream;
 
-use super::channel::{Channel, ReplyFuture};
-use super::shared::{Action, Shared, Slot};
+use super::channel::{request, Channel};
+use super::shared::Shared;
+use crate::core::{ChannelRef, ConsumerId, NextDelivery};
 use crate::error::Error;
 use crate::types::Delivery;
 
@@ -25,10 +25,9 @@ use crate::types::Delivery;
 /// Dropping it does the same in the background.
 pub struct Consumer {
     channel: Channel,
-    shared: Arc<Shared>,
-    tag: ShortStr,
-    tag_string: String,
-    no_ack: bool,
+    consumer: ConsumerId,
+    tag: String,
+    /// The stream ended, or the consumer was handed to `cancel`.
     finished: bool,
 }
 
@@ -36,26 +35,24 @@ impl std::fmt::Debug for Consumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Consumer")
             .field("channel", &self.channel.id())
-            .field("tag", &self.tag_string)
+            .field("tag", &self.tag)
             .finish_non_exhaustive()
     }
 }
 
 impl Consumer {
-    pub(crate) fn new(channel: Channel, shared: Arc<Shared>, tag: ShortStr, no_ack: bool) -> Self {
+    pub(crate) fn new(channel: Channel, consumer: ConsumerId, tag: String) -> Self {
         Consumer {
             channel,
-            shared,
-            tag_string: tag.to_string_lossy().into_owned(),
+            consumer,
             tag,
-            no_ack,
             finished: false,
         }
     }
 
     /// The consumer tag.
     pub fn consumer_tag(&self) -> &str {
-        &self.tag_string
+        &self.tag
     }
 
     /// The channel it consumes on (to ack on).
@@ -65,55 +62,38 @@ impl Consumer {
 
     /// How many deliveries were received and not yet taken from the stream.
     pub fn buffered_len(&self) -> usize {
-        self.shared
+        self.channel
+            .shared
             .lock()
-            .channel(self.channel.id(), self.channel.generation())
-            .and_then(|c| c.consumers.get(self.tag.as_bytes()))
-            .map_or(0, |s| s.queue.len())
+            .client
+            .buffered_len(self.consumer)
     }
 
     /// Cancels the consumer (basic.cancel) and requeues (basic.nack with
     /// requeue) every message received but not yet taken from the stream,
     /// deliveries that arrive until the broker's cancel-ok included; returns
-    /// how many (0 for a `no_ack` consumer, whose messages cannot go back).
+    /// how many (0 for a `no_ack` consumer, whose messages cannot go back,
+    /// and for a stream that already ended).
     ///
     /// Dropping this future before it completes still cancels and requeues,
     /// in the background.
     pub async fn cancel(mut self) -> Result<usize, Error> {
-        let (id, generation) = (self.channel.id(), self.channel.generation());
-        let request = {
-            let mut inner = self.shared.lock();
-            if let Err(e) = inner.check(id, generation) {
-                inner.take_own_consumer(id, generation, self.tag.as_bytes());
-                self.finished = true;
-                return Err(e);
-            }
-            let m = basic::Cancel {
-                consumer_tag: self.tag.clone(),
-                no_wait: false,
+        if self.finished {
+            return match self.channel.close_reason() {
+                Some(e) => Err(e),
+                None => Ok(0),
             };
-            let r = inner.core.call(id, m.into())?;
-            let action = Action::RemoveConsumer {
-                channel: id,
-                tag: self.tag.clone(),
-            };
-            inner.slots.insert(r, Slot::new(Some(action)));
-            inner.wake_driver();
-            r
-        };
-        // From here the slot's action cleans up if this future is dropped.
-        self.finished = true;
-        let reply = ReplyFuture::new(self.shared.clone(), request).await;
-        let mut inner = self.shared.lock();
-        let state = inner.take_own_consumer(id, generation, self.tag.as_bytes());
-        reply?;
-        let Some(state) = state else { return Ok(0) };
-        if self.no_ack {
-            return Ok(0);
         }
-        inner.requeue(id, state.queue.iter());
-        inner.wake_driver();
-        Ok(state.queue.len())
+        // From here the request (or, dropped, its undoing) cleans up.
+        self.finished = true;
+        let (shared, id) = (&self.channel.shared, self.consumer);
+        shared.lock().forget_consumer(id);
+        let outcome = request(shared, |c| c.cancel_consumer(id)).await;
+        if outcome.is_err() {
+            // The channel closed first: nothing to requeue, nobody to read.
+            shared.lock().client.drop_consumer(id);
+        }
+        outcome
     }
 }
 
@@ -124,60 +104,36 @@ impl Stream for Consumer {
         if self.finished {
             return Poll::Ready(None);
         }
-        let (id, generation) = (self.channel.id(), self.channel.generation());
-        let shared = self.shared.clone();
-        let mut inner = shared.lock();
-        // The channel's id was reused: its consumers ended with it.
-        if let Some(e) = inner.stale(id, generation) {
-            self.finished = true;
-            return Poll::Ready(Some(Err(e)));
-        }
-        if let Some(d) = inner.pop_delivery(id, self.tag.as_bytes()) {
-            return Poll::Ready(Some(Ok(d)));
-        }
-        let end = match inner
-            .channels
-            .get_mut(&id)
-            .and_then(|c| c.consumers.get_mut(self.tag.as_bytes()))
-        {
-            Some(s) => {
-                if let Some(e) = s.ended.take() {
-                    Some(Some(e))
-                } else if s.cancelled {
-                    Some(None)
-                } else {
-                    None
+        let id = self.consumer;
+        let end = {
+            let mut inner = self.channel.shared.lock();
+            let paused = !inner.client.wants_input();
+            let next = inner.client.next_delivery(id);
+            if paused && inner.client.wants_input() {
+                // Room in the buffer again: the driver reads on.
+                inner.wake_driver();
+            }
+            match next {
+                NextDelivery::Delivery(d) => return Poll::Ready(Some(Ok(d))),
+                NextDelivery::Empty => {
+                    inner.wait_consumer(id, cx);
+                    // Acknowledgements held back while this buffer had
+                    // deliveries (see `Channel::acknowledge`) leave now,
+                    // before the consumer waits.
+                    if inner.lazy_output {
+                        inner.lazy_output = false;
+                        inner.write_or_wake();
+                    }
+                    return Poll::Pending;
+                }
+                NextDelivery::End(e) => {
+                    inner.forget_consumer(id);
+                    e.map(|e| inner.explain(e))
                 }
             }
-            // Gone: the channel was replaced or the consumer removed.
-            None => Some(inner.check(id, generation).err()),
         };
-        let end = match end {
-            Some(e) => Some(e),
-            None => inner.check(id, generation).err().map(Some),
-        };
-        if let Some(e) = end {
-            inner.take_consumer(id, self.tag.as_bytes());
-            self.finished = true;
-            return Poll::Ready(e.map(Err));
-        }
-        if let Some(s) = inner
-            .channels
-            .get_mut(&id)
-            .and_then(|c| c.consumers.get_mut(self.tag.as_bytes()))
-        {
-            match &s.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => s.waker = Some(cx.waker().clone()),
-            }
-        }
-        // Acknowledgements held back while this buffer had deliveries
-        // leave now, before the consumer waits.
-        if inner.lazy_output {
-            inner.lazy_output = false;
-            inner.write_or_wake();
-        }
-        Poll::Pending
+        self.finished = true;
+        Poll::Ready(end.map(Err))
     }
 }
 
@@ -186,15 +142,10 @@ impl Drop for Consumer {
         if self.finished {
             return;
         }
-        let mut inner = self.shared.lock();
-        // Not once the id was reused: the tag may name a consumer of the new
-        // channel.
-        if inner
-            .stale(self.channel.id(), self.channel.generation())
-            .is_none()
-        {
-            inner.orphan_consumer(self.channel.id(), self.tag.clone());
-        }
+        let mut inner = self.channel.shared.lock();
+        inner.forget_consumer(self.consumer);
+        inner.client.drop_consumer(self.consumer);
+        inner.wake_driver();
     }
 }
 
@@ -204,9 +155,8 @@ impl Drop for Consumer {
 /// channel or connection first. Dropping it discards the answer.
 pub struct Confirmation {
     shared: Arc<Shared>,
-    channel: u16,
-    /// The opening of `channel` the publish went out on.
-    generation: u64,
+    /// The opening of the channel the publish went out on.
+    channel: ChannelRef,
     seq: u64,
     done: bool,
 }
@@ -214,18 +164,17 @@ pub struct Confirmation {
 impl std::fmt::Debug for Confirmation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Confirmation")
-            .field("channel", &self.channel)
+            .field("channel", &self.channel.number())
             .field("sequence_number", &self.seq)
             .finish()
     }
 }
 
 impl Confirmation {
-    pub(crate) fn new(shared: Arc<Shared>, channel: u16, generation: u64, seq: u64) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, channel: ChannelRef, seq: u64) -> Self {
         Confirmation {
             shared,
             channel,
-            generation,
             seq,
             done: false,
         }
@@ -247,45 +196,31 @@ impl Future for Confirmation {
                 "confirmation polled after completion".into(),
             )));
         }
-        let (channel, generation, seq) = (self.channel, self.generation, self.seq);
-        let shared = self.shared.clone();
-        let mut inner = shared.lock();
-        let closed = inner.check(channel, generation).err();
-        let Some(c) = inner.channel_mut(channel, generation) else {
-            self.done = true;
-            return Poll::Ready(Err(closed.unwrap_or_else(|| {
-                Error::Misuse(format!("channel {channel} is not open"))
-            })));
+        let (channel, seq) = (self.channel, self.seq);
+        let outcome = {
+            let mut inner = self.shared.lock();
+            match inner.client.take_confirm(channel, seq) {
+                Some(outcome) => {
+                    inner.forget_confirm(channel, seq);
+                    outcome.map_err(|e| inner.explain(e))
+                }
+                None => {
+                    inner.wait_confirm(channel, seq, cx);
+                    // Publishes held back while earlier confirms were due
+                    // (see `Channel::publish`), this one among them, leave
+                    // before this waits; once written, its confirm will
+                    // come, and the driver then writes what was held back
+                    // meanwhile.
+                    if inner.lazy_output && !inner.client.is_staged(channel, seq) {
+                        inner.lazy_output = false;
+                        inner.write_or_wake();
+                    }
+                    return Poll::Pending;
+                }
+            }
         };
-        if let Some(r) = c.confirms.done.remove(&seq) {
-            self.done = true;
-            return Poll::Ready(r);
-        }
-        // Written: its confirm will come, and the driver then writes what
-        // was held back meanwhile.
-        let staged = c.confirms.staged >= seq;
-        match c.confirms.waiting.get_mut(&seq) {
-            Some(slot) => {
-                match slot {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *slot = Some(cx.waker().clone()),
-                }
-                // Publishes held back while earlier confirms were due
-                // (see `Channel::publish_inner`), this one among them, leave
-                // before this waits.
-                if inner.lazy_output && !staged {
-                    inner.lazy_output = false;
-                    inner.write_or_wake();
-                }
-                Poll::Pending
-            }
-            None => {
-                self.done = true;
-                Poll::Ready(Err(closed.unwrap_or_else(|| {
-                    Error::Misuse(format!("no outcome for publish {seq}"))
-                })))
-            }
-        }
+        self.done = true;
+        Poll::Ready(outcome)
     }
 }
 
@@ -294,13 +229,8 @@ impl Drop for Confirmation {
         if self.done {
             return;
         }
-        if let Some(c) = self
-            .shared
-            .lock()
-            .channel_mut(self.channel, self.generation)
-        {
-            c.confirms.waiting.remove(&self.seq);
-            c.confirms.done.remove(&self.seq);
-        }
+        let mut inner = self.shared.lock();
+        inner.forget_confirm(self.channel, self.seq);
+        inner.client.abandon_confirm(self.channel, self.seq);
     }
 }

@@ -255,18 +255,18 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         let plain = inner.tls.as_mut().map(Tls::take_plain);
         let input = plain.as_deref().unwrap_or(&self.read_buf[..]);
         while self.start < self.end {
-            if inner.full_consumers > 0 {
+            if !inner.client.wants_input() {
                 if !trickle {
                     break;
                 }
                 trickle = false;
             }
-            let stop = if inner.bounded_consumers > 0 {
+            let stop = if inner.client.has_bounded_consumers() {
                 self.end.min(self.start + SLICE)
             } else {
                 self.end
             };
-            inner.core.handle_input(&input[self.start..stop], now);
+            inner.client.handle_input(&input[self.start..stop], now);
             self.start = stop;
             inner.pump(&mut self.fx);
         }
@@ -294,14 +294,14 @@ impl<T: Transport, M: Timer> Driver<T, M> {
     /// one batch); once the core is closed, ends TLS with `close_notify`.
     fn stage_output(&mut self, inner: &mut Inner, now: Instant) {
         let Some(tls) = &mut inner.tls else {
-            while let Some(bytes) = inner.core.poll_transmit(now) {
+            while let Some(bytes) = inner.client.poll_transmit(now) {
                 if !self.write_dead {
                     self.out.extend_from_slice(&bytes);
                 }
             }
             return;
         };
-        while let Some(bytes) = inner.core.poll_transmit(now) {
+        while let Some(bytes) = inner.client.poll_transmit(now) {
             if !self.write_dead {
                 tls.stage(&bytes);
             }
@@ -310,13 +310,13 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             return;
         }
         let result = tls.encrypt(&mut self.out);
-        if inner.core.is_closed() {
+        if inner.client.is_closed() {
             tls.close(&mut self.out);
         }
         if let Err(e) = result {
             inner.transport_error = Some(e.clone());
             inner
-                .core
+                .client
                 .handle_eof(Some(io::Error::new(io::ErrorKind::InvalidData, e)));
             inner.pump(&mut self.fx);
         }
@@ -410,63 +410,62 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             if let Some(n) = just_read {
                 self.decrypt(&mut inner, n);
             }
-            let before = inner.core.frames_received();
+            let before = inner.client.frames_received();
             self.feed(&mut inner, now, trickle);
-            if drained && inner.lazy_output_likely() {
+            if drained && inner.client.batching_likely() {
                 // The application is likely to queue output without waking
                 // this task while it runs (pipelined publishes, acks): one
                 // more step, right after this one, takes it.
                 progress = true;
             }
             if let Some(n) = just_read {
-                let frames = inner.core.frames_received() - before;
-                if inner.confirms_outstanding() >= CONFIRM_DEPTH {
+                let frames = inner.client.frames_received() - before;
+                if inner.client.confirms_outstanding() >= CONFIRM_DEPTH {
                     self.hold_for_confirms();
                 } else {
                     self.coalesce(Some((n, frames)));
                 }
             }
             if let Some(e) = self.write_error.take() {
-                inner.core.handle_eof(Some(e));
+                inner.client.handle_eof(Some(e));
             }
             if self.start == self.end {
                 if let Some(e) = self.tls_error.take() {
                     inner.transport_error = Some(e);
                 }
                 match self.read_error.take() {
-                    Some(Ok(())) => inner.core.handle_eof(None),
-                    Some(Err(e)) => inner.core.handle_eof(Some(e)),
+                    Some(Ok(())) => inner.client.handle_eof(None),
+                    Some(Err(e)) => inner.client.handle_eof(Some(e)),
                     None => {}
                 }
             }
             let due = self.sleep.as_ref().is_some_and(|(t, _)| now >= *t);
             if self.timer_fired || due {
                 self.timer_fired = false;
-                inner.core.handle_timeout(now);
+                inner.client.handle_timeout(now);
             }
             inner.pump(&mut self.fx);
             // Everything the core holds goes out now, acknowledgements
             // queued without a wake-up included.
             let had_lazy = std::mem::take(&mut inner.lazy_output);
             self.stage_output(&mut inner, now);
-            inner.mark_staged();
             inner.queued = self.out.len();
             self.staged = self.out.len();
             inner.driver_out_empty = self.out.is_empty();
-            if !inner.room_waiters.is_empty() && self.out.len() < LOW_WATER {
-                self.fx.wakers.append(&mut inner.room_waiters);
+            if self.out.len() < LOW_WATER {
+                inner.room_made(&mut self.fx);
             }
-            self.room_wanted = !inner.room_waiters.is_empty();
+            self.room_wanted = inner.room_wanted();
             let was_paused = self.paused;
-            self.paused = inner.full_consumers > 0;
+            self.paused = !inner.client.wants_input();
             if was_paused && !self.paused {
                 // Room again: read on the next step.
                 progress = true;
             }
-            self.closed = inner.core.is_closed();
-            let hb = inner.core.tuning().heartbeat;
+            self.closed = inner.client.is_closed();
+            let hb = inner.client.tuning().heartbeat;
             self.heartbeat = (hb > 0).then(|| Duration::from_secs(u64::from(hb)));
-            next_deadline = inner.core.poll_timeout();
+            next_deadline = inner.client.poll_timeout();
             // While deliveries wait in a buffer, acknowledgements may be
             // queued without waking this task, and while confirms are due,
             // publishes: look again within LAZY_FLUSH, in case the
@@ -477,10 +476,10 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             } else {
                 (self.lazy_interval * 2).min(LAZY_FLUSH_MAX)
             };
-            lazy_flush = (inner.any_buffered() || inner.any_confirms_due())
+            lazy_flush = (inner.client.any_buffered() || inner.client.confirms_outstanding() > 0)
                 .then(|| now + self.lazy_interval);
         }
-        self.fx.run();
+        self.fx.run(&self.shared);
 
         // Write everything staged, then flush once.
         let mut wrote = false;
@@ -605,13 +604,13 @@ impl<T, M> Drop for Driver<T, M> {
             let mut inner = self.shared.lock();
             // The socket closes with the driver, not with the last handle.
             inner.direct = None;
-            if !inner.core.is_closed() {
-                inner.core.handle_eof(Some(io::Error::other(
+            if !inner.client.is_closed() {
+                inner.client.handle_eof(Some(io::Error::other(
                     "the connection's driver task stopped (was its runtime shut down?)",
                 )));
             }
             inner.pump(&mut fx);
         }
-        fx.run();
+        fx.run(&self.shared);
     }
 }

@@ -14,7 +14,7 @@ use super::shared::{self, Inner, Shared};
 use super::tls;
 use amqp_protocol::FieldTable;
 
-use crate::core::{Client, Config, Connecting, TimerId, Timers, Tuning};
+use crate::core::{Client, Config, Connecting, Dialing, TimerId, Timers, Tuning};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
 
@@ -58,16 +58,11 @@ impl Connection {
     }
 
     fn open_one(params: &ConnectionParameters) -> Result<Connection, Error> {
-        let timeout = params.socket_timeout().unwrap_or(Duration::from_secs(10));
-        let endpoint = format!("{}:{}", params.host(), params.port());
-        let failed = |source: std::io::Error| Error::ConnectFailed {
-            endpoint: endpoint.clone(),
-            source: Arc::new(source),
-        };
+        let mut dial = Dialing::new(params);
+        let timeout = dial.timeout();
         let addrs = (params.host(), params.port())
             .to_socket_addrs()
-            .map_err(failed)?;
-        let mut last = None;
+            .map_err(|e| dial.error(e))?;
         let mut stream = None;
         // Every address the name resolves to, in order.
         for addr in addrs {
@@ -76,19 +71,10 @@ impl Connection {
                     stream = Some(s);
                     break;
                 }
-                Err(e) => last = Some(e),
+                Err(e) => dial.failed(e),
             }
         }
-        let stream = match (stream, last) {
-            (Some(s), _) => s,
-            (None, Some(e)) => return Err(failed(e)),
-            (None, None) => {
-                return Err(failed(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "the name resolves to no address",
-                )))
-            }
-        };
+        let stream = stream.ok_or_else(|| dial.into_error())?;
         stream.set_nodelay(params.tcp_nodelay())?;
         #[cfg(feature = "tls")]
         let tls = if params.tls() {

@@ -1,6 +1,7 @@
 //! [`Connecting`]: the plan of connection attempts over a list of endpoints
 //! and when to give up, written once for every adapter.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
@@ -100,4 +101,80 @@ fn is_final(error: &Error) -> bool {
         error,
         Error::AuthenticationRefused(_) | Error::MechanismNotOffered { .. }
     )
+}
+
+/// Time allowed for one TCP connect when the parameters set none.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connecting to one endpoint: its addresses tried in turn, each within the
+/// connect timeout, and the error that says which endpoint failed and why
+/// (the last address's failure, or a name that resolves to no address).
+///
+/// ```
+/// use std::io;
+/// use amqp_client::core::Dialing;
+/// use amqp_client::{ConnectionParameters, Error};
+///
+/// let params = ConnectionParameters::new().with_host("rabbit.example");
+/// let mut dial = Dialing::new(&params);
+/// dial.failed(io::Error::from(io::ErrorKind::ConnectionRefused));
+/// let Error::ConnectFailed { endpoint, source } = dial.into_error() else { panic!() };
+/// assert_eq!(endpoint, "rabbit.example:5672");
+/// assert_eq!(source.kind(), io::ErrorKind::ConnectionRefused);
+/// ```
+#[derive(Debug)]
+pub struct Dialing {
+    endpoint: String,
+    timeout: Duration,
+    last: Option<std::io::Error>,
+}
+
+impl Dialing {
+    /// Connecting to the endpoint of `params`.
+    pub fn new(params: &ConnectionParameters) -> Self {
+        Dialing {
+            endpoint: format!("{}:{}", params.host(), params.port()),
+            timeout: params.socket_timeout().unwrap_or(CONNECT_TIMEOUT),
+            last: None,
+        }
+    }
+
+    /// The time allowed for one address's TCP connect.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// An address failed (or its connect timed out).
+    pub fn failed(&mut self, error: std::io::Error) {
+        self.last = Some(error);
+    }
+
+    /// The error for a failure that ends the endpoint at once (the name did
+    /// not resolve).
+    pub fn error(&self, source: std::io::Error) -> Error {
+        Error::ConnectFailed {
+            endpoint: self.endpoint.clone(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// No address connected: the last one's failure, or that the name
+    /// resolved to none.
+    pub fn into_error(mut self) -> Error {
+        self.take_error()
+    }
+
+    /// [`into_error`](Self::into_error) for a `Dialing` kept in place.
+    pub fn take_error(&mut self) -> Error {
+        let source = self.last.take().unwrap_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the name resolves to no address",
+            )
+        });
+        Error::ConnectFailed {
+            endpoint: self.endpoint.clone(),
+            source: Arc::new(source),
+        }
+    }
 }

@@ -10,7 +10,8 @@
 //!   `fn acknowledge(&self, op) -> Result<(), Error>`, and for publishes
 //!   `publish_and_wait` (waits for the confirm in confirm mode),
 //!   `publish_tracked` (gives a `Confirmation`) and `publish_untracked`;
-//! - `future`: the same, `request` and the publishes being `async`;
+//! - `future`: the same, `request` and the publishes being `async` (the
+//!   publishes also take the body's length first, for back-pressure);
 //! - `callback`: `fn request<T: 'static>(&self, op, on_done: Option<impl
 //!   FnOnce(Result<T, Error>) + 'static>) -> Result<(), Error>` (the methods
 //!   take a trailing `on_done`), `fn acknowledge(&self, op) -> Result<(),
@@ -166,6 +167,63 @@ macro_rules! channel_operations {
                 let settle = $crate::core::Settle::Discard;
                 c.publish_method(ch, method, properties, body, settle)
             })
+        }
+    };
+    (@publish future) => {
+        /// basic.publish of `body` to `exchange` with `routing_key`. In
+        /// confirm mode ([`confirm_delivery`](Self::confirm_delivery)),
+        /// waits for the broker's answer: `Ok` for an ack,
+        /// [`Error::Nacked`](crate::Error::Nacked), or
+        /// [`Error::Unroutable`](crate::Error::Unroutable) when a mandatory
+        /// message was returned.
+        pub async fn basic_publish(
+            &self,
+            exchange: &str,
+            routing_key: &str,
+            body: &[u8],
+            properties: &$crate::BasicProperties,
+            mandatory: bool,
+        ) -> Result<(), $crate::Error> {
+            self.publish_and_wait(body.len(), |c, ch| {
+                let settle = $crate::core::Settle::Take;
+                c.basic_publish(ch, exchange, routing_key, body, properties, mandatory, settle)
+            })
+            .await
+        }
+
+        /// basic.publish in confirm mode without waiting for the broker's
+        /// answer: the returned [`Confirmation`] is a future of it. Publish
+        /// many, then await them (in any order), to pipeline.
+        pub async fn publish_with_confirm(
+            &self,
+            exchange: &str,
+            routing_key: &str,
+            body: &[u8],
+            properties: &$crate::BasicProperties,
+            mandatory: bool,
+        ) -> Result<Confirmation, $crate::Error> {
+            self.publish_tracked(body.len(), |c, ch| {
+                c.require_confirm_mode(ch)?;
+                let settle = $crate::core::Settle::Take;
+                c.basic_publish(ch, exchange, routing_key, body, properties, mandatory, settle)
+            })
+            .await
+        }
+
+        /// basic.publish with every argument of the method under the
+        /// caller's control (`immediate`, which RabbitMQ refuses with 540,
+        /// included); does not wait for a confirm.
+        pub async fn publish_method(
+            &self,
+            method: $crate::protocol::basic::Publish,
+            properties: &$crate::BasicProperties,
+            body: &[u8],
+        ) -> Result<(), $crate::Error> {
+            self.publish_untracked(body.len(), |c, ch| {
+                let settle = $crate::core::Settle::Discard;
+                c.publish_method(ch, method, properties, body, settle)
+            })
+            .await
         }
     };
     (@publish callback) => {

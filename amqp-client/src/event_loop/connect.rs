@@ -6,8 +6,7 @@
 use std::io;
 use std::net::ToSocketAddrs;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::net::TcpStream;
 use mio::{Interest, Token};
@@ -15,14 +14,11 @@ use mio::{Interest, Token};
 use super::reactor::EventLoop;
 use super::state::{ConnInner, Phase};
 use super::transport::Transport;
-use crate::core::{Client, Config};
+use crate::core::{Client, Config, Dialing};
 use crate::error::Error;
 use crate::params::ConnectionParameters;
 #[cfg(feature = "tls")]
 use crate::tls::TlsLayer;
-
-/// Default time allowed for a TCP connect.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The start of an attempt on an endpoint: its TLS layer (unusable TLS
 /// settings fail the attempt before connecting) and its addresses.
@@ -43,17 +39,15 @@ fn connecting(
             "amqps (TLS) needs the amqp-client feature \"tls\"".into(),
         ));
     }
+    let dial = Dialing::new(params);
     let addrs = (params.host(), params.port())
         .to_socket_addrs()
-        .map_err(|e| Error::ConnectFailed {
-            endpoint: format!("{}:{}", params.host(), params.port()),
-            source: Arc::new(e),
-        })?;
+        .map_err(|e| dial.error(e))?;
     Ok(Phase::Connecting {
         endpoint,
         addrs: addrs.collect(),
-        deadline: now + params.socket_timeout().unwrap_or(CONNECT_TIMEOUT),
-        last: None,
+        deadline: now + dial.timeout(),
+        dial,
         #[cfg(feature = "tls")]
         tls,
     })
@@ -149,32 +143,19 @@ impl ConnInner {
             let mut guard = self.st.borrow_mut();
             let st = &mut *guard;
             let Phase::Connecting {
-                endpoint,
                 addrs,
                 deadline,
-                last,
+                dial,
                 ..
             } = &mut st.phase
             else {
                 return;
             };
-            let params = st.endpoints.get(*endpoint);
             let Some(addr) = addrs.pop_front() else {
-                let name = params
-                    .map(|p| format!("{}:{}", p.host(), p.port()))
-                    .unwrap_or_default();
-                let source = last.take().unwrap_or_else(|| {
-                    io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address")
-                });
-                st.last_error = Some(Error::ConnectFailed {
-                    endpoint: name,
-                    source: Arc::new(source),
-                });
+                st.last_error = Some(dial.take_error());
                 break true;
             };
-            let timeout = params
-                .and_then(|p| p.socket_timeout())
-                .unwrap_or(CONNECT_TIMEOUT);
+            let timeout = dial.timeout();
             let interest = Interest::READABLE | Interest::WRITABLE;
             let registered = TcpStream::connect(addr).and_then(|mut stream| {
                 lp.registry()
@@ -187,7 +168,7 @@ impl ConnInner {
                     st.transport = Some(Transport::new(stream, interest));
                     break false;
                 }
-                Err(e) => *last = Some(e),
+                Err(e) => dial.failed(e),
             }
         };
         if exhausted {
@@ -202,8 +183,8 @@ impl ConnInner {
             if let Some(mut t) = st.transport.take() {
                 let _ = lp.registry().deregister(t.stream_mut());
             }
-            if let Phase::Connecting { last, .. } = &mut st.phase {
-                *last = Some(error);
+            if let Phase::Connecting { dial, .. } = &mut st.phase {
+                dial.failed(error);
             }
         }
         self.connect_next(lp, now);

@@ -11,12 +11,11 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::io;
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::Instant;
 
-use crate::core::{ChannelRef, Client, ConsumerId, Pending, RequestId};
+use crate::core::{ChannelRef, Client, ConsumerId, Dialing, Pending, RequestId};
 use crate::error::Error;
 use crate::params::{Attempt, Endpoints};
 #[cfg(feature = "tls")]
@@ -40,7 +39,8 @@ pub(super) enum Phase {
         endpoint: usize,
         addrs: VecDeque<SocketAddr>,
         deadline: Instant,
-        last: Option<io::Error>,
+        /// The endpoint's addresses tried so far, and why they failed.
+        dial: Dialing,
         /// The TLS layer for the connection, unused until it is up.
         #[cfg(feature = "tls")]
         tls: Option<Box<TlsLayer>>,

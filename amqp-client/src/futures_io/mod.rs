@@ -69,11 +69,12 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::asynch::{self, Timer, Transport};
+use crate::core::Dialing;
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
 
@@ -81,8 +82,8 @@ pub use crate::asynch::BoxFuture;
 pub use crate::asynch::{Channel, Confirmation, Connection, Consumer};
 pub use crate::core::Tuning;
 pub use crate::types::{
-    ConsumeOptions, Delivery, ExchangeDeclareOptions, GetMessage, QueueDeclareOk,
-    QueueDeclareOptions, Returned,
+    ConsumeOptions, Delivery, ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage,
+    NackOptions, QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions, Returned,
 };
 
 /// What the connection needs from the async runtime: TCP connections, a
@@ -186,19 +187,14 @@ async fn open_tcp<R: Runtime>(
     runtime: Arc<R>,
     params: &ConnectionParameters,
 ) -> Result<Connection, Error> {
-    let endpoint = format!("{}:{}", params.host(), params.port());
-    let failed = |source: io::Error| Error::ConnectFailed {
-        endpoint: endpoint.clone(),
-        source: Arc::new(source),
-    };
-    let limit = params.socket_timeout().unwrap_or(Duration::from_secs(10));
+    let dial = Dialing::new(params);
     let timer = RuntimeTimer(runtime.clone());
     let connect = runtime.connect(params.host(), params.port());
-    let stream = match asynch::timeout(&timer, Instant::now() + limit, connect).await {
+    let stream = match asynch::timeout(&timer, Instant::now() + dial.timeout(), connect).await {
         Some(Ok(s)) => s,
-        Some(Err(e)) => return Err(failed(e)),
+        Some(Err(e)) => return Err(dial.error(e)),
         None => {
-            return Err(failed(io::Error::new(
+            return Err(dial.error(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "connection timed out",
             )))

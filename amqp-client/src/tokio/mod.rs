@@ -28,7 +28,7 @@
 //! if let Some(delivery) = consumer.next().await {
 //!     let delivery = delivery?;
 //!     println!("{:?}", delivery.body);
-//!     ch.basic_ack(delivery.delivery_tag, false).await?;
+//!     ch.basic_ack(delivery.delivery_tag, false)?;
 //! }
 //! let requeued = consumer.cancel().await?;
 //! assert_eq!(requeued, 0);
@@ -94,21 +94,22 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::net::TcpStream;
 use ::tokio::runtime::Handle;
 
 use crate::asynch::{self, BoxFuture, DirectWrite, Timer, Transport};
+use crate::core::Dialing;
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
 
 pub use crate::asynch::{Channel, Confirmation, Connection, Consumer};
 pub use crate::core::Tuning;
 pub use crate::types::{
-    ConsumeOptions, Delivery, ExchangeDeclareOptions, GetMessage, QueueDeclareOk,
-    QueueDeclareOptions, Returned,
+    ConsumeOptions, Delivery, ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage,
+    NackOptions, QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions, Returned,
 };
 
 /// tokio's timer.
@@ -251,16 +252,11 @@ impl Connection {
 }
 
 async fn open_tcp(handle: &Handle, params: &ConnectionParameters) -> Result<Connection, Error> {
-    let endpoint = format!("{}:{}", params.host(), params.port());
-    let failed = |source: std::io::Error| Error::ConnectFailed {
-        endpoint: endpoint.clone(),
-        source: Arc::new(source),
-    };
-    let timeout = params.socket_timeout().unwrap_or(Duration::from_secs(10));
+    let mut dial = Dialing::new(params);
+    let timeout = dial.timeout();
     let addrs = ::tokio::net::lookup_host((params.host(), params.port()))
         .await
-        .map_err(failed)?;
-    let mut last = None;
+        .map_err(|e| dial.error(e))?;
     let mut stream = None;
     // Every address the name resolves to, in order.
     for addr in addrs {
@@ -269,25 +265,14 @@ async fn open_tcp(handle: &Handle, params: &ConnectionParameters) -> Result<Conn
                 stream = Some(s);
                 break;
             }
-            Ok(Err(e)) => last = Some(e),
-            Err(_) => {
-                last = Some(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "connection timed out",
-                ))
-            }
+            Ok(Err(e)) => dial.failed(e),
+            Err(_) => dial.failed(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connection timed out",
+            )),
         }
     }
-    let stream = match (stream, last) {
-        (Some(s), _) => s,
-        (None, Some(e)) => return Err(failed(e)),
-        (None, None) => {
-            return Err(failed(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "the name resolves to no address",
-            )))
-        }
-    };
+    let stream = stream.ok_or_else(|| dial.into_error())?;
     stream.set_nodelay(params.tcp_nodelay())?;
     asynch::establish(TokioTcp(TokioIo(stream)), TokioTimer, params, |driver| {
         handle.spawn(driver);

@@ -233,6 +233,22 @@ impl Consumers {
         self.full > 0
     }
 
+    /// Whether any consumer has a buffer limit.
+    pub(super) fn any_bounded(&self) -> bool {
+        self.bounded > 0
+    }
+
+    /// The consumer ended: no more deliveries come, so its buffer (still
+    /// read by its application) no longer holds reading back.
+    pub(super) fn unlimit(&mut self, id: ConsumerId) {
+        if let Some(c) = self.by_id.get_mut(&id) {
+            if c.full {
+                c.full = false;
+                self.full -= 1;
+            }
+        }
+    }
+
     /// Whether a consumer of channel number `channel` has deliveries buffered.
     pub(super) fn has_buffered(&self, channel: u16) -> bool {
         self.by_id

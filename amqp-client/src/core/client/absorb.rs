@@ -1,0 +1,233 @@
+//! What the wire machine reports, moved into the client's state: replies
+//! completing requests, deliveries to their consumers, confirms to their
+//! publishes, and the ends of channels and of the connection.
+
+use amqp_protocol::{basic, ReplyCode};
+
+use super::{ChannelRef, Client, ConsumerMode, Event, Ready, Reply};
+use crate::core::types::{Delivery, Returned};
+use crate::core::{Content, Event as WireEvent, RequestId};
+use crate::error::{BrokerClose, Error};
+
+impl Client {
+    /// Moves the wire machine's events into the client's state.
+    pub(super) fn absorb(&mut self) {
+        while let Some(event) = self.wire.poll_event() {
+            self.absorb_one(event);
+        }
+    }
+
+    pub(super) fn current(&self, number: u16) -> ChannelRef {
+        let generation = self.channels.get(&number).map_or(0, |c| c.generation);
+        ChannelRef { number, generation }
+    }
+
+    pub(super) fn absorb_one(&mut self, event: WireEvent) {
+        match event {
+            WireEvent::Connected {
+                server_properties, ..
+            } => {
+                self.connected = true;
+                self.server_properties = server_properties;
+                self.events.push_back(Event::Connected);
+                self.ready.push_back(Ready::State);
+            }
+            WireEvent::Reply {
+                request,
+                method,
+                content,
+                ..
+            } => self.complete(request, Ok(Reply::Method(method, content))),
+            WireEvent::Sent { .. } => {}
+            WireEvent::Delivery {
+                channel,
+                deliver,
+                content,
+            } => self.deliver(channel, deliver, content),
+            WireEvent::Return {
+                channel,
+                method,
+                content,
+            } => {
+                let reason = BrokerClose {
+                    code: ReplyCode(method.reply_code),
+                    text: method.reply_text.to_string_lossy().into_owned(),
+                    method: None,
+                };
+                let ch = self.current(channel);
+                if let Some(c) = self.channels.get_mut(&channel) {
+                    c.confirms.returned(reason.clone());
+                }
+                self.events.push_back(Event::Returned {
+                    channel: ch,
+                    returned: Returned {
+                        channel,
+                        reason,
+                        exchange: method.exchange.to_string_lossy().into_owned(),
+                        routing_key: method.routing_key.to_string_lossy().into_owned(),
+                        content,
+                    },
+                });
+            }
+            WireEvent::Confirm {
+                channel,
+                delivery_tag,
+                multiple,
+                ack,
+            } => {
+                let ch = self.current(channel);
+                let Some(c) = self.channels.get_mut(&channel) else {
+                    return;
+                };
+                c.confirms
+                    .confirm(delivery_tag, multiple, ack, &mut self.settled);
+                self.ready.push_back(Ready::Confirms {
+                    channel: ch,
+                    up_to: delivery_tag,
+                });
+                self.report_settled(ch);
+            }
+            WireEvent::ConsumerCancelled {
+                channel,
+                consumer_tag,
+            } => {
+                let ch = self.current(channel);
+                let Some(id) = self.consumers.find(channel, consumer_tag.as_bytes()) else {
+                    return;
+                };
+                self.consumers.release_tag(id);
+                let Some(c) = self.consumers.get_mut(id) else {
+                    return;
+                };
+                let forget = c.orphaned || c.mode == ConsumerMode::Events;
+                if !forget {
+                    c.ended.get_or_insert(Some(Error::ConsumerCancelled {
+                        consumer_tag: consumer_tag.clone(),
+                    }));
+                    self.consumers.unlimit(id);
+                    self.ready.push_back(Ready::Consumer(id));
+                }
+                self.events.push_back(Event::ConsumerCancelled {
+                    channel: ch,
+                    consumer: id,
+                    consumer_tag,
+                });
+                if forget {
+                    self.forget(id);
+                }
+            }
+            WireEvent::Flow { channel, active } => {
+                let ch = self.current(channel);
+                if let Some(c) = self.channels.get_mut(&channel) {
+                    c.flow_active = active;
+                }
+                self.events.push_back(Event::Flow {
+                    channel: ch,
+                    active,
+                });
+            }
+            WireEvent::Blocked { reason } => self.events.push_back(Event::Blocked { reason }),
+            WireEvent::Unblocked => self.events.push_back(Event::Unblocked),
+            WireEvent::ChannelClosed {
+                channel,
+                error,
+                failed,
+            } => self.channel_closed(channel, error, failed),
+            WireEvent::Closed { error } => {
+                self.closed = Some(error.clone());
+                let requests: Vec<RequestId> = self
+                    .requests
+                    .iter()
+                    .filter(|(_, r)| r.outcome.is_none())
+                    .map(|(id, _)| *id)
+                    .collect();
+                for r in requests {
+                    self.complete(r, Err(error.clone()));
+                }
+                self.events.push_back(Event::Closed { error });
+                self.ready.push_back(Ready::State);
+            }
+        }
+    }
+
+    pub(super) fn report_settled(&mut self, channel: ChannelRef) {
+        for (sequence_number, outcome) in self.settled.drain(..) {
+            self.events.push_back(Event::Confirmed {
+                channel,
+                sequence_number,
+                outcome,
+            });
+        }
+    }
+
+    pub(super) fn deliver(&mut self, channel: u16, deliver: basic::Deliver, content: Content) {
+        let Some(id) = self
+            .consumers
+            .find(channel, deliver.consumer_tag.as_bytes())
+        else {
+            // No consumer of ours (a broker that ignores cancel-ok): the
+            // message returns to its queue when the channel closes.
+            tracing::debug!(channel, consumer_tag = %deliver.consumer_tag, "delivery for no consumer");
+            return;
+        };
+        let Some(c) = self.consumers.get(id) else {
+            return;
+        };
+        let ch = c.channel;
+        if c.orphaned {
+            if !c.no_ack {
+                let nack = basic::Nack {
+                    delivery_tag: deliver.delivery_tag,
+                    multiple: false,
+                    requeue: true,
+                };
+                let _ = self.wire.call(channel, nack.into());
+            }
+            return;
+        }
+        let delivery = Delivery::new(channel, deliver, content);
+        match c.mode {
+            ConsumerMode::Events => self.events.push_back(Event::Delivery {
+                channel: ch,
+                consumer: id,
+                delivery,
+            }),
+            ConsumerMode::Buffer { .. } => {
+                self.consumers.push(id, delivery);
+                self.ready.push_back(Ready::Consumer(id));
+            }
+        }
+    }
+
+    pub(super) fn channel_closed(&mut self, number: u16, error: Error, failed: Vec<RequestId>) {
+        let channel = self.current(number);
+        for r in failed {
+            self.complete(r, Err(error.clone()));
+        }
+        if let Some(c) = self.channels.get_mut(&number) {
+            c.closed = Some(error.clone());
+            c.confirms.fail_all(&error, &mut self.settled);
+            self.ready.push_back(Ready::Confirms {
+                channel,
+                up_to: u64::MAX,
+            });
+        }
+        self.report_settled(channel);
+        for id in self.consumers.of_channel(channel) {
+            self.consumers.release_tag(id);
+            let Some(c) = self.consumers.get_mut(id) else {
+                continue;
+            };
+            if c.orphaned || c.mode == ConsumerMode::Events {
+                self.forget(id);
+            } else {
+                c.ended.get_or_insert(Some(error.clone()));
+                self.consumers.unlimit(id);
+                self.ready.push_back(Ready::Consumer(id));
+            }
+        }
+        self.events
+            .push_back(Event::ChannelClosed { channel, error });
+        self.ready.push_back(Ready::State);
+    }
+}

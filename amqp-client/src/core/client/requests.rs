@@ -1,0 +1,284 @@
+//! Requests: submitting an operation, its outcome, what an abandoned one
+//! undoes, and the channel commands.
+
+use std::marker::PhantomData;
+use std::time::Instant;
+
+use amqp_protocol::{basic, Method, ReplyCode};
+
+use super::confirms::Confirms;
+use super::{
+    ChannelData, ChannelRef, Client, ConsumerId, ConsumerMode, Event, Kind, Parse, Pending, Ready,
+    Reply, Request, RETIRED_KEPT,
+};
+use crate::core::types::Delivery;
+use crate::core::RequestId;
+use crate::error::Error;
+
+impl Client {
+    pub(super) fn pending<T>(
+        &self,
+        request: RequestId,
+        channel: ChannelRef,
+        parse: Parse<T>,
+    ) -> Pending<T> {
+        Pending {
+            request,
+            channel: channel.number,
+            parse,
+            _t: PhantomData,
+        }
+    }
+
+    /// Submits a synchronous method on `channel`.
+    pub(super) fn call<T>(
+        &mut self,
+        channel: ChannelRef,
+        method: Method,
+        kind: Kind,
+        parse: Parse<T>,
+    ) -> Result<Pending<T>, Error> {
+        self.check(channel)?;
+        let request = self.wire.call(channel.number, method)?;
+        self.requests.insert(
+            request,
+            Request {
+                channel,
+                kind,
+                outcome: None,
+                abandoned: false,
+            },
+        );
+        self.absorb();
+        Ok(self.pending(request, channel, parse))
+    }
+
+    /// Submits a method without reply on `channel`.
+    pub(super) fn send(&mut self, channel: ChannelRef, method: Method) -> Result<(), Error> {
+        self.check(channel)?;
+        self.wire.call(channel.number, method)?;
+        self.absorb();
+        Ok(())
+    }
+
+    /// The typed outcome of `pending`, once [`Ready::Request`] named it:
+    /// `None` while it is awaited. Taken once; a later call reports the
+    /// request as unknown.
+    pub fn take<T>(&mut self, pending: &Pending<T>) -> Option<Result<T, Error>> {
+        let Some(r) = self.requests.get(&pending.request) else {
+            return Some(Err(self.closed.clone().unwrap_or_else(|| {
+                Error::Misuse("the outcome of this request was already taken".into())
+            })));
+        };
+        r.outcome.as_ref()?;
+        let outcome = self.requests.remove(&pending.request)?.outcome?;
+        Some(outcome.and_then(|reply| (pending.parse)(pending.channel, reply)))
+    }
+
+    /// Nobody will take the outcome of `request` (its future was dropped):
+    /// it completes on the wire, and what it did is undone (a channel opened
+    /// for nobody is closed, a consumer nobody reads is cancelled and its
+    /// messages requeued).
+    pub fn abandon(&mut self, request: RequestId) {
+        let Some(r) = self.requests.get_mut(&request) else {
+            return;
+        };
+        if r.outcome.is_none() {
+            r.abandoned = true;
+            return;
+        }
+        if let Some(r) = self.requests.remove(&request) {
+            if let Some(outcome) = &r.outcome {
+                self.undo(r.channel, r.kind, outcome.is_ok());
+            }
+        }
+        self.absorb();
+    }
+
+    pub(super) fn undo(&mut self, channel: ChannelRef, kind: Kind, succeeded: bool) {
+        match kind {
+            Kind::Open if succeeded => {
+                let _ = self.close_channel(channel);
+            }
+            Kind::Consume(id) => {
+                if succeeded {
+                    self.drop_consumer(id);
+                } else {
+                    self.forget(id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn complete(&mut self, request: RequestId, mut outcome: Result<Reply, Error>) {
+        let Some(r) = self.requests.get(&request) else {
+            return;
+        };
+        let (channel, kind, abandoned) = (r.channel, r.kind, r.abandoned);
+        match (kind, &outcome) {
+            (Kind::Open, Ok(_)) => {
+                if let Some(c) = self.channel_mut(channel) {
+                    c.open = true;
+                }
+                outcome = Ok(Reply::Channel(channel));
+            }
+            (Kind::Consume(id), Ok(_)) => {
+                if let Some(c) = self.consumers.get_mut(id) {
+                    c.active = true;
+                }
+            }
+            (Kind::Consume(id), Err(_)) => {
+                self.forget(id);
+            }
+            (Kind::Cancel { consumer, requeue }, Ok(_)) => {
+                let consumer = consumer.or_else(|| match &outcome {
+                    Ok(Reply::Method(Method::BasicCancelOk(ok), _)) => self
+                        .consumers
+                        .find(channel.number, ok.consumer_tag.as_bytes()),
+                    _ => None,
+                });
+                let n = consumer.map_or(0, |id| self.cancelled(channel, id, requeue));
+                if requeue {
+                    outcome = Ok(Reply::Count(n));
+                }
+            }
+            _ => {}
+        }
+        if abandoned {
+            self.requests.remove(&request);
+            self.undo(channel, kind, outcome.is_ok());
+            return;
+        }
+        if let Some(r) = self.requests.get_mut(&request) {
+            r.outcome = Some(outcome);
+        }
+        self.ready.push_back(Ready::Request(request));
+    }
+
+    /// cancel-ok for consumer `id`: with `requeue`, its buffer goes back to
+    /// the queue and it is forgotten (returns how many were requeued);
+    /// otherwise a buffered consumer still yields what it holds, then ends.
+    pub(super) fn cancelled(
+        &mut self,
+        channel: ChannelRef,
+        id: ConsumerId,
+        requeue: bool,
+    ) -> usize {
+        self.consumers.release_tag(id);
+        let Some(c) = self.consumers.get_mut(id) else {
+            return 0;
+        };
+        if requeue || c.orphaned || c.mode == ConsumerMode::Events {
+            let no_ack = c.no_ack;
+            let buffered = self.consumers.drain(id);
+            self.forget(id);
+            if no_ack {
+                return 0;
+            }
+            self.requeue(channel, buffered.iter());
+            return buffered.len();
+        }
+        c.ended.get_or_insert(None);
+        self.consumers.unlimit(id);
+        self.ready.push_back(Ready::Consumer(id));
+        0
+    }
+
+    /// Forgets consumer `id`; a callback consumer's end is reported
+    /// ([`Event::ConsumerEnded`]) so that its adapter drops the callback.
+    pub(super) fn forget(&mut self, id: ConsumerId) {
+        if let Some(c) = self.consumers.remove(id) {
+            if c.mode == ConsumerMode::Events {
+                self.events.push_back(Event::ConsumerEnded {
+                    channel: c.channel,
+                    consumer: id,
+                });
+            }
+        }
+    }
+
+    /// basic.nack with requeue of each delivery.
+    pub(super) fn requeue<'a>(
+        &mut self,
+        channel: ChannelRef,
+        deliveries: impl Iterator<Item = &'a Delivery>,
+    ) {
+        for d in deliveries {
+            let nack = basic::Nack {
+                delivery_tag: d.delivery_tag,
+                multiple: false,
+                requeue: true,
+            };
+            if self.send(channel, nack.into()).is_err() {
+                return;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------- channels
+
+    /// Opens a channel on the lowest free number.
+    pub fn open_channel(&mut self) -> Result<Pending<ChannelRef>, Error> {
+        self.check(ChannelRef::CONNECTION)?;
+        let (number, request) = self.wire.open_channel()?;
+        self.next_generation += 1;
+        let channel = ChannelRef {
+            number,
+            generation: self.next_generation,
+        };
+        let fresh = ChannelData {
+            generation: channel.generation,
+            open: false,
+            closed: None,
+            confirms: Confirms::default(),
+            flow_active: true,
+        };
+        if let Some(old) = self.channels.insert(number, fresh) {
+            let error = old
+                .closed
+                .unwrap_or(Error::ChannelClosedByClient { channel: number });
+            if self.retired.len() == RETIRED_KEPT {
+                self.retired.pop_front();
+            }
+            self.retired.push_back((number, old.generation, error));
+        }
+        self.requests.insert(
+            request,
+            Request {
+                channel,
+                kind: Kind::Open,
+                outcome: None,
+                abandoned: false,
+            },
+        );
+        self.absorb();
+        Ok(self.pending(request, channel, |_, reply| match reply {
+            Reply::Channel(c) => Ok(c),
+            _ => Err(Error::Misuse(
+                "channel.open: no channel in the reply".into(),
+            )),
+        }))
+    }
+
+    /// Closes `channel` (channel.close, then close-ok); [`Ready::State`]
+    /// and [`Event::ChannelClosed`] report the end. Closing a closed
+    /// channel does nothing.
+    pub fn close_channel(&mut self, channel: ChannelRef) -> Result<(), Error> {
+        if self.channel_error(channel).is_some() || channel.number == 0 {
+            return Ok(());
+        }
+        self.wire
+            .close_channel(channel.number, ReplyCode::REPLY_SUCCESS, "Normal shutdown")?;
+        self.absorb();
+        Ok(())
+    }
+
+    /// Closes the connection (connection.close, then close-ok or the close
+    /// timeout); [`Event::Closed`] reports the end.
+    pub fn close(&mut self, now: Instant) {
+        self.wire
+            .close(ReplyCode::REPLY_SUCCESS, "Normal shutdown", now);
+        self.absorb();
+    }
+}
