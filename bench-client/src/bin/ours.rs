@@ -13,8 +13,8 @@ use amqp_client::blocking::{
 };
 use amqp_client::{ConnectionParameters, Error};
 use amqp_client_bench::{
-    label, latency_warmup, main_for, parse_args, payload, prefill, Args, Latencies, Meter,
-    Report, Scenario, CONFIRM_WINDOW, FRAME_MAX, POLL_INTERVAL, PREFETCH, STALL_TIMEOUT,
+    label, latency_warmup, main_for, parse_args, payload, prefill, Args, Latencies, Meter, Report,
+    Scenario, CONFIRM_WINDOW, FRAME_MAX, POLL_INTERVAL, PREFETCH, STALL_TIMEOUT,
 };
 use amqp_protocol::BasicProperties;
 

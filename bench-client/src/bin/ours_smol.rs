@@ -14,8 +14,8 @@ use amqp_client::futures_io::{
 };
 use amqp_client::{ConnectionParameters, Error};
 use amqp_client_bench::{
-    label, latency_warmup, main_for, parse_args, payload, prefill, Args, Latencies, Meter,
-    Report, Scenario, CONFIRM_WINDOW, FRAME_MAX, POLL_INTERVAL, PREFETCH, STALL_TIMEOUT,
+    label, latency_warmup, main_for, parse_args, payload, prefill, Args, Latencies, Meter, Report,
+    Scenario, CONFIRM_WINDOW, FRAME_MAX, POLL_INTERVAL, PREFETCH, STALL_TIMEOUT,
 };
 use amqp_protocol::BasicProperties;
 use futures_util::StreamExt;
@@ -24,14 +24,15 @@ use futures_util::StreamExt;
 mod api {
     use super::{Channel, Error};
 
+    /// basic.ack never waits: a plain call now, a future before.
     #[cfg(not(feature = "before"))]
     pub async fn basic_ack(ch: &Channel, delivery_tag: u64) -> Result<(), Error> {
-        ch.basic_ack(delivery_tag, false).await
+        ch.basic_ack(delivery_tag, false)
     }
 
     #[cfg(not(feature = "before"))]
     pub async fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
-        ch.queue_delete(queue, false, false).await
+        ch.queue_delete(queue, Default::default()).await
     }
 
     #[cfg(feature = "before")]

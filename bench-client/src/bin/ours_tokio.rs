@@ -19,14 +19,15 @@ use futures_util::StreamExt;
 mod api {
     use super::{Channel, Error};
 
+    /// basic.ack never waits: a plain call now, a future before.
     #[cfg(not(feature = "before"))]
     pub async fn basic_ack(ch: &Channel, delivery_tag: u64) -> Result<(), Error> {
-        ch.basic_ack(delivery_tag, false).await
+        ch.basic_ack(delivery_tag, false)
     }
 
     #[cfg(not(feature = "before"))]
     pub async fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
-        ch.queue_delete(queue, false, false).await
+        ch.queue_delete(queue, Default::default()).await
     }
 
     #[cfg(feature = "before")]
