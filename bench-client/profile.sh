@@ -8,13 +8,14 @@
 #                                                    # PERF_FREQ sets the rate, default 2000 Hz)
 #
 # CLIENT is a binary with its mode: ours, "ours --mode callback", lapin,
-# "lapin --mode inflight", amqprs, amiquip. Needs perf (linux-perf) and
+# "lapin --mode inflight", amqprs, amiquip; before/ours (and before/ours_tokio,
+# before/ours_smol, before/ours_el) for a -before build. Needs perf (linux-perf) and
 # permission to use it (root, or kernel.perf_event_paranoid <= 1 and
 # tracefs access for `stat`). Run ./run.sh --quick (or cargo build
 # --release) first. Output: target/profiles/.
 set -euo pipefail
 cd "$(dirname "$0")"
-[ $# -eq 5 ] || { sed -n 2,14p "$0" >&2; exit 2; }
+[ $# -eq 5 ] || { sed -n 2,15p "$0" >&2; exit 2; }
 what=$1 client=$2 scenario=$3 size=$4 count=$5
 mkdir -p target/profiles
 dir=$(mktemp -d)
@@ -23,7 +24,11 @@ mkfifo "$dir/ctl"
 export BENCH_PERF_CTL="$dir/ctl"
 name=target/profiles/$(echo "$client" | tr -c 'a-z0-9\n' '_')-$scenario-$size
 # shellcheck disable=SC2086
-run=(target/release/$client --scenario "$scenario" --size "$size" --count "$count")
+case "$client" in
+    # A -before build (before/): "before/ours", "before/ours_tokio", ...
+    before/*) run=(before/target/release/${client#before/} --scenario "$scenario" --size "$size" --count "$count") ;;
+    *) run=(target/release/$client --scenario "$scenario" --size "$size" --count "$count") ;;
+esac
 
 case "$what" in
     stat)
@@ -48,5 +53,5 @@ case "$what" in
             | grep -v '^#' | grep -v '^$' | head -25
         echo "(perf report -i $name.data --children for the call graphs)"
         ;;
-    *) sed -n 2,14p "$0" >&2; exit 2 ;;
+    *) sed -n 2,15p "$0" >&2; exit 2 ;;
 esac
