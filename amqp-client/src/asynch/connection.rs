@@ -8,9 +8,10 @@ use std::time::Instant;
 use amqp_protocol::FieldTable;
 
 use super::channel::{request, Channel};
-use super::driver::{BoxFuture, Driver, Timer, Transport};
+use super::driver::Driver;
 use super::shared::Shared;
 use super::tls::{self, Tls};
+use super::transport::{BoxFuture, Timer, Transport};
 use crate::core::{Client, Config, Tuning};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
