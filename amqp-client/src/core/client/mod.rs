@@ -19,6 +19,20 @@
 //! - from [`Client::poll_event`] what the application reacts to: deliveries
 //!   of callback consumers, returns, confirms reported as events, broker
 //!   cancels, flow, blocked, closes, each typed and carrying its channel.
+//!
+//! # Handles, and the recovery to come
+//!
+//! An application's handles name what the client owns, never what the wire
+//! owns: a channel handle holds a [`ChannelRef`] (a number and which
+//! opening of it), a consumer handle a [`ConsumerId`], a confirmation a
+//! `ChannelRef` and a publish sequence number. Request ids, delivery tags on
+//! the wire and the wire's channel table stay inside. So when automatic
+//! recovery reopens a connection, it can reopen each channel under the same
+//! number and generation, re-register each consumer under the same id and
+//! tag, and settle or republish each unconfirmed publish, inside this
+//! layer, and every handle keeps working; a handle goes stale only when the
+//! application or the broker closed its channel. Adapters hold no state that
+//! recovery would have to rebuild.
 
 mod absorb;
 mod confirms;
