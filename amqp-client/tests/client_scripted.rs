@@ -614,3 +614,29 @@ fn an_ended_consumer_at_its_limit_no_longer_pauses_reading() {
     }
     assert!(b.client.wants_input());
 }
+
+#[test]
+fn cancelling_a_full_consumer_lets_reading_go_on_until_cancel_ok() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let id = b.consume(ch, "full", ConsumerMode::Buffer { limit: Some(1) });
+    b.deliver(ch.number(), "full", 1, b"a");
+    assert!(!b.client.wants_input());
+    assert!(b.client.has_bounded_consumers());
+    let p = b.client.cancel_consumer(id).unwrap();
+    assert!(
+        b.client.wants_input(),
+        "the cancel-ok must be read, whatever the buffer holds"
+    );
+    b.methods();
+    b.deliver(ch.number(), "full", 2, b"b");
+    assert!(b.client.wants_input(), "no limit while cancelling");
+    b.send(
+        ch.number(),
+        basic::CancelOk {
+            consumer_tag: ss("full"),
+        },
+    );
+    assert_eq!(b.result(&p).unwrap(), 2, "both go back to the queue");
+    assert!(!b.client.has_bounded_consumers());
+}
