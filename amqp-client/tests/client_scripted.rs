@@ -640,3 +640,29 @@ fn cancelling_a_full_consumer_lets_reading_go_on_until_cancel_ok() {
     assert_eq!(b.result(&p).unwrap(), 2, "both go back to the queue");
     assert!(!b.client.has_bounded_consumers());
 }
+
+#[test]
+fn poll_next_keeps_wire_order_between_wake_ups_and_events() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    b.consume(ch, "cb", ConsumerMode::Events);
+    let p = b.client.basic_cancel(ch, "cb").unwrap();
+    b.methods();
+    // A delivery that was on its way before the cancel-ok.
+    b.deliver(ch.number(), "cb", 1, b"late");
+    b.send(
+        ch.number(),
+        basic::CancelOk {
+            consumer_tag: ss("cb"),
+        },
+    );
+    let order: Vec<&str> = std::iter::from_fn(|| b.client.poll_next())
+        .map(|n| match n {
+            amqp_client::core::Next::Event(Event::Delivery { .. }) => "delivery",
+            amqp_client::core::Next::Ready(Ready::Request(r)) if r == p.request() => "cancel-ok",
+            amqp_client::core::Next::Event(Event::ConsumerEnded { .. }) => "ended",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(order, vec!["delivery", "ended", "cancel-ok"]);
+}

@@ -248,6 +248,37 @@ pub enum Event {
     },
 }
 
+/// What [`Client::poll_next`] yields.
+// Matched at once: boxing the event would cost an allocation per delivery.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Next {
+    /// A waiter to wake.
+    Ready(Ready),
+    /// An event for the application.
+    Event(Event),
+}
+
+/// Wake-ups and events in the order the core produced them.
+#[derive(Default)]
+struct Outbox {
+    ready: VecDeque<(u64, Ready)>,
+    events: VecDeque<(u64, Event)>,
+    seq: u64,
+}
+
+impl Outbox {
+    fn ready(&mut self, r: Ready) {
+        self.seq += 1;
+        self.ready.push_back((self.seq, r));
+    }
+
+    fn event(&mut self, e: Event) {
+        self.seq += 1;
+        self.events.push_back((self.seq, e));
+    }
+}
+
 /// The client's view of one opening of a channel.
 struct ChannelData {
     generation: u64,
@@ -271,8 +302,7 @@ pub struct Client {
     retired: VecDeque<(u16, u64, Error)>,
     requests: HashMap<RequestId, Request>,
     consumers: Consumers,
-    events: VecDeque<Event>,
-    ready: VecDeque<Ready>,
+    out: Outbox,
     connected: bool,
     server_properties: FieldTable,
     closed: Option<Error>,
@@ -302,8 +332,7 @@ impl Client {
             retired: VecDeque::new(),
             requests: HashMap::new(),
             consumers: Consumers::default(),
-            events: VecDeque::new(),
-            ready: VecDeque::new(),
+            out: Outbox::default(),
             connected: false,
             server_properties: FieldTable::new(),
             closed: None,
@@ -378,17 +407,32 @@ impl Client {
 
     /// The next waiter to wake.
     pub fn poll_ready(&mut self) -> Option<Ready> {
-        self.ready.pop_front()
+        self.out.ready.pop_front().map(|(_, r)| r)
     }
 
     /// Whether waiters have something to look at.
     pub fn has_ready(&self) -> bool {
-        !self.ready.is_empty()
+        !self.out.ready.is_empty()
     }
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.events.pop_front().map(|(_, e)| e)
+    }
+
+    /// The next wake-up or event, whichever the core produced first: for an
+    /// adapter that runs everything as callbacks in wire order (a
+    /// delivery that arrived before a cancel-ok reaches its callback before
+    /// the cancel's completion does).
+    pub fn poll_next(&mut self) -> Option<Next> {
+        let ready = self.out.ready.front().map(|(n, _)| *n);
+        let event = self.out.events.front().map(|(n, _)| *n);
+        match (ready, event) {
+            (Some(r), Some(e)) if e < r => self.poll_event().map(Next::Event),
+            (Some(_), _) => self.poll_ready().map(Next::Ready),
+            (None, Some(_)) => self.poll_event().map(Next::Event),
+            (None, None) => None,
+        }
     }
 
     // ---------------------------------------------------------------- state
