@@ -614,3 +614,55 @@ fn an_ended_consumer_at_its_limit_no_longer_pauses_reading() {
     }
     assert!(b.client.wants_input());
 }
+
+#[test]
+fn cancelling_a_full_consumer_lets_reading_go_on_until_cancel_ok() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let id = b.consume(ch, "full", ConsumerMode::Buffer { limit: Some(1) });
+    b.deliver(ch.number(), "full", 1, b"a");
+    assert!(!b.client.wants_input());
+    assert!(b.client.has_bounded_consumers());
+    let p = b.client.cancel_consumer(id).unwrap();
+    assert!(
+        b.client.wants_input(),
+        "the cancel-ok must be read, whatever the buffer holds"
+    );
+    b.methods();
+    b.deliver(ch.number(), "full", 2, b"b");
+    assert!(b.client.wants_input(), "no limit while cancelling");
+    b.send(
+        ch.number(),
+        basic::CancelOk {
+            consumer_tag: ss("full"),
+        },
+    );
+    assert_eq!(b.result(&p).unwrap(), 2, "both go back to the queue");
+    assert!(!b.client.has_bounded_consumers());
+}
+
+#[test]
+fn poll_next_keeps_wire_order_between_wake_ups_and_events() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    b.consume(ch, "cb", ConsumerMode::Events);
+    let p = b.client.basic_cancel(ch, "cb").unwrap();
+    b.methods();
+    // A delivery that was on its way before the cancel-ok.
+    b.deliver(ch.number(), "cb", 1, b"late");
+    b.send(
+        ch.number(),
+        basic::CancelOk {
+            consumer_tag: ss("cb"),
+        },
+    );
+    let order: Vec<&str> = std::iter::from_fn(|| b.client.poll_next())
+        .map(|n| match n {
+            amqp_client::core::Next::Event(Event::Delivery { .. }) => "delivery",
+            amqp_client::core::Next::Ready(Ready::Request(r)) if r == p.request() => "cancel-ok",
+            amqp_client::core::Next::Event(Event::ConsumerEnded { .. }) => "ended",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(order, vec!["delivery", "ended", "cancel-ok"]);
+}

@@ -8,10 +8,11 @@ use std::time::Instant;
 use amqp_protocol::FieldTable;
 
 use super::channel::{request, Channel};
-use super::driver::{BoxFuture, Driver, Timer, Transport};
+use super::driver::Driver;
 use super::shared::Shared;
-use super::tls::{self, Tls};
-use crate::core::{Client, Config, Tuning};
+use super::tls::Tls;
+use super::transport::{BoxFuture, Timer, Transport};
+use crate::core::{Client, Config, Connecting, Tuning};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
 
@@ -105,31 +106,17 @@ where
     F: FnMut(ConnectionParameters) -> Fut,
     Fut: Future<Output = Result<Connection, Error>>,
 {
-    let mut last = None;
-    let attempts: Vec<_> = endpoints.attempts().collect();
-    for attempt in attempts {
-        if !attempt.delay_before.is_zero() {
-            timer
-                .sleep_until(Instant::now() + attempt.delay_before)
-                .await;
-        }
-        let Some(params) = endpoints.get(attempt.endpoint) else {
-            break;
-        };
-        if params.tls() && !cfg!(feature = "tls") {
-            // Not worth a TCP connection.
-            last = Some(tls::feature_missing());
-            continue;
+    let mut plan = Connecting::new(endpoints);
+    while let Some((params, delay)) = plan.next_attempt() {
+        if !delay.is_zero() {
+            timer.sleep_until(Instant::now() + delay).await;
         }
         match open_one(params.clone()).await {
             Ok(c) => return Ok(c),
-            Err(e @ (Error::AuthenticationRefused(_) | Error::MechanismNotOffered { .. })) => {
-                return Err(e)
-            }
-            Err(e) => last = Some(e),
+            Err(e) => plan.failed(e),
         }
     }
-    Err(last.unwrap_or_else(|| Error::Misuse("no endpoint to connect to".into())))
+    Err(plan.into_error())
 }
 
 /// `f`, or `None` once `deadline` passes.

@@ -30,20 +30,20 @@
 
 mod channel;
 mod connection;
-mod consumer;
 mod direct;
 mod driver;
 mod shared;
 mod tls;
+mod transport;
 
 pub use channel::Channel;
+pub use channel::{Confirmation, Consumer};
 #[cfg(feature = "futures-io")]
 pub(crate) use connection::timeout;
 pub use connection::Connection;
 pub(crate) use connection::{establish, open_endpoints};
-pub use consumer::{Confirmation, Consumer};
 #[cfg_attr(not(feature = "futures-io"), allow(unreachable_pub))]
-pub use driver::BoxFuture;
+pub use transport::BoxFuture;
 #[cfg(feature = "tokio")]
-pub(crate) use driver::DirectWrite;
-pub(crate) use driver::{Timer, Transport};
+pub(crate) use transport::DirectWrite;
+pub(crate) use transport::{Timer, Transport};

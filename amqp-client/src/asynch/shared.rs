@@ -17,16 +17,17 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use super::channel::Channel;
-use super::driver::DirectWrite;
 use super::tls::Tls;
+use super::transport::DirectWrite;
 use crate::core::client::{Event, Ready};
 use crate::core::{ChannelRef, Client, ConsumerId, RequestId};
 use crate::error::Error;
 use crate::types::Returned;
 
 /// A channel's return callback.
-pub(crate) type ReturnFn = Arc<dyn Fn(&Channel, Returned) + Send + Sync>;
+/// A channel's return callback, given the connection's shared state to make
+/// the channel handle from.
+pub(crate) type ReturnFn = Arc<dyn Fn(&Arc<Shared>, ChannelRef, Returned) + Send + Sync>;
 /// The connection's blocked / unblocked callback.
 pub(crate) type BlockedFn = Arc<dyn Fn(Option<&str>) + Send + Sync>;
 
@@ -66,7 +67,7 @@ impl Effects {
     pub(crate) fn run(&mut self, shared: &Arc<Shared>) {
         for d in self.deferred.drain(..) {
             match d {
-                Deferred::Return(f, channel, r) => f(&Channel::new(shared.clone(), channel), *r),
+                Deferred::Return(f, channel, r) => f(shared, channel, *r),
                 Deferred::Blocked(f, reason) => f(reason.as_deref()),
             }
         }

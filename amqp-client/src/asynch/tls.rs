@@ -19,11 +19,6 @@ use bytes::BytesMut;
 use crate::error::Error;
 use crate::params::ConnectionParameters;
 
-/// What opening an `amqps` endpoint without the `tls` feature returns.
-pub(super) fn feature_missing() -> Error {
-    Error::Misuse("amqps (TLS) needs the amqp-client feature \"tls\"".into())
-}
-
 #[cfg(feature = "tls")]
 use crate::tls::TlsLayer;
 
@@ -150,7 +145,9 @@ pub(super) enum Tls {}
 #[cfg(not(feature = "tls"))]
 impl Tls {
     pub(super) fn new(_params: &ConnectionParameters) -> Result<Tls, Error> {
-        Err(feature_missing())
+        Err(Error::Misuse(
+            "amqps (TLS) needs the amqp-client feature \"tls\"".into(),
+        ))
     }
 
     pub(super) fn take_output(&mut self, _out: &mut BytesMut) {

@@ -10,7 +10,8 @@ use crate::params::{Attempt, ConnectionParameters, Endpoints};
 /// Walks [`Endpoints::attempts`]: each endpoint in turn, with its own
 /// number of attempts and retry delay. Refused credentials end the plan at
 /// once (another attempt would be refused the same way, and may lock the
-/// account); every other failure moves on to the next attempt. An endpoint
+/// account), as does the application closing the connection while it
+/// connects; every other failure moves on to the next attempt. An endpoint
 /// asking for TLS is skipped when the crate was built without the `tls`
 /// feature.
 ///
@@ -37,6 +38,8 @@ pub struct Connecting {
     endpoints: Endpoints,
     plan: Vec<Attempt>,
     next: usize,
+    /// The endpoint of the attempt last handed out.
+    current: Option<usize>,
     last: Option<Error>,
     done: bool,
 }
@@ -49,6 +52,7 @@ impl Connecting {
             endpoints,
             plan,
             next: 0,
+            current: None,
             last: None,
             done: false,
         }
@@ -74,32 +78,58 @@ impl Connecting {
                 ));
                 continue;
             }
+            self.current = Some(attempt.endpoint);
             let params = self.endpoints.get(attempt.endpoint)?;
             return Some((params, attempt.delay_before));
         }
         None
     }
 
-    /// The last attempt failed with `error`.
+    /// The parameters of the attempt [`next_attempt`](Self::next_attempt)
+    /// handed out last.
+    pub fn current(&self) -> Option<&ConnectionParameters> {
+        self.endpoints.get(self.current?)
+    }
+
+    /// The last attempt failed with `error` (ignored once the plan is
+    /// over: the error that ended it stands).
     pub fn failed(&mut self, error: Error) {
+        if self.done {
+            return;
+        }
         if is_final(&error) {
             self.done = true;
         }
         self.last = Some(error);
     }
 
+    /// Whether the plan is over: a failure ended it, or
+    /// [`next_attempt`](Self::next_attempt) found none left.
+    pub fn is_over(&self) -> bool {
+        self.done
+    }
+
     /// Why the plan ended without a connection: the last failure.
-    pub fn into_error(self) -> Error {
+    pub fn into_error(mut self) -> Error {
+        self.take_error()
+    }
+
+    /// [`into_error`](Self::into_error) for a plan kept in place.
+    pub fn take_error(&mut self) -> Error {
         self.last
+            .take()
             .unwrap_or_else(|| Error::Misuse("no endpoint to connect to".into()))
     }
 }
 
-/// Failures that trying again, or elsewhere, would not mend.
+/// Failures that trying again, or elsewhere, would not mend (or that the
+/// application asked for: it closed the connection while it connected).
 fn is_final(error: &Error) -> bool {
     matches!(
         error,
-        Error::AuthenticationRefused(_) | Error::MechanismNotOffered { .. }
+        Error::AuthenticationRefused(_)
+            | Error::MechanismNotOffered { .. }
+            | Error::ConnectionClosedByClient
     )
 }
 

@@ -59,7 +59,7 @@ pub mod types;
 pub(crate) mod vocabulary;
 
 pub use client::{
-    ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending, Ready, Settle,
+    ChannelRef, Client, ConsumerId, ConsumerMode, Next, NextDelivery, Pending, Ready, Settle,
 };
 pub use config::{Config, HeartbeatFn};
 pub use connect::{Connecting, Dialing};

@@ -22,11 +22,7 @@ use crate::tls::TlsLayer;
 
 /// The start of an attempt on an endpoint: its TLS layer (unusable TLS
 /// settings fail the attempt before connecting) and its addresses.
-fn connecting(
-    params: &ConnectionParameters,
-    endpoint: usize,
-    now: Instant,
-) -> Result<Phase, Error> {
+fn connecting(params: &ConnectionParameters, now: Instant) -> Result<Phase, Error> {
     #[cfg(feature = "tls")]
     let tls = if params.tls() {
         Some(Box::new(TlsLayer::new(params)?))
@@ -44,7 +40,6 @@ fn connecting(
         .to_socket_addrs()
         .map_err(|e| dial.error(e))?;
     Ok(Phase::Connecting {
-        endpoint,
         addrs: addrs.collect(),
         deadline: now + dial.timeout(),
         dial,
@@ -65,32 +60,20 @@ impl ConnInner {
     pub(super) fn next_attempt(self: &Rc<Self>, lp: &EventLoop, now: Instant) {
         let failed = {
             let mut st = self.st.borrow_mut();
-            let fatal = matches!(
-                st.last_error,
-                Some(
-                    Error::AuthenticationRefused(_)
-                        | Error::MechanismNotOffered { .. }
-                        | Error::ConnectionClosedByClient
-                )
-            );
-            match st.plan.get(st.next_attempt).copied() {
-                Some(a) if !fatal => {
-                    st.next_attempt += 1;
-                    st.phase = Phase::Waiting {
-                        at: now + a.delay_before,
-                        endpoint: a.endpoint,
-                    };
+            if let Some(e) = st.last_error.take() {
+                st.connecting.failed(e);
+            }
+            match st.connecting.next_attempt().map(|(_, delay)| delay) {
+                Some(delay) => {
+                    st.phase = Phase::Waiting { at: now + delay };
                     None
                 }
-                _ => {
+                None => {
                     st.phase = Phase::Done;
                     if let Some(mut t) = st.transport.take() {
                         let _ = lp.registry().deregister(t.stream_mut());
                     }
-                    let error = st
-                        .last_error
-                        .take()
-                        .unwrap_or_else(|| Error::Misuse("no endpoint to connect to".into()));
+                    let error = st.connecting.take_error();
                     st.open_failed = Some(error.clone());
                     Some(error)
                 }
@@ -108,17 +91,21 @@ impl ConnInner {
         }
     }
 
-    /// Starts the attempt on `endpoint`: TLS settings, name resolution,
-    /// then the first connect.
-    pub(super) fn begin_attempt(self: &Rc<Self>, lp: &EventLoop, endpoint: usize, now: Instant) {
+    /// Starts the current attempt: TLS settings, name resolution, then the
+    /// first connect (the plan's first attempt, or the next one, when none
+    /// was handed out yet).
+    pub(super) fn begin_attempt(self: &Rc<Self>, lp: &EventLoop, now: Instant) {
         let resolved = {
-            let mut st = self.st.borrow_mut();
-            let Some(params) = st.endpoints.get(endpoint) else {
-                // close() before connecting.
-                drop(st);
-                return self.next_attempt(lp, now);
+            let mut guard = self.st.borrow_mut();
+            let st = &mut *guard;
+            let params = match st.connecting.current() {
+                Some(params) if !st.connecting.is_over() => params,
+                _ => {
+                    drop(guard);
+                    return self.next_attempt(lp, now);
+                }
             };
-            match connecting(params, endpoint, now) {
+            match connecting(params, now) {
                 Ok(phase) => {
                     st.phase = phase;
                     true
@@ -218,10 +205,10 @@ impl ConnInner {
     fn connected(&self, now: Instant) {
         let mut guard = self.st.borrow_mut();
         let st = &mut *guard;
-        let Phase::Connecting { endpoint, .. } = st.phase else {
+        let Phase::Connecting { .. } = st.phase else {
             return;
         };
-        let Some(params) = st.endpoints.get(endpoint) else {
+        let Some(params) = st.connecting.current() else {
             return;
         };
         let nodelay = params.tcp_nodelay();
@@ -251,7 +238,7 @@ mod tests {
         let params = ConnectionParameters::new().with_tls_options(
             crate::params::TlsOptions::new().with_cacertfile("/nonexistent/ca.pem"),
         );
-        let e = match connecting(&params, 0, Instant::now()) {
+        let e = match connecting(&params, Instant::now()) {
             Err(e) => e,
             Ok(_) => panic!("an attempt with an unusable TLS setting started"),
         };
@@ -271,11 +258,8 @@ mod tests {
     #[test]
     fn plain_attempts_resolve_their_addresses() {
         let params = ConnectionParameters::new().with_host("127.0.0.1");
-        match connecting(&params, 3, Instant::now()) {
-            Ok(Phase::Connecting {
-                endpoint, addrs, ..
-            }) => {
-                assert_eq!(endpoint, 3);
+        match connecting(&params, Instant::now()) {
+            Ok(Phase::Connecting { addrs, .. }) => {
                 assert_eq!(addrs.len(), 1);
             }
             _ => panic!("no connect planned"),

@@ -32,22 +32,10 @@ impl Connection {
     /// reports the outcome.
     pub fn open(event_loop: &EventLoop, endpoints: impl Into<Endpoints>) -> Connection {
         let mut st = ConnState::new(endpoints.into());
-        // The first planned attempt has no delay: it starts on the loop's
-        // next turn. Without one, that turn reports the open error.
-        let endpoint = match st.plan.first().copied() {
-            Some(a) => {
-                st.next_attempt = 1;
-                a.endpoint
-            }
-            None => {
-                st.last_error = Some(Error::Misuse("no endpoint to connect to".into()));
-                usize::MAX
-            }
-        };
-        st.phase = Phase::Waiting {
-            at: Instant::now(),
-            endpoint,
-        };
+        // The first attempt (it has no delay) starts on the loop's next
+        // turn; without one, that turn reports the open error.
+        st.connecting.next_attempt();
+        st.phase = Phase::Waiting { at: Instant::now() };
         let lp = event_loop.downgrade();
         let inner = event_loop.register_connection(|token| {
             Rc::new(ConnInner {
@@ -190,16 +178,11 @@ impl Connection {
             Some(core) if core.is_connected() => core.close(Instant::now()),
             core => {
                 // Give up the attempts: the next turn reports the open error.
-                st.plan.clear();
-                st.last_error = Some(Error::ConnectionClosedByClient);
+                st.connecting.failed(Error::ConnectionClosedByClient);
+                st.last_error = None;
                 match core {
                     Some(core) => core.close(Instant::now()),
-                    None => {
-                        st.phase = Phase::Waiting {
-                            at: Instant::now(),
-                            endpoint: usize::MAX,
-                        }
-                    }
+                    None => st.phase = Phase::Waiting { at: Instant::now() },
                 }
             }
         }

@@ -16,7 +16,7 @@ use super::state::{
 };
 use super::transport::typed_error;
 use crate::core::client::Event;
-use crate::core::{ChannelRef, Client, ConsumerId, Ready};
+use crate::core::{ChannelRef, Client, ConsumerId, Next, Ready};
 use crate::error::Error;
 use crate::types::{Delivery, Returned};
 
@@ -136,18 +136,23 @@ impl ConnInner {
 fn next_action(st: &mut ConnState) -> Option<Action> {
     let core = st.core.as_mut()?;
     let cb = &mut st.callbacks;
-    while let Some(ready) = core.poll_ready() {
-        if let Ready::Request(id) = ready {
-            if let Some(mut completion) = cb.completions.remove(&id) {
-                completion.take(core);
-                // The request may have ended a consumer (cancel-ok, a
-                // refused consume).
-                cb.sweep = true;
-                return Some(Action::Complete(completion));
+    // In the order the core produced them, so that callbacks run in wire
+    // order (a delivery before its cancel's completion).
+    while let Some(next) = core.poll_next() {
+        let event = match next {
+            Next::Ready(Ready::Request(id)) => {
+                if let Some(mut completion) = cb.completions.remove(&id) {
+                    completion.take(core);
+                    // The request may have ended a consumer (cancel-ok, a
+                    // refused consume).
+                    cb.sweep = true;
+                    return Some(Action::Complete(completion));
+                }
+                continue;
             }
-        }
-    }
-    while let Some(event) = core.poll_event() {
+            Next::Ready(_) => continue,
+            Next::Event(event) => event,
+        };
         let action = match event {
             Event::Connected => {
                 st.last_error = None;

@@ -100,14 +100,14 @@ impl ConnInner {
         let due = {
             let st = self.st.borrow();
             match &st.phase {
-                Phase::Waiting { at, endpoint } => (*at <= now).then_some(Some(*endpoint)),
-                Phase::Connecting { deadline, .. } => (*deadline <= now).then_some(None),
+                Phase::Waiting { at } => (*at <= now).then_some(true),
+                Phase::Connecting { deadline, .. } => (*deadline <= now).then_some(false),
                 Phase::Connected | Phase::Done => None,
             }
         };
         match due {
-            Some(Some(endpoint)) => self.begin_attempt(lp, endpoint, now),
-            Some(None) => self.address_failed(
+            Some(true) => self.begin_attempt(lp, now),
+            Some(false) => self.address_failed(
                 lp,
                 io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
                 now,

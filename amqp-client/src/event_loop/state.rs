@@ -15,9 +15,9 @@ use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::Instant;
 
-use crate::core::{ChannelRef, Client, ConsumerId, Dialing, Pending, RequestId};
+use crate::core::{ChannelRef, Client, Connecting, ConsumerId, Dialing, Pending, RequestId};
 use crate::error::Error;
-use crate::params::{Attempt, Endpoints};
+use crate::params::Endpoints;
 #[cfg(feature = "tls")]
 use crate::tls::TlsLayer;
 use crate::types::{Delivery, Returned};
@@ -33,10 +33,9 @@ pub struct ConnectionId(pub(super) usize);
 /// Where connecting is.
 pub(super) enum Phase {
     /// The next attempt starts at `at`.
-    Waiting { at: Instant, endpoint: usize },
+    Waiting { at: Instant },
     /// A TCP connect is in progress; `addrs` are the addresses left to try.
     Connecting {
-        endpoint: usize,
         addrs: VecDeque<SocketAddr>,
         deadline: Instant,
         /// The endpoint's addresses tried so far, and why they failed.
@@ -164,9 +163,8 @@ pub(crate) struct ConnInner {
 }
 
 pub(super) struct ConnState {
-    pub(super) endpoints: Endpoints,
-    pub(super) plan: Vec<Attempt>,
-    pub(super) next_attempt: usize,
+    /// The plan of attempts over the endpoints.
+    pub(super) connecting: Connecting,
     pub(super) phase: Phase,
     /// The error of the last failed attempt.
     pub(super) last_error: Option<Error>,
@@ -183,11 +181,8 @@ pub(super) struct ConnState {
 
 impl ConnState {
     pub(super) fn new(endpoints: Endpoints) -> Self {
-        let plan: Vec<Attempt> = endpoints.attempts().collect();
         ConnState {
-            endpoints,
-            plan,
-            next_attempt: 0,
+            connecting: Connecting::new(endpoints),
             phase: Phase::Done,
             last_error: None,
             open_failed: None,

@@ -29,8 +29,8 @@ impl Client {
             } => {
                 self.connected = true;
                 self.server_properties = server_properties;
-                self.events.push_back(Event::Connected);
-                self.ready.push_back(Ready::State);
+                self.out.event(Event::Connected);
+                self.out.ready(Ready::State);
             }
             WireEvent::Reply {
                 request,
@@ -58,7 +58,7 @@ impl Client {
                 if let Some(c) = self.channels.get_mut(&channel) {
                     c.confirms.returned(reason.clone());
                 }
-                self.events.push_back(Event::Returned {
+                self.out.event(Event::Returned {
                     channel: ch,
                     returned: Returned {
                         channel,
@@ -81,7 +81,7 @@ impl Client {
                 };
                 c.confirms
                     .confirm(delivery_tag, multiple, ack, &mut self.settled);
-                self.ready.push_back(Ready::Confirms {
+                self.out.ready(Ready::Confirms {
                     channel: ch,
                     up_to: delivery_tag,
                 });
@@ -105,9 +105,9 @@ impl Client {
                         consumer_tag: consumer_tag.clone(),
                     }));
                     self.consumers.unlimit(id);
-                    self.ready.push_back(Ready::Consumer(id));
+                    self.out.ready(Ready::Consumer(id));
                 }
-                self.events.push_back(Event::ConsumerCancelled {
+                self.out.event(Event::ConsumerCancelled {
                     channel: ch,
                     consumer: id,
                     consumer_tag,
@@ -121,13 +121,13 @@ impl Client {
                 if let Some(c) = self.channels.get_mut(&channel) {
                     c.flow_active = active;
                 }
-                self.events.push_back(Event::Flow {
+                self.out.event(Event::Flow {
                     channel: ch,
                     active,
                 });
             }
-            WireEvent::Blocked { reason } => self.events.push_back(Event::Blocked { reason }),
-            WireEvent::Unblocked => self.events.push_back(Event::Unblocked),
+            WireEvent::Blocked { reason } => self.out.event(Event::Blocked { reason }),
+            WireEvent::Unblocked => self.out.event(Event::Unblocked),
             WireEvent::ChannelClosed {
                 channel,
                 error,
@@ -144,15 +144,15 @@ impl Client {
                 for r in requests {
                     self.complete(r, Err(error.clone()));
                 }
-                self.events.push_back(Event::Closed { error });
-                self.ready.push_back(Ready::State);
+                self.out.event(Event::Closed { error });
+                self.out.ready(Ready::State);
             }
         }
     }
 
     pub(super) fn report_settled(&mut self, channel: ChannelRef) {
         for (sequence_number, outcome) in self.settled.drain(..) {
-            self.events.push_back(Event::Confirmed {
+            self.out.event(Event::Confirmed {
                 channel,
                 sequence_number,
                 outcome,
@@ -187,14 +187,14 @@ impl Client {
         }
         let delivery = Delivery::new(channel, deliver, content);
         match c.mode {
-            ConsumerMode::Events => self.events.push_back(Event::Delivery {
+            ConsumerMode::Events => self.out.event(Event::Delivery {
                 channel: ch,
                 consumer: id,
                 delivery,
             }),
             ConsumerMode::Buffer { .. } => {
                 self.consumers.push(id, delivery);
-                self.ready.push_back(Ready::Consumer(id));
+                self.out.ready(Ready::Consumer(id));
             }
         }
     }
@@ -207,7 +207,7 @@ impl Client {
         if let Some(c) = self.channels.get_mut(&number) {
             c.closed = Some(error.clone());
             c.confirms.fail_all(&error, &mut self.settled);
-            self.ready.push_back(Ready::Confirms {
+            self.out.ready(Ready::Confirms {
                 channel,
                 up_to: u64::MAX,
             });
@@ -223,11 +223,10 @@ impl Client {
             } else {
                 c.ended.get_or_insert(Some(error.clone()));
                 self.consumers.unlimit(id);
-                self.ready.push_back(Ready::Consumer(id));
+                self.out.ready(Ready::Consumer(id));
             }
         }
-        self.events
-            .push_back(Event::ChannelClosed { channel, error });
-        self.ready.push_back(Ready::State);
+        self.out.event(Event::ChannelClosed { channel, error });
+        self.out.ready(Ready::State);
     }
 }

@@ -238,10 +238,15 @@ impl Consumers {
         self.bounded > 0
     }
 
-    /// The consumer ended: no more deliveries come, so its buffer (still
-    /// read by its application) no longer holds reading back.
+    /// The consumer ended, or is being cancelled: its buffer (still read by
+    /// its application, or about to be requeued) no longer holds reading
+    /// back, which the cancel-ok it waits for may need.
     pub(super) fn unlimit(&mut self, id: ConsumerId) {
         if let Some(c) = self.by_id.get_mut(&id) {
+            if let ConsumerMode::Buffer { limit: Some(_) } = c.mode {
+                c.mode = ConsumerMode::Buffer { limit: None };
+                self.bounded -= 1;
+            }
             if c.full {
                 c.full = false;
                 self.full -= 1;

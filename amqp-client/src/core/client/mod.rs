@@ -19,6 +19,20 @@
 //! - from [`Client::poll_event`] what the application reacts to: deliveries
 //!   of callback consumers, returns, confirms reported as events, broker
 //!   cancels, flow, blocked, closes, each typed and carrying its channel.
+//!
+//! # Handles, and the recovery to come
+//!
+//! An application's handles name what the client owns, never what the wire
+//! owns: a channel handle holds a [`ChannelRef`] (a number and which
+//! opening of it), a consumer handle a [`ConsumerId`], a confirmation a
+//! `ChannelRef` and a publish sequence number. Request ids, delivery tags on
+//! the wire and the wire's channel table stay inside. So when automatic
+//! recovery reopens a connection, it can reopen each channel under the same
+//! number and generation, re-register each consumer under the same id and
+//! tag, and settle or republish each unconfirmed publish, inside this
+//! layer, and every handle keeps working; a handle goes stale only when the
+//! application or the broker closed its channel. Adapters hold no state that
+//! recovery would have to rebuild.
 
 mod absorb;
 mod confirms;
@@ -234,6 +248,37 @@ pub enum Event {
     },
 }
 
+/// What [`Client::poll_next`] yields.
+// Matched at once: boxing the event would cost an allocation per delivery.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Next {
+    /// A waiter to wake.
+    Ready(Ready),
+    /// An event for the application.
+    Event(Event),
+}
+
+/// Wake-ups and events in the order the core produced them.
+#[derive(Default)]
+struct Outbox {
+    ready: VecDeque<(u64, Ready)>,
+    events: VecDeque<(u64, Event)>,
+    seq: u64,
+}
+
+impl Outbox {
+    fn ready(&mut self, r: Ready) {
+        self.seq += 1;
+        self.ready.push_back((self.seq, r));
+    }
+
+    fn event(&mut self, e: Event) {
+        self.seq += 1;
+        self.events.push_back((self.seq, e));
+    }
+}
+
 /// The client's view of one opening of a channel.
 struct ChannelData {
     generation: u64,
@@ -257,8 +302,7 @@ pub struct Client {
     retired: VecDeque<(u16, u64, Error)>,
     requests: HashMap<RequestId, Request>,
     consumers: Consumers,
-    events: VecDeque<Event>,
-    ready: VecDeque<Ready>,
+    out: Outbox,
     connected: bool,
     server_properties: FieldTable,
     closed: Option<Error>,
@@ -288,8 +332,7 @@ impl Client {
             retired: VecDeque::new(),
             requests: HashMap::new(),
             consumers: Consumers::default(),
-            events: VecDeque::new(),
-            ready: VecDeque::new(),
+            out: Outbox::default(),
             connected: false,
             server_properties: FieldTable::new(),
             closed: None,
@@ -364,17 +407,32 @@ impl Client {
 
     /// The next waiter to wake.
     pub fn poll_ready(&mut self) -> Option<Ready> {
-        self.ready.pop_front()
+        self.out.ready.pop_front().map(|(_, r)| r)
     }
 
     /// Whether waiters have something to look at.
     pub fn has_ready(&self) -> bool {
-        !self.ready.is_empty()
+        !self.out.ready.is_empty()
     }
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.events.pop_front().map(|(_, e)| e)
+    }
+
+    /// The next wake-up or event, whichever the core produced first: for an
+    /// adapter that runs everything as callbacks in wire order (a
+    /// delivery that arrived before a cancel-ok reaches its callback before
+    /// the cancel's completion does).
+    pub fn poll_next(&mut self) -> Option<Next> {
+        let ready = self.out.ready.front().map(|(n, _)| *n);
+        let event = self.out.events.front().map(|(n, _)| *n);
+        match (ready, event) {
+            (Some(r), Some(e)) if e < r => self.poll_event().map(Next::Event),
+            (Some(_), _) => self.poll_ready().map(Next::Ready),
+            (None, Some(_)) => self.poll_event().map(Next::Event),
+            (None, None) => None,
+        }
     }
 
     // ---------------------------------------------------------------- state

@@ -334,6 +334,8 @@ impl Client {
             consumer_tag: c.tag.clone(),
             no_wait: false,
         };
+        // Reading must go on until cancel-ok, whatever the buffer holds.
+        self.consumers.unlimit(id);
         let kind = Kind::Cancel {
             consumer: Some(id),
             requeue: true,

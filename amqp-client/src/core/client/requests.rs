@@ -153,7 +153,7 @@ impl Client {
         if let Some(r) = self.requests.get_mut(&request) {
             r.outcome = Some(outcome);
         }
-        self.ready.push_back(Ready::Request(request));
+        self.out.ready(Ready::Request(request));
     }
 
     /// cancel-ok for consumer `id`: with `requeue`, its buffer goes back to
@@ -181,7 +181,7 @@ impl Client {
         }
         c.ended.get_or_insert(None);
         self.consumers.unlimit(id);
-        self.ready.push_back(Ready::Consumer(id));
+        self.out.ready(Ready::Consumer(id));
         0
     }
 
@@ -190,7 +190,7 @@ impl Client {
     pub(super) fn forget(&mut self, id: ConsumerId) {
         if let Some(c) = self.consumers.remove(id) {
             if c.mode == ConsumerMode::Events {
-                self.events.push_back(Event::ConsumerEnded {
+                self.out.event(Event::ConsumerEnded {
                     channel: c.channel,
                     consumer: id,
                 });
