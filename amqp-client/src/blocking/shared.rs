@@ -109,11 +109,15 @@ impl Shared {
 
     /// Writes what is queued, on this thread, unless another thread is
     /// writing (it then writes this too). Called without the core's lock.
-    fn flush_directly(&self) {
+    /// False when another thread holds the write side (it writes this
+    /// output too).
+    fn flush_directly(&self) -> bool {
         let Ok(mut side) = self.write_side.try_lock() else {
-            return;
+            return false;
         };
-        let Some(w) = side.as_mut() else { return };
+        let Some(w) = side.as_mut() else {
+            return false;
+        };
         match w.write_queued(&self.out) {
             Ok(n) => self.written(n),
             Err(e) => {
@@ -123,6 +127,7 @@ impl Shared {
                 self.pump(&mut inner);
             }
         }
+        true
     }
 
     pub(super) fn lock_read_side(&self) -> MutexGuard<'_, Option<Box<dyn ReadOnce>>> {
@@ -182,7 +187,7 @@ impl Shared {
 
     fn wait_reading_with<'a>(
         &'a self,
-        guard: MutexGuard<'a, Inner>,
+        mut guard: MutexGuard<'a, Inner>,
         until: Option<Instant>,
         interrupt: Option<&Interrupt>,
     ) -> MutexGuard<'a, Inner> {
@@ -190,8 +195,13 @@ impl Shared {
             // Acks queued lazily (and whatever came after them) go out
             // before this thread reads: one write for a whole batch.
             drop(guard);
-            self.flush_directly();
-            return self.lock();
+            if self.flush_directly() {
+                return self.lock();
+            }
+            // The writer is at it (a long backlog of publishes): wait as
+            // below rather than look again at once, which spun this thread
+            // until the backlog was written.
+            guard = self.lock();
         }
         let now = Instant::now();
         let mut wait = guard
