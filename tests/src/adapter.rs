@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use amqp_client::blocking::{
-    self, ConsumeOptions, Delivery, ExchangeDeclareOptions, GetMessage, QueueDeclareOk,
-    QueueDeclareOptions,
+    self, ConsumeOptions, Delivery, ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage,
+    NackOptions, QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions,
 };
 use amqp_client::core::Tuning;
 use amqp_client::{ConnectionParameters, Error};
@@ -82,7 +82,7 @@ pub trait Chan: Send + Sync + std::fmt::Debug {
         kind: &str,
         o: ExchangeDeclareOptions,
     ) -> Result<(), Error>;
-    fn exchange_delete(&self, name: &str, if_unused: bool) -> Result<(), Error>;
+    fn exchange_delete(&self, name: &str, options: ExchangeDeleteOptions) -> Result<(), Error>;
     fn exchange_bind(
         &self,
         dest: &str,
@@ -113,7 +113,7 @@ pub trait Chan: Send + Sync + std::fmt::Debug {
         args: FieldTable,
     ) -> Result<(), Error>;
     fn queue_purge(&self, queue: &str) -> Result<u32, Error>;
-    fn queue_delete(&self, queue: &str, if_unused: bool, if_empty: bool) -> Result<u32, Error>;
+    fn queue_delete(&self, queue: &str, options: QueueDeleteOptions) -> Result<u32, Error>;
     fn basic_qos(&self, size: u32, count: u16, global: bool) -> Result<(), Error>;
     fn basic_publish(
         &self,
@@ -139,7 +139,7 @@ pub trait Chan: Send + Sync + std::fmt::Debug {
     ) -> Result<Box<dyn Confirm>, Error>;
     fn basic_get(&self, queue: &str, no_ack: bool) -> Result<Option<GetMessage>, Error>;
     fn basic_ack(&self, tag: u64, multiple: bool) -> Result<(), Error>;
-    fn basic_nack(&self, tag: u64, multiple: bool, requeue: bool) -> Result<(), Error>;
+    fn basic_nack(&self, tag: u64, options: NackOptions) -> Result<(), Error>;
     fn basic_reject(&self, tag: u64, requeue: bool) -> Result<(), Error>;
     fn basic_recover(&self, requeue: bool) -> Result<(), Error>;
     fn confirm_delivery(&self) -> Result<(), Error>;
@@ -253,8 +253,8 @@ impl Chan for blocking::Channel {
     ) -> Result<(), Error> {
         B::exchange_declare(self, name, kind, o)
     }
-    fn exchange_delete(&self, name: &str, if_unused: bool) -> Result<(), Error> {
-        B::exchange_delete(self, name, blocking::ExchangeDeleteOptions { if_unused })
+    fn exchange_delete(&self, name: &str, options: ExchangeDeleteOptions) -> Result<(), Error> {
+        B::exchange_delete(self, name, options)
     }
     fn exchange_bind(
         &self,
@@ -298,15 +298,8 @@ impl Chan for blocking::Channel {
     fn queue_purge(&self, queue: &str) -> Result<u32, Error> {
         B::queue_purge(self, queue)
     }
-    fn queue_delete(&self, queue: &str, if_unused: bool, if_empty: bool) -> Result<u32, Error> {
-        B::queue_delete(
-            self,
-            queue,
-            blocking::QueueDeleteOptions {
-                if_unused,
-                if_empty,
-            },
-        )
+    fn queue_delete(&self, queue: &str, options: QueueDeleteOptions) -> Result<u32, Error> {
+        B::queue_delete(self, queue, options)
     }
     fn basic_qos(&self, size: u32, count: u16, global: bool) -> Result<(), Error> {
         B::basic_qos(self, size, count, global)
@@ -347,8 +340,8 @@ impl Chan for blocking::Channel {
     fn basic_ack(&self, tag: u64, multiple: bool) -> Result<(), Error> {
         B::basic_ack(self, tag, multiple)
     }
-    fn basic_nack(&self, tag: u64, multiple: bool, requeue: bool) -> Result<(), Error> {
-        B::basic_nack(self, tag, blocking::NackOptions { multiple, requeue })
+    fn basic_nack(&self, tag: u64, options: NackOptions) -> Result<(), Error> {
+        B::basic_nack(self, tag, options)
     }
     fn basic_reject(&self, tag: u64, requeue: bool) -> Result<(), Error> {
         B::basic_reject(self, tag, requeue)

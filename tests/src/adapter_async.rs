@@ -286,11 +286,8 @@ impl<E: Exec> Chan for AsyncChan<E> {
     ) -> Result<(), Error> {
         self.run(self.ch.exchange_declare(name, kind, o))
     }
-    fn exchange_delete(&self, name: &str, if_unused: bool) -> Result<(), Error> {
-        self.run(
-            self.ch
-                .exchange_delete(name, ExchangeDeleteOptions { if_unused }),
-        )
+    fn exchange_delete(&self, name: &str, options: ExchangeDeleteOptions) -> Result<(), Error> {
+        self.run(self.ch.exchange_delete(name, options))
     }
     fn exchange_bind(
         &self,
@@ -334,11 +331,7 @@ impl<E: Exec> Chan for AsyncChan<E> {
     fn queue_purge(&self, queue: &str) -> Result<u32, Error> {
         self.run(self.ch.queue_purge(queue))
     }
-    fn queue_delete(&self, queue: &str, if_unused: bool, if_empty: bool) -> Result<u32, Error> {
-        let options = QueueDeleteOptions {
-            if_unused,
-            if_empty,
-        };
+    fn queue_delete(&self, queue: &str, options: QueueDeleteOptions) -> Result<u32, Error> {
         self.run(self.ch.queue_delete(queue, options))
     }
     fn basic_qos(&self, size: u32, count: u16, global: bool) -> Result<(), Error> {
@@ -385,8 +378,8 @@ impl<E: Exec> Chan for AsyncChan<E> {
     fn basic_ack(&self, tag: u64, multiple: bool) -> Result<(), Error> {
         self.ch.basic_ack(tag, multiple)
     }
-    fn basic_nack(&self, tag: u64, multiple: bool, requeue: bool) -> Result<(), Error> {
-        self.ch.basic_nack(tag, NackOptions { multiple, requeue })
+    fn basic_nack(&self, tag: u64, options: NackOptions) -> Result<(), Error> {
+        self.ch.basic_nack(tag, options)
     }
     fn basic_reject(&self, tag: u64, requeue: bool) -> Result<(), Error> {
         self.ch.basic_reject(tag, requeue)

@@ -614,7 +614,7 @@ impl Consumer for EvConsumer {
             return Ok(0);
         }
         for tag in &pending {
-            self.chan.basic_nack(*tag, false, true)?;
+            self.chan.basic_nack(*tag, NackOptions::default())?;
         }
         Ok(pending.len())
     }
@@ -662,9 +662,8 @@ impl Chan for EvChan {
         let (name, kind) = (name.to_owned(), kind.to_owned());
         self.op(move |ch, tx| ch.exchange_declare(&name, &kind, o, reply(tx)))
     }
-    fn exchange_delete(&self, name: &str, if_unused: bool) -> Result<(), Error> {
+    fn exchange_delete(&self, name: &str, options: ExchangeDeleteOptions) -> Result<(), Error> {
         let name = name.to_owned();
-        let options = ExchangeDeleteOptions { if_unused };
         self.op(move |ch, tx| ch.exchange_delete(&name, options, reply(tx)))
     }
     fn exchange_bind(
@@ -715,12 +714,8 @@ impl Chan for EvChan {
         let q = queue.to_owned();
         self.op(move |ch, tx| ch.queue_purge(&q, reply(tx)))
     }
-    fn queue_delete(&self, queue: &str, if_unused: bool, if_empty: bool) -> Result<u32, Error> {
+    fn queue_delete(&self, queue: &str, options: QueueDeleteOptions) -> Result<u32, Error> {
         let q = queue.to_owned();
-        let options = QueueDeleteOptions {
-            if_unused,
-            if_empty,
-        };
         self.op(move |ch, tx| ch.queue_delete(&q, options, reply(tx)))
     }
     fn basic_qos(&self, size: u32, count: u16, global: bool) -> Result<(), Error> {
@@ -767,8 +762,8 @@ impl Chan for EvChan {
     fn basic_ack(&self, tag: u64, multiple: bool) -> Result<(), Error> {
         self.now(move |ch| ch.basic_ack(tag, multiple))
     }
-    fn basic_nack(&self, tag: u64, multiple: bool, requeue: bool) -> Result<(), Error> {
-        self.now(move |ch| ch.basic_nack(tag, NackOptions { multiple, requeue }))
+    fn basic_nack(&self, tag: u64, options: NackOptions) -> Result<(), Error> {
+        self.now(move |ch| ch.basic_nack(tag, options))
     }
     fn basic_reject(&self, tag: u64, requeue: bool) -> Result<(), Error> {
         self.now(move |ch| ch.basic_reject(tag, requeue))

@@ -11,7 +11,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use amqp_client::blocking::{
-    ConsumeOptions, Delivery, ExchangeDeclareOptions, QueueDeclareOptions,
+    ConsumeOptions, Delivery, ExchangeDeclareOptions, ExchangeDeleteOptions, NackOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use amqp_client::{ConnectionParameters, Credentials, Error, Heartbeat};
 use amqp_protocol::{basic, BasicProperties, FieldTable, ReplyCode, ShortStr};
@@ -85,13 +86,17 @@ pub fn exchanges_declare_bind_unbind_delete(a: &dyn Adapter) {
     assert_eq!(got.body, "via e2e");
     ch.exchange_unbind(&b, &a, "x.*", FieldTable::new())
         .unwrap();
-    ch.exchange_delete(&a, false).unwrap();
+    ch.exchange_delete(&a, ExchangeDeleteOptions::default())
+        .unwrap();
     // b still routes to q: if-unused refuses with 406.
-    let e = ch.exchange_delete(&b, true).unwrap_err();
+    let e = ch
+        .exchange_delete(&b, ExchangeDeleteOptions { if_unused: true })
+        .unwrap_err();
     assert_eq!(channel_code(&e), Some(406), "{e:?}");
     let ch2 = conn.channel().unwrap();
-    ch2.exchange_delete(&b, false).unwrap();
-    ch2.queue_delete(&q, false, false).unwrap();
+    ch2.exchange_delete(&b, ExchangeDeleteOptions::default())
+        .unwrap();
+    ch2.queue_delete(&q, QueueDeleteOptions::default()).unwrap();
     let left = exchange_names();
     assert!(!left.contains(&a) && !left.contains(&b));
     conn.close().unwrap();
@@ -146,7 +151,7 @@ pub fn queues_declare_bind_purge_unbind_delete_and_get(a: &dyn Adapter) {
     ch.basic_reject(got.delivery.delivery_tag, true).unwrap();
     let again = ch.basic_get(&q, false).unwrap().unwrap();
     assert!(again.delivery.redelivered);
-    ch.basic_nack(again.delivery.delivery_tag, false, true)
+    ch.basic_nack(again.delivery.delivery_tag, NackOptions::default())
         .unwrap();
     assert_eq!(ch.queue_purge(&q).unwrap(), 3);
     assert!(ch.basic_get(&q, true).unwrap().is_none());
@@ -160,7 +165,10 @@ pub fn queues_declare_bind_purge_unbind_delete_and_get(a: &dyn Adapter) {
         matches!(&e, Error::Unroutable(c) if c.code == ReplyCode::NO_ROUTE),
         "{e:?}"
     );
-    assert_eq!(ch.queue_delete(&q, false, false).unwrap(), 0);
+    assert_eq!(
+        ch.queue_delete(&q, QueueDeleteOptions::default()).unwrap(),
+        0
+    );
     assert!(!queue_names().contains(&q));
     conn.close().unwrap();
 }
@@ -289,7 +297,7 @@ pub fn broker_cancel_ends_the_consumer_with_a_typed_error(a: &dyn Adapter) {
         .unwrap();
     conn.channel()
         .unwrap()
-        .queue_delete(&q, false, false)
+        .queue_delete(&q, QueueDeleteOptions::default())
         .unwrap();
     let e = it.next_delivery().unwrap().unwrap_err();
     assert!(
@@ -376,7 +384,7 @@ pub fn not_found_and_precondition_failed_close_the_channel_only(a: &dyn Adapter)
     assert!(conn.is_open());
     conn.channel()
         .unwrap()
-        .queue_delete(&q, false, false)
+        .queue_delete(&q, QueueDeleteOptions::default())
         .unwrap();
     conn.close().unwrap();
 }
@@ -427,7 +435,7 @@ pub fn a_stale_handle_never_acts_on_the_channel_that_reused_its_id(a: &dyn Adapt
     // The new channel works, and nothing was published through the old.
     let ok = new.queue_declare(&q, passive).unwrap();
     assert_eq!((ok.message_count, ok.consumer_count), (0, 0));
-    new.queue_delete(&q, false, false).unwrap();
+    new.queue_delete(&q, QueueDeleteOptions::default()).unwrap();
     assert!(!queue_names().contains(&q));
     conn.close().unwrap();
 }
@@ -553,7 +561,7 @@ pub fn heartbeats_flow_while_a_callback_sleeps(a: &dyn Adapter) {
     .unwrap();
     ch.start_consuming().unwrap();
     assert!(conn.is_open(), "{:?}", conn.close_reason());
-    ch.queue_delete(&q, false, false).unwrap();
+    ch.queue_delete(&q, QueueDeleteOptions::default()).unwrap();
     conn.close().unwrap();
 }
 
@@ -633,7 +641,7 @@ pub fn broker_cancel_ends_start_consuming_with_a_typed_error(a: &dyn Adapter) {
         .unwrap();
     conn.channel()
         .unwrap()
-        .queue_delete(&q, false, false)
+        .queue_delete(&q, QueueDeleteOptions::default())
         .unwrap();
     let e = ch.start_consuming().unwrap_err();
     assert!(
@@ -706,7 +714,7 @@ pub fn blocked_unblocked_and_blocked_timeout(a: &dyn Adapter) {
     });
     conn.run_for(Duration::from_millis(100)).unwrap();
     assert_eq!(seen.lock().unwrap().last(), Some(&None));
-    ch.queue_delete(&q, false, false).unwrap();
+    ch.queue_delete(&q, QueueDeleteOptions::default()).unwrap();
     conn.close().unwrap();
 
     // blocked_connection_timeout: blocked for longer closes the connection.
@@ -790,7 +798,7 @@ pub fn a_stream_then_single_messages_arrive_promptly(a: &dyn Adapter) {
         "a single message after the stream took {slowest:?}"
     );
     assert_eq!(it.cancel().unwrap(), 0);
-    ch.queue_delete(&q, false, false).unwrap();
+    ch.queue_delete(&q, QueueDeleteOptions::default()).unwrap();
     conn.close().unwrap();
 }
 
@@ -824,6 +832,6 @@ pub fn large_messages_stream_in_whole(a: &dyn Adapter) {
         ch.basic_ack(d.delivery_tag, false).unwrap();
     }
     assert_eq!(it.cancel().unwrap(), 0);
-    ch.queue_delete(&q, false, false).unwrap();
+    ch.queue_delete(&q, QueueDeleteOptions::default()).unwrap();
     conn.close().unwrap();
 }
