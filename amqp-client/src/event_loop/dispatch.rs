@@ -4,9 +4,10 @@
 //! consumer. Every callback runs once the state is no longer borrowed, so
 //! that it may use the connection and its channels.
 //!
-//! Outcomes go before events: a request's completion runs before the close
-//! of its channel or connection is reported, and a consumer's `on_done`
-//! before its first delivery.
+//! Callbacks run in the order the core produced what they report, which is
+//! wire order: a consumer's `on_done` before its first delivery, a delivery
+//! that arrived before a cancel-ok before the cancel's `on_done`, and a
+//! request's completion before the close of its channel or connection.
 
 use std::rc::Rc;
 
