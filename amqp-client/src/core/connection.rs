@@ -496,6 +496,18 @@ impl Connection {
             }
             _ => {}
         }
+        self.start_closing(code, text, Error::ConnectionClosedByClient, now);
+    }
+
+    /// Sends connection.close with `code` and `text`; the connection ends
+    /// with `error` at close-ok or the close timeout.
+    pub(super) fn start_closing(
+        &mut self,
+        code: ReplyCode,
+        text: &str,
+        error: Error,
+        now: Instant,
+    ) {
         let close = connection::Close {
             reply_code: code.0,
             reply_text: short(text),
@@ -504,7 +516,7 @@ impl Connection {
         };
         encode_method_frame(&mut self.output, 0, &close.into());
         self.state = State::Closing {
-            error: Error::ConnectionClosedByClient,
+            error,
             deadline: now + self.config.close_timeout,
         };
     }

@@ -11,7 +11,7 @@ use amqp_protocol::{
 use bytes::Bytes;
 
 use super::channel::ChannelState;
-use super::connection::{broker_close, short, Connection, Phase, State};
+use super::connection::{broker_close, Connection, Phase, State};
 use super::{Content, Event, Tuning};
 use crate::error::Error;
 use crate::params::{negotiate_channel_max, negotiate_frame_max};
@@ -471,17 +471,7 @@ impl Connection {
             reply_code = code.0,
             "protocol violation by the peer: closing the connection"
         );
-        let close = connection::Close {
-            reply_code: code.0,
-            reply_text: short(text),
-            class_id: 0,
-            method_id: 0,
-        };
-        encode_method_frame(&mut self.output, 0, &close.into());
-        self.state = State::Closing {
-            error,
-            deadline: now + self.config.close_timeout,
-        };
+        self.start_closing(code, text, error, now);
     }
 
     /// The connection is over: fail every channel and report once.
