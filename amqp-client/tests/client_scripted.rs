@@ -389,7 +389,8 @@ fn one_outcome_per_publish_with_confirms() {
     );
     assert!(b.readies().contains(&Ready::Confirms {
         channel: ch,
-        up_to: 2
+        up_to: 2,
+        multiple: true,
     }));
     assert!(matches!(
         b.events()[..],

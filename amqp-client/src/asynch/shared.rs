@@ -311,14 +311,23 @@ impl Inner {
             match ready {
                 Ready::Request(id) => fx.wakers.extend(self.requests.remove(&id)),
                 Ready::Consumer(id) => fx.wakers.extend(self.consumers.remove(&id)),
-                Ready::Confirms { channel, up_to } => {
-                    if let Some(waiting) = self.confirms.get_mut(&channel) {
-                        while let Some(entry) = waiting.first_entry() {
-                            if *entry.key() > up_to {
-                                break;
-                            }
-                            fx.wakers.push(entry.remove());
+                Ready::Confirms {
+                    channel,
+                    up_to,
+                    multiple,
+                } => {
+                    let Some(waiting) = self.confirms.get_mut(&channel) else {
+                        continue;
+                    };
+                    if !multiple {
+                        fx.wakers.extend(waiting.remove(&up_to));
+                        continue;
+                    }
+                    while let Some(entry) = waiting.first_entry() {
+                        if *entry.key() > up_to {
+                            break;
                         }
+                        fx.wakers.push(entry.remove());
                     }
                 }
                 Ready::State => fx.wakers.append(&mut self.state_waiters),

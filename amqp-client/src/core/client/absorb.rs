@@ -84,6 +84,7 @@ impl Client {
                 self.out.ready(Ready::Confirms {
                     channel: ch,
                     up_to: delivery_tag,
+                    multiple,
                 });
                 self.report_settled(ch);
             }
@@ -210,6 +211,7 @@ impl Client {
             self.out.ready(Ready::Confirms {
                 channel,
                 up_to: u64::MAX,
+                multiple: true,
             });
         }
         self.report_settled(channel);

@@ -154,13 +154,16 @@ struct Request {
 pub enum Ready {
     /// The outcome of this request can be taken.
     Request(RequestId),
-    /// Publishes of this channel up to this sequence number may have their
-    /// outcome ([`Client::take_confirm`]).
+    /// Publishes of this channel have their outcome
+    /// ([`Client::take_confirm`]): every one up to `up_to` with `multiple`,
+    /// else `up_to` alone.
     Confirms {
         /// The channel.
         channel: ChannelRef,
         /// The highest sequence number concerned.
         up_to: u64,
+        /// Every earlier unconfirmed one too.
+        multiple: bool,
     },
     /// This consumer has a delivery to take, or ended.
     Consumer(ConsumerId),
