@@ -117,6 +117,22 @@ pub enum Error {
         /// The consumer tag.
         consumer_tag: String,
     },
+    /// The broker delivered a message for a consumer tag the channel does
+    /// not have; the client closed the channel (505 unexpected-frame), which
+    /// returns its unacknowledged messages to their queues.
+    UnknownConsumerTag {
+        /// The channel.
+        channel: u16,
+        /// The tag the delivery named.
+        consumer_tag: String,
+    },
+    /// A blocking wait that dispatches callbacks (`start_consuming`,
+    /// `process_data_events`, `sleep`) was called from inside one of the
+    /// connection's callbacks, where it would wait for itself.
+    Reentrancy {
+        /// The call.
+        operation: &'static str,
+    },
     /// A consumer with this tag already exists on the channel.
     DuplicateConsumerTag {
         /// The tag.
@@ -172,6 +188,7 @@ impl Error {
             | Error::BlockedConnectionTimeout
             | Error::HandshakeTimeout
             | Error::ConsumerCancelled { .. }
+            | Error::UnknownConsumerTag { .. }
             | Error::Nacked
             | Error::Tls {
                 kind: TlsFailure::Protocol,
@@ -270,6 +287,17 @@ impl fmt::Display for Error {
             Error::DuplicateConsumerTag { consumer_tag } => {
                 write!(f, "consumer tag {consumer_tag:?} is already in use on this channel")
             }
+            Error::UnknownConsumerTag {
+                channel,
+                consumer_tag,
+            } => write!(
+                f,
+                "the broker delivered for consumer tag {consumer_tag:?}, which channel {channel} does not have; the channel was closed"
+            ),
+            Error::Reentrancy { operation } => write!(
+                f,
+                "{operation} may not be called from inside one of the connection's callbacks (it would wait for itself)"
+            ),
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::UnexpectedMethod { channel, method } => {
                 write!(f, "unexpected method {method} on channel {channel}")

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
-use super::shared::{Shared, HIGH_WATER, LAZY_BYTES};
+use super::shared::{Shared, HIGH_WATER};
 use crate::core::{ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending};
 use crate::error::Error;
 use crate::types::{ConsumeOptions, Delivery, Returned};
@@ -167,8 +167,9 @@ impl Channel {
     ///
     /// Reading pauses for the whole connection: replies and other
     /// channels' deliveries wait too, so read the stream promptly. While
-    /// paused, a few bytes are still read every half heartbeat interval so
-    /// that the heartbeat timeout does not fire.
+    /// paused, the broker's heartbeats wait unread and are not counted as
+    /// missed. Every connection also has a bound of its own, over all its
+    /// consumers (see `ConnectionParameters::with_delivery_buffer`).
     pub async fn basic_consume_bounded(
         &self,
         queue: &str,
@@ -206,7 +207,7 @@ impl Channel {
         len: usize,
         op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<(), Error> {
-        match self.publish(len, true, op).await? {
+        match self.publish(len, op).await? {
             None => Ok(()),
             Some(seq) => Confirmation::new(self.shared.clone(), self.chan, seq).await,
         }
@@ -214,11 +215,8 @@ impl Channel {
 
     /// A publish whose confirm is the returned [`Confirmation`].
     ///
-    /// While the broker still owes this channel confirms of earlier
-    /// publishes, a publish does not wake the connection's driver task: it
-    /// is written with the next batch, when those confirms arrive or when a
-    /// [`Confirmation`] is awaited (or once 64 KiB are waiting), which spares
-    /// a task wake-up per message when many are in flight. With 512 or more
+    /// The publish leaves as soon as the socket takes it, whether or not
+    /// earlier confirms are awaited. With 512 or more
     /// publishes awaiting their confirms on the connection (a deep pipeline,
     /// kept for throughput), the broker's confirms are read once a
     /// millisecond rather than as each arrives (tokio over TCP on Linux,
@@ -229,7 +227,7 @@ impl Channel {
         len: usize,
         op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<Confirmation, Error> {
-        match self.publish(len, true, op).await? {
+        match self.publish(len, op).await? {
             Some(seq) => Ok(Confirmation::new(self.shared.clone(), self.chan, seq)),
             None => Err(Error::Misuse("a publish without confirm mode".into())),
         }
@@ -241,17 +239,16 @@ impl Channel {
         len: usize,
         op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<(), Error> {
-        self.publish(len, false, op).await.map(|_| ())
+        self.publish(len, op).await.map(|_| ())
     }
 
     /// Waits for output room, then hands the message (`len` bytes of body)
     /// to the core with `op`, in one step: either the future completes and
     /// the message is queued, or it was not published. In confirm mode, its
-    /// sequence number; `tracked`: someone awaits its confirm.
+    /// sequence number.
     async fn publish(
         &self,
         len: usize,
-        tracked: bool,
         op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<Option<u64>, Error> {
         let mut op = Some(op);
@@ -267,21 +264,13 @@ impl Channel {
             let Some(op) = op.take() else {
                 return Poll::Ready(Err(Error::Misuse("publish polled after completion".into())));
             };
-            let earlier_due = tracked && inner.client.confirms_due(self.chan);
             let seq = op(&mut inner.client, self.chan).map_err(|e| inner.explain(e))?;
             inner.queued += len;
-            // Like Nagle's algorithm for confirms: while the broker owes
-            // this channel confirms of earlier publishes, the driver will
-            // run when they come and write this one then; it is not woken
-            // for each publish of a pipelined batch. Awaiting the
-            // confirmation of a publish not yet written (see
-            // `Confirmation::poll`), or a batch over LAZY_BYTES, wakes it at
-            // once.
-            if seq.is_some() && earlier_due && inner.queued < LAZY_BYTES {
-                inner.lazy_output = true;
-            } else {
-                inner.write_or_wake();
-            }
+            // Never held back for the confirms the broker still owes: a
+            // slow confirm must not delay the publishes behind it. A
+            // pipelined batch still leaves in few writes: while the driver
+            // has output pending, this only wakes it, once.
+            inner.write_or_wake();
             Poll::Ready(Ok(seq))
         })
         .await

@@ -76,12 +76,10 @@ pub(crate) struct Driver<T, M> {
     write_error: Option<io::Error>,
     sleep: Option<(Instant, BoxFuture<()>)>,
     timer_fired: bool,
-    /// Reading is paused by a full consumer buffer.
+    /// Reading is paused: the application has not taken what the core
+    /// holds (a full consumer buffer, or the connection's bound; the core
+    /// does not count the broker's heartbeats as missed meanwhile).
     paused: bool,
-    /// While paused, a small read every half heartbeat interval keeps the
-    /// broker's heartbeats (and ours) counted.
-    last_trickle: Instant,
-    heartbeat: Option<Duration>,
     room_wanted: bool,
     closed: bool,
     done: bool,
@@ -137,8 +135,6 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             sleep: None,
             timer_fired: false,
             paused: false,
-            last_trickle: Instant::now(),
-            heartbeat: None,
             room_wanted: false,
             closed: false,
             done: false,
@@ -181,11 +177,6 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         }
     }
 
-    fn trickle_due(&self, now: Instant) -> bool {
-        self.heartbeat
-            .is_some_and(|hb| now >= self.last_trickle + hb / 2)
-    }
-
     /// With TLS, decrypts the `n` bytes just read, so that the core is fed
     /// the plaintext; TLS's answers (handshake, alert) join the output.
     /// Under the lock (see `Inner::tls`), after a direct write's rest.
@@ -210,17 +201,14 @@ impl<T: Transport, M: Timer> Driver<T, M> {
 
     /// Gives the core what was read (or decrypted): all of it, or slice by
     /// slice while a consumer has a buffer limit, stopping when one is full.
-    fn feed(&mut self, inner: &mut Inner, now: Instant, mut trickle: bool) {
+    fn feed(&mut self, inner: &mut Inner, now: Instant) {
         // The plaintext leaves the TLS state while the core reads it (the
         // core and the rest of `inner` are updated meanwhile).
         let plain = inner.tls.as_mut().map(Tls::take_plain);
         let input = plain.as_deref().unwrap_or(&self.read_buf[..]);
         while self.start < self.end {
             if !inner.client.wants_input() {
-                if !trickle {
-                    break;
-                }
-                trickle = false;
+                break;
             }
             let stop = if inner.client.has_bounded_consumers() {
                 self.end.min(self.start + SLICE)
@@ -286,26 +274,16 @@ impl<T: Transport, M: Timer> Driver<T, M> {
     fn step(&mut self, cx: &mut Context<'_>) -> Step {
         let now = Instant::now();
         let mut progress = false;
-        let trickle = self.paused && self.trickle_due(now);
-        if trickle {
-            self.last_trickle = now;
-        }
-
         // Read, once everything read before was fed to the core.
         let mut just_read = None;
         // The socket was read until it had nothing more.
         let mut drained = false;
-        if !self.read_closed && !self.closed && self.start == self.end && (!self.paused || trickle)
-        {
+        if !self.read_closed && !self.closed && self.start == self.end && !self.paused {
             if self.grow_read_buf {
                 self.grow_read_buf = false;
                 self.read_buf = vec![0; READ_BUF_MAX].into_boxed_slice();
             }
-            let cap = if self.paused {
-                SLICE
-            } else {
-                self.read_buf.len()
-            };
+            let cap = self.read_buf.len();
             let mut read = self.io.poll_read(cx, &mut self.read_buf[..cap]);
             if read.is_pending() && self.coalescing.engaged() {
                 match self.window_ends {
@@ -372,7 +350,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
                 self.decrypt(&mut inner, n);
             }
             let before = inner.client.frames_received();
-            self.feed(&mut inner, now, trickle);
+            self.feed(&mut inner, now);
             if drained && inner.client.batching_likely() {
                 // The application is likely to queue output without waking
                 // this task while it runs (pipelined publishes, acks): one
@@ -424,8 +402,6 @@ impl<T: Transport, M: Timer> Driver<T, M> {
                 progress = true;
             }
             self.closed = inner.client.is_closed();
-            let hb = inner.client.tuning().heartbeat;
-            self.heartbeat = (hb > 0).then(|| Duration::from_secs(u64::from(hb)));
             next_deadline = inner.client.poll_timeout();
             // While deliveries wait in a buffer, acknowledgements may be
             // queued without waking this task, and while confirms are due,
@@ -498,12 +474,6 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         let mut deadline = next_deadline;
         for t in [self.window_ends, lazy_flush].into_iter().flatten() {
             deadline = Some(deadline.map_or(t, |d| d.min(t)));
-        }
-        if self.paused {
-            if let Some(hb) = self.heartbeat {
-                let t = self.last_trickle + hb / 2;
-                deadline = Some(deadline.map_or(t, |d| d.min(t)));
-            }
         }
         if let Some(t) = deadline {
             if self.sleep.as_ref().map_or(true, |(armed, _)| *armed > t) {

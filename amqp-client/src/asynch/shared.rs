@@ -42,9 +42,6 @@ pub(crate) const LOW_WATER: usize = 1024 * 1024;
 /// consumer that stopped asking for its deliveries does not keep the driver
 /// busy).
 pub(crate) const LAZY_FLUSH: Duration = Duration::from_millis(5);
-/// Output held back without waking the driver (see `Channel::publish`)
-/// stays below this many bytes.
-pub(crate) const LAZY_BYTES: usize = 64 * 1024;
 /// See [`LAZY_FLUSH`].
 pub(crate) const LAZY_FLUSH_MAX: Duration = Duration::from_millis(200);
 

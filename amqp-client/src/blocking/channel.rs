@@ -1,14 +1,13 @@
 //! [`Channel`]: every channel operation as a blocking call, publisher
 //! confirms ([`Confirmation`]), consumers as iterators ([`ConsumeIter`]) or
-//! callbacks, and the dispatcher that runs the callbacks. Each operation is
+//! callbacks (run by the dispatcher in `dispatch.rs`). Each operation is
 //! the core's, of the same name; this file only waits.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::shared::{Inner, Shared, Task};
-use crate::core::client::Event;
+use super::dispatch::{lock_callbacks, run_dispatch, Callbacks, Scope};
+use super::shared::{Inner, Shared};
 use crate::core::{ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending};
 use crate::error::Error;
 pub use crate::types::{
@@ -136,9 +135,44 @@ impl Channel {
     }
 
     /// Runs consumer callbacks until no callback consumer remains on this
-    /// channel (see [`stop_consuming`](Self::stop_consuming)).
+    /// channel (see [`stop_consuming`](Self::stop_consuming)) or the channel
+    /// is closed (by the application: `Ok`). Ends with the error when the
+    /// channel or the connection closes otherwise, and with
+    /// [`Error::ConsumerCancelled`] when the broker cancels one of this
+    /// channel's callback consumers while no [`on_cancel`](Self::on_cancel)
+    /// callback is set. Called from inside a callback of the same
+    /// connection, it fails at once with [`Error::Reentrancy`].
     pub fn start_consuming(&self) -> Result<(), Error> {
-        run_dispatch(&self.shared, &self.callbacks, None, Some(self.chan))
+        run_dispatch(
+            &self.shared,
+            &self.callbacks,
+            None,
+            Scope::Channel(self.chan),
+        )
+    }
+
+    /// The tags of this channel's consumers, callbacks and iterators alike
+    /// (Pika's `consumer_tags`).
+    pub fn consumer_tags(&self) -> Vec<String> {
+        self.shared.lock().core.consumer_tags(self.chan)
+    }
+
+    /// Called with this channel and the consumer tag when the broker
+    /// cancels one of its consumers (its queue was deleted, ...), from
+    /// `process_data_events` or `start_consuming`. While it is set, such a
+    /// cancel no longer ends `start_consuming` with
+    /// [`Error::ConsumerCancelled`]. An iterator ([`ConsumeIter`]) still
+    /// ends with that error.
+    pub fn on_cancel(&self, callback: impl Fn(&Channel, &str) + Send + Sync + 'static) {
+        lock_callbacks(&self.callbacks)
+            .cancels
+            .insert(self.chan, Arc::new(callback));
+    }
+
+    /// Whether the channel is closed (by either side, or with its
+    /// connection).
+    pub fn is_closed(&self) -> bool {
+        self.close_reason().is_some()
     }
 
     /// Cancels every callback consumer of this channel, which ends
@@ -340,6 +374,12 @@ impl ConsumeIter {
         &self.channel
     }
 
+    /// How many deliveries were received and not yet yielded (Pika's
+    /// `get_waiting_message_count`).
+    pub fn buffered_len(&self) -> usize {
+        self.channel.shared.lock().core.buffered_len(self.consumer)
+    }
+
     /// Cancels the consumer and requeues (nack with requeue) every message
     /// received but not yet yielded, deliveries that arrive until the
     /// broker's cancel-ok included; returns how many (0 for a no-ack
@@ -377,7 +417,10 @@ impl Iterator for ConsumeIter {
         let mut inner = shared.lock();
         loop {
             match inner.core.next_delivery(self.consumer) {
-                NextDelivery::Delivery(d) => return Some(Ok(Some(d))),
+                NextDelivery::Delivery(d) => {
+                    shared.taken(&mut inner);
+                    return Some(Ok(Some(d)));
+                }
                 NextDelivery::End(e) => {
                     self.done = true;
                     return e.map(Err);
@@ -388,142 +431,6 @@ impl Iterator for ConsumeIter {
                 return Some(Ok(None));
             }
             inner = shared.wait_reading(inner, deadline);
-        }
-    }
-}
-
-type ConsumerFn = Arc<Mutex<Box<dyn FnMut(&Channel, Delivery) + Send>>>;
-type ReturnFn = Arc<dyn Fn(&Channel, Returned) + Send + Sync>;
-type BlockedFn = Arc<dyn Fn(Option<&str>) + Send + Sync>;
-
-/// The application's callbacks, by the core's ids, kept apart from the core
-/// so that they run without its lock.
-#[derive(Default)]
-pub(super) struct Callbacks {
-    pub(super) consumers: HashMap<ConsumerId, ConsumerFn>,
-    pub(super) returns: HashMap<ChannelRef, ReturnFn>,
-    pub(super) blocked: Option<BlockedFn>,
-}
-
-pub(super) fn lock_callbacks(c: &Mutex<Callbacks>) -> std::sync::MutexGuard<'_, Callbacks> {
-    c.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-enum Work {
-    Run(Task),
-    Deliver(ChannelRef, ConsumerId, Delivery),
-    Return(ChannelRef, Returned),
-    Blocked(Option<String>),
-}
-
-/// The dispatcher behind `process_data_events` and `start_consuming`: takes
-/// one item at a time under the lock and runs it without.
-/// `until_idle_channel`: stop when that channel has no callback consumer.
-pub(super) fn run_dispatch(
-    shared: &Arc<Shared>,
-    callbacks: &Arc<Mutex<Callbacks>>,
-    deadline: Option<Instant>,
-    until_idle_channel: Option<ChannelRef>,
-) -> Result<(), Error> {
-    let mut ran = false;
-    loop {
-        let work = {
-            let mut inner = shared.lock();
-            loop {
-                let now = Instant::now();
-                if let Some(cb) = inner.timers.pop_due(now) {
-                    break Work::Run(cb);
-                }
-                if let Some(cb) = inner.threadsafe_callbacks.pop_front() {
-                    break Work::Run(cb);
-                }
-                if let Some(event) = inner.dispatch.pop_front() {
-                    match event {
-                        Event::Delivery {
-                            channel,
-                            consumer,
-                            delivery,
-                        } => break Work::Deliver(channel, consumer, delivery),
-                        Event::Returned { channel, returned } => {
-                            break Work::Return(channel, returned)
-                        }
-                        Event::Blocked { reason } => break Work::Blocked(Some(reason)),
-                        Event::Unblocked => break Work::Blocked(None),
-                        Event::ConsumerCancelled {
-                            consumer,
-                            consumer_tag,
-                            ..
-                        } => {
-                            // Only a callback consumer's end concerns the
-                            // dispatcher (an iterator reports its own).
-                            if lock_callbacks(callbacks)
-                                .consumers
-                                .remove(&consumer)
-                                .is_some()
-                            {
-                                return Err(Error::ConsumerCancelled { consumer_tag });
-                            }
-                            continue;
-                        }
-                        Event::ConsumerEnded { consumer, .. } => {
-                            lock_callbacks(callbacks).consumers.remove(&consumer);
-                            continue;
-                        }
-                        _ => continue,
-                    }
-                }
-                if let Some(e) = inner.core.close_reason() {
-                    return Err(e.clone());
-                }
-                if let Some(ch) = until_idle_channel {
-                    if inner.core.channel_error(ch).is_some()
-                        || inner.core.event_consumers(ch).is_empty()
-                    {
-                        return Ok(());
-                    }
-                }
-                let limit = match deadline {
-                    Some(d) if now >= d => return Ok(()),
-                    None if ran && until_idle_channel.is_none() => return Ok(()),
-                    other => other,
-                };
-                let next_timer = inner.timers.next_deadline();
-                let until = match (limit, next_timer) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                // Reads the socket itself when no other thread does (a
-                // batch of deliveries then needs no thread hand-off); other
-                // threads' callbacks and timers interrupt the read.
-                inner = shared.wait_dispatching(inner, until);
-            }
-        };
-        ran = true;
-        match work {
-            Work::Run(cb) => cb(),
-            Work::Deliver(chan, consumer, delivery) => {
-                let cb = lock_callbacks(callbacks).consumers.get(&consumer).cloned();
-                if let Some(cb) = cb {
-                    let channel = Channel::new(shared.clone(), callbacks.clone(), chan);
-                    let mut f = cb.lock().unwrap_or_else(|p| p.into_inner());
-                    f(&channel, delivery);
-                }
-                // Without a callback (cancelled meanwhile) an unacked message
-                // goes back to the queue when the channel closes.
-            }
-            Work::Return(chan, r) => {
-                let cb = lock_callbacks(callbacks).returns.get(&chan).cloned();
-                if let Some(cb) = cb {
-                    let channel = Channel::new(shared.clone(), callbacks.clone(), chan);
-                    cb(&channel, r);
-                }
-            }
-            Work::Blocked(reason) => {
-                let cb = lock_callbacks(callbacks).blocked.clone();
-                if let Some(cb) = cb {
-                    cb(reason.as_deref());
-                }
-            }
         }
     }
 }

@@ -7,13 +7,15 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::channel::{self, lock_callbacks, run_dispatch, Callbacks, Channel};
+use super::channel::{self, Channel};
+use super::dispatch::{lock_callbacks, run_dispatch, Callbacks, Scope};
 use super::io;
 use super::shared::{self, Inner, Shared};
 #[cfg(feature = "tls")]
 use super::tls;
 use amqp_protocol::FieldTable;
 
+use crate::core::client::Event;
 use crate::core::{Client, Config, Connecting, Dialing, TimerId, Timers, Tuning};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
@@ -84,13 +86,26 @@ impl Connection {
         };
         let config = Config::from_params(params);
         let close_timeout = config.close_timeout;
-        let core = Client::new(config, Instant::now());
+        let mut core = Client::new(config, Instant::now());
+        // The events this adapter presents; the others are not queued.
+        core.set_event_filter(|e| {
+            matches!(
+                e,
+                Event::Delivery { .. }
+                    | Event::Returned { .. }
+                    | Event::Blocked { .. }
+                    | Event::Unblocked
+                    | Event::ConsumerCancelled { .. }
+                    | Event::ConsumerEnded { .. }
+            )
+        });
         let (tx, rx) = io::out_queue();
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 core,
                 writer: Some(tx),
-                dispatch: VecDeque::new(),
+                events_seen: 0,
+                paused: false,
                 threadsafe_callbacks: VecDeque::new(),
                 timers: Timers::new(),
                 waiters: 0,
@@ -198,13 +213,18 @@ impl Connection {
             &self.shared,
             &self.callbacks,
             time_limit.map(|d| Instant::now() + d),
-            None,
+            Scope::Connection("process_data_events"),
         )
     }
 
     /// Processes events for `duration`, as Pika's `sleep`.
     pub fn sleep(&self, duration: Duration) -> Result<(), Error> {
-        self.process_data_events(Some(duration))
+        run_dispatch(
+            &self.shared,
+            &self.callbacks,
+            Some(Instant::now() + duration),
+            Scope::Connection("sleep"),
+        )
     }
 
     /// Runs `callback` on the thread that next calls

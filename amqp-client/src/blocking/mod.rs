@@ -44,6 +44,7 @@
 
 mod channel;
 mod connection;
+mod dispatch;
 mod io;
 mod shared;
 #[cfg(feature = "tls")]

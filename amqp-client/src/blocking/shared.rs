@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::core::client::Event;
 use crate::core::{Client, Timers};
 
 use super::io::{Input, Interrupt, OutReceiver, ReadOnce, WriteQueued, HANDOVER, MAX_READ_WAIT};
@@ -25,10 +24,15 @@ pub(super) type Task = Box<dyn FnOnce() + Send>;
 pub(super) struct Inner {
     pub(super) core: Client,
     pub(super) writer: Option<super::io::OutSender>,
-    /// The core's events whose callbacks run in `process_data_events`
-    /// (deliveries of callback consumers, returns, blocked notices, broker
-    /// cancels), in arrival order.
-    pub(super) dispatch: VecDeque<Event>,
+    /// How many of the core's events (whose callbacks run in
+    /// `process_data_events`: deliveries of callback consumers, returns,
+    /// blocked notices, broker cancels) dispatching threads were told of.
+    /// The events stay in the core until a dispatcher takes them, so that
+    /// the core's bound on deliveries not yet taken covers them.
+    pub(super) events_seen: usize,
+    /// Reading is paused: the application has not taken what the core
+    /// holds (see `Client::wants_input`).
+    pub(super) paused: bool,
     pub(super) threadsafe_callbacks: VecDeque<Task>,
     pub(super) timers: Timers<Task>,
     /// Threads parked in [`Shared::wait`]: waking costs a system call, so
@@ -81,6 +85,16 @@ impl Shared {
         // data here (every update is complete before user code runs), so
         // poisoning is ignored.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// After the application took deliveries: when that ends a pause of
+    /// reading, wakes the thread that will read.
+    pub(super) fn taken(&self, inner: &mut Inner) {
+        inner.events_seen = inner.core.event_count();
+        if inner.paused && inner.core.wants_input() {
+            inner.paused = false;
+            self.cond.notify_all();
+        }
     }
 
     pub(super) fn wait<'a>(
@@ -211,7 +225,7 @@ impl Shared {
         if let Some(u) = until {
             wait = wait.min(u.saturating_duration_since(now));
         }
-        if !guard.core.is_closed() {
+        if !guard.core.is_closed() && !guard.paused {
             // Never waits for the read side while holding the core's lock
             // (the reader holds the read side and then takes the core's).
             if let Ok(mut side) = self.read_side.try_lock() {
@@ -285,19 +299,15 @@ impl Shared {
         while inner.core.poll_ready().is_some() {
             wake = true;
         }
-        while let Some(event) = inner.core.poll_event() {
-            match event {
-                Event::Delivery { .. }
-                | Event::Returned { .. }
-                | Event::Blocked { .. }
-                | Event::Unblocked
-                | Event::ConsumerCancelled { .. }
-                | Event::ConsumerEnded { .. } => {
-                    inner.dispatch.push_back(event);
-                    wake = true;
-                }
-                _ => {}
-            }
+        let events = inner.core.event_count();
+        if events > inner.events_seen {
+            wake = true;
+        }
+        inner.events_seen = events;
+        let paused = !inner.core.wants_input();
+        if paused != inner.paused {
+            inner.paused = paused;
+            wake = true;
         }
         if inner.core.is_closed() {
             // Dropping the sender lets the writer drain and shut the socket.
@@ -378,9 +388,21 @@ impl Input for Shared {
 pub(super) fn reader(shared: Arc<Shared>) {
     loop {
         let wait = {
-            let inner = shared.lock();
+            let mut inner = shared.lock();
             if inner.core.is_closed() {
                 break;
+            }
+            if inner.paused {
+                // Not reading until the application takes deliveries
+                // (`Shared::taken` wakes this thread); the timers go on.
+                let until = inner
+                    .core
+                    .poll_timeout()
+                    .unwrap_or(Instant::now() + MAX_READ_WAIT);
+                inner = shared.wait(inner, Some(until));
+                inner.core.handle_timeout(Instant::now());
+                shared.pump(&mut inner);
+                continue;
             }
             inner
                 .core

@@ -48,6 +48,9 @@ pub(super) struct Channel {
     pub(super) in_flight: Option<(RequestId, &'static MethodInfo)>,
     /// Requests that failed when we started closing the channel.
     pub(super) closing_failed: Vec<RequestId>,
+    /// Why we close it, when not at the application's request: reported
+    /// once close-ok arrives.
+    pub(super) close_error: Option<crate::error::Error>,
     /// confirm.select was submitted: publishes get sequence numbers.
     pub(super) confirm: bool,
     pub(super) next_seq: u64,
@@ -64,6 +67,7 @@ impl Channel {
             queue: VecDeque::new(),
             in_flight: None,
             closing_failed: Vec::new(),
+            close_error: None,
             confirm: false,
             next_seq: 0,
             consumers: HashSet::new(),

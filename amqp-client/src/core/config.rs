@@ -39,6 +39,11 @@ pub struct Config {
     pub blocked_connection_timeout: Option<Duration>,
     /// Time allowed for the broker's close-ok after our connection.close.
     pub close_timeout: Duration,
+    /// Deliveries held for the application (not yet taken) at which
+    /// [`Client::wants_input`](super::Client::wants_input) turns false.
+    pub max_held_deliveries: usize,
+    /// The same bound in body bytes.
+    pub max_held_bytes: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -81,6 +86,8 @@ impl Config {
             handshake_timeout: p.stack_timeout(),
             blocked_connection_timeout: p.blocked_connection_timeout(),
             close_timeout: Duration::from_secs(5),
+            max_held_deliveries: p.delivery_buffer().0,
+            max_held_bytes: p.delivery_buffer().1,
         }
     }
 
@@ -104,6 +111,8 @@ impl Config {
             handshake_timeout: Some(Duration::from_secs(15)),
             blocked_connection_timeout: None,
             close_timeout: Duration::from_secs(5),
+            max_held_deliveries: ConnectionParameters::DEFAULT_DELIVERY_BUFFER_MESSAGES,
+            max_held_bytes: ConnectionParameters::DEFAULT_DELIVERY_BUFFER_BYTES,
         }
     }
 }

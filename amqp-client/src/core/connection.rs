@@ -267,6 +267,13 @@ impl Connection {
         }
     }
 
+    /// The adapter does not read the socket now (the application has not
+    /// taken what was delivered): the broker's silence until `now` says
+    /// nothing about it, so the heartbeat timeout counts from here.
+    pub fn input_paused(&mut self, now: Instant) {
+        self.last_received = self.last_received.max(now);
+    }
+
     /// The next time [`handle_timeout`](Self::handle_timeout) must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
@@ -481,6 +488,22 @@ impl Connection {
             method_id: 0,
         };
         encode_method_frame(&mut self.output, channel, &close.into());
+        Ok(())
+    }
+
+    /// Closes `channel` because the peer broke the protocol on it:
+    /// channel.close with `code` and `text`; once close-ok arrives, the
+    /// channel's end, and the failure of what waited on it, carry `error`.
+    pub fn close_channel_for(
+        &mut self,
+        channel: u16,
+        code: ReplyCode,
+        text: &str,
+        error: Error,
+    ) -> Result<(), Error> {
+        self.close_channel(channel, code, text)?;
+        let ch = self.channel_mut(channel)?;
+        ch.close_error = Some(error);
         Ok(())
     }
 

@@ -91,8 +91,12 @@ impl Connection {
             if ch.state == ChannelState::Closing {
                 match &frame.payload {
                     FramePayload::Method(Method::ChannelCloseOk(_)) => {
-                        return self
-                            .channel_closed(channel, Error::ChannelClosedByClient { channel })
+                        let error = self
+                            .channels
+                            .get_mut(&channel)
+                            .and_then(|c| c.close_error.take())
+                            .unwrap_or(Error::ChannelClosedByClient { channel });
+                        return self.channel_closed(channel, error);
                     }
                     FramePayload::Method(Method::ChannelClose(c)) => {
                         // Both sides closed at once: answer and finish.

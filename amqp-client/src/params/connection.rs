@@ -59,6 +59,7 @@ pub struct ConnectionParameters {
     pub(super) connection_name: Option<String>,
     tcp_nodelay: bool,
     receive_coalescing: bool,
+    delivery_buffer: (usize, usize),
     pub(super) tls: bool,
     pub(super) tls_options: TlsOptions,
 }
@@ -88,6 +89,10 @@ impl ConnectionParameters {
     pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
     /// 15 seconds.
     pub const DEFAULT_STACK_TIMEOUT: Duration = Duration::from_secs(15);
+    /// 65,536 deliveries (see [`with_delivery_buffer`](Self::with_delivery_buffer)).
+    pub const DEFAULT_DELIVERY_BUFFER_MESSAGES: usize = 65_536;
+    /// 256 MiB of bodies (see [`with_delivery_buffer`](Self::with_delivery_buffer)).
+    pub const DEFAULT_DELIVERY_BUFFER_BYTES: usize = 256 * 1024 * 1024;
     /// `en_US`.
     pub const DEFAULT_LOCALE: &'static str = "en_US";
 
@@ -116,6 +121,10 @@ impl ConnectionParameters {
             connection_name: None,
             tcp_nodelay: true,
             receive_coalescing: true,
+            delivery_buffer: (
+                Self::DEFAULT_DELIVERY_BUFFER_MESSAGES,
+                Self::DEFAULT_DELIVERY_BUFFER_BYTES,
+            ),
             tls: false,
             tls_options: TlsOptions::default(),
         }
@@ -252,6 +261,24 @@ impl ConnectionParameters {
         self
     }
 
+    /// Bounds what the connection holds of deliveries its application has
+    /// not taken yet (buffered for consumers read as iterators or streams,
+    /// or waiting for their callback to run): at `messages` deliveries or
+    /// `bytes` of bodies, whichever comes first, the connection stops
+    /// reading the socket until the application takes some (TCP flow
+    /// control then slows the broker down; heartbeats still go out). It
+    /// holds memory bounded when a broker ignores the prefetch limit, or
+    /// when consumers have none. The bound may be passed by what one read
+    /// of the socket brings (at most 256 KiB).
+    ///
+    /// Defaults: [`DEFAULT_DELIVERY_BUFFER_MESSAGES`](Self::DEFAULT_DELIVERY_BUFFER_MESSAGES)
+    /// and [`DEFAULT_DELIVERY_BUFFER_BYTES`](Self::DEFAULT_DELIVERY_BUFFER_BYTES),
+    /// well above any sensible prefetch. Zero counts as one.
+    pub fn with_delivery_buffer(mut self, messages: usize, bytes: usize) -> Self {
+        self.delivery_buffer = (messages.max(1), bytes.max(1));
+        self
+    }
+
     /// Sets whether to connect over TLS (which changes the default port).
     pub fn with_tls(mut self, tls: bool) -> Self {
         self.tls = tls;
@@ -384,6 +411,12 @@ impl ConnectionParameters {
     /// [`with_receive_coalescing`](Self::with_receive_coalescing)).
     pub fn receive_coalescing(&self) -> bool {
         self.receive_coalescing
+    }
+
+    /// The bound on deliveries not yet taken by the application: (messages,
+    /// body bytes); see [`with_delivery_buffer`](Self::with_delivery_buffer).
+    pub fn delivery_buffer(&self) -> (usize, usize) {
+        self.delivery_buffer
     }
 
     /// Whether to connect over TLS.

@@ -166,17 +166,20 @@ impl Client {
             .consumers
             .find(channel, deliver.consumer_tag.as_bytes())
         else {
-            // No consumer of ours (a broker that ignores cancel-ok): the
-            // message returns to its queue when the channel closes.
-            tracing::debug!(channel, consumer_tag = %deliver.consumer_tag, "delivery for no consumer");
-            return;
+            return self.unknown_consumer(channel, &deliver);
         };
         let Some(c) = self.consumers.get(id) else {
             return;
         };
         let ch = c.channel;
         if c.orphaned {
-            if !c.no_ack {
+            let delivery_from_stream = c.stream
+                || content
+                    .properties
+                    .headers
+                    .as_ref()
+                    .is_some_and(|h| h.get("x-stream-offset").is_some());
+            if !c.no_ack && !delivery_from_stream {
                 let nack = basic::Nack {
                     delivery_tag: deliver.delivery_tag,
                     multiple: false,
@@ -197,6 +200,29 @@ impl Client {
                 self.consumers.push(id, delivery);
                 self.out.ready(Ready::Consumer(id));
             }
+        }
+    }
+
+    /// A delivery for a consumer tag the channel does not have (never
+    /// registered, or after its cancel-ok): the broker broke the protocol.
+    /// The channel is closed, which returns its unacknowledged messages to
+    /// their queues rather than hold a prefetch slot, and its users learn
+    /// why.
+    fn unknown_consumer(&mut self, channel: u16, deliver: &basic::Deliver) {
+        let tag = deliver.consumer_tag.to_string_lossy().into_owned();
+        tracing::warn!(channel, consumer_tag = %tag, "delivery for a consumer tag the channel does not have: closing the channel");
+        let text =
+            format!("basic.deliver for consumer tag {tag:?}, which this channel does not have");
+        let error = Error::UnknownConsumerTag {
+            channel,
+            consumer_tag: tag,
+        };
+        if self
+            .wire
+            .close_channel_for(channel, ReplyCode::UNEXPECTED_FRAME, &text, error)
+            .is_ok()
+        {
+            self.absorb();
         }
     }
 

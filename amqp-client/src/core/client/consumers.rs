@@ -52,6 +52,10 @@ pub(super) struct Consumer {
     pub(super) channel: ChannelRef,
     pub(super) tag: ShortStr,
     pub(super) no_ack: bool,
+    /// It reads a stream queue (its `x-stream-offset` argument): its
+    /// deliveries are never nacked or rejected, which a stream answers by
+    /// closing the connection (540 not-implemented).
+    pub(super) stream: bool,
     pub(super) mode: ConsumerMode,
     pub(super) queue: VecDeque<Delivery>,
     /// At or above its limit (counted in [`Consumers::full`]).
@@ -75,6 +79,37 @@ pub(super) struct Consumers {
     bounded: usize,
     /// ... and those at it: reading pauses while any is.
     full: usize,
+    /// Deliveries buffered, over all consumers, and their body bytes.
+    held: Held,
+}
+
+/// Deliveries the core holds for the application and their body bytes.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Held {
+    pub(super) count: usize,
+    pub(super) bytes: usize,
+}
+
+impl Held {
+    pub(super) fn add(&mut self, d: &Delivery) {
+        self.count += 1;
+        self.bytes += d.body.len();
+    }
+
+    pub(super) fn sub(&mut self, d: &Delivery) {
+        self.count -= 1;
+        self.bytes -= d.body.len();
+    }
+}
+
+/// Whether `delivery` comes from a stream queue: RabbitMQ puts its offset
+/// in an `x-stream-offset` header on each.
+pub(super) fn from_stream(delivery: &Delivery) -> bool {
+    delivery
+        .properties
+        .headers
+        .as_ref()
+        .is_some_and(|h| h.get("x-stream-offset").is_some())
 }
 
 /// Consumer tags made up for consumers that asked for none.
@@ -97,6 +132,7 @@ impl Consumers {
         channel: ChannelRef,
         tag: ShortStr,
         no_ack: bool,
+        stream: bool,
         mode: ConsumerMode,
     ) -> Result<ConsumerId, Error> {
         let tags = self.by_tag.entry(channel.number).or_default();
@@ -116,6 +152,7 @@ impl Consumers {
                 channel,
                 tag: tag.clone(),
                 no_ack,
+                stream,
                 mode,
                 queue: VecDeque::new(),
                 full: false,
@@ -163,6 +200,9 @@ impl Consumers {
         if c.full {
             self.full -= 1;
         }
+        for d in &c.queue {
+            self.held.sub(d);
+        }
         Some(c)
     }
 
@@ -192,6 +232,7 @@ impl Consumers {
         let Some(c) = self.by_id.get_mut(&id) else {
             return;
         };
+        self.held.add(&delivery);
         c.queue.push_back(delivery);
         if let ConsumerMode::Buffer { limit: Some(l) } = c.mode {
             if !c.full && c.queue.len() >= l {
@@ -205,6 +246,7 @@ impl Consumers {
     pub(super) fn pop(&mut self, id: ConsumerId) -> Option<Delivery> {
         let c = self.by_id.get_mut(&id)?;
         let d = c.queue.pop_front()?;
+        self.held.sub(&d);
         if c.full {
             if let ConsumerMode::Buffer { limit: Some(l) } = c.mode {
                 if c.queue.len() < l {
@@ -225,7 +267,26 @@ impl Consumers {
             c.full = false;
             self.full -= 1;
         }
+        for d in &c.queue {
+            self.held.sub(d);
+        }
         std::mem::take(&mut c.queue)
+    }
+
+    /// Deliveries buffered over all consumers.
+    pub(super) fn held(&self) -> Held {
+        self.held
+    }
+
+    /// The tags of the live consumers of channel number `channel`.
+    pub(super) fn tags(&self, channel: u16) -> Vec<ShortStr> {
+        let mut tags: Vec<ShortStr> = self
+            .by_tag
+            .get(&channel)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
+        tags.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        tags
     }
 
     /// Whether any bounded consumer's buffer is at its limit.

@@ -52,8 +52,8 @@ use super::{Config, Connection, Content, RequestId, Tuning};
 use crate::error::Error;
 pub use confirms::Settle;
 use confirms::{Confirms, Settled};
-use consumers::Consumers;
 pub use consumers::{ConsumerId, ConsumerMode, NextDelivery};
+use consumers::{Consumers, Held};
 
 /// One opening of a channel: its number, and which opening of that number
 /// it is. Once a channel closed its number is reused, and a handle of the
@@ -268,6 +268,10 @@ struct Outbox {
     ready: VecDeque<(u64, Ready)>,
     events: VecDeque<(u64, Event)>,
     seq: u64,
+    /// The deliveries among `events`.
+    held: Held,
+    /// Which events the adapter takes (see [`Client::set_event_filter`]).
+    filter: Option<fn(&Event) -> bool>,
 }
 
 impl Outbox {
@@ -277,8 +281,22 @@ impl Outbox {
     }
 
     fn event(&mut self, e: Event) {
+        if self.filter.is_some_and(|wanted| !wanted(&e)) {
+            return;
+        }
+        if let Event::Delivery { delivery, .. } = &e {
+            self.held.add(delivery);
+        }
         self.seq += 1;
         self.events.push_back((self.seq, e));
+    }
+
+    fn pop_event(&mut self) -> Option<Event> {
+        let (_, e) = self.events.pop_front()?;
+        if let Event::Delivery { delivery, .. } = &e {
+            self.held.sub(delivery);
+        }
+        Some(e)
     }
 }
 
@@ -313,6 +331,8 @@ pub struct Client {
     unstaged: Vec<u16>,
     /// Scratch for confirms settled as events.
     settled: Vec<Settled>,
+    /// The bound on deliveries held for the application.
+    limits: Held,
 }
 
 impl std::fmt::Debug for Client {
@@ -328,6 +348,10 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Starts a connection: the protocol header is ready to send.
     pub fn new(config: Config, now: Instant) -> Self {
+        let limits = Held {
+            count: config.max_held_deliveries.max(1),
+            bytes: config.max_held_bytes.max(1),
+        };
         Client {
             wire: Connection::new(config, now),
             channels: HashMap::new(),
@@ -341,6 +365,7 @@ impl Client {
             closed: None,
             unstaged: Vec::new(),
             settled: Vec::new(),
+            limits,
         }
     }
 
@@ -360,6 +385,11 @@ impl Client {
 
     /// Advances time: heartbeats, timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.wants_input() {
+            // The adapter is not reading (see `wants_input`): the broker's
+            // heartbeats wait in the socket, unread.
+            self.wire.input_paused(now);
+        }
         self.wire.handle_timeout(now);
         self.absorb();
     }
@@ -393,11 +423,44 @@ impl Client {
     }
 
     /// False while a consumer's buffer is at its limit
-    /// ([`ConsumerMode::Buffer`]): the adapter then stops reading the
-    /// socket until the application takes deliveries (TCP flow control
-    /// slows the broker down; heartbeats still go out).
+    /// ([`ConsumerMode::Buffer`]), or while the deliveries the application
+    /// has not taken (buffered, or among the events) reach the connection's
+    /// bound ([`Config::max_held_deliveries`], [`Config::max_held_bytes`]):
+    /// the adapter then stops reading the socket until the application
+    /// takes deliveries (TCP flow control slows the broker down; heartbeats
+    /// still go out, and the broker's, unread meanwhile, are not missed).
+    /// A reply that arrives behind the held deliveries waits with them.
     pub fn wants_input(&self) -> bool {
+        let held = self.held();
         !self.consumers.any_full()
+            && held.count < self.limits.count
+            && held.bytes < self.limits.bytes
+    }
+
+    /// Deliveries the core holds that the application has not taken (in
+    /// consumers' buffers and among the events), and their body bytes.
+    pub fn held_deliveries(&self) -> (usize, usize) {
+        let held = self.held();
+        (held.count, held.bytes)
+    }
+
+    fn held(&self) -> Held {
+        let (a, b) = (self.consumers.held(), self.out.held);
+        Held {
+            count: a.count + b.count,
+            bytes: a.bytes + b.bytes,
+        }
+    }
+
+    /// Keeps only the events `wanted` accepts: those an adapter does not
+    /// present are not queued for it (so that they cannot pile up).
+    pub fn set_event_filter(&mut self, wanted: fn(&Event) -> bool) {
+        self.out.filter = Some(wanted);
+    }
+
+    /// How many events wait to be taken.
+    pub fn event_count(&self) -> usize {
+        self.out.events.len()
     }
 
     /// Whether a consumer has a buffer limit ([`ConsumerMode::Buffer`] with
@@ -420,7 +483,7 @@ impl Client {
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front().map(|(_, e)| e)
+        self.out.pop_event()
     }
 
     /// The next wake-up or event, whichever the core produced first: for an

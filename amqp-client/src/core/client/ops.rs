@@ -269,6 +269,7 @@ impl Client {
             options.consumer_tag
         };
         let tag = short(&tag)?;
+        let stream = options.arguments.get("x-stream-offset").is_some();
         let m = basic::Consume {
             queue: short(queue)?,
             consumer_tag: tag.clone(),
@@ -278,7 +279,9 @@ impl Client {
             arguments: options.arguments,
             ..Default::default()
         };
-        let id = self.consumers.add(channel, tag, options.no_ack, mode)?;
+        let id = self
+            .consumers
+            .add(channel, tag, options.no_ack, stream, mode)?;
         match self.call(
             channel,
             m.into(),
@@ -320,7 +323,9 @@ impl Client {
     /// Cancels consumer `id` and requeues (basic.nack with requeue) every
     /// message it buffered and its application did not take, deliveries
     /// that arrive until cancel-ok included; the reply is how many (0 for a
-    /// no-ack consumer, whose messages cannot go back).
+    /// no-ack consumer, whose messages cannot go back). A stream queue's
+    /// deliveries are never nacked (a stream closes the connection for it)
+    /// and not counted: they stay in the stream.
     pub fn cancel_consumer(&mut self, id: ConsumerId) -> Result<Pending<usize>, Error> {
         let Some(c) = self.consumers.get(id) else {
             return Err(Error::Misuse("the consumer has ended".into()));
@@ -359,9 +364,9 @@ impl Client {
             return;
         };
         c.orphaned = true;
-        let (no_ack, tag) = (c.no_ack, c.tag.clone());
+        let (no_ack, stream, tag) = (c.no_ack, c.stream, c.tag.clone());
         let buffered = self.consumers.drain(id);
-        if !no_ack {
+        if !no_ack && !stream {
             self.requeue(channel, buffered.iter());
         }
         let m = basic::Cancel {
@@ -406,6 +411,19 @@ impl Client {
     /// taken.
     pub fn buffered_len(&self, id: ConsumerId) -> usize {
         self.consumers.get(id).map_or(0, |c| c.queue.len())
+    }
+
+    /// The tags of `channel`'s consumers (those the broker may still deliver
+    /// to: consume-ok awaited or received, cancel-ok not yet).
+    pub fn consumer_tags(&self, channel: ChannelRef) -> Vec<String> {
+        if self.channel_error(channel).is_some() {
+            return Vec::new();
+        }
+        self.consumers
+            .tags(channel.number())
+            .iter()
+            .map(|t| t.to_string_lossy().into_owned())
+            .collect()
     }
 
     /// The tag of consumer `id`.
@@ -525,11 +543,6 @@ impl Client {
     pub fn is_staged(&self, channel: ChannelRef, seq: u64) -> bool {
         self.channel(channel)
             .is_some_and(|c| c.confirms.is_staged(seq))
-    }
-
-    /// Whether the broker owes `channel` confirms.
-    pub fn confirms_due(&self, channel: ChannelRef) -> bool {
-        self.channel(channel).is_some_and(|c| c.confirms.due())
     }
 
     /// How many publishes await their confirm, on all channels.

@@ -7,6 +7,7 @@ use std::time::Instant;
 use amqp_protocol::{basic, Method, ReplyCode};
 
 use super::confirms::Confirms;
+use super::consumers::from_stream;
 use super::{
     ChannelData, ChannelRef, Client, ConsumerId, ConsumerMode, Event, Kind, Parse, Pending, Ready,
     Reply, Request, RETIRED_KEPT,
@@ -170,14 +171,13 @@ impl Client {
             return 0;
         };
         if requeue || c.orphaned || c.mode == ConsumerMode::Events {
-            let no_ack = c.no_ack;
+            let (no_ack, stream) = (c.no_ack, c.stream);
             let buffered = self.consumers.drain(id);
             self.forget(id);
-            if no_ack {
+            if no_ack || stream {
                 return 0;
             }
-            self.requeue(channel, buffered.iter());
-            return buffered.len();
+            return self.requeue(channel, buffered.iter());
         }
         c.ended.get_or_insert(None);
         self.consumers.unlimit(id);
@@ -198,22 +198,28 @@ impl Client {
         }
     }
 
-    /// basic.nack with requeue of each delivery.
+    /// basic.nack with requeue of each delivery, but a stream queue's
+    /// (which RabbitMQ answers by closing the connection: 540
+    /// not-implemented; its messages stay in the stream anyway); returns
+    /// how many were requeued.
     pub(super) fn requeue<'a>(
         &mut self,
         channel: ChannelRef,
         deliveries: impl Iterator<Item = &'a Delivery>,
-    ) {
-        for d in deliveries {
+    ) -> usize {
+        let mut n = 0;
+        for d in deliveries.filter(|d| !from_stream(d)) {
             let nack = basic::Nack {
                 delivery_tag: d.delivery_tag,
                 multiple: false,
                 requeue: true,
             };
             if self.send(channel, nack.into()).is_err() {
-                return;
+                break;
             }
+            n += 1;
         }
+        n
     }
 
     // ------------------------------------------------------------- channels
