@@ -599,7 +599,18 @@ impl Consumer for EvConsumer {
     fn consumer_tag(&self) -> String {
         self.tag.clone()
     }
-    fn cancel(self: Box<Self>) -> Result<usize, Error> {
+    fn cancel(mut self: Box<Self>) -> Result<usize, Error> {
+        self.cancel_now()
+    }
+}
+
+impl EvConsumer {
+    /// Cancels on the loop, then requeues what was received and not yet
+    /// taken, as the iterators of the other adapters do: never a stream
+    /// queue's delivery (a stream answers a nack by closing the
+    /// connection).
+    fn cancel_now(&mut self) -> Result<usize, Error> {
+        self.done = true;
         let tag = self.tag.clone();
         self.chan
             .op(move |ch, tx| ch.basic_cancel(&tag, reply(tx)))?;
@@ -607,7 +618,14 @@ impl Consumer for EvConsumer {
         let mut pending = Vec::new();
         while let Ok(item) = self.rx.try_recv() {
             if let Ok(d) = item {
-                pending.push(d.delivery_tag);
+                let from_stream = d
+                    .properties
+                    .headers
+                    .as_ref()
+                    .is_some_and(|h| h.get("x-stream-offset").is_some());
+                if !from_stream {
+                    pending.push(d.delivery_tag);
+                }
             }
         }
         if self.no_ack {
@@ -617,6 +635,15 @@ impl Consumer for EvConsumer {
             self.chan.basic_nack(*tag, NackOptions::default())?;
         }
         Ok(pending.len())
+    }
+}
+
+impl Drop for EvConsumer {
+    fn drop(&mut self) {
+        // Dropping an iterator cancels it, as in the other adapters.
+        if !self.done {
+            let _ = self.cancel_now();
+        }
     }
 }
 

@@ -46,6 +46,16 @@ macro_rules! live_scenarios {
         }
 
         #[test]
+        fn cancel_and_drop_on_a_stream_queue_keep_the_connection() {
+            $crate::scenarios::cancel_and_drop_on_a_stream_queue_keep_the_connection(&$adapter);
+        }
+
+        #[test]
+        fn dropping_a_consumer_cancels_it_and_requeues() {
+            $crate::scenarios::dropping_a_consumer_cancels_it_and_requeues(&$adapter);
+        }
+
+        #[test]
         fn consume_iterator_cancel_requeues() {
             $crate::scenarios::consume_iterator_cancel_requeues(&$adapter);
         }

@@ -835,3 +835,130 @@ pub fn large_messages_stream_in_whole(a: &dyn Adapter) {
     ch.queue_delete(&q, QueueDeleteOptions::default()).unwrap();
     conn.close().unwrap();
 }
+
+/// The messages ready in `q` and its consumers (queue.declare, passive).
+fn queue_counts(ch: &dyn Chan, q: &str) -> (u32, u32) {
+    let ok = ch
+        .queue_declare(
+            q,
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    (ok.message_count, ok.consumer_count)
+}
+
+/// A stream queue answers a nack or a reject by closing the whole
+/// connection (540): cancelling or dropping a stream consumer with
+/// deliveries buffered must not send one, whether the consumer says it
+/// reads a stream (`x-stream-offset` argument) or only its deliveries do
+/// (RabbitMQ's `x-stream-offset` header on each).
+pub fn cancel_and_drop_on_a_stream_queue_keep_the_connection(a: &dyn Adapter) {
+    let conn = connect(a);
+    let ch = conn.channel().unwrap();
+    let q = unique("q-stream");
+    let mut args = FieldTable::new();
+    args.insert("x-queue-type", "stream");
+    ch.queue_declare(
+        &q,
+        QueueDeclareOptions {
+            durable: true,
+            arguments: args,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    ch.confirm_delivery().unwrap();
+    for i in 0..30 {
+        ch.basic_publish("", &q, format!("{i}").as_bytes(), &text(), false)
+            .unwrap();
+    }
+    ch.basic_qos(0, 10, false).unwrap();
+    for with_argument in [true, false] {
+        let mut arguments = FieldTable::new();
+        if with_argument {
+            arguments.insert("x-stream-offset", "first");
+        }
+        let options = ConsumeOptions {
+            arguments,
+            ..Default::default()
+        };
+        // Without the argument, a consumer starts at the stream's end: it
+        // gets what is published after it.
+        let publish_more = |ch: &dyn Chan| {
+            if !with_argument {
+                for i in 0..30 {
+                    ch.basic_publish("", &q, format!("{i}").as_bytes(), &text(), false)
+                        .unwrap();
+                }
+            }
+        };
+        let mut it = ch
+            .consume(&q, options.clone(), Some(Duration::from_secs(5)))
+            .unwrap();
+        publish_more(&*ch);
+        let d = it.next_delivery().unwrap().unwrap().unwrap();
+        ch.basic_ack(d.delivery_tag, false).unwrap();
+        // The rest of the prefetch window arrives in the client's buffer.
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(it.cancel().unwrap(), 0, "nothing of a stream is requeued");
+        let mut it = ch
+            .consume(&q, options, Some(Duration::from_secs(5)))
+            .unwrap();
+        publish_more(&*ch);
+        it.next_delivery().unwrap().unwrap().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        drop(it);
+        // The connection is still there: a request on it is answered.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(conn.is_open(), "{:?}", conn.close_reason());
+        let other = conn.channel().unwrap();
+        wait_until(
+            "the dropped consumer's cancel",
+            Duration::from_secs(5),
+            || queue_counts(&*other, &q).1 == 0,
+        );
+        other.close().unwrap();
+    }
+    assert!(conn.is_open(), "{:?}", conn.close_reason());
+    ch.queue_delete(&q, QueueDeleteOptions::default()).unwrap();
+    conn.close().unwrap();
+}
+
+/// Dropping a consumer read as an iterator or a stream cancels it (the
+/// broker stops delivering to it) and requeues what it held.
+pub fn dropping_a_consumer_cancels_it_and_requeues(a: &dyn Adapter) {
+    let conn = connect(a);
+    let ch = conn.channel().unwrap();
+    let q = exclusive_queue(&*ch);
+    for i in 0..8 {
+        ch.basic_publish("", &q, format!("{i}").as_bytes(), &text(), false)
+            .unwrap();
+    }
+    let mut it = ch
+        .consume(&q, ConsumeOptions::default(), Some(Duration::from_secs(5)))
+        .unwrap();
+    let d = it.next_delivery().unwrap().unwrap().unwrap();
+    ch.basic_ack(d.delivery_tag, false).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(it);
+    let other = conn.channel().unwrap();
+    wait_until(
+        "the dropped consumer's cancel and requeue",
+        Duration::from_secs(5),
+        || queue_counts(&*other, &q) == (7, 0),
+    );
+    // Nothing was lost: the seven come back, in order, to a new consumer.
+    let mut it = ch
+        .consume(&q, ConsumeOptions::default(), Some(Duration::from_secs(5)))
+        .unwrap();
+    for i in 1..8 {
+        let d = it.next_delivery().unwrap().unwrap().unwrap();
+        assert_eq!(d.body, format!("{i}"));
+        ch.basic_ack(d.delivery_tag, false).unwrap();
+    }
+    assert_eq!(it.cancel().unwrap(), 0);
+    conn.close().unwrap();
+}
