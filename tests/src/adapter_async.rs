@@ -576,6 +576,53 @@ pub mod checks {
         conn.close().await.unwrap();
     }
 
+    /// The body size of [`a_connection_bounds_what_its_consumers_hold`].
+    pub const HELD_BODY: usize = 10 * 1024;
+    /// The bound (body bytes) the connection of
+    /// [`a_connection_bounds_what_its_consumers_hold`] is opened with
+    /// (`ConnectionParameters::with_delivery_buffer(u16::MAX, HELD_BOUND)`).
+    pub const HELD_BOUND: usize = 1024 * 1024;
+
+    /// A connection opened with a bound of [`HELD_BOUND`] body bytes on
+    /// what its application has not taken: a consumer without prefetch (the
+    /// broker pushes everything) holds about that much, not the queue; once
+    /// read, every message arrives.
+    pub async fn a_connection_bounds_what_its_consumers_hold(conn: Connection, sleep: Sleep) {
+        let ch = conn.channel().await.unwrap();
+        let q = ch.queue_declare("", exclusive()).await.unwrap().queue;
+        let body = vec![7u8; HELD_BODY];
+        let n = 500;
+        for _ in 0..n {
+            ch.basic_publish("", &q, &body, &BasicProperties::default(), false)
+                .await
+                .unwrap();
+        }
+        let mut consumer = ch
+            .basic_consume(
+                &q,
+                ConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        sleep(Duration::from_millis(500)).await;
+        // The bound, passed by at most one read (256 KiB).
+        let most = (HELD_BOUND + 256 * 1024) / HELD_BODY + 1;
+        let held = consumer.buffered_len();
+        assert!(
+            held > 10 && held <= most,
+            "{held} deliveries of {HELD_BODY} bytes held for a bound of {HELD_BOUND} bytes"
+        );
+        for _ in 0..n {
+            consumer.next().await.unwrap().unwrap();
+            assert!(consumer.buffered_len() <= most);
+        }
+        assert_eq!(consumer.cancel().await.unwrap(), 0);
+        conn.close().await.unwrap();
+    }
+
     pub async fn a_dropped_call_does_not_disturb_the_next(conn: Connection, sleep: Sleep) {
         let ch = conn.channel().await.unwrap();
         let (a, b) = (unique("q-dropped"), unique("q-next"));

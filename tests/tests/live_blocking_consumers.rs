@@ -213,3 +213,91 @@ fn an_iterator_counts_what_it_holds() {
     assert_eq!(it.cancel().unwrap(), 3);
     conn.close().unwrap();
 }
+
+/// A connection bounds what its application has not taken: an iterator
+/// without prefetch (the broker pushes everything) holds about the bound,
+/// and so do callback deliveries nobody dispatches; once taken, every
+/// message arrives.
+#[test]
+fn a_connection_bounds_what_its_application_has_not_taken() {
+    const BODY: usize = 10 * 1024;
+    const BOUND: usize = 1024 * 1024;
+    // The bound, passed by at most one read (256 KiB).
+    const MOST: usize = (BOUND + 256 * 1024) / BODY + 1;
+    let conn =
+        Connection::open(params().with_delivery_buffer(usize::from(u16::MAX), BOUND)).unwrap();
+    let ch = conn.channel().unwrap();
+    let q = unique("q-bound");
+    ch.queue_declare(&q, QueueDeclareOptions::default())
+        .unwrap();
+    let n = 500;
+    let publish_all = || {
+        for _ in 0..n {
+            ch.basic_publish("", &q, &[7u8; BODY], &BasicProperties::default(), false)
+                .unwrap();
+        }
+    };
+    let no_ack = ConsumeOptions {
+        no_ack: true,
+        ..Default::default()
+    };
+    publish_all();
+    let mut it = ch
+        .consume(&q, no_ack.clone(), Some(Duration::from_secs(5)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let held = it.buffered_len();
+    assert!(
+        held > 10 && held <= MOST,
+        "{held} held for a bound of {BOUND} bytes"
+    );
+    for _ in 0..n {
+        it.next().unwrap().unwrap().unwrap();
+        assert!(it.buffered_len() <= MOST);
+    }
+    assert_eq!(it.cancel().unwrap(), 0);
+
+    // Callback deliveries wait for a dispatcher within the same bound.
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    ch.basic_consume(&q, no_ack, move |_, _| {
+        g.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    for _ in 0..6 {
+        publish_all();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // Nothing dispatched yet: the deliveries are held, up to the bound;
+    // the rest stays in the queue. (Asked on another connection: this
+    // one's replies wait behind the deliveries it does not read.)
+    let other = Connection::open(params()).unwrap();
+    let ready = other
+        .channel()
+        .unwrap()
+        .queue_declare(
+            &q,
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .message_count as usize;
+    // Without the bound, all of them leave it; with it, what the client
+    // holds plus what the sockets' buffers and the broker's flow control
+    // take (about 1,000 of these here).
+    let total = 6 * n;
+    assert!(
+        ready >= total / 2,
+        "{} of {total} left the queue for a bound of {BOUND} bytes",
+        total - ready
+    );
+    other.close().unwrap();
+    while got.load(Ordering::SeqCst) < total {
+        conn.process_data_events(Some(Duration::from_millis(100)))
+            .unwrap();
+    }
+    ch.queue_delete(&q, QueueDeleteOptions::default()).unwrap();
+    conn.close().unwrap();
+}

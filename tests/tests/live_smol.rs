@@ -35,6 +35,15 @@ fn prefetch_and_buffer_limit_bound_what_is_buffered() {
 }
 
 #[test]
+fn a_connection_bounds_what_its_consumers_hold() {
+    smol::block_on(async {
+        let p = params().with_delivery_buffer(usize::from(u16::MAX), checks::HELD_BOUND);
+        let conn = Connection::open_with(SmolRuntime, p).await.unwrap();
+        checks::a_connection_bounds_what_its_consumers_hold(conn, sleep).await
+    });
+}
+
+#[test]
 fn a_dropped_call_does_not_disturb_the_next() {
     smol::block_on(async {
         checks::a_dropped_call_does_not_disturb_the_next(open().await, sleep).await

@@ -42,6 +42,13 @@ mod async_only {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_bounds_what_its_consumers_hold() {
+        let p = params().with_delivery_buffer(usize::from(u16::MAX), checks::HELD_BOUND);
+        let conn = Connection::open(p).await.unwrap();
+        checks::a_connection_bounds_what_its_consumers_hold(conn, sleep).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_dropped_call_does_not_disturb_the_next() {
         checks::a_dropped_call_does_not_disturb_the_next(open().await, sleep).await;
     }

@@ -154,6 +154,12 @@ impl Connection {
         matches!(self.state, State::Open)
     }
 
+    /// Whether connection.close was sent or received and the close is not
+    /// finished.
+    pub fn is_closing(&self) -> bool {
+        matches!(self.state, State::Closing { .. })
+    }
+
     /// Whether the connection is finished: nothing more will be sent or
     /// received once the output is drained.
     pub fn is_closed(&self) -> bool {

@@ -431,6 +431,11 @@ impl Client {
     /// still go out, and the broker's, unread meanwhile, are not missed).
     /// A reply that arrives behind the held deliveries waits with them.
     pub fn wants_input(&self) -> bool {
+        if self.wire.is_closing() {
+            // Its close-ok may be behind the held deliveries, which the
+            // closing connection no longer hands out.
+            return true;
+        }
         let held = self.held();
         !self.consumers.any_full()
             && held.count < self.limits.count
