@@ -82,7 +82,8 @@ impl Connection {
         } else {
             None
         };
-        let config = Config::from_params(params);
+        let mut config = Config::from_params(params);
+        config.peer_address = stream.peer_addr().ok();
         let close_timeout = config.close_timeout;
         let core = Client::new(config, Instant::now());
         let (tx, rx) = io::out_queue();

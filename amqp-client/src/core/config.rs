@@ -1,6 +1,7 @@
 //! What the core needs to open a connection, and how it is made from
 //! [`ConnectionParameters`].
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +40,14 @@ pub struct Config {
     pub blocked_connection_timeout: Option<Duration>,
     /// Time allowed for the broker's close-ok after our connection.close.
     pub close_timeout: Duration,
+    /// The largest message body accepted; a content header declaring more
+    /// closes the connection ([`Error::MessageTooLarge`](crate::Error::MessageTooLarge)).
+    pub max_message_size: u64,
+    /// The endpoint connected to (`host:port`), for errors.
+    pub endpoint: Option<String>,
+    /// The address connected to, for errors: set by the adapter once the
+    /// stream is connected.
+    pub peer_address: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,12 +64,16 @@ impl std::fmt::Debug for Config {
                 "blocked_connection_timeout",
                 &self.blocked_connection_timeout,
             )
+            .field("max_message_size", &self.max_message_size)
+            .field("endpoint", &self.endpoint)
+            .field("peer_address", &self.peer_address)
             .finish_non_exhaustive()
     }
 }
 
 impl Config {
-    /// The core's configuration for these parameters.
+    /// The core's configuration for these parameters (the adapter sets
+    /// [`peer_address`](Self::peer_address) once connected).
     pub fn from_params(p: &ConnectionParameters) -> Self {
         let heartbeat = p.heartbeat().clone();
         Config {
@@ -81,6 +94,9 @@ impl Config {
             handshake_timeout: p.stack_timeout(),
             blocked_connection_timeout: p.blocked_connection_timeout(),
             close_timeout: Duration::from_secs(5),
+            max_message_size: p.max_message_size(),
+            endpoint: Some(format!("{}:{}", p.host(), p.port())),
+            peer_address: None,
         }
     }
 
@@ -104,6 +120,9 @@ impl Config {
             handshake_timeout: Some(Duration::from_secs(15)),
             blocked_connection_timeout: None,
             close_timeout: Duration::from_secs(5),
+            max_message_size: ConnectionParameters::DEFAULT_MAX_MESSAGE_SIZE,
+            endpoint: None,
+            peer_address: None,
         }
     }
 }
