@@ -1,6 +1,7 @@
 //! Errors an application can act on without parsing strings.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use amqp_protocol::{MethodId, ReplyCode};
@@ -47,6 +48,27 @@ pub enum TlsFailure {
     Protocol,
 }
 
+/// One failed connection attempt of [`Error::AttemptsFailed`].
+#[derive(Debug, Clone)]
+pub struct AttemptFailure {
+    /// The endpoint (`host:port`).
+    pub endpoint: String,
+    /// Why the attempt failed.
+    pub error: Error,
+}
+
+impl fmt::Display for AttemptFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Most errors name the endpoint already; say it once.
+        let text = self.error.to_string();
+        if text.contains(&self.endpoint) {
+            f.write_str(&text)
+        } else {
+            write!(f, "{}: {text}", self.endpoint)
+        }
+    }
+}
+
 /// Everything that can go wrong, by what the application can do about it.
 /// [`Error::reconnect_may_help`] says whether opening a new connection (or
 /// channel) and retrying is worthwhile.
@@ -84,8 +106,15 @@ pub enum Error {
     /// The broker kept the connection blocked longer than
     /// `blocked_connection_timeout`.
     BlockedConnectionTimeout,
-    /// The handshake did not finish within the configured time.
-    HandshakeTimeout,
+    /// The handshake did not finish within the configured time: the broker
+    /// (or whatever listens at the address) did not answer.
+    HandshakeTimeout {
+        /// The endpoint waited on (`host:port`), when known.
+        endpoint: Option<String>,
+        /// The address it resolved to and the connection was made to, when
+        /// known.
+        address: Option<SocketAddr>,
+    },
     /// The broker refused the credentials (403 access-refused during the
     /// handshake).
     AuthenticationRefused(BrokerClose),
@@ -103,10 +132,17 @@ pub enum Error {
     /// The connection ended while opening the virtual host: probably no
     /// access to it.
     ProbableAccessDenied,
-    /// The broker speaks another protocol version.
+    /// The broker speaks another protocol version, or the server is not an
+    /// AMQP broker at all.
     ProtocolVersionMismatch {
-        /// What the broker announced (`major.minor`).
+        /// The version the server announced (`0-10`, `0-9-0`, ...), in
+        /// connection.start or in the protocol header it answered with;
+        /// empty when its answer is not AMQP at all.
         server: String,
+        /// The first bytes the server answered the protocol header with,
+        /// when it answered with something other than connection.start (a
+        /// protocol header of its own version, an HTTP error, ...).
+        received: Option<Vec<u8>>,
     },
     /// A mandatory publish was returned as unroutable (with confirms on).
     Unroutable(BrokerClose),
@@ -141,7 +177,34 @@ pub enum Error {
     /// The peer broke the protocol; the connection was closed with this
     /// error's reply code.
     Protocol(amqp_protocol::Error),
-    /// The peer sent a method the protocol does not allow here.
+    /// The peer sent a frame the protocol forbids where it came (a heartbeat
+    /// on a channel other than 0, content during the handshake or on a
+    /// channel that is not open); the connection was closed with `code`.
+    UnexpectedFrame {
+        /// The channel.
+        channel: u16,
+        /// The reply code the connection was closed with.
+        code: ReplyCode,
+        /// What was wrong.
+        what: String,
+    },
+    /// The broker announced a message larger than
+    /// [`ConnectionParameters::with_max_message_size`](crate::ConnectionParameters::with_max_message_size)
+    /// allows. The connection was closed (311 content-too-large) before any
+    /// of the body was buffered.
+    MessageTooLarge {
+        /// The channel.
+        channel: u16,
+        /// The body size its content header declared.
+        size: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// Every connection attempt failed (there was more than one): each
+    /// attempt's endpoint and error, in order. The last one ended the plan.
+    AttemptsFailed(Vec<AttemptFailure>),
+    /// The peer sent a method the protocol does not allow here, or one it
+    /// does not define.
     UnexpectedMethod {
         /// The channel.
         channel: u16,
@@ -171,8 +234,12 @@ impl Error {
     /// Whether opening a new connection or channel and retrying may succeed:
     /// true for lost streams, timeouts and forced closes; false for refusals
     /// that would repeat (bad credentials, missing queue, bad arguments).
+    /// For [`Error::AttemptsFailed`], whether it may for any of the attempts.
     pub fn reconnect_may_help(&self) -> bool {
         match self {
+            Error::AttemptsFailed(failures) => {
+                failures.iter().any(|f| f.error.reconnect_may_help())
+            }
             Error::ConnectionClosedByBroker(c) => matches!(
                 c.code.0,
                 320 // connection-forced
@@ -186,7 +253,7 @@ impl Error {
             | Error::ConnectFailed { .. }
             | Error::HeartbeatTimeout
             | Error::BlockedConnectionTimeout
-            | Error::HandshakeTimeout
+            | Error::HandshakeTimeout { .. }
             | Error::ConsumerCancelled { .. }
             | Error::UnknownConsumerTag { .. }
             | Error::Nacked
@@ -230,9 +297,13 @@ impl Error {
         }
     }
 
-    /// The reply code involved, if any.
+    /// The reply code involved, if any (for [`Error::AttemptsFailed`], the
+    /// last attempt's, the one that ended the plan).
     pub fn reply_code(&self) -> Option<ReplyCode> {
         match self {
+            Error::AttemptsFailed(failures) => failures.last()?.error.reply_code(),
+            Error::UnexpectedFrame { code, .. } => Some(*code),
+            Error::MessageTooLarge { .. } => Some(ReplyCode::CONTENT_TOO_LARGE),
             Error::ConnectionClosedByBroker(c)
             | Error::AuthenticationRefused(c)
             | Error::Unroutable(c) => Some(c.code),
@@ -264,7 +335,15 @@ impl fmt::Display for Error {
             Error::BlockedConnectionTimeout => {
                 f.write_str("the broker blocked the connection for longer than blocked_connection_timeout")
             }
-            Error::HandshakeTimeout => f.write_str("the connection handshake timed out"),
+            Error::HandshakeTimeout { endpoint, address } => {
+                f.write_str("the connection handshake timed out")?;
+                match (endpoint, address) {
+                    (Some(e), Some(a)) => write!(f, ": no answer from {e} ({a})"),
+                    (Some(e), None) => write!(f, ": no answer from {e}"),
+                    (None, Some(a)) => write!(f, ": no answer from {a}"),
+                    (None, None) => Ok(()),
+                }
+            }
             Error::AuthenticationRefused(c) => write!(f, "authentication refused: {c}"),
             Error::MechanismNotOffered { mechanism, offered } => write!(
                 f,
@@ -276,8 +355,20 @@ impl fmt::Display for Error {
             Error::ProbableAccessDenied => f.write_str(
                 "the broker closed the connection while opening the virtual host: probably no access to it",
             ),
-            Error::ProtocolVersionMismatch { server } => {
-                write!(f, "the broker speaks AMQP {server}, not 0-9-1")
+            Error::ProtocolVersionMismatch { server, received } => {
+                if server.is_empty() {
+                    f.write_str("the server does not speak AMQP")?;
+                } else {
+                    write!(f, "the broker speaks AMQP {server}, not 0-9-1")?;
+                }
+                if let Some(bytes) = received {
+                    write!(
+                        f,
+                        ": it answered the protocol header with \"{}\"",
+                        bytes.escape_ascii()
+                    )?;
+                }
+                Ok(())
             }
             Error::Unroutable(c) => write!(f, "message returned as unroutable: {c}"),
             Error::Nacked => f.write_str("the broker nacked the message"),
@@ -300,7 +391,29 @@ impl fmt::Display for Error {
             ),
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::UnexpectedMethod { channel, method } => {
-                write!(f, "unexpected method {method} on channel {channel}")
+                if method.name().is_some() {
+                    write!(f, "unexpected method {method} on channel {channel}")
+                } else {
+                    write!(f, "unknown method {method} on channel {channel}")
+                }
+            }
+            Error::UnexpectedFrame { channel, code, what } => {
+                write!(f, "protocol error on channel {channel}: {what} ({code})")
+            }
+            Error::MessageTooLarge {
+                channel,
+                size,
+                limit,
+            } => write!(
+                f,
+                "the broker announced a message of {size} bytes on channel {channel}, over the limit of {limit}"
+            ),
+            Error::AttemptsFailed(failures) => {
+                write!(f, "all {} connection attempts failed", failures.len())?;
+                for (i, failure) in failures.iter().enumerate() {
+                    write!(f, "{} {failure}", if i == 0 { ":" } else { ";" })?;
+                }
+                Ok(())
             }
             Error::Misuse(what) => write!(f, "misuse: {what}"),
             Error::Timeout { what } => write!(f, "timed out waiting for {what}"),
@@ -325,6 +438,9 @@ impl std::error::Error for Error {
         match self {
             Error::StreamLost(e) | Error::ConnectFailed { source: e, .. } => Some(e.as_ref()),
             Error::Protocol(e) => Some(e),
+            Error::AttemptsFailed(failures) => failures
+                .last()
+                .map(|f| &f.error as &(dyn std::error::Error + 'static)),
             _ => None,
         }
     }

@@ -128,7 +128,7 @@ pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-pub use error::{BrokerClose, Error};
+pub use error::{AttemptFailure, BrokerClose, Error};
 
 /// The protocol crate this client is built on, for what the re-exports below
 /// leave out (every method as a struct, frames, the codec).

@@ -379,7 +379,10 @@ fn handshake_timeout() {
     s.advance(Duration::from_secs(14));
     assert!(s.events().is_empty());
     s.advance(Duration::from_secs(1));
-    assert!(matches!(closed_error(&s.events()), Error::HandshakeTimeout));
+    assert!(matches!(
+        closed_error(&s.events()),
+        Error::HandshakeTimeout { .. }
+    ));
 }
 
 #[test]

@@ -36,6 +36,10 @@ impl Runtime for SmolRuntime {
             smol::Timer::at(deadline).await;
         })
     }
+
+    fn peer_addr(&self, stream: &Self::Stream) -> Option<std::net::SocketAddr> {
+        stream.peer_addr().ok()
+    }
 }
 
 /// Blocks on futures with `smol::block_on`.

@@ -9,6 +9,8 @@ pub mod fuzz_checks;
 pub mod fuzz_client;
 pub mod json;
 pub mod live;
+pub mod misbehaving;
+pub mod peer;
 pub mod scenarios;
 pub mod tls_node;
 

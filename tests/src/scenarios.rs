@@ -527,11 +527,19 @@ pub fn endpoints_are_tried_in_order(a: &dyn Adapter) {
             .with_retry_delay(Duration::from_millis(50)),
         params(),
     ];
+    // Two attempts, two failures: both reported.
     let e = a.open(vec![list[0].clone()]).unwrap_err();
-    assert!(
-        matches!(&e, Error::ConnectFailed { endpoint, .. } if endpoint.ends_with(&format!(":{port}"))),
-        "{e:?}"
-    );
+    let Error::AttemptsFailed(failures) = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(failures.len(), 2, "{e:?}");
+    for f in failures {
+        assert_eq!(f.endpoint, format!("127.0.0.1:{port}"));
+        assert!(
+            matches!(&f.error, Error::ConnectFailed { endpoint, .. } if *endpoint == f.endpoint),
+            "{e:?}"
+        );
+    }
     assert!(e.reconnect_may_help());
     let conn = a.open(list).unwrap();
     assert!(conn.is_open());

@@ -55,8 +55,13 @@ fn open_error_then_open_and_close_callbacks() {
     };
     let done = finished.clone();
     bad.on_open_error(move |e| {
+        // Both attempts' failures.
+        let Error::AttemptsFailed(failures) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(failures.len(), 2, "{e:?}");
         assert!(
-            matches!(&e, Error::ConnectFailed { endpoint, .. } if endpoint.ends_with(&format!(":{closed_port}"))),
+            failures.iter().all(|f| matches!(&f.error, Error::ConnectFailed { endpoint, .. } if endpoint.ends_with(&format!(":{closed_port}")))),
             "{e:?}"
         );
         done("open error");

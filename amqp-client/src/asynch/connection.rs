@@ -65,7 +65,8 @@ pub(crate) async fn establish<T: Transport, M: Timer>(
     } else {
         None
     };
-    let config = Config::from_params(params);
+    let mut config = Config::from_params(params);
+    config.peer_address = io.peer_addr();
     let shared = Shared::new(Client::new(config, Instant::now()));
     // Created before the first await: dropping this future mid-handshake
     // closes the connection instead of leaking it.

@@ -29,6 +29,11 @@ pub(crate) trait Transport: Send + Unpin + 'static {
     fn read_now(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
         Err(io::ErrorKind::WouldBlock.into())
     }
+    /// The address of the peer, when the stream is a socket that knows it
+    /// (for errors that name it).
+    fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
     /// A handle through which the application's tasks may write, when the
     /// stream has one.
     fn direct_writer(&self) -> Option<Arc<dyn DirectWrite>> {

@@ -84,7 +84,8 @@ impl Connection {
         } else {
             None
         };
-        let config = Config::from_params(params);
+        let mut config = Config::from_params(params);
+        config.peer_address = stream.peer_addr().ok();
         let close_timeout = config.close_timeout;
         let mut core = Client::new(config, Instant::now());
         // The events this adapter presents; the others are not queued.

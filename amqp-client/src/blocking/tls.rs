@@ -79,18 +79,22 @@ pub(super) fn handshake(
 ) -> Result<Tls, Error> {
     let mut layer = TlsLayer::new(params)?;
     let deadline = Instant::now() + timeout;
+    let timed_out = || Error::HandshakeTimeout {
+        endpoint: Some(format!("{}:{}", params.host(), params.port())),
+        address: stream.peer_addr().ok(),
+    };
     let mut out = Vec::new();
     let mut plain = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     let result = loop {
         out.clear();
         layer.take_pending(&mut out);
-        stream.set_write_timeout(Some(remaining(deadline)?))?;
+        stream.set_write_timeout(Some(remaining(deadline).ok_or_else(timed_out)?))?;
         stream.write_all(&out)?;
         if !layer.is_handshaking() {
             break Ok(());
         }
-        stream.set_read_timeout(Some(remaining(deadline)?))?;
+        stream.set_read_timeout(Some(remaining(deadline).ok_or_else(timed_out)?))?;
         let n = match stream.read(&mut buf) {
             Ok(0) => {
                 break Err(Error::from(std::io::Error::new(
@@ -100,7 +104,7 @@ pub(super) fn handshake(
             }
             Ok(n) => n,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                break Err(Error::HandshakeTimeout)
+                break Err(timed_out())
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => break Err(e.into()),
@@ -130,11 +134,10 @@ pub(super) fn handshake(
 
 /// The time left until `deadline`, never zero (which would mean "no
 /// timeout" to the socket).
-fn remaining(deadline: Instant) -> Result<Duration, Error> {
-    match deadline.checked_duration_since(Instant::now()) {
-        Some(d) if !d.is_zero() => Ok(d),
-        _ => Err(Error::HandshakeTimeout),
-    }
+fn remaining(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
 }
 
 /// The TLS error behind a lost stream, else the error as it is.

@@ -1,6 +1,7 @@
 //! What the core needs to open a connection, and how it is made from
 //! [`ConnectionParameters`].
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +45,14 @@ pub struct Config {
     pub max_held_deliveries: usize,
     /// The same bound in body bytes.
     pub max_held_bytes: usize,
+    /// The largest message body accepted; a content header declaring more
+    /// closes the connection ([`Error::MessageTooLarge`](crate::Error::MessageTooLarge)).
+    pub max_message_size: u64,
+    /// The endpoint connected to (`host:port`), for errors.
+    pub endpoint: Option<String>,
+    /// The address connected to, for errors: set by the adapter once the
+    /// stream is connected.
+    pub peer_address: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -60,12 +69,16 @@ impl std::fmt::Debug for Config {
                 "blocked_connection_timeout",
                 &self.blocked_connection_timeout,
             )
+            .field("max_message_size", &self.max_message_size)
+            .field("endpoint", &self.endpoint)
+            .field("peer_address", &self.peer_address)
             .finish_non_exhaustive()
     }
 }
 
 impl Config {
-    /// The core's configuration for these parameters.
+    /// The core's configuration for these parameters (the adapter sets
+    /// [`peer_address`](Self::peer_address) once connected).
     pub fn from_params(p: &ConnectionParameters) -> Self {
         let heartbeat = p.heartbeat().clone();
         Config {
@@ -88,6 +101,9 @@ impl Config {
             close_timeout: Duration::from_secs(5),
             max_held_deliveries: p.delivery_buffer().0,
             max_held_bytes: p.delivery_buffer().1,
+            max_message_size: p.max_message_size(),
+            endpoint: Some(format!("{}:{}", p.host(), p.port())),
+            peer_address: None,
         }
     }
 
@@ -113,6 +129,9 @@ impl Config {
             close_timeout: Duration::from_secs(5),
             max_held_deliveries: ConnectionParameters::DEFAULT_DELIVERY_BUFFER_MESSAGES,
             max_held_bytes: ConnectionParameters::DEFAULT_DELIVERY_BUFFER_BYTES,
+            max_message_size: ConnectionParameters::DEFAULT_MAX_MESSAGE_SIZE,
+            endpoint: None,
+            peer_address: None,
         }
     }
 }

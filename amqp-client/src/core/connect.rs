@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::{AttemptFailure, Error};
 use crate::params::{Attempt, ConnectionParameters, Endpoints};
 
 /// Walks [`Endpoints::attempts`]: each endpoint in turn, with its own
@@ -14,6 +14,10 @@ use crate::params::{Attempt, ConnectionParameters, Endpoints};
 /// connects; every other failure moves on to the next attempt. An endpoint
 /// asking for TLS is skipped when the crate was built without the `tls`
 /// feature.
+///
+/// When the plan ends, [`into_error`](Self::into_error) gives the one
+/// failure as it is, or, after several, [`Error::AttemptsFailed`] with each
+/// attempt's endpoint and error.
 ///
 /// ```
 /// use std::time::Duration;
@@ -31,7 +35,9 @@ use crate::params::{Attempt, ConnectionParameters, Endpoints};
 /// assert_eq!(plan.next_attempt().unwrap().0.host(), "b");
 /// plan.failed(Error::Misuse("refused".into()));
 /// assert!(plan.next_attempt().is_none());
-/// assert!(matches!(plan.into_error(), Error::Misuse(_)));
+/// let Error::AttemptsFailed(failures) = plan.into_error() else { panic!() };
+/// let endpoints: Vec<_> = failures.iter().map(|f| f.endpoint.as_str()).collect();
+/// assert_eq!(endpoints, ["a:5672", "a:5672", "b:5672"]);
 /// ```
 #[derive(Debug)]
 pub struct Connecting {
@@ -40,7 +46,8 @@ pub struct Connecting {
     next: usize,
     /// The endpoint of the attempt last handed out.
     current: Option<usize>,
-    last: Option<Error>,
+    /// Every failure so far, with its endpoint.
+    failures: Vec<AttemptFailure>,
     done: bool,
 }
 
@@ -53,7 +60,7 @@ impl Connecting {
             plan,
             next: 0,
             current: None,
-            last: None,
+            failures: Vec::new(),
             done: false,
         }
     }
@@ -73,9 +80,9 @@ impl Connecting {
             };
             if tls && !cfg!(feature = "tls") {
                 // Not worth a TCP connection.
-                self.last = Some(Error::Misuse(
-                    "amqps (TLS) needs the amqp-client feature \"tls\"".into(),
-                ));
+                let error =
+                    Error::Misuse("amqps (TLS) needs the amqp-client feature \"tls\"".into());
+                self.record(attempt.endpoint, error);
                 continue;
             }
             self.current = Some(attempt.endpoint);
@@ -100,7 +107,23 @@ impl Connecting {
         if is_final(&error) {
             self.done = true;
         }
-        self.last = Some(error);
+        match self.current {
+            Some(endpoint) => self.record(endpoint, error),
+            // A failure before any attempt: not an endpoint's.
+            None => self.failures.push(AttemptFailure {
+                endpoint: String::new(),
+                error,
+            }),
+        }
+    }
+
+    fn record(&mut self, endpoint: usize, error: Error) {
+        let endpoint = self
+            .endpoints
+            .get(endpoint)
+            .map(|p| format!("{}:{}", p.host(), p.port()))
+            .unwrap_or_default();
+        self.failures.push(AttemptFailure { endpoint, error });
     }
 
     /// Whether the plan is over: a failure ended it, or
@@ -109,16 +132,20 @@ impl Connecting {
         self.done
     }
 
-    /// Why the plan ended without a connection: the last failure.
+    /// Why the plan ended without a connection: its one failure, or
+    /// [`Error::AttemptsFailed`] listing them all when there were several.
     pub fn into_error(mut self) -> Error {
         self.take_error()
     }
 
     /// [`into_error`](Self::into_error) for a plan kept in place.
     pub fn take_error(&mut self) -> Error {
-        self.last
-            .take()
-            .unwrap_or_else(|| Error::Misuse("no endpoint to connect to".into()))
+        let mut failures = std::mem::take(&mut self.failures);
+        match failures.len() {
+            0 => Error::Misuse("no endpoint to connect to".into()),
+            1 => failures.remove(0).error,
+            _ => Error::AttemptsFailed(failures),
+        }
     }
 }
 

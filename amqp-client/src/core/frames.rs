@@ -53,38 +53,30 @@ impl Connection {
             State::Open => {}
         }
         let channel = frame.channel;
-        if channel != 0 && !self.channels.contains_key(&channel) {
-            let e = Error::UnexpectedMethod {
+        if matches!(frame.payload, FramePayload::Heartbeat) && channel != 0 {
+            // The spec: heartbeats belong on channel 0, else 501 frame-error.
+            return self.unexpected_frame(
                 channel,
-                method: match &frame.payload {
-                    FramePayload::Method(m) => m.id(),
-                    _ => amqp_protocol::MethodId {
-                        class_id: 0,
-                        method_id: 0,
-                    },
-                },
-            };
-            return self.protocol_violation(
-                e,
-                ReplyCode::CHANNEL_ERROR,
-                "frame on a channel that is not open",
+                ReplyCode::FRAME_ERROR,
+                format!("heartbeat frame on channel {channel} (heartbeats belong on channel 0)"),
                 now,
             );
         }
-        if matches!(frame.payload, FramePayload::Heartbeat) && channel != 0 {
+        if channel != 0 && !self.channels.contains_key(&channel) {
+            let text = "frame on a channel that is not open";
+            let FramePayload::Method(m) = &frame.payload else {
+                return self.unexpected_frame(
+                    channel,
+                    ReplyCode::CHANNEL_ERROR,
+                    format!("{} {text}", frame_kind(&frame.payload)),
+                    now,
+                );
+            };
             let e = Error::UnexpectedMethod {
                 channel,
-                method: amqp_protocol::MethodId {
-                    class_id: 0,
-                    method_id: 0,
-                },
+                method: m.id(),
             };
-            return self.protocol_violation(
-                e,
-                ReplyCode::FRAME_ERROR,
-                "heartbeat on a non-zero channel",
-                now,
-            );
+            return self.protocol_violation(e, ReplyCode::CHANNEL_ERROR, text, now);
         }
         // A channel we are closing ignores everything but close and close-ok.
         if let Some(ch) = self.channels.get(&channel) {
@@ -119,6 +111,20 @@ impl Connection {
                 }
             }
         }
+        if let FramePayload::Header(h) = &frame.payload {
+            if h.body_size > self.config.max_message_size {
+                // Refused before the body arrives: nothing of it is kept,
+                // and the rest is discarded while the close completes.
+                let (size, limit) = (h.body_size, self.config.max_message_size);
+                let e = Error::MessageTooLarge {
+                    channel,
+                    size,
+                    limit,
+                };
+                let text = format!("message of {size} bytes over the client's limit of {limit}");
+                return self.protocol_violation(e, ReplyCode::CONTENT_TOO_LARGE, &text, now);
+            }
+        }
         match self.assembler.handle_frame(frame) {
             Ok(None) => {}
             Ok(Some(Assembled::Heartbeat)) => {}
@@ -149,17 +155,10 @@ impl Connection {
             if matches!(frame.payload, FramePayload::Heartbeat) {
                 return;
             }
-            let e = Error::UnexpectedMethod {
-                channel: frame.channel,
-                method: amqp_protocol::MethodId {
-                    class_id: 0,
-                    method_id: 0,
-                },
-            };
-            return self.protocol_violation(
-                e,
+            return self.unexpected_frame(
+                frame.channel,
                 ReplyCode::UNEXPECTED_FRAME,
-                "content during the handshake",
+                format!("{} during the handshake", frame_kind(&frame.payload)),
                 now,
             );
         };
@@ -178,6 +177,7 @@ impl Connection {
                 if (start.version_major, start.version_minor) != (0, 9) {
                     return self.finish(Error::ProtocolVersionMismatch {
                         server: format!("{}-{}", start.version_major, start.version_minor),
+                        received: None,
                     });
                 }
                 let offered = start.mechanisms.to_string_lossy().into_owned();
@@ -425,16 +425,18 @@ impl Connection {
                 self.flush(channel);
             }
             _ => {
+                let id = method.id();
+                let text = match method {
+                    Method::Unknown { .. } => format!("unknown method {id}"),
+                    _ => format!("{id}: a reply to no outstanding request"),
+                };
                 let e = Error::UnexpectedMethod {
                     channel,
-                    method: method.id(),
+                    method: id,
                 };
-                self.protocol_violation(
-                    e,
-                    ReplyCode::COMMAND_INVALID,
-                    "a reply to no outstanding request",
-                    now,
-                );
+                // 503: the spec's code for a method that is invalid where it
+                // came, which a method no class defines is everywhere.
+                self.protocol_violation(e, ReplyCode::COMMAND_INVALID, &text, now);
             }
         }
     }
@@ -456,6 +458,16 @@ impl Connection {
             error,
             failed,
         });
+    }
+
+    /// The peer sent a frame that is not allowed where it came.
+    fn unexpected_frame(&mut self, channel: u16, code: ReplyCode, what: String, now: Instant) {
+        let e = Error::UnexpectedFrame {
+            channel,
+            code,
+            what: what.clone(),
+        };
+        self.protocol_violation(e, code, &what, now);
     }
 
     /// The peer broke the protocol: close the connection with `code`.
@@ -503,5 +515,15 @@ impl Connection {
             self.closed_event_sent = true;
             self.events.push_back(Event::Closed { error });
         }
+    }
+}
+
+/// A frame's kind, for errors.
+fn frame_kind(payload: &FramePayload) -> &'static str {
+    match payload {
+        FramePayload::Method(_) => "method frame",
+        FramePayload::Header(_) => "content header frame",
+        FramePayload::Body(_) => "content body frame",
+        FramePayload::Heartbeat => "heartbeat frame",
     }
 }

@@ -212,7 +212,11 @@ impl ConnInner {
             return;
         };
         let nodelay = params.tcp_nodelay();
-        let config = Config::from_params(params);
+        let mut config = Config::from_params(params);
+        config.peer_address = st
+            .transport
+            .as_ref()
+            .and_then(|t| t.stream().peer_addr().ok());
         tracing::debug!(host = params.host(), port = params.port(), "connected");
         #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
         let phase = std::mem::replace(&mut st.phase, Phase::Connected);

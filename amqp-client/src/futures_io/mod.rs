@@ -105,6 +105,12 @@ pub trait Runtime: Send + Sync + 'static {
     /// A future that completes at `deadline` (heartbeats, timeouts, retry
     /// delays).
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<()>;
+
+    /// The address `stream` is connected to, when the runtime can tell:
+    /// errors then name it (a handshake timeout, ...). `None` by default.
+    fn peer_addr(&self, _stream: &Self::Stream) -> Option<std::net::SocketAddr> {
+        None
+    }
 }
 
 /// The runtime as the driver's timer.
@@ -117,9 +123,13 @@ impl<R: Runtime> Timer for RuntimeTimer<R> {
 }
 
 /// A `futures-io` stream as the driver's transport.
-struct FuturesIo<S>(S);
+struct FuturesIo<S>(S, Option<std::net::SocketAddr>);
 
 impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for FuturesIo<S> {
+    fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.1
+    }
+
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.0).poll_read(cx, buf)
     }
@@ -176,7 +186,7 @@ impl Connection {
     {
         let runtime = Arc::new(runtime);
         let timer = RuntimeTimer(runtime.clone());
-        asynch::establish(FuturesIo(stream), timer, params, |driver| {
+        asynch::establish(FuturesIo(stream, None), timer, params, |driver| {
             runtime.spawn(driver)
         })
         .await
@@ -200,7 +210,8 @@ async fn open_tcp<R: Runtime>(
             )))
         }
     };
-    asynch::establish(FuturesIo(stream), timer, params, |driver| {
+    let address = runtime.peer_addr(&stream);
+    asynch::establish(FuturesIo(stream, address), timer, params, |driver| {
         runtime.spawn(driver)
     })
     .await

@@ -48,6 +48,7 @@ pub struct ConnectionParameters {
     pub(super) credentials: Vec<Credentials>,
     pub(super) channel_max: u16,
     pub(super) frame_max: u32,
+    max_message_size: u64,
     pub(super) heartbeat: Heartbeat,
     pub(super) connection_attempts: u32,
     pub(super) retry_delay: Duration,
@@ -81,6 +82,8 @@ impl ConnectionParameters {
     pub const DEFAULT_CHANNEL_MAX: u16 = 65535;
     /// 131072 bytes, Pika's and RabbitMQ's default.
     pub const DEFAULT_FRAME_MAX: u32 = 131_072;
+    /// 128 MiB: the largest message body accepted by default.
+    pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 128 * 1024 * 1024;
     /// 1 attempt.
     pub const DEFAULT_CONNECTION_ATTEMPTS: u32 = 1;
     /// 2 seconds.
@@ -110,6 +113,7 @@ impl ConnectionParameters {
             credentials: vec![Credentials::default()],
             channel_max: Self::DEFAULT_CHANNEL_MAX,
             frame_max: Self::DEFAULT_FRAME_MAX,
+            max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
             heartbeat: Heartbeat::ServerDefault,
             connection_attempts: Self::DEFAULT_CONNECTION_ATTEMPTS,
             retry_delay: Self::DEFAULT_RETRY_DELAY,
@@ -172,6 +176,18 @@ impl ConnectionParameters {
     /// negotiated with the server's by [`negotiate_frame_max`].
     pub fn with_frame_max(mut self, frame_max: u32) -> Self {
         self.frame_max = frame_max;
+        self
+    }
+
+    /// Sets the largest message body accepted from the broker, in bytes
+    /// (default [`DEFAULT_MAX_MESSAGE_SIZE`](Self::DEFAULT_MAX_MESSAGE_SIZE),
+    /// 128 MiB; RabbitMQ's own limit, `max_message_size`, defaults to the
+    /// same). A content header declaring a larger body closes the
+    /// connection with [`Error::MessageTooLarge`](crate::Error::MessageTooLarge)
+    /// before any of the body is buffered, so a faulty or hostile peer
+    /// cannot make the client buffer without bound.
+    pub fn with_max_message_size(mut self, bytes: u64) -> Self {
+        self.max_message_size = bytes;
         self
     }
 
@@ -347,6 +363,12 @@ impl ConnectionParameters {
     /// The highest channel number wished for (0: no limit).
     pub fn channel_max(&self) -> u16 {
         self.channel_max
+    }
+
+    /// The largest message body accepted from the broker, in bytes (see
+    /// [`with_max_message_size`](Self::with_max_message_size)).
+    pub fn max_message_size(&self) -> u64 {
+        self.max_message_size
     }
 
     /// The largest frame size wished for, in bytes (0: no limit).

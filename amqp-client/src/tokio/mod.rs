@@ -173,6 +173,10 @@ impl Transport for TokioTcp {
         crate::sys::set_recv_lowat(&self.0 .0, bytes).unwrap_or(false)
     }
 
+    fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.0 .0.peer_addr().ok()
+    }
+
     fn read_now(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         // Past tokio's readiness, which the low-water mark holds back.
         use std::io::Read;
