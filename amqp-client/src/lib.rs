@@ -59,6 +59,7 @@
 //! | `Connection::channel()` | `Channel` | call | future | `on_open` callback |
 //! | `Connection::close()` | | call | future | call, `on_close` |
 //! | `Connection::server_properties()`, `tuning()` | `FieldTable`, [`core::Tuning`] | call | call | call |
+//! | `Connection::socket_tcp_options()` | `Option<`[`TcpOptions`]`>`, read back from the socket | call | call (`None` over futures-io) | call |
 //! | `Connection::on_blocked(f)` | `f(Option<&str>)` | in `process_data_events` | on the driver task | on the loop |
 //! | `Connection::update_secret(secret, reason)` | | call | future | `on_done` |
 //! | `exchange_declare(exchange, kind, ExchangeDeclareOptions)` | | call | future | `on_done` |
@@ -108,7 +109,8 @@ pub mod params;
 
 pub use params::{
     negotiate_channel_max, negotiate_frame_max, Attempt, Attempts, ConnectionParameters,
-    Credentials, Endpoints, Heartbeat, TlsOptions, TlsRoots, TlsVerify, UriComponent, UriError,
+    Credentials, Endpoints, Heartbeat, TcpOptions, TlsOptions, TlsRoots, TlsVerify, UriComponent,
+    UriError,
 };
 
 pub mod blocking;

@@ -10,7 +10,7 @@ use amqp_client::blocking::{
     NackOptions, QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions,
 };
 use amqp_client::core::Tuning;
-use amqp_client::{ConnectionParameters, Error};
+use amqp_client::{ConnectionParameters, Error, TcpOptions};
 use amqp_protocol::{basic, BasicProperties, FieldTable};
 
 /// Blocked (`Some(reason)`) and unblocked (`None`) notices.
@@ -25,6 +25,11 @@ pub trait Adapter: Sync {
     fn name(&self) -> &'static str;
     /// Connects to the first endpoint that accepts.
     fn open(&self, endpoints: Vec<ConnectionParameters>) -> Result<Box<dyn Conn>, Error>;
+    /// Whether the client connects the sockets itself, and so sets
+    /// [`TcpOptions`] on them (not with futures-io, where the runtime does).
+    fn sets_tcp_options(&self) -> bool {
+        true
+    }
 }
 
 /// A connection.
@@ -47,6 +52,8 @@ pub trait Conn: Send + std::fmt::Debug {
     fn run_for(&self, d: Duration) -> Result<(), Error>;
     /// Blocked (`Some(reason)`) and unblocked (`None`) notices.
     fn on_blocked(&self, callback: OnBlocked);
+    /// The TCP options read back from the socket.
+    fn socket_tcp_options(&self) -> Option<TcpOptions>;
 }
 
 /// A consumer read as an iterator.
@@ -206,6 +213,9 @@ impl Conn for blocking::Connection {
     }
     fn on_blocked(&self, callback: OnBlocked) {
         blocking::Connection::on_blocked(self, callback)
+    }
+    fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        blocking::Connection::socket_tcp_options(self)
     }
 }
 

@@ -16,7 +16,7 @@ use amqp_client::tokio::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage, NackOptions, QueueDeclareOk,
     QueueDeclareOptions, QueueDeleteOptions,
 };
-use amqp_client::{ConnectionParameters, Error};
+use amqp_client::{ConnectionParameters, Error, TcpOptions};
 use amqp_protocol::{basic, BasicProperties, FieldTable};
 use futures_util::StreamExt;
 
@@ -169,6 +169,9 @@ impl<E: Exec> Conn for AsyncConn<E> {
     }
     fn on_blocked(&self, callback: OnBlocked) {
         self.conn.on_blocked(callback)
+    }
+    fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        self.conn.socket_tcp_options()
     }
 }
 

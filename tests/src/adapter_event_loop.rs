@@ -25,7 +25,7 @@ use amqp_client::blocking::{
 use amqp_client::core::Tuning;
 use amqp_client::event_loop::{self as el, ConnectionId, EventLoopHandle};
 use amqp_client::types::{ExchangeDeleteOptions, NackOptions, QueueDeleteOptions};
-use amqp_client::{ConnectionParameters, Error};
+use amqp_client::{ConnectionParameters, Error, TcpOptions};
 use amqp_protocol::{basic, BasicProperties, FieldTable};
 
 use crate::adapter::{Adapter, Chan, Confirm, Conn, Consumer, OnBlocked, OnMessage};
@@ -341,6 +341,12 @@ impl Conn for EvConn {
     }
     fn on_blocked(&self, callback: OnBlocked) {
         *lock(&self.shared.on_blocked) = Some(Arc::new(callback));
+    }
+    fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        let id = self.shared.id;
+        self.shared
+            .on_loop(move |lp| lp.connection(id).and_then(|c| c.socket_tcp_options()))
+            .flatten()
     }
 }
 

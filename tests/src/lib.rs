@@ -10,6 +10,7 @@ pub mod fuzz_client;
 pub mod json;
 pub mod live;
 pub mod scenarios;
+pub mod scenarios_connection;
 pub mod tls_node;
 
 /// Defines one `#[test]` per live scenario of [`scenarios`] (all but the

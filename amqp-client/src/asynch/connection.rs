@@ -14,7 +14,7 @@ use super::tls::Tls;
 use super::transport::{BoxFuture, Timer, Transport};
 use crate::core::{Client, Config, Connecting, Tuning};
 use crate::error::Error;
-use crate::params::{ConnectionParameters, Endpoints};
+use crate::params::{ConnectionParameters, Endpoints, TcpOptions};
 
 /// A connection to RabbitMQ, served by a driver task on the runtime (see the
 /// `tokio` and `futures_io` modules
@@ -27,6 +27,7 @@ use crate::params::{ConnectionParameters, Endpoints};
 pub struct Connection {
     shared: Arc<Shared>,
     _closer: Arc<Closer>,
+    socket_tcp_options: Option<TcpOptions>,
 }
 
 /// Closes the connection when the last [`Connection`] clone goes.
@@ -72,6 +73,7 @@ pub(crate) async fn establish<T: Transport, M: Timer>(
     let conn = Connection {
         _closer: Arc::new(Closer(shared.clone())),
         shared: shared.clone(),
+        socket_tcp_options: io.socket_tcp_options(),
     };
     spawn(Box::pin(Driver::new(
         shared,
@@ -93,6 +95,20 @@ pub(crate) async fn establish<T: Transport, M: Timer>(
     })
     .await?;
     Ok(conn)
+}
+
+/// Refuses TCP options for a stream the application supplies: they are
+/// set on the sockets this crate connects, and this one it did not.
+pub(crate) fn refuse_tcp_options(params: &ConnectionParameters) -> Result<(), Error> {
+    if params.tcp_options().is_empty() {
+        return Ok(());
+    }
+    Err(Error::Misuse(
+        "TCP options (keepalive, TCP_USER_TIMEOUT) are set on sockets this crate connects, \
+         not on a stream the application supplies: set them on the stream itself, or leave \
+         them out of the connection parameters"
+            .into(),
+    ))
 }
 
 /// Tries each endpoint in turn with its own attempts and retry delay.
@@ -167,6 +183,15 @@ impl Connection {
     /// What was negotiated (channel-max, frame-max, heartbeat).
     pub fn tuning(&self) -> Tuning {
         self.shared.lock().client.tuning()
+    }
+
+    /// The socket's TCP options as the system reported them right after
+    /// [`ConnectionParameters::tcp_options`] were set: the keepalive idle
+    /// time, interval and probe count when keepalive is on, the user
+    /// timeout when one is set (Linux). `None` elsewhere, and over a stream
+    /// the application supplied (`futures_io`, tokio's `open_stream`).
+    pub fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        self.socket_tcp_options
     }
 
     /// Opens a channel.

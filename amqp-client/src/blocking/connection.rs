@@ -16,7 +16,7 @@ use amqp_protocol::FieldTable;
 
 use crate::core::{Client, Config, Connecting, Dialing, TimerId, Timers, Tuning};
 use crate::error::Error;
-use crate::params::{ConnectionParameters, Endpoints};
+use crate::params::{ConnectionParameters, Endpoints, TcpOptions};
 
 /// A connection to RabbitMQ. Dropping it closes it.
 pub struct Connection {
@@ -24,6 +24,7 @@ pub struct Connection {
     callbacks: Arc<Mutex<Callbacks>>,
     reader: Option<JoinHandle<()>>,
     close_timeout: Duration,
+    socket_tcp_options: Option<TcpOptions>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -58,6 +59,7 @@ impl Connection {
     }
 
     fn open_one(params: &ConnectionParameters) -> Result<Connection, Error> {
+        crate::sys::check_tcp_options(params)?;
         let mut dial = Dialing::new(params);
         let timeout = dial.timeout();
         let addrs = (params.host(), params.port())
@@ -76,6 +78,8 @@ impl Connection {
         }
         let stream = stream.ok_or_else(|| dial.into_error())?;
         stream.set_nodelay(params.tcp_nodelay())?;
+        let socket_tcp_options =
+            crate::sys::apply_tcp_options(socket2::SockRef::from(&stream), params.tcp_options())?;
         #[cfg(feature = "tls")]
         let tls = if params.tls() {
             Some(tls::handshake(&stream, params, timeout)?)
@@ -121,6 +125,7 @@ impl Connection {
             callbacks: Arc::new(Mutex::new(Callbacks::default())),
             reader: Some(reader),
             close_timeout,
+            socket_tcp_options,
         };
         let mut inner = conn.shared.lock();
         conn.shared.pump(&mut inner);
@@ -171,6 +176,14 @@ impl Connection {
     /// What was negotiated (channel-max, frame-max, heartbeat).
     pub fn tuning(&self) -> Tuning {
         self.shared.lock().core.tuning()
+    }
+
+    /// The socket's TCP options as the system reported them right after
+    /// [`ConnectionParameters::tcp_options`] were set: the keepalive idle
+    /// time, interval and probe count when keepalive is on, the user
+    /// timeout when one is set (Linux; `None` elsewhere).
+    pub fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        self.socket_tcp_options
     }
 
     /// Opens a channel.

@@ -12,7 +12,7 @@ use super::state::{completion, Channel, ConnInner, ConnState, Connection, Connec
 use super::transport::typed_error;
 use crate::core::{ChannelRef, Tuning};
 use crate::error::Error;
-use crate::params::Endpoints;
+use crate::params::{Endpoints, TcpOptions};
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -128,6 +128,15 @@ impl Connection {
             },
             |c| c.tuning(),
         )
+    }
+
+    /// The socket's TCP options as the system reported them right after
+    /// [`ConnectionParameters::tcp_options`](crate::ConnectionParameters::tcp_options)
+    /// were set: the keepalive idle time, interval and probe count when
+    /// keepalive is on, the user timeout when one is set (Linux; `None`
+    /// elsewhere, and before a socket was made).
+    pub fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        self.inner.st.borrow().socket_tcp_options
     }
 
     /// The broker's server-properties (empty before the connection is open).

@@ -141,13 +141,22 @@ impl Connection {
     /// Connects with `runtime`, trying each endpoint in turn with its own
     /// connection attempts and retry delay; refused credentials are not
     /// retried. The driver task is handed to [`Runtime::spawn`].
+    ///
+    /// The runtime connects the streams, so this crate cannot set
+    /// [`ConnectionParameters::tcp_options`] on them: with any in an
+    /// endpoint, this is an [`Error::Misuse`] before anything connects (set
+    /// them in [`Runtime::connect`] instead).
     pub async fn open_with<R: Runtime>(
         runtime: R,
         endpoints: impl Into<Endpoints>,
     ) -> Result<Connection, Error> {
+        let endpoints = endpoints.into();
+        for params in &endpoints {
+            asynch::refuse_tcp_options(params)?;
+        }
         let runtime = Arc::new(runtime);
         let timer = RuntimeTimer(runtime.clone());
-        asynch::open_endpoints(endpoints.into(), &timer, |params| {
+        asynch::open_endpoints(endpoints, &timer, |params| {
             let runtime = runtime.clone();
             async move { open_tcp(runtime, &params).await }
         })
@@ -164,7 +173,9 @@ impl Connection {
     /// Runs the protocol over a stream the caller connected; `params` gives
     /// everything but the address. With TLS in `params`, TLS runs over the
     /// stream, checking the certificate against `params`' host (or
-    /// `server_name_indication`).
+    /// `server_name_indication`). With
+    /// [`ConnectionParameters::tcp_options`] in `params`, this is an
+    /// [`Error::Misuse`]: they are the caller's to set on the stream.
     pub async fn open_stream_with<R, S>(
         runtime: R,
         stream: S,
@@ -174,6 +185,7 @@ impl Connection {
         R: Runtime,
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
+        asynch::refuse_tcp_options(params)?;
         let runtime = Arc::new(runtime);
         let timer = RuntimeTimer(runtime.clone());
         asynch::establish(FuturesIo(stream), timer, params, |driver| {

@@ -1,0 +1,111 @@
+//! Live scenarios of the connection itself, against the local RabbitMQ,
+//! for every adapter: TCP options on the socket.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::time::Duration;
+
+use amqp_client::{Error, TcpOptions};
+
+use crate::adapter::Adapter;
+use crate::live::{client_port, client_socket_timers, params};
+
+/// Keepalive after 60 s idle, every 10 s, 3 probes; 30 s user timeout.
+fn pikas_example() -> TcpOptions {
+    TcpOptions::new()
+        .with_keepalive_idle(Duration::from_secs(60))
+        .with_keepalive_interval(Duration::from_secs(10))
+        .with_keepalive_count(3)
+        .with_user_timeout(Duration::from_secs(30))
+}
+
+/// The seconds left on the socket's keepalive timer, as `ss` shows it.
+fn keepalive_timer_secs(port: u16) -> Option<u64> {
+    let out = client_socket_timers(port);
+    let rest = out.split("timer:(keepalive,").nth(1)?;
+    let secs = rest.split("sec").next()?;
+    // `1min` and longer read as more than a minute.
+    if secs.contains("min") {
+        return Some(u64::MAX);
+    }
+    secs.parse().ok()
+}
+
+/// The options reach the socket: read back from it, and its keepalive timer
+/// seen from outside the process; without options, keepalive stays off.
+/// Over futures-io, whose runtime connects the stream, asking for them is
+/// an error at open.
+pub fn tcp_options_reach_the_socket(a: &dyn Adapter) {
+    let p = params().with_tcp_options(pikas_example());
+    if !a.sets_tcp_options() {
+        let e = a.open(vec![p]).unwrap_err();
+        assert!(
+            matches!(&e, Error::Misuse(m) if m.contains("TCP options")),
+            "{}: {e:?}",
+            a.name()
+        );
+        return;
+    }
+    let name = p.connection_name().unwrap().to_owned();
+    let conn = a.open(vec![p]).unwrap();
+    assert_eq!(
+        conn.socket_tcp_options(),
+        Some(pikas_example()),
+        "{}",
+        a.name()
+    );
+    let port = client_port(&name).expect("the connection is listed");
+    let left = keepalive_timer_secs(port).unwrap_or_else(|| {
+        panic!(
+            "{}: no keepalive timer: {}",
+            a.name(),
+            client_socket_timers(port)
+        )
+    });
+    assert!(
+        (1..=60).contains(&left),
+        "{}: keepalive in {left} s",
+        a.name()
+    );
+    // The connection works as usual.
+    let ch = conn.channel().unwrap();
+    ch.basic_qos(0, 1, false).unwrap();
+    conn.close().unwrap();
+
+    let p = params();
+    let name = p.connection_name().unwrap().to_owned();
+    let plain = a.open(vec![p]).unwrap();
+    assert_eq!(
+        plain.socket_tcp_options(),
+        Some(TcpOptions::new()),
+        "{}",
+        a.name()
+    );
+    let port = client_port(&name).expect("the connection is listed");
+    assert_eq!(keepalive_timer_secs(port), None, "{}", a.name());
+    plain.close().unwrap();
+}
+
+/// Out-of-range options are refused before connecting.
+pub fn out_of_range_tcp_options_are_a_misuse(a: &dyn Adapter) {
+    let p = params().with_tcp_options(TcpOptions::new().with_keepalive_count(1000));
+    let e = a.open(vec![p]).unwrap_err();
+    assert!(matches!(&e, Error::Misuse(_)), "{}: {e:?}", a.name());
+}
+
+/// Defines one `#[test]` per scenario of this module, run with the
+/// adapter `$adapter` (as [`live_scenarios`](crate::live_scenarios)).
+#[macro_export]
+macro_rules! live_connection_scenarios {
+    ($adapter:expr) => {
+        #[test]
+        fn tcp_options_reach_the_socket() {
+            $crate::scenarios_connection::tcp_options_reach_the_socket(&$adapter);
+        }
+
+        #[test]
+        fn out_of_range_tcp_options_are_a_misuse() {
+            $crate::scenarios_connection::out_of_range_tcp_options_are_a_misuse(&$adapter);
+        }
+    };
+}
