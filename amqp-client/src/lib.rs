@@ -59,6 +59,7 @@
 //! | `Connection::channel()` | `Channel` | call | future | `on_open` callback |
 //! | `Connection::close()` | | call | future | call, `on_close` |
 //! | `Connection::server_properties()`, `tuning()` | `FieldTable`, [`core::Tuning`] | call | call | call |
+//! | `Connection::server_capabilities()` | [`ServerCapabilities`] | call | call | call |
 //! | `Connection::socket_tcp_options()` | `Option<`[`TcpOptions`]`>`, read back from the socket | call | call (`None` over futures-io) | call |
 //! | `Connection::on_blocked(f)` | `f(Option<&str>)` | in `process_data_events` | on the driver task | on the loop |
 //! | `Connection::update_secret(secret, reason)` | | call | future | `on_done` |
@@ -116,6 +117,7 @@ pub use params::{
 pub mod blocking;
 pub mod core;
 pub use crate::core::types;
+pub use crate::core::ServerCapabilities;
 pub mod error;
 
 mod sys;

@@ -10,7 +10,7 @@ use amqp_client::blocking::{
     NackOptions, QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions,
 };
 use amqp_client::core::Tuning;
-use amqp_client::{ConnectionParameters, Error, TcpOptions};
+use amqp_client::{ConnectionParameters, Error, ServerCapabilities, TcpOptions};
 use amqp_protocol::{basic, BasicProperties, FieldTable};
 
 /// Blocked (`Some(reason)`) and unblocked (`None`) notices.
@@ -54,6 +54,8 @@ pub trait Conn: Send + std::fmt::Debug {
     fn on_blocked(&self, callback: OnBlocked);
     /// The TCP options read back from the socket.
     fn socket_tcp_options(&self) -> Option<TcpOptions>;
+    /// What the broker says it supports.
+    fn server_capabilities(&self) -> ServerCapabilities;
 }
 
 /// A consumer read as an iterator.
@@ -216,6 +218,9 @@ impl Conn for blocking::Connection {
     }
     fn socket_tcp_options(&self) -> Option<TcpOptions> {
         blocking::Connection::socket_tcp_options(self)
+    }
+    fn server_capabilities(&self) -> ServerCapabilities {
+        blocking::Connection::server_capabilities(self)
     }
 }
 

@@ -16,7 +16,7 @@ use amqp_client::tokio::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage, NackOptions, QueueDeclareOk,
     QueueDeclareOptions, QueueDeleteOptions,
 };
-use amqp_client::{ConnectionParameters, Error, TcpOptions};
+use amqp_client::{ConnectionParameters, Error, ServerCapabilities, TcpOptions};
 use amqp_protocol::{basic, BasicProperties, FieldTable};
 use futures_util::StreamExt;
 
@@ -172,6 +172,9 @@ impl<E: Exec> Conn for AsyncConn<E> {
     }
     fn socket_tcp_options(&self) -> Option<TcpOptions> {
         self.conn.socket_tcp_options()
+    }
+    fn server_capabilities(&self) -> ServerCapabilities {
+        self.conn.server_capabilities()
     }
 }
 

@@ -25,7 +25,7 @@ use amqp_client::blocking::{
 use amqp_client::core::Tuning;
 use amqp_client::event_loop::{self as el, ConnectionId, EventLoopHandle};
 use amqp_client::types::{ExchangeDeleteOptions, NackOptions, QueueDeleteOptions};
-use amqp_client::{ConnectionParameters, Error, TcpOptions};
+use amqp_client::{ConnectionParameters, Error, ServerCapabilities, TcpOptions};
 use amqp_protocol::{basic, BasicProperties, FieldTable};
 
 use crate::adapter::{Adapter, Chan, Confirm, Conn, Consumer, OnBlocked, OnMessage};
@@ -347,6 +347,13 @@ impl Conn for EvConn {
         self.shared
             .on_loop(move |lp| lp.connection(id).and_then(|c| c.socket_tcp_options()))
             .flatten()
+    }
+    fn server_capabilities(&self) -> ServerCapabilities {
+        let id = self.shared.id;
+        self.shared
+            .on_loop(move |lp| lp.connection(id).map(|c| c.server_capabilities()))
+            .flatten()
+            .unwrap_or_default()
     }
 }
 

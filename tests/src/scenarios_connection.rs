@@ -1,11 +1,12 @@
 //! Live scenarios of the connection itself, against the local RabbitMQ,
-//! for every adapter: TCP options on the socket.
+//! for every adapter: TCP options on the socket, the broker's
+//! capabilities.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::time::Duration;
 
-use amqp_client::{Error, TcpOptions};
+use amqp_client::{Error, FieldValue, ServerCapabilities, TcpOptions};
 
 use crate::adapter::Adapter;
 use crate::live::{client_port, client_socket_timers, params};
@@ -93,6 +94,37 @@ pub fn out_of_range_tcp_options_are_a_misuse(a: &dyn Adapter) {
     assert!(matches!(&e, Error::Misuse(_)), "{}: {e:?}", a.name());
 }
 
+/// RabbitMQ 3.10 announces every capability the typed struct has; each
+/// field agrees with the raw table.
+pub fn server_capabilities_are_typed(a: &dyn Adapter) {
+    let conn = a.open(vec![params()]).unwrap();
+    let c = conn.server_capabilities();
+    let all = ServerCapabilities::from_server_properties(&{
+        let mut caps = amqp_client::FieldTable::new();
+        for name in [
+            "publisher_confirms",
+            "basic.nack",
+            "consumer_cancel_notify",
+            "exchange_exchange_bindings",
+            "connection.blocked",
+            "authentication_failure_close",
+            "per_consumer_qos",
+            "direct_reply_to",
+        ] {
+            caps.push(
+                amqp_client::ShortStr::try_from(name).unwrap(),
+                FieldValue::Bool(true),
+            );
+        }
+        let mut p = amqp_client::FieldTable::new();
+        p.push(amqp_client::ShortStr::from_static("capabilities"), caps);
+        p
+    });
+    assert_eq!(c, all, "{}", a.name());
+    assert_ne!(c, ServerCapabilities::default(), "{}", a.name());
+    conn.close().unwrap();
+}
+
 /// Defines one `#[test]` per scenario of this module, run with the
 /// adapter `$adapter` (as [`live_scenarios`](crate::live_scenarios)).
 #[macro_export]
@@ -101,6 +133,11 @@ macro_rules! live_connection_scenarios {
         #[test]
         fn tcp_options_reach_the_socket() {
             $crate::scenarios_connection::tcp_options_reach_the_socket(&$adapter);
+        }
+
+        #[test]
+        fn server_capabilities_are_typed() {
+            $crate::scenarios_connection::server_capabilities_are_typed(&$adapter);
         }
 
         #[test]

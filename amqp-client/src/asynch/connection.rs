@@ -12,7 +12,7 @@ use super::driver::Driver;
 use super::shared::Shared;
 use super::tls::Tls;
 use super::transport::{BoxFuture, Timer, Transport};
-use crate::core::{Client, Config, Connecting, Tuning};
+use crate::core::{Client, Config, Connecting, ServerCapabilities, Tuning};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints, TcpOptions};
 
@@ -178,6 +178,12 @@ impl Connection {
     /// capabilities, ...).
     pub fn server_properties(&self) -> FieldTable {
         self.shared.lock().client.server_properties().clone()
+    }
+
+    /// What the broker says it supports, from the `capabilities` of its
+    /// server properties.
+    pub fn server_capabilities(&self) -> ServerCapabilities {
+        self.shared.lock().client.server_capabilities()
     }
 
     /// What was negotiated (channel-max, frame-max, heartbeat).

@@ -14,7 +14,9 @@ use super::shared::{self, Inner, Shared};
 use super::tls;
 use amqp_protocol::FieldTable;
 
-use crate::core::{Client, Config, Connecting, Dialing, TimerId, Timers, Tuning};
+use crate::core::{
+    Client, Config, Connecting, Dialing, ServerCapabilities, TimerId, Timers, Tuning,
+};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints, TcpOptions};
 
@@ -171,6 +173,12 @@ impl Connection {
     /// capabilities).
     pub fn server_properties(&self) -> FieldTable {
         self.shared.lock().core.server_properties().clone()
+    }
+
+    /// What the broker says it supports, from the `capabilities` of its
+    /// server properties.
+    pub fn server_capabilities(&self) -> ServerCapabilities {
+        self.shared.lock().core.server_capabilities()
     }
 
     /// What was negotiated (channel-max, frame-max, heartbeat).

@@ -10,7 +10,7 @@ use amqp_protocol::FieldTable;
 use super::reactor::{EventLoop, LoopInner};
 use super::state::{completion, Channel, ConnInner, ConnState, Connection, ConnectionId, Phase};
 use super::transport::typed_error;
-use crate::core::{ChannelRef, Tuning};
+use crate::core::{ChannelRef, ServerCapabilities, Tuning};
 use crate::error::Error;
 use crate::params::{Endpoints, TcpOptions};
 
@@ -137,6 +137,15 @@ impl Connection {
     /// elsewhere, and before a socket was made).
     pub fn socket_tcp_options(&self) -> Option<TcpOptions> {
         self.inner.st.borrow().socket_tcp_options
+    }
+
+    /// What the broker says it supports, from the `capabilities` of its
+    /// server properties (all `false` before the connection is open).
+    pub fn server_capabilities(&self) -> ServerCapabilities {
+        let st = self.inner.st.borrow();
+        st.core
+            .as_ref()
+            .map_or_else(ServerCapabilities::default, |c| c.server_capabilities())
     }
 
     /// The broker's server-properties (empty before the connection is open).
