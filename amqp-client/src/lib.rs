@@ -57,6 +57,7 @@
 //! | operation | result | blocking | tokio / futures-io | event loop |
 //! |---|---|---|---|---|
 //! | `Connection::channel()` | `Channel` | call | future | `on_open` callback |
+//! | `Connection::channel_with_number(n)` (Pika's `channel(channel_number=n)`) | `Channel`, or [`Error::InvalidChannelNumber`] / [`Error::ChannelInUse`] | call | future | `on_open` callback |
 //! | `Connection::close()` | | call | future | call, `on_close` |
 //! | `Connection::server_properties()`, `tuning()` | `FieldTable`, [`core::Tuning`] | call | call | call |
 //! | `Connection::server_capabilities()` | [`ServerCapabilities`] | call | call | call |

@@ -36,6 +36,8 @@ pub trait Adapter: Sync {
 pub trait Conn: Send + std::fmt::Debug {
     /// Opens a channel.
     fn channel(&self) -> Result<Box<dyn Chan>, Error>;
+    /// Opens channel `number`.
+    fn channel_with_number(&self, number: u16) -> Result<Box<dyn Chan>, Error>;
     /// Closes the connection.
     fn close(&self) -> Result<(), Error>;
     /// Whether it is open.
@@ -191,6 +193,11 @@ impl Adapter for Blocking {
 impl Conn for blocking::Connection {
     fn channel(&self) -> Result<Box<dyn Chan>, Error> {
         Ok(Box::new(blocking::Connection::channel(self)?))
+    }
+    fn channel_with_number(&self, number: u16) -> Result<Box<dyn Chan>, Error> {
+        Ok(Box::new(blocking::Connection::channel_with_number(
+            self, number,
+        )?))
     }
     fn close(&self) -> Result<(), Error> {
         blocking::Connection::close(self)

@@ -146,6 +146,14 @@ impl<E: Exec> Conn for AsyncConn<E> {
             callbacks: self.callbacks.clone(),
         }))
     }
+    fn channel_with_number(&self, number: u16) -> Result<Box<dyn Chan>, Error> {
+        let ch = self.exec.block_on(self.conn.channel_with_number(number))?;
+        Ok(Box::new(AsyncChan {
+            ch,
+            exec: self.exec.clone(),
+            callbacks: self.callbacks.clone(),
+        }))
+    }
     fn close(&self) -> Result<(), Error> {
         self.exec.block_on(self.conn.close())
     }

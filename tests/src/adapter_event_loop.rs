@@ -251,8 +251,9 @@ impl Drop for EvConn {
     }
 }
 
-impl Conn for EvConn {
-    fn channel(&self) -> Result<Box<dyn Chan>, Error> {
+impl EvConn {
+    /// Opens a channel on the lowest free number, or on `number`.
+    fn open_channel(&self, number: Option<u16>) -> Result<Box<dyn Chan>, Error> {
         let state = Arc::new(Mutex::new(ChanState::default()));
         let (st, conn_shared) = (state.clone(), self.shared.clone());
         let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
@@ -266,7 +267,11 @@ impl Conn for EvConn {
                 });
                 let _ = opened.send(r);
             };
-            if let Err(e) = conn.channel(on_open) {
+            let opened = match number {
+                None => conn.channel(on_open),
+                Some(n) => conn.channel_with_number(n, on_open),
+            };
+            if let Err(e) = opened {
                 let _ = tx.send(Err(e));
             }
         })?;
@@ -277,6 +282,15 @@ impl Conn for EvConn {
             key,
             state,
         }))
+    }
+}
+
+impl Conn for EvConn {
+    fn channel(&self) -> Result<Box<dyn Chan>, Error> {
+        self.open_channel(None)
+    }
+    fn channel_with_number(&self, number: u16) -> Result<Box<dyn Chan>, Error> {
+        self.open_channel(Some(number))
     }
     fn close(&self) -> Result<(), Error> {
         if self.shared.closed().is_some() {

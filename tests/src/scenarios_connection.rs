@@ -1,6 +1,6 @@
 //! Live scenarios of the connection itself, against the local RabbitMQ,
 //! for every adapter: TCP options on the socket, the broker's
-//! capabilities.
+//! capabilities, channels opened on a chosen number.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -125,6 +125,48 @@ pub fn server_capabilities_are_typed(a: &dyn Adapter) {
     conn.close().unwrap();
 }
 
+/// Pika's `channel(channel_number=...)`: the broker opens the chosen
+/// number; 0, a number above channel-max and one in use are typed errors;
+/// a closed channel's number can be chosen again.
+pub fn a_channel_opens_on_a_chosen_number(a: &dyn Adapter) {
+    let conn = a.open(vec![params()]).unwrap();
+    let max = conn.tuning().channel_max;
+    assert!(
+        max > 42 && max < u16::MAX,
+        "{}: channel-max {max}",
+        a.name()
+    );
+    let ch = conn.channel_with_number(42).unwrap();
+    assert_eq!(ch.id(), 42, "{}", a.name());
+    // The broker knows it by that number: a method on it is answered.
+    ch.basic_qos(0, 1, false).unwrap();
+    match conn.channel_with_number(42).unwrap_err() {
+        Error::ChannelInUse { channel: 42 } => {}
+        e => panic!("{}: {e:?}", a.name()),
+    }
+    for n in [0, max + 1] {
+        match conn.channel_with_number(n).unwrap_err() {
+            Error::InvalidChannelNumber {
+                channel,
+                channel_max,
+            } => assert_eq!((channel, channel_max), (n, max), "{}", a.name()),
+            e => panic!("{}: {n}: {e:?}", a.name()),
+        }
+    }
+    let top = conn.channel_with_number(max).unwrap();
+    assert_eq!(top.id(), max, "{}", a.name());
+    top.basic_qos(0, 1, false).unwrap();
+    // The lowest free number is still 1.
+    let first = conn.channel().unwrap();
+    assert_eq!(first.id(), 1, "{}", a.name());
+    ch.close().unwrap();
+    let again = conn.channel_with_number(42).unwrap();
+    assert_eq!(again.id(), 42, "{}", a.name());
+    again.basic_qos(0, 1, false).unwrap();
+    assert!(conn.is_open(), "{}", a.name());
+    conn.close().unwrap();
+}
+
 /// Defines one `#[test]` per scenario of this module, run with the
 /// adapter `$adapter` (as [`live_scenarios`](crate::live_scenarios)).
 #[macro_export]
@@ -138,6 +180,11 @@ macro_rules! live_connection_scenarios {
         #[test]
         fn server_capabilities_are_typed() {
             $crate::scenarios_connection::server_capabilities_are_typed(&$adapter);
+        }
+
+        #[test]
+        fn a_channel_opens_on_a_chosen_number() {
+            $crate::scenarios_connection::a_channel_opens_on_a_chosen_number(&$adapter);
         }
 
         #[test]

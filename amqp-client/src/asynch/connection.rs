@@ -200,9 +200,18 @@ impl Connection {
         self.socket_tcp_options
     }
 
-    /// Opens a channel.
+    /// Opens a channel on the lowest free number.
     pub async fn channel(&self) -> Result<Channel, Error> {
         let chan = request(&self.shared, |c| c.open_channel()).await?;
+        Ok(Channel::new(self.shared.clone(), chan))
+    }
+
+    /// Opens channel `channel_number` (Pika's
+    /// `channel(channel_number=...)`): [`Error::InvalidChannelNumber`] for 0
+    /// or above the negotiated channel-max, [`Error::ChannelInUse`] while a
+    /// channel of that number is open.
+    pub async fn channel_with_number(&self, channel_number: u16) -> Result<Channel, Error> {
+        let chan = request(&self.shared, |c| c.open_channel_number(channel_number)).await?;
         Ok(Channel::new(self.shared.clone(), chan))
     }
 

@@ -15,7 +15,8 @@ use super::tls;
 use amqp_protocol::FieldTable;
 
 use crate::core::{
-    Client, Config, Connecting, Dialing, ServerCapabilities, TimerId, Timers, Tuning,
+    ChannelRef, Client, Config, Connecting, Dialing, Pending, ServerCapabilities, TimerId, Timers,
+    Tuning,
 };
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints, TcpOptions};
@@ -194,10 +195,25 @@ impl Connection {
         self.socket_tcp_options
     }
 
-    /// Opens a channel.
+    /// Opens a channel on the lowest free number.
     pub fn channel(&self) -> Result<Channel, Error> {
+        self.open_channel(Client::open_channel)
+    }
+
+    /// Opens channel `channel_number` (Pika's
+    /// `channel(channel_number=...)`): [`Error::InvalidChannelNumber`] for 0
+    /// or above the negotiated channel-max, [`Error::ChannelInUse`] while a
+    /// channel of that number is open.
+    pub fn channel_with_number(&self, channel_number: u16) -> Result<Channel, Error> {
+        self.open_channel(|core| core.open_channel_number(channel_number))
+    }
+
+    fn open_channel(
+        &self,
+        open: impl FnOnce(&mut Client) -> Result<Pending<ChannelRef>, Error>,
+    ) -> Result<Channel, Error> {
         let mut inner = self.shared.lock();
-        let pending = inner.core.open_channel()?;
+        let pending = open(&mut inner.core)?;
         self.shared.pump(&mut inner);
         let chan = channel::wait(&self.shared, inner, pending)?;
         Ok(Channel::new(
