@@ -59,6 +59,7 @@
 //! | `Connection::channel()` | `Channel` | call | future | `on_open` callback |
 //! | `Connection::channel_with_number(n)` (Pika's `channel(channel_number=n)`) | `Channel`, or [`Error::InvalidChannelNumber`] / [`Error::ChannelInUse`] | call | future | `on_open` callback |
 //! | `Connection::close()` | | call | future | call, `on_close` |
+//! | `Connection::is_closed()`, `Channel::is_closed()` | closed by either side, or lost | call | call | call |
 //! | `Connection::server_properties()`, `tuning()` | `FieldTable`, [`core::Tuning`] | call | call | call |
 //! | `Connection::server_capabilities()` | [`ServerCapabilities`] | call | call | call |
 //! | `Connection::socket_tcp_options()` | `Option<`[`TcpOptions`]`>`, read back from the socket | call | call (`None` over futures-io) | call |

@@ -86,6 +86,7 @@ pub trait Chan: Send + Sync + std::fmt::Debug {
     /// The channel id (a closed channel's id is reused).
     fn id(&self) -> u16;
     fn is_open(&self) -> bool;
+    fn is_closed(&self) -> bool;
     fn close(&self) -> Result<(), Error>;
     fn exchange_declare(
         &self,
@@ -263,6 +264,9 @@ impl Chan for blocking::Channel {
     }
     fn is_open(&self) -> bool {
         B::is_open(self)
+    }
+    fn is_closed(&self) -> bool {
+        B::is_closed(self)
     }
     fn close(&self) -> Result<(), Error> {
         B::close(self)

@@ -289,6 +289,9 @@ impl<E: Exec> Chan for AsyncChan<E> {
     fn is_open(&self) -> bool {
         self.ch.is_open()
     }
+    fn is_closed(&self) -> bool {
+        self.ch.is_closed()
+    }
     fn close(&self) -> Result<(), Error> {
         self.run(self.ch.close())
     }

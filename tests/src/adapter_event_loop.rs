@@ -660,6 +660,12 @@ impl Chan for EvChan {
             .on_loop(move |_| handle(key).is_some_and(|c| c.is_open()))
             .unwrap_or(false)
     }
+    fn is_closed(&self) -> bool {
+        let key = self.key;
+        self.conn
+            .on_loop(move |_| handle(key).map_or(true, |c| c.is_closed()))
+            .unwrap_or(true)
+    }
     fn close(&self) -> Result<(), Error> {
         if lock(&self.state).closed.is_some() {
             return Ok(());

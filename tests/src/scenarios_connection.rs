@@ -1,6 +1,7 @@
 //! Live scenarios of the connection itself, against the local RabbitMQ,
 //! for every adapter: TCP options on the socket, the broker's
-//! capabilities, channels opened on a chosen number.
+//! capabilities, channels opened on a chosen number, `is_closed` of
+//! connections and channels.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 use amqp_client::{Error, FieldValue, ServerCapabilities, TcpOptions};
 
 use crate::adapter::Adapter;
-use crate::live::{client_port, client_socket_timers, params};
+use crate::live::{client_port, client_socket_timers, connection_pid, params, rabbitmqctl};
 
 /// Keepalive after 60 s idle, every 10 s, 3 probes; 30 s user timeout.
 fn pikas_example() -> TcpOptions {
@@ -167,6 +168,58 @@ pub fn a_channel_opens_on_a_chosen_number(a: &dyn Adapter) {
     conn.close().unwrap();
 }
 
+/// Waits up to five seconds for `f`.
+fn eventually(what: &str, f: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `is_closed` means closed by either side, or with the connection: a
+/// channel closed by the client, one closed by the broker (404), and the
+/// connection closed by the client, or by the broker with its channels.
+pub fn is_closed_by_either_side(a: &dyn Adapter) {
+    let p = params();
+    let name = p.connection_name().unwrap().to_owned();
+    let conn = a.open(vec![p]).unwrap();
+    let (mine, refused, last) = (
+        conn.channel().unwrap(),
+        conn.channel().unwrap(),
+        conn.channel().unwrap(),
+    );
+    for ch in [&mine, &refused, &last] {
+        assert!(ch.is_open() && !ch.is_closed(), "{}", a.name());
+    }
+    assert!(!conn.is_closed(), "{}", a.name());
+    mine.close().unwrap();
+    assert!(mine.is_closed() && !mine.is_open(), "{}", a.name());
+    let passive = amqp_client::types::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let e = refused
+        .queue_declare(&crate::live::unique("absent"), passive)
+        .unwrap_err();
+    assert!(e.is_not_found(), "{}: {e:?}", a.name());
+    eventually("the refused channel is closed", || refused.is_closed());
+    assert!(!refused.is_open(), "{}", a.name());
+    assert!(!last.is_closed() && !conn.is_closed(), "{}", a.name());
+    // The broker closes the connection: it and its channels are closed.
+    let pid = connection_pid(&name).expect("the connection is listed");
+    rabbitmqctl(&["close_connection", &pid, "is_closed test"]);
+    eventually("the connection is closed", || conn.is_closed());
+    assert!(last.is_closed() && !last.is_open(), "{}", a.name());
+    assert!(!conn.is_open(), "{}", a.name());
+
+    // The client closes the connection.
+    let conn = a.open(vec![params()]).unwrap();
+    let ch = conn.channel().unwrap();
+    conn.close().unwrap();
+    assert!(conn.is_closed() && ch.is_closed(), "{}", a.name());
+}
+
 /// Defines one `#[test]` per scenario of this module, run with the
 /// adapter `$adapter` (as [`live_scenarios`](crate::live_scenarios)).
 #[macro_export]
@@ -185,6 +238,11 @@ macro_rules! live_connection_scenarios {
         #[test]
         fn a_channel_opens_on_a_chosen_number() {
             $crate::scenarios_connection::a_channel_opens_on_a_chosen_number(&$adapter);
+        }
+
+        #[test]
+        fn is_closed_by_either_side() {
+            $crate::scenarios_connection::is_closed_by_either_side(&$adapter);
         }
 
         #[test]
