@@ -94,7 +94,8 @@ pub trait Runtime: Send + Sync + 'static {
     type Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static;
 
     /// Connects to `host:port` (resolving the name; trying each address).
-    /// Set `TCP_NODELAY` here if wanted. The connection applies the
+    /// Set `TCP_NODELAY` and any keepalive options here if wanted (the
+    /// connection cannot: see [`Connection::open_with`]). It applies the
     /// parameters' socket timeout around this future.
     fn connect(&self, host: &str, port: u16) -> BoxFuture<io::Result<Self::Stream>>;
 
