@@ -174,6 +174,19 @@ pub enum Error {
         /// The tag.
         consumer_tag: String,
     },
+    /// A channel number that cannot be opened: 0 (the connection's own) or
+    /// above the negotiated channel-max.
+    InvalidChannelNumber {
+        /// The number asked for.
+        channel: u16,
+        /// The highest number the connection allows.
+        channel_max: u16,
+    },
+    /// A channel of this number is open (or opening, or closing).
+    ChannelInUse {
+        /// The number asked for.
+        channel: u16,
+    },
     /// The peer broke the protocol; the connection was closed with this
     /// error's reply code.
     Protocol(amqp_protocol::Error),
@@ -389,6 +402,15 @@ impl fmt::Display for Error {
                 f,
                 "{operation} may not be called from inside one of the connection's callbacks (it would wait for itself)"
             ),
+            Error::InvalidChannelNumber {
+                channel,
+                channel_max,
+            } => write!(
+                f,
+                "channel number {channel} cannot be opened: expected 1 to {channel_max} (the \
+                 negotiated channel-max)"
+            ),
+            Error::ChannelInUse { channel } => write!(f, "channel {channel} is already in use"),
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::UnexpectedMethod { channel, method } => {
                 if method.name().is_some() {

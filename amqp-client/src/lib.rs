@@ -57,8 +57,12 @@
 //! | operation | result | blocking | tokio / futures-io | event loop |
 //! |---|---|---|---|---|
 //! | `Connection::channel()` | `Channel` | call | future | `on_open` callback |
+//! | `Connection::channel_with_number(n)` (Pika's `channel(channel_number=n)`) | `Channel`, or [`Error::InvalidChannelNumber`] / [`Error::ChannelInUse`] | call | future | `on_open` callback |
 //! | `Connection::close()` | | call | future | call, `on_close` |
+//! | `Connection::is_closed()`, `Channel::is_closed()` | closed by either side, or lost | call | call | call |
 //! | `Connection::server_properties()`, `tuning()` | `FieldTable`, [`core::Tuning`] | call | call | call |
+//! | `Connection::server_capabilities()` | [`ServerCapabilities`] | call | call | call |
+//! | `Connection::socket_tcp_options()` | `Option<`[`TcpOptions`]`>`, read back from the socket | call | call (`None` over futures-io) | call |
 //! | `Connection::on_blocked(f)` | `f(Option<&str>)` | in `process_data_events` | on the driver task | on the loop |
 //! | `Connection::update_secret(secret, reason)` | | call | future | `on_done` |
 //! | `exchange_declare(exchange, kind, ExchangeDeclareOptions)` | | call | future | `on_done` |
@@ -108,12 +112,14 @@ pub mod params;
 
 pub use params::{
     negotiate_channel_max, negotiate_frame_max, Attempt, Attempts, ConnectionParameters,
-    Credentials, Endpoints, Heartbeat, TlsOptions, TlsRoots, TlsVerify, UriComponent, UriError,
+    Credentials, Endpoints, Heartbeat, TcpOptions, TlsOptions, TlsRoots, TlsVerify, UriComponent,
+    UriError,
 };
 
 pub mod blocking;
 pub mod core;
 pub use crate::core::types;
+pub use crate::core::ServerCapabilities;
 pub mod error;
 
 mod sys;

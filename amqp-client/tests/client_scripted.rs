@@ -667,3 +667,71 @@ fn poll_next_keeps_wire_order_between_wake_ups_and_events() {
         .collect();
     assert_eq!(order, vec!["delivery", "ended", "cancel-ok"]);
 }
+
+/// Pika's `channel(channel_number=...)`: the chosen number goes on the
+/// wire, typed errors for 0, above channel-max (2047 here) and a number in
+/// use, and the lowest-free choice skips a chosen number.
+#[test]
+fn opening_a_channel_with_a_chosen_number() {
+    let mut b = Broker::connected();
+    let p = b.client.open_channel_number(7).unwrap();
+    let m = b.methods();
+    assert!(matches!(m[..], [(7, Method::ChannelOpen(_))]), "{m:?}");
+    b.send(7, channel::OpenOk::default());
+    let seven = b.result(&p).unwrap();
+    assert_eq!(seven.number(), 7);
+    assert!(b.client.is_channel_open(seven));
+
+    for (n, expected) in [
+        (
+            0,
+            Error::InvalidChannelNumber {
+                channel: 0,
+                channel_max: 2047,
+            },
+        ),
+        (
+            2048,
+            Error::InvalidChannelNumber {
+                channel: 2048,
+                channel_max: 2047,
+            },
+        ),
+        (7, Error::ChannelInUse { channel: 7 }),
+    ] {
+        match b.client.open_channel_number(n) {
+            Err(e) => assert_eq!(e.to_string(), expected.to_string(), "{n}"),
+            Ok(_) => panic!("channel {n} opened"),
+        }
+    }
+    assert!(b.methods().is_empty(), "nothing sent for a refused number");
+    // The highest number is fine; a number still opening is in use.
+    let p = b.client.open_channel_number(2047).unwrap();
+    assert!(matches!(
+        b.client.open_channel_number(2047),
+        Err(Error::ChannelInUse { channel: 2047 })
+    ));
+    let m = b.methods();
+    assert!(matches!(m[..], [(2047, Method::ChannelOpen(_))]), "{m:?}");
+    b.send(2047, channel::OpenOk::default());
+    assert_eq!(b.result(&p).unwrap().number(), 2047);
+
+    // Channels 1 to 6 are free: the lowest-free choice takes 1, ..., 6,
+    // then 8.
+    let numbers: Vec<u16> = (0..7).map(|_| b.open().number()).collect();
+    assert_eq!(numbers, [1, 2, 3, 4, 5, 6, 8]);
+
+    // Closed, its number can be chosen again.
+    b.client.close_channel(seven).unwrap();
+    let m = b.methods();
+    assert!(matches!(m[..], [(7, Method::ChannelClose(_))]), "{m:?}");
+    b.send(7, channel::CloseOk);
+    b.readies();
+    b.events();
+    let p = b.client.open_channel_number(7).unwrap();
+    b.methods();
+    b.send(7, channel::OpenOk::default());
+    let again = b.result(&p).unwrap();
+    assert_eq!(again.number(), 7);
+    assert_ne!(again, seven, "a new opening, not the old handle");
+}

@@ -10,7 +10,7 @@ use amqp_client::blocking::{
     NackOptions, QueueDeclareOk, QueueDeclareOptions, QueueDeleteOptions,
 };
 use amqp_client::core::Tuning;
-use amqp_client::{ConnectionParameters, Error};
+use amqp_client::{ConnectionParameters, Error, ServerCapabilities, TcpOptions};
 use amqp_protocol::{basic, BasicProperties, FieldTable};
 
 /// Blocked (`Some(reason)`) and unblocked (`None`) notices.
@@ -25,12 +25,19 @@ pub trait Adapter: Sync {
     fn name(&self) -> &'static str;
     /// Connects to the first endpoint that accepts.
     fn open(&self, endpoints: Vec<ConnectionParameters>) -> Result<Box<dyn Conn>, Error>;
+    /// Whether the client connects the sockets itself, and so sets
+    /// [`TcpOptions`] on them (not with futures-io, where the runtime does).
+    fn sets_tcp_options(&self) -> bool {
+        true
+    }
 }
 
 /// A connection.
 pub trait Conn: Send + std::fmt::Debug {
     /// Opens a channel.
     fn channel(&self) -> Result<Box<dyn Chan>, Error>;
+    /// Opens channel `number`.
+    fn channel_with_number(&self, number: u16) -> Result<Box<dyn Chan>, Error>;
     /// Closes the connection.
     fn close(&self) -> Result<(), Error>;
     /// Whether it is open.
@@ -47,6 +54,10 @@ pub trait Conn: Send + std::fmt::Debug {
     fn run_for(&self, d: Duration) -> Result<(), Error>;
     /// Blocked (`Some(reason)`) and unblocked (`None`) notices.
     fn on_blocked(&self, callback: OnBlocked);
+    /// The TCP options read back from the socket.
+    fn socket_tcp_options(&self) -> Option<TcpOptions>;
+    /// What the broker says it supports.
+    fn server_capabilities(&self) -> ServerCapabilities;
 }
 
 /// A consumer read as an iterator.
@@ -75,6 +86,7 @@ pub trait Chan: Send + Sync + std::fmt::Debug {
     /// The channel id (a closed channel's id is reused).
     fn id(&self) -> u16;
     fn is_open(&self) -> bool;
+    fn is_closed(&self) -> bool;
     fn close(&self) -> Result<(), Error>;
     fn exchange_declare(
         &self,
@@ -183,6 +195,11 @@ impl Conn for blocking::Connection {
     fn channel(&self) -> Result<Box<dyn Chan>, Error> {
         Ok(Box::new(blocking::Connection::channel(self)?))
     }
+    fn channel_with_number(&self, number: u16) -> Result<Box<dyn Chan>, Error> {
+        Ok(Box::new(blocking::Connection::channel_with_number(
+            self, number,
+        )?))
+    }
     fn close(&self) -> Result<(), Error> {
         blocking::Connection::close(self)
     }
@@ -206,6 +223,12 @@ impl Conn for blocking::Connection {
     }
     fn on_blocked(&self, callback: OnBlocked) {
         blocking::Connection::on_blocked(self, callback)
+    }
+    fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        blocking::Connection::socket_tcp_options(self)
+    }
+    fn server_capabilities(&self) -> ServerCapabilities {
+        blocking::Connection::server_capabilities(self)
     }
 }
 
@@ -241,6 +264,9 @@ impl Chan for blocking::Channel {
     }
     fn is_open(&self) -> bool {
         B::is_open(self)
+    }
+    fn is_closed(&self) -> bool {
+        B::is_closed(self)
     }
     fn close(&self) -> Result<(), Error> {
         B::close(self)

@@ -16,7 +16,7 @@ use amqp_client::tokio::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, GetMessage, NackOptions, QueueDeclareOk,
     QueueDeclareOptions, QueueDeleteOptions,
 };
-use amqp_client::{ConnectionParameters, Error};
+use amqp_client::{ConnectionParameters, Error, ServerCapabilities, TcpOptions};
 use amqp_protocol::{basic, BasicProperties, FieldTable};
 use futures_util::StreamExt;
 
@@ -146,6 +146,14 @@ impl<E: Exec> Conn for AsyncConn<E> {
             callbacks: self.callbacks.clone(),
         }))
     }
+    fn channel_with_number(&self, number: u16) -> Result<Box<dyn Chan>, Error> {
+        let ch = self.exec.block_on(self.conn.channel_with_number(number))?;
+        Ok(Box::new(AsyncChan {
+            ch,
+            exec: self.exec.clone(),
+            callbacks: self.callbacks.clone(),
+        }))
+    }
     fn close(&self) -> Result<(), Error> {
         self.exec.block_on(self.conn.close())
     }
@@ -169,6 +177,12 @@ impl<E: Exec> Conn for AsyncConn<E> {
     }
     fn on_blocked(&self, callback: OnBlocked) {
         self.conn.on_blocked(callback)
+    }
+    fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        self.conn.socket_tcp_options()
+    }
+    fn server_capabilities(&self) -> ServerCapabilities {
+        self.conn.server_capabilities()
     }
 }
 
@@ -274,6 +288,9 @@ impl<E: Exec> Chan for AsyncChan<E> {
     }
     fn is_open(&self) -> bool {
         self.ch.is_open()
+    }
+    fn is_closed(&self) -> bool {
+        self.ch.is_closed()
     }
     fn close(&self) -> Result<(), Error> {
         self.run(self.ch.close())

@@ -25,7 +25,7 @@ use amqp_client::blocking::{
 use amqp_client::core::Tuning;
 use amqp_client::event_loop::{self as el, ConnectionId, EventLoopHandle};
 use amqp_client::types::{ExchangeDeleteOptions, NackOptions, QueueDeleteOptions};
-use amqp_client::{ConnectionParameters, Error};
+use amqp_client::{ConnectionParameters, Error, ServerCapabilities, TcpOptions};
 use amqp_protocol::{basic, BasicProperties, FieldTable};
 
 use crate::adapter::{Adapter, Chan, Confirm, Conn, Consumer, OnBlocked, OnMessage};
@@ -251,8 +251,9 @@ impl Drop for EvConn {
     }
 }
 
-impl Conn for EvConn {
-    fn channel(&self) -> Result<Box<dyn Chan>, Error> {
+impl EvConn {
+    /// Opens a channel on the lowest free number, or on `number`.
+    fn open_channel(&self, number: Option<u16>) -> Result<Box<dyn Chan>, Error> {
         let state = Arc::new(Mutex::new(ChanState::default()));
         let (st, conn_shared) = (state.clone(), self.shared.clone());
         let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
@@ -266,7 +267,11 @@ impl Conn for EvConn {
                 });
                 let _ = opened.send(r);
             };
-            if let Err(e) = conn.channel(on_open) {
+            let opened = match number {
+                None => conn.channel(on_open),
+                Some(n) => conn.channel_with_number(n, on_open),
+            };
+            if let Err(e) = opened {
                 let _ = tx.send(Err(e));
             }
         })?;
@@ -277,6 +282,15 @@ impl Conn for EvConn {
             key,
             state,
         }))
+    }
+}
+
+impl Conn for EvConn {
+    fn channel(&self) -> Result<Box<dyn Chan>, Error> {
+        self.open_channel(None)
+    }
+    fn channel_with_number(&self, number: u16) -> Result<Box<dyn Chan>, Error> {
+        self.open_channel(Some(number))
     }
     fn close(&self) -> Result<(), Error> {
         if self.shared.closed().is_some() {
@@ -341,6 +355,19 @@ impl Conn for EvConn {
     }
     fn on_blocked(&self, callback: OnBlocked) {
         *lock(&self.shared.on_blocked) = Some(Arc::new(callback));
+    }
+    fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        let id = self.shared.id;
+        self.shared
+            .on_loop(move |lp| lp.connection(id).and_then(|c| c.socket_tcp_options()))
+            .flatten()
+    }
+    fn server_capabilities(&self) -> ServerCapabilities {
+        let id = self.shared.id;
+        self.shared
+            .on_loop(move |lp| lp.connection(id).map(|c| c.server_capabilities()))
+            .flatten()
+            .unwrap_or_default()
     }
 }
 
@@ -659,6 +686,12 @@ impl Chan for EvChan {
         self.conn
             .on_loop(move |_| handle(key).is_some_and(|c| c.is_open()))
             .unwrap_or(false)
+    }
+    fn is_closed(&self) -> bool {
+        let key = self.key;
+        self.conn
+            .on_loop(move |_| handle(key).map_or(true, |c| c.is_closed()))
+            .unwrap_or(true)
     }
     fn close(&self) -> Result<(), Error> {
         if lock(&self.state).closed.is_some() {

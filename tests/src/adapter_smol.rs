@@ -72,4 +72,7 @@ impl Adapter for Smol {
     fn open(&self, endpoints: Vec<ConnectionParameters>) -> Result<Box<dyn Conn>, Error> {
         AsyncConn::open(SmolExec, endpoints)
     }
+    fn sets_tcp_options(&self) -> bool {
+        false
+    }
 }

@@ -12,6 +12,7 @@ pub mod live;
 pub mod misbehaving;
 pub mod peer;
 pub mod scenarios;
+pub mod scenarios_connection;
 pub mod tls_node;
 
 /// Defines one `#[test]` per live scenario of [`scenarios`] (all but the

@@ -75,6 +75,35 @@ pub fn connection_pid(name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The client's port of the connection with this `connection_name` (the
+/// broker's peer port).
+pub fn client_port(name: &str) -> Option<u16> {
+    let needle = format!("{{\"connection_name\",\"{name}\"}}");
+    rabbitmqctl(&[
+        "list_connections",
+        "peer_port",
+        "client_properties",
+        "-q",
+        "-s",
+    ])
+    .lines()
+    .find(|l| l.contains(&needle))
+    .and_then(|l| l.split_whitespace().next())
+    .and_then(|p| p.parse().ok())
+}
+
+/// What `ss -tno` shows of the client's socket on `port` (its timers:
+/// `timer:(keepalive,59sec,0)` while keepalive runs).
+pub fn client_socket_timers(port: u16) -> String {
+    let filter = format!("( sport = :{port} )");
+    let out = Command::new("ss")
+        .args(["-tno", "state", "established", &filter])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ss: {e}"));
+    assert!(out.status.success(), "ss failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Names of the queues on the broker.
 pub fn queue_names() -> Vec<String> {
     rabbitmqctl(&["list_queues", "name", "-q", "-s"])

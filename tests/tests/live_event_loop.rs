@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 amqp_tests::live_scenarios!(amqp_tests::adapter_event_loop::EventLoop);
+amqp_tests::live_connection_scenarios!(amqp_tests::adapter_event_loop::EventLoop);
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -11,6 +11,7 @@ use amqp_tests::adapter_smol::{Smol, SmolRuntime};
 use amqp_tests::live::params;
 
 amqp_tests::live_scenarios!(Smol);
+amqp_tests::live_connection_scenarios!(Smol);
 
 fn sleep(d: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 amqp_tests::live_scenarios!(amqp_tests::adapter_tokio::Tokio);
+amqp_tests::live_connection_scenarios!(amqp_tests::adapter_tokio::Tokio);
 
 mod current_thread {
     amqp_tests::live_scenarios!(amqp_tests::adapter_tokio::TokioCurrentThread);
@@ -91,6 +92,19 @@ mod async_only {
     #[tokio::test(flavor = "current_thread")]
     async fn handles_are_clones_of_one_connection() {
         checks::handles_are_clones_of_one_connection(open().await).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn tcp_options_on_a_stream_the_application_supplies_are_a_misuse() {
+        let (client, _server) = tokio::io::duplex(64);
+        let options = amqp_client::TcpOptions::new().with_keepalive_count(3);
+        let e = Connection::open_stream(client, &params().with_tcp_options(options))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Misuse(m) if m.contains("TCP options")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -121,6 +121,12 @@ impl Channel {
         self.shared.lock().client.is_channel_open(self.chan)
     }
 
+    /// Whether the channel is closed: by either side, or with its
+    /// connection (closed or lost).
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().channel_error(self.chan).is_some()
+    }
+
     /// Why the channel (or its connection) closed, once it has.
     pub fn close_reason(&self) -> Option<Error> {
         self.shared.lock().channel_error(self.chan)

@@ -12,9 +12,9 @@ use super::driver::Driver;
 use super::shared::Shared;
 use super::tls::Tls;
 use super::transport::{BoxFuture, Timer, Transport};
-use crate::core::{Client, Config, Connecting, Tuning};
+use crate::core::{Client, Config, Connecting, ServerCapabilities, Tuning};
 use crate::error::Error;
-use crate::params::{ConnectionParameters, Endpoints};
+use crate::params::{ConnectionParameters, Endpoints, TcpOptions};
 
 /// A connection to RabbitMQ, served by a driver task on the runtime (see the
 /// `tokio` and `futures_io` modules
@@ -27,6 +27,7 @@ use crate::params::{ConnectionParameters, Endpoints};
 pub struct Connection {
     shared: Arc<Shared>,
     _closer: Arc<Closer>,
+    socket_tcp_options: Option<TcpOptions>,
 }
 
 /// Closes the connection when the last [`Connection`] clone goes.
@@ -73,6 +74,7 @@ pub(crate) async fn establish<T: Transport, M: Timer>(
     let conn = Connection {
         _closer: Arc::new(Closer(shared.clone())),
         shared: shared.clone(),
+        socket_tcp_options: io.socket_tcp_options(),
     };
     spawn(Box::pin(Driver::new(
         shared,
@@ -94,6 +96,20 @@ pub(crate) async fn establish<T: Transport, M: Timer>(
     })
     .await?;
     Ok(conn)
+}
+
+/// Refuses TCP options for a stream the application supplies: they are
+/// set on the sockets this crate connects, and this one it did not.
+pub(crate) fn refuse_tcp_options(params: &ConnectionParameters) -> Result<(), Error> {
+    if params.tcp_options().is_empty() {
+        return Ok(());
+    }
+    Err(Error::Misuse(
+        "TCP options (keepalive, TCP_USER_TIMEOUT) are set on sockets this crate connects, \
+         not on a stream the application supplies: set them on the stream itself, or leave \
+         them out of the connection parameters"
+            .into(),
+    ))
 }
 
 /// Tries each endpoint in turn with its own attempts and retry delay.
@@ -165,14 +181,38 @@ impl Connection {
         self.shared.lock().client.server_properties().clone()
     }
 
+    /// What the broker says it supports, from the `capabilities` of its
+    /// server properties.
+    pub fn server_capabilities(&self) -> ServerCapabilities {
+        self.shared.lock().client.server_capabilities()
+    }
+
     /// What was negotiated (channel-max, frame-max, heartbeat).
     pub fn tuning(&self) -> Tuning {
         self.shared.lock().client.tuning()
     }
 
-    /// Opens a channel.
+    /// The socket's TCP options as the system reported them right after
+    /// [`ConnectionParameters::tcp_options`] were set: the keepalive idle
+    /// time, interval and probe count when keepalive is on, the user
+    /// timeout when one is set (Linux). `None` elsewhere, and over a stream
+    /// the application supplied (`futures_io`, tokio's `open_stream`).
+    pub fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        self.socket_tcp_options
+    }
+
+    /// Opens a channel on the lowest free number.
     pub async fn channel(&self) -> Result<Channel, Error> {
         let chan = request(&self.shared, |c| c.open_channel()).await?;
+        Ok(Channel::new(self.shared.clone(), chan))
+    }
+
+    /// Opens channel `channel_number` (Pika's
+    /// `channel(channel_number=...)`): [`Error::InvalidChannelNumber`] for 0
+    /// or above the negotiated channel-max, [`Error::ChannelInUse`] while a
+    /// channel of that number is open.
+    pub async fn channel_with_number(&self, channel_number: u16) -> Result<Channel, Error> {
+        let chan = request(&self.shared, |c| c.open_channel_number(channel_number)).await?;
         Ok(Channel::new(self.shared.clone(), chan))
     }
 

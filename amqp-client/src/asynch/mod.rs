@@ -41,7 +41,7 @@ pub use channel::{Confirmation, Consumer};
 #[cfg(feature = "futures-io")]
 pub(crate) use connection::timeout;
 pub use connection::Connection;
-pub(crate) use connection::{establish, open_endpoints};
+pub(crate) use connection::{establish, open_endpoints, refuse_tcp_options};
 #[cfg_attr(not(feature = "futures-io"), allow(unreachable_pub))]
 pub use transport::BoxFuture;
 #[cfg(feature = "tokio")]

@@ -39,6 +39,11 @@ pub(crate) trait Transport: Send + Unpin + 'static {
     fn direct_writer(&self) -> Option<Arc<dyn DirectWrite>> {
         None
     }
+    /// The TCP options read back from the socket once set, when this crate
+    /// connected it.
+    fn socket_tcp_options(&self) -> Option<crate::params::TcpOptions> {
+        None
+    }
 }
 
 /// A socket that another task may write to without blocking while the

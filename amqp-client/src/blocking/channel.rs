@@ -72,6 +72,12 @@ impl Channel {
         self.shared.lock().core.is_channel_open(self.chan)
     }
 
+    /// Whether the channel is closed: by either side, or with its
+    /// connection (closed or lost).
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().core.channel_error(self.chan).is_some()
+    }
+
     /// Why the channel (or its connection) closed, once it has.
     pub fn close_reason(&self) -> Option<Error> {
         self.shared.lock().core.channel_error(self.chan)
@@ -167,12 +173,6 @@ impl Channel {
         lock_callbacks(&self.callbacks)
             .cancels
             .insert(self.chan, Arc::new(callback));
-    }
-
-    /// Whether the channel is closed (by either side, or with its
-    /// connection).
-    pub fn is_closed(&self) -> bool {
-        self.close_reason().is_some()
     }
 
     /// Cancels every callback consumer of this channel, which ends

@@ -16,9 +16,12 @@ use super::tls;
 use amqp_protocol::FieldTable;
 
 use crate::core::client::Event;
-use crate::core::{Client, Config, Connecting, Dialing, TimerId, Timers, Tuning};
+use crate::core::{
+    ChannelRef, Client, Config, Connecting, Dialing, Pending, ServerCapabilities, TimerId, Timers,
+    Tuning,
+};
 use crate::error::Error;
-use crate::params::{ConnectionParameters, Endpoints};
+use crate::params::{ConnectionParameters, Endpoints, TcpOptions};
 
 /// A connection to RabbitMQ. Dropping it closes it.
 pub struct Connection {
@@ -26,6 +29,7 @@ pub struct Connection {
     callbacks: Arc<Mutex<Callbacks>>,
     reader: Option<JoinHandle<()>>,
     close_timeout: Duration,
+    socket_tcp_options: Option<TcpOptions>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -60,6 +64,7 @@ impl Connection {
     }
 
     fn open_one(params: &ConnectionParameters) -> Result<Connection, Error> {
+        crate::sys::check_tcp_options(params)?;
         let mut dial = Dialing::new(params);
         let timeout = dial.timeout();
         let addrs = (params.host(), params.port())
@@ -78,6 +83,8 @@ impl Connection {
         }
         let stream = stream.ok_or_else(|| dial.into_error())?;
         stream.set_nodelay(params.tcp_nodelay())?;
+        let socket_tcp_options =
+            crate::sys::apply_tcp_options(socket2::SockRef::from(&stream), params.tcp_options())?;
         #[cfg(feature = "tls")]
         let tls = if params.tls() {
             Some(tls::handshake(&stream, params, timeout)?)
@@ -137,6 +144,7 @@ impl Connection {
             callbacks: Arc::new(Mutex::new(Callbacks::default())),
             reader: Some(reader),
             close_timeout,
+            socket_tcp_options,
         };
         let mut inner = conn.shared.lock();
         conn.shared.pump(&mut inner);
@@ -184,15 +192,44 @@ impl Connection {
         self.shared.lock().core.server_properties().clone()
     }
 
+    /// What the broker says it supports, from the `capabilities` of its
+    /// server properties.
+    pub fn server_capabilities(&self) -> ServerCapabilities {
+        self.shared.lock().core.server_capabilities()
+    }
+
     /// What was negotiated (channel-max, frame-max, heartbeat).
     pub fn tuning(&self) -> Tuning {
         self.shared.lock().core.tuning()
     }
 
-    /// Opens a channel.
+    /// The socket's TCP options as the system reported them right after
+    /// [`ConnectionParameters::tcp_options`] were set: the keepalive idle
+    /// time, interval and probe count when keepalive is on, the user
+    /// timeout when one is set (Linux; `None` elsewhere).
+    pub fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        self.socket_tcp_options
+    }
+
+    /// Opens a channel on the lowest free number.
     pub fn channel(&self) -> Result<Channel, Error> {
+        self.open_channel(Client::open_channel)
+    }
+
+    /// Opens channel `channel_number` (Pika's
+    /// `channel(channel_number=...)`): [`Error::InvalidChannelNumber`] for 0
+    /// or above the negotiated channel-max, [`Error::ChannelInUse`] while a
+    /// channel of that number is open.
+    pub fn channel_with_number(&self, channel_number: u16) -> Result<Channel, Error> {
+        self.open_channel(|core| core.open_channel_number(channel_number))
+    }
+
+    fn open_channel(
+        &self,
+        open: impl FnOnce(&mut Client) -> Result<Pending<ChannelRef>, Error>,
+    ) -> Result<Channel, Error> {
         let mut inner = self.shared.lock();
-        let pending = inner.core.open_channel()?;
+        let pending = open(&mut inner.core)?;
         self.shared.pump(&mut inner);
         let chan = channel::wait(&self.shared, inner, pending)?;
         Ok(Channel::new(

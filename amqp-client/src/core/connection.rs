@@ -369,17 +369,47 @@ impl Connection {
         }
     }
 
+    /// The highest channel number: the negotiated channel-max, where 0
+    /// means no limit but the field's.
+    fn channel_max(&self) -> u16 {
+        match self.tuning.channel_max {
+            0 => u16::MAX,
+            m => m,
+        }
+    }
+
     /// Opens a channel on the lowest free id. The reply (channel.open-ok)
     /// arrives as [`Event::Reply`] for the returned request.
     pub fn open_channel(&mut self) -> Result<(u16, RequestId), Error> {
         self.check_open()?;
-        let max = match self.tuning.channel_max {
-            0 => u16::MAX,
-            m => m,
-        };
+        let max = self.channel_max();
         let id = (1..=max)
             .find(|id| !self.channels.contains_key(id))
             .ok_or_else(|| Error::Misuse(format!("all {max} channels are in use")))?;
+        self.open_on(id)
+    }
+
+    /// Opens channel `number` (Pika's `channel(channel_number=...)`):
+    /// [`Error::InvalidChannelNumber`] for 0 or above the negotiated
+    /// channel-max, [`Error::ChannelInUse`] while a channel of that number
+    /// is open, opening or closing. The reply arrives as for
+    /// [`open_channel`](Self::open_channel).
+    pub fn open_channel_number(&mut self, number: u16) -> Result<RequestId, Error> {
+        self.check_open()?;
+        let channel_max = self.channel_max();
+        if number == 0 || number > channel_max {
+            return Err(Error::InvalidChannelNumber {
+                channel: number,
+                channel_max,
+            });
+        }
+        if self.channels.contains_key(&number) {
+            return Err(Error::ChannelInUse { channel: number });
+        }
+        self.open_on(number).map(|(_, request)| request)
+    }
+
+    fn open_on(&mut self, id: u16) -> Result<(u16, RequestId), Error> {
         let mut ch = Channel::new(ChannelState::Opening);
         ch.span = tracing::info_span!(parent: &self.span, "amqp_channel", channel = id);
         self.channels.insert(id, ch);

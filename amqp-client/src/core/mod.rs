@@ -47,6 +47,7 @@
 //! The `custom_io` example of this crate does it over a plain
 //! `std::net::TcpStream` in a few dozen lines.
 
+mod capabilities;
 mod channel;
 pub mod client;
 mod config;
@@ -58,6 +59,7 @@ mod timers;
 pub mod types;
 pub(crate) mod vocabulary;
 
+pub use capabilities::ServerCapabilities;
 pub use client::{
     ChannelRef, Client, ConsumerId, ConsumerMode, Next, NextDelivery, Pending, Ready, Settle,
 };

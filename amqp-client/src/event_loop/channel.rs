@@ -73,7 +73,8 @@ impl Channel {
             .is_some_and(|c| c.is_channel_open(self.channel))
     }
 
-    /// Whether the channel is closed (or its connection).
+    /// Whether the channel is closed: by either side, or with its
+    /// connection (closed or lost).
     pub fn is_closed(&self) -> bool {
         self.close_reason().is_some()
     }

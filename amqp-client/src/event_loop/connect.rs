@@ -23,6 +23,7 @@ use crate::tls::TlsLayer;
 /// The start of an attempt on an endpoint: its TLS layer (unusable TLS
 /// settings fail the attempt before connecting) and its addresses.
 fn connecting(params: &ConnectionParameters, now: Instant) -> Result<Phase, Error> {
+    crate::sys::check_tcp_options(params)?;
     #[cfg(feature = "tls")]
     let tls = if params.tls() {
         Some(Box::new(TlsLayer::new(params)?))
@@ -129,6 +130,11 @@ impl ConnInner {
         let exhausted = loop {
             let mut guard = self.st.borrow_mut();
             let st = &mut *guard;
+            let tcp_options = st
+                .connecting
+                .current()
+                .map(|p| *p.tcp_options())
+                .unwrap_or_default();
             let Phase::Connecting {
                 addrs,
                 deadline,
@@ -144,15 +150,19 @@ impl ConnInner {
             };
             let timeout = dial.timeout();
             let interest = Interest::READABLE | Interest::WRITABLE;
+            // Set while the connect is under way: the kernel keeps them.
             let registered = TcpStream::connect(addr).and_then(|mut stream| {
+                let applied =
+                    crate::sys::apply_tcp_options(socket2::SockRef::from(&stream), &tcp_options)?;
                 lp.registry()
                     .register(&mut stream, Token(self.id.0), interest)
-                    .map(|()| stream)
+                    .map(|()| (stream, applied))
             });
             match registered {
-                Ok(stream) => {
+                Ok((stream, applied)) => {
                     *deadline = now + timeout;
                     st.transport = Some(Transport::new(stream, interest));
+                    st.socket_tcp_options = applied;
                     break false;
                 }
                 Err(e) => dial.failed(e),

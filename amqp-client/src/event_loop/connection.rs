@@ -10,9 +10,9 @@ use amqp_protocol::FieldTable;
 use super::reactor::{EventLoop, LoopInner};
 use super::state::{completion, Channel, ConnInner, ConnState, Connection, ConnectionId, Phase};
 use super::transport::typed_error;
-use crate::core::{ChannelRef, Tuning};
+use crate::core::{ChannelRef, Client, Pending, ServerCapabilities, Tuning};
 use crate::error::Error;
-use crate::params::Endpoints;
+use crate::params::{Endpoints, TcpOptions};
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,6 +130,24 @@ impl Connection {
         )
     }
 
+    /// The socket's TCP options as the system reported them right after
+    /// [`ConnectionParameters::tcp_options`](crate::ConnectionParameters::tcp_options)
+    /// were set: the keepalive idle time, interval and probe count when
+    /// keepalive is on, the user timeout when one is set (Linux; `None`
+    /// elsewhere, and before a socket was made).
+    pub fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        self.inner.st.borrow().socket_tcp_options
+    }
+
+    /// What the broker says it supports, from the `capabilities` of its
+    /// server properties (all `false` before the connection is open).
+    pub fn server_capabilities(&self) -> ServerCapabilities {
+        let st = self.inner.st.borrow();
+        st.core
+            .as_ref()
+            .map_or_else(ServerCapabilities::default, |c| c.server_capabilities())
+    }
+
     /// The broker's server-properties (empty before the connection is open).
     pub fn server_properties(&self) -> FieldTable {
         let st = self.inner.st.borrow();
@@ -144,8 +162,29 @@ impl Connection {
         &self,
         on_open: impl FnOnce(Result<Channel, Error>) + 'static,
     ) -> Result<(), Error> {
+        self.open_channel(Client::open_channel, on_open)
+    }
+
+    /// Opens channel `channel_number` (Pika's
+    /// `channel(channel_number=...)`); `on_open` gets it once the broker
+    /// opened it, or the error. [`Error::InvalidChannelNumber`] for 0 or
+    /// above the negotiated channel-max, [`Error::ChannelInUse`] while a
+    /// channel of that number is open, are returned at once.
+    pub fn channel_with_number(
+        &self,
+        channel_number: u16,
+        on_open: impl FnOnce(Result<Channel, Error>) + 'static,
+    ) -> Result<(), Error> {
+        self.open_channel(|core| core.open_channel_number(channel_number), on_open)
+    }
+
+    fn open_channel(
+        &self,
+        open: impl FnOnce(&mut Client) -> Result<Pending<ChannelRef>, Error>,
+        on_open: impl FnOnce(Result<Channel, Error>) + 'static,
+    ) -> Result<(), Error> {
         let mut st = self.inner.st.borrow_mut();
-        let pending = st.core()?.open_channel().map_err(typed_error)?;
+        let pending = open(st.core()?).map_err(typed_error)?;
         let conn = self.inner.clone();
         let on_done = move |r: Result<ChannelRef, Error>| {
             on_open(r.map(|channel| Channel { conn, channel }));

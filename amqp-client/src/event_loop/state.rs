@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use crate::core::{ChannelRef, Client, Connecting, ConsumerId, Dialing, Pending, RequestId};
 use crate::error::Error;
-use crate::params::Endpoints;
+use crate::params::{Endpoints, TcpOptions};
 #[cfg(feature = "tls")]
 use crate::tls::TlsLayer;
 use crate::types::{Delivery, Returned};
@@ -174,6 +174,8 @@ pub(super) struct ConnState {
     /// opened has closed, for what its handles ask.
     pub(super) core: Option<Client>,
     pub(super) transport: Option<Transport>,
+    /// The TCP options read back from the socket once set.
+    pub(super) socket_tcp_options: Option<TcpOptions>,
     /// The socket may have more input than was read last turn.
     pub(super) more_input: bool,
     pub(super) callbacks: Callbacks,
@@ -188,6 +190,7 @@ impl ConnState {
             open_failed: None,
             core: None,
             transport: None,
+            socket_tcp_options: None,
             more_input: false,
             callbacks: Callbacks::default(),
         }

@@ -94,7 +94,8 @@ pub trait Runtime: Send + Sync + 'static {
     type Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static;
 
     /// Connects to `host:port` (resolving the name; trying each address).
-    /// Set `TCP_NODELAY` here if wanted. The connection applies the
+    /// Set `TCP_NODELAY` and any keepalive options here if wanted (the
+    /// connection cannot: see [`Connection::open_with`]). It applies the
     /// parameters' socket timeout around this future.
     fn connect(&self, host: &str, port: u16) -> BoxFuture<io::Result<Self::Stream>>;
 
@@ -151,13 +152,22 @@ impl Connection {
     /// Connects with `runtime`, trying each endpoint in turn with its own
     /// connection attempts and retry delay; refused credentials are not
     /// retried. The driver task is handed to [`Runtime::spawn`].
+    ///
+    /// The runtime connects the streams, so this crate cannot set
+    /// [`ConnectionParameters::tcp_options`] on them: with any in an
+    /// endpoint, this is an [`Error::Misuse`] before anything connects (set
+    /// them in [`Runtime::connect`] instead).
     pub async fn open_with<R: Runtime>(
         runtime: R,
         endpoints: impl Into<Endpoints>,
     ) -> Result<Connection, Error> {
+        let endpoints = endpoints.into();
+        for params in &endpoints {
+            asynch::refuse_tcp_options(params)?;
+        }
         let runtime = Arc::new(runtime);
         let timer = RuntimeTimer(runtime.clone());
-        asynch::open_endpoints(endpoints.into(), &timer, |params| {
+        asynch::open_endpoints(endpoints, &timer, |params| {
             let runtime = runtime.clone();
             async move { open_tcp(runtime, &params).await }
         })
@@ -174,7 +184,9 @@ impl Connection {
     /// Runs the protocol over a stream the caller connected; `params` gives
     /// everything but the address. With TLS in `params`, TLS runs over the
     /// stream, checking the certificate against `params`' host (or
-    /// `server_name_indication`).
+    /// `server_name_indication`). With
+    /// [`ConnectionParameters::tcp_options`] in `params`, this is an
+    /// [`Error::Misuse`]: they are the caller's to set on the stream.
     pub async fn open_stream_with<R, S>(
         runtime: R,
         stream: S,
@@ -184,6 +196,7 @@ impl Connection {
         R: Runtime,
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
+        asynch::refuse_tcp_options(params)?;
         let runtime = Arc::new(runtime);
         let timer = RuntimeTimer(runtime.clone());
         asynch::establish(FuturesIo(stream, None), timer, params, |driver| {

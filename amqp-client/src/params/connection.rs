@@ -6,6 +6,7 @@ use std::time::Duration;
 use amqp_protocol::{connection, FieldTable, ShortStr};
 
 use super::credentials::Credentials;
+use super::tcp::TcpOptions;
 use super::tls::TlsOptions;
 use super::tuning::{negotiate_channel_max, negotiate_frame_max, Heartbeat};
 
@@ -59,6 +60,7 @@ pub struct ConnectionParameters {
     pub(super) locale: String,
     pub(super) connection_name: Option<String>,
     tcp_nodelay: bool,
+    pub(super) tcp_options: TcpOptions,
     receive_coalescing: bool,
     delivery_buffer: (usize, usize),
     pub(super) tls: bool,
@@ -104,7 +106,7 @@ impl ConnectionParameters {
     /// heartbeat, 1 connection attempt, 2 s retry delay, 10 s socket timeout,
     /// 15 s stack timeout, no blocked-connection timeout, no extra client
     /// properties, locale `en_US`, no connection name, `TCP_NODELAY` on, no
-    /// TLS.
+    /// other TCP option, no TLS.
     pub fn new() -> Self {
         ConnectionParameters {
             host: Self::DEFAULT_HOST.to_owned(),
@@ -124,6 +126,7 @@ impl ConnectionParameters {
             locale: Self::DEFAULT_LOCALE.to_owned(),
             connection_name: None,
             tcp_nodelay: true,
+            tcp_options: TcpOptions::new(),
             receive_coalescing: true,
             delivery_buffer: (
                 Self::DEFAULT_DELIVERY_BUFFER_MESSAGES,
@@ -253,6 +256,13 @@ impl ConnectionParameters {
     /// Sets whether to turn Nagle's algorithm off (`TCP_NODELAY`).
     pub fn with_tcp_nodelay(mut self, nodelay: bool) -> Self {
         self.tcp_nodelay = nodelay;
+        self
+    }
+
+    /// Sets the socket's keepalive and user-timeout options (Pika's
+    /// `tcp_options`; none by default).
+    pub fn with_tcp_options(mut self, options: TcpOptions) -> Self {
+        self.tcp_options = options;
         self
     }
 
@@ -429,6 +439,11 @@ impl ConnectionParameters {
         self.tcp_nodelay
     }
 
+    /// The socket's keepalive and user-timeout options.
+    pub fn tcp_options(&self) -> &TcpOptions {
+        &self.tcp_options
+    }
+
     /// Whether reads coalesce while deliveries stream in (see
     /// [`with_receive_coalescing`](Self::with_receive_coalescing)).
     pub fn receive_coalescing(&self) -> bool {
@@ -566,6 +581,7 @@ mod tests {
         assert_eq!(p.locale(), "en_US");
         assert_eq!(p.connection_name(), None);
         assert!(p.tcp_nodelay());
+        assert!(p.tcp_options().is_empty());
         assert!(p.receive_coalescing());
         assert!(!p.tls());
         assert!(p.tls_options().is_empty());
@@ -595,6 +611,7 @@ mod tests {
             .with_locale("fr_FR")
             .with_connection_name("worker")
             .with_tcp_nodelay(false)
+            .with_tcp_options(TcpOptions::new().with_keepalive_count(4))
             .with_receive_coalescing(false)
             .with_tls_options(TlsOptions::new().with_verify(TlsVerify::VerifyNone));
         assert_eq!((p.host(), p.port(), p.virtual_host()), ("::1", 1234, "v"));
@@ -609,6 +626,7 @@ mod tests {
         assert_eq!(p.blocked_connection_timeout(), Some(Duration::from_secs(3)));
         assert_eq!((p.locale(), p.connection_name()), ("fr_FR", Some("worker")));
         assert!(!p.tcp_nodelay());
+        assert_eq!(p.tcp_options().keepalive_count(), Some(4));
         assert!(!p.receive_coalescing());
         assert!(p.tls());
         assert_eq!(p.tls_options().verify(), Some(TlsVerify::VerifyNone));

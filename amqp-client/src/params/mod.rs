@@ -14,7 +14,9 @@
 //!   rules;
 //! - [`Endpoints`]: an ordered list of parameter sets and the plan of
 //!   connection [`Attempt`]s over it;
-//! - [`TlsOptions`]: the TLS settings of a URI's query, as plain data.
+//! - [`TlsOptions`]: the TLS settings of a URI's query, as plain data;
+//! - [`TcpOptions`]: keepalive probes and `TCP_USER_TIMEOUT` (Pika's
+//!   `tcp_options`).
 //!
 //! Everything here is pure data and arithmetic: no sockets, no clock, no DNS.
 //!
@@ -27,6 +29,7 @@
 mod connection;
 mod credentials;
 mod endpoints;
+pub(crate) mod tcp;
 mod tls;
 mod tuning;
 mod uri;
@@ -34,6 +37,7 @@ mod uri;
 pub use connection::ConnectionParameters;
 pub use credentials::Credentials;
 pub use endpoints::{Attempt, Attempts, Endpoints};
+pub use tcp::TcpOptions;
 pub use tls::{TlsOptions, TlsRoots, TlsVerify};
 pub use tuning::{negotiate_channel_max, negotiate_frame_max, Heartbeat};
 pub use uri::{UriComponent, UriError};

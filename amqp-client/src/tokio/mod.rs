@@ -103,7 +103,7 @@ use ::tokio::runtime::Handle;
 use crate::asynch::{self, BoxFuture, DirectWrite, Timer, Transport};
 use crate::core::Dialing;
 use crate::error::Error;
-use crate::params::{ConnectionParameters, Endpoints};
+use crate::params::{ConnectionParameters, Endpoints, TcpOptions};
 
 pub use crate::asynch::{Channel, Confirmation, Connection, Consumer};
 pub use crate::core::Tuning;
@@ -150,7 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for TokioIo<S
 /// A TCP connection as the driver's transport: a [`TokioIo`] that also
 /// coalesces receives (see [`Coalescing`](crate::sys::Coalescing)) and lets
 /// the application's tasks write (see [`DirectWrite`]).
-struct TokioTcp(TokioIo<TcpStream>);
+struct TokioTcp(TokioIo<TcpStream>, Option<TcpOptions>);
 
 impl Transport for TokioTcp {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
@@ -182,6 +182,10 @@ impl Transport for TokioTcp {
         use std::io::Read;
         let socket = socket2::SockRef::from(&self.0 .0);
         (&*socket).read(buf)
+    }
+
+    fn socket_tcp_options(&self) -> Option<TcpOptions> {
+        self.1
     }
 
     fn direct_writer(&self) -> Option<Arc<dyn DirectWrite>> {
@@ -240,6 +244,8 @@ impl Connection {
     /// a proxy tunnel, ...); `params` gives everything but the address.
     /// With TLS in `params`, TLS runs over the stream, checking the
     /// certificate against `params`' host (or `server_name_indication`).
+    /// [`ConnectionParameters::tcp_options`] are the caller's to set on the
+    /// stream: with any in `params`, this is an [`Error::Misuse`].
     pub async fn open_stream<S>(
         stream: S,
         params: &ConnectionParameters,
@@ -247,6 +253,7 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
+        asynch::refuse_tcp_options(params)?;
         let handle = current_runtime()?;
         asynch::establish(TokioIo(stream), TokioTimer, params, |driver| {
             handle.spawn(driver);
@@ -256,6 +263,7 @@ impl Connection {
 }
 
 async fn open_tcp(handle: &Handle, params: &ConnectionParameters) -> Result<Connection, Error> {
+    crate::sys::check_tcp_options(params)?;
     let mut dial = Dialing::new(params);
     let timeout = dial.timeout();
     let addrs = ::tokio::net::lookup_host((params.host(), params.port()))
@@ -278,8 +286,15 @@ async fn open_tcp(handle: &Handle, params: &ConnectionParameters) -> Result<Conn
     }
     let stream = stream.ok_or_else(|| dial.into_error())?;
     stream.set_nodelay(params.tcp_nodelay())?;
-    asynch::establish(TokioTcp(TokioIo(stream)), TokioTimer, params, |driver| {
-        handle.spawn(driver);
-    })
+    let options =
+        crate::sys::apply_tcp_options(socket2::SockRef::from(&stream), params.tcp_options())?;
+    asynch::establish(
+        TokioTcp(TokioIo(stream), options),
+        TokioTimer,
+        params,
+        |driver| {
+            handle.spawn(driver);
+        },
+    )
     .await
 }

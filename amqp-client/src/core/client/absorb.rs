@@ -28,6 +28,8 @@ impl Client {
                 server_properties, ..
             } => {
                 self.connected = true;
+                self.server_capabilities =
+                    crate::core::ServerCapabilities::from_server_properties(&server_properties);
                 self.server_properties = server_properties;
                 self.out.event(Event::Connected);
                 self.out.ready(Ready::State);

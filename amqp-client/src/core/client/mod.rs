@@ -48,7 +48,7 @@ use amqp_protocol::{FieldTable, Method};
 use bytes::Bytes;
 
 use super::types::{Delivery, Returned};
-use super::{Config, Connection, Content, RequestId, Tuning};
+use super::{Config, Connection, Content, RequestId, ServerCapabilities, Tuning};
 use crate::error::Error;
 pub use confirms::Settle;
 use confirms::{Confirms, Settled};
@@ -326,6 +326,7 @@ pub struct Client {
     out: Outbox,
     connected: bool,
     server_properties: FieldTable,
+    server_capabilities: ServerCapabilities,
     closed: Option<Error>,
     /// Channels with publishes not yet taken out for the socket.
     unstaged: Vec<u16>,
@@ -362,6 +363,7 @@ impl Client {
             out: Outbox::default(),
             connected: false,
             server_properties: FieldTable::new(),
+            server_capabilities: ServerCapabilities::default(),
             closed: None,
             unstaged: Vec::new(),
             settled: Vec::new(),
@@ -537,6 +539,12 @@ impl Client {
     /// What the broker announced in connection.start (empty before).
     pub fn server_properties(&self) -> &FieldTable {
         &self.server_properties
+    }
+
+    /// What the broker says it supports, read once from the
+    /// `capabilities` of its server properties (all `false` before).
+    pub fn server_capabilities(&self) -> ServerCapabilities {
+        self.server_capabilities
     }
 
     /// What was negotiated (zeros before connection.tune).

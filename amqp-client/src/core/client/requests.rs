@@ -228,6 +228,21 @@ impl Client {
     pub fn open_channel(&mut self) -> Result<Pending<ChannelRef>, Error> {
         self.check(ChannelRef::CONNECTION)?;
         let (number, request) = self.wire.open_channel()?;
+        Ok(self.opening(number, request))
+    }
+
+    /// Opens channel `number` (Pika's `channel(channel_number=...)`):
+    /// [`Error::InvalidChannelNumber`] for 0 or above the negotiated
+    /// channel-max, [`Error::ChannelInUse`] while a channel of that number
+    /// is open, opening or closing.
+    pub fn open_channel_number(&mut self, number: u16) -> Result<Pending<ChannelRef>, Error> {
+        self.check(ChannelRef::CONNECTION)?;
+        let request = self.wire.open_channel_number(number)?;
+        Ok(self.opening(number, request))
+    }
+
+    /// Records the opening of channel `number` by `request`.
+    fn opening(&mut self, number: u16, request: RequestId) -> Pending<ChannelRef> {
         self.next_generation += 1;
         let channel = ChannelRef {
             number,
@@ -259,12 +274,12 @@ impl Client {
             },
         );
         self.absorb();
-        Ok(self.pending(request, channel, |_, reply| match reply {
+        self.pending(request, channel, |_, reply| match reply {
             Reply::Channel(c) => Ok(c),
             _ => Err(Error::Misuse(
                 "channel.open: no channel in the reply".into(),
             )),
-        }))
+        })
     }
 
     /// Closes `channel` (channel.close, then close-ok); [`Ready::State`]

@@ -115,6 +115,21 @@ pub enum UriError {
     },
     /// Pika's `ssl_options`, a Python dict: not supported.
     SslOptionsUnsupported,
+    /// A `tcp_options` key that is not one of `TCP_KEEPIDLE`,
+    /// `TCP_KEEPINTVL`, `TCP_KEEPCNT` and `TCP_USER_TIMEOUT`.
+    UnknownTcpOption {
+        /// The key.
+        key: String,
+    },
+    /// A `tcp_options` value that is not an integer in the option's range.
+    InvalidTcpOption {
+        /// The option's key.
+        key: String,
+        /// The value, as read.
+        value: String,
+        /// What the option takes.
+        expected: &'static str,
+    },
     /// A `client_properties` value that is not a valid object.
     InvalidClientProperties {
         /// What is wrong.
@@ -196,6 +211,20 @@ impl fmt::Display for UriError {
                 "query parameter \"ssl_options\" (a Python dict in Pika) is not supported: \
                  use the amqps:// scheme with cacertfile, certfile, keyfile, verify and \
                  server_name_indication",
+            ),
+            UriError::UnknownTcpOption { key } => write!(
+                f,
+                "unknown TCP option {key:?} in the URI's tcp_options: expected TCP_KEEPIDLE, \
+                 TCP_KEEPINTVL, TCP_KEEPCNT or TCP_USER_TIMEOUT"
+            ),
+            UriError::InvalidTcpOption {
+                key,
+                value,
+                expected,
+            } => write!(
+                f,
+                "invalid value {value} for TCP option {key:?} in the URI's tcp_options: \
+                 expected {expected}"
             ),
             UriError::InvalidClientProperties { reason, offset } => write!(
                 f,

@@ -71,8 +71,8 @@ impl ConnectionParameters {
     /// | `verify` | `verify_peer` or `verify_none` | [`tls_options`](Self::tls_options) |
     /// | `server_name_indication` | host name (`disable`: none) | [`tls_options`](Self::tls_options) |
     /// | `fail_if_no_peer_cert` | `true` or `false` | [`tls_options`](Self::tls_options) |
-    /// | `backpressure_detection` | anything | nothing (Pika ignores it too) |
-    /// | `tcp_options` | anything | nothing: socket options are the I/O adapter's; [`tcp_nodelay`](Self::tcp_nodelay) is on by default |
+    /// | `tcp_options` | a dict, see below | [`tcp_options`](Self::tcp_options) |
+    /// | `backpressure_detection` | anything | nothing, with a `tracing` warning (Pika ignores it too) |
     /// | `ssl_options` | — | an error: use the TLS parameters above |
     ///
     /// The TLS parameters need the `amqps` scheme: with `amqp` they are an
@@ -84,6 +84,15 @@ impl ConnectionParameters {
     /// other numbers doubles (`d`), booleans `t`, `null` void (`V`), arrays
     /// `A` and objects nested tables (`F`). For example
     /// `client_properties={"app":"billing","replica":2}`, percent-encoded.
+    ///
+    /// `tcp_options` takes Pika's dict of socket options (a Python dict
+    /// literal or JSON): `TCP_KEEPIDLE` and `TCP_KEEPINTVL` in seconds (1 to
+    /// 32767), `TCP_KEEPCNT` (1 to 127), `TCP_USER_TIMEOUT` in milliseconds
+    /// (0, the system's default, to 2147483647); any keepalive option turns
+    /// keepalive on. For example
+    /// `tcp_options={'TCP_KEEPIDLE':60,'TCP_KEEPINTVL':10,'TCP_KEEPCNT':3,'TCP_USER_TIMEOUT':30000}`,
+    /// percent-encoded. Another key, or a value that is not an integer in
+    /// range, is an error.
     ///
     /// Unknown parameters are an error naming them. Errors never contain the
     /// password; when a password holds an unencoded `/`, `?` or `#`, the

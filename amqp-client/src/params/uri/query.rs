@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use super::client_properties::parse_client_properties;
 use super::error::UriError;
+use amqp_protocol::FieldValue;
+
 use crate::params::connection::ConnectionParameters;
+use crate::params::tcp::TcpOptions;
 use crate::params::tls::TlsVerify;
 use crate::params::tuning::Heartbeat;
 
@@ -168,9 +171,15 @@ impl QueryState {
                 })?;
                 p.client_properties = Some(table);
             }
-            // Pika accepts and ignores it; socket options are the I/O
-            // adapter's business.
-            "backpressure_detection" | "tcp_options" => {}
+            "tcp_options" => p.tcp_options = parse_tcp_options(&value)?,
+            // Pika accepts it and does nothing with it (RabbitMQ's
+            // connection.blocked replaced it): said, rather than silently
+            // dropped, for a URI written for a Pika that did.
+            "backpressure_detection" => tracing::warn!(
+                value = %value,
+                "the URI's backpressure_detection is ignored, as Pika does: \
+                 see on_blocked and blocked_connection_timeout"
+            ),
             "cacertfile" | "certfile" | "keyfile" => {
                 if value.is_empty() {
                     return Err(invalid("a file path"));
@@ -206,6 +215,62 @@ impl QueryState {
         }
         Ok(())
     }
+}
+
+/// Pika's `tcp_options`: a dict of socket options, such as
+/// `{'TCP_KEEPIDLE': 60, 'TCP_KEEPINTVL': 10, 'TCP_KEEPCNT': 3,
+/// 'TCP_USER_TIMEOUT': 30000}` (JSON spellings too).
+fn parse_tcp_options(value: &str) -> Result<TcpOptions, UriError> {
+    let table = parse_client_properties(value).map_err(|_| UriError::InvalidValue {
+        name: "tcp_options".into(),
+        value: value.to_owned(),
+        expected: "a dict of TCP options, as in {'TCP_KEEPIDLE': 60, 'TCP_USER_TIMEOUT': 30000}",
+    })?;
+    let mut options = TcpOptions::new();
+    for (key, v) in &table {
+        let key = key.to_string_lossy().into_owned();
+        let (low, high, expected) = match key.as_str() {
+            "TCP_KEEPIDLE" => (
+                1,
+                TcpOptions::MAX_KEEPALIVE_SECS,
+                "seconds, from 1 to 32767",
+            ),
+            "TCP_KEEPINTVL" => (
+                1,
+                TcpOptions::MAX_KEEPALIVE_SECS,
+                "seconds, from 1 to 32767",
+            ),
+            "TCP_KEEPCNT" => (
+                1,
+                u64::from(TcpOptions::MAX_KEEPALIVE_COUNT),
+                "a number of probes, from 1 to 127",
+            ),
+            "TCP_USER_TIMEOUT" => (
+                0,
+                TcpOptions::MAX_USER_TIMEOUT_MS,
+                "milliseconds, from 0 (the system's default) to 2147483647",
+            ),
+            _ => return Err(UriError::UnknownTcpOption { key }),
+        };
+        let n = match v {
+            FieldValue::I64(n) => u64::try_from(*n).ok(),
+            _ => None,
+        }
+        .filter(|n| (low..=high).contains(n))
+        .ok_or_else(|| UriError::InvalidTcpOption {
+            key: key.clone(),
+            value: v.to_string(),
+            expected,
+        })?;
+        options = match key.as_str() {
+            "TCP_KEEPIDLE" => options.with_keepalive_idle(Duration::from_secs(n)),
+            "TCP_KEEPINTVL" => options.with_keepalive_interval(Duration::from_secs(n)),
+            // At most 127: checked above.
+            "TCP_KEEPCNT" => options.with_keepalive_count(n as u32),
+            _ => options.with_user_timeout(Duration::from_millis(n)),
+        };
+    }
+    Ok(options)
 }
 
 /// A finite number of seconds, `>= 0` (or `> 0` unless `zero_ok`).

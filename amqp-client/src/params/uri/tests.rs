@@ -462,3 +462,131 @@ fn display_percent_encodes() {
         ("::1", 1, "x/y", Some("a@b"))
     );
 }
+
+#[test]
+fn tcp_options_in_pikas_syntax() {
+    // {'TCP_KEEPIDLE':60,'TCP_KEEPINTVL':10,'TCP_KEEPCNT':3,'TCP_USER_TIMEOUT':30000}
+    let p = parse(
+        "amqp://h?tcp_options=%7B%27TCP_KEEPIDLE%27%3A60%2C%27TCP_KEEPINTVL%27%3A10%2C\
+         %27TCP_KEEPCNT%27%3A3%2C%27TCP_USER_TIMEOUT%27%3A30000%7D",
+    );
+    let t = p.tcp_options();
+    assert_eq!(t.keepalive_idle(), Some(Duration::from_secs(60)));
+    assert_eq!(t.keepalive_interval(), Some(Duration::from_secs(10)));
+    assert_eq!(t.keepalive_count(), Some(3));
+    assert_eq!(t.user_timeout(), Some(Duration::from_secs(30)));
+    assert!(t.keepalive());
+    // JSON spelling, spaces (form-encoded as '+'), one option.
+    let p = parse("amqp://h?tcp_options=%7B%22TCP_KEEPCNT%22%3A+5%7D");
+    assert_eq!(p.tcp_options().keepalive_count(), Some(5));
+    assert_eq!(p.tcp_options().keepalive_idle(), None);
+    // Empty, and a user timeout of 0 (the system's default): nothing set.
+    assert!(parse("amqp://h?tcp_options=%7B%7D")
+        .tcp_options()
+        .is_empty());
+    let p = parse("amqp://h?tcp_options=%7B%27TCP_USER_TIMEOUT%27%3A0%7D");
+    assert!(p.tcp_options().is_empty());
+    // Without the parameter, none.
+    assert!(parse("amqp://h").tcp_options().is_empty());
+}
+
+#[test]
+fn tcp_options_errors() {
+    assert_eq!(
+        error("amqp://h?tcp_options=%7B%27TCP_NODELAY%27%3A1%7D"),
+        UriError::UnknownTcpOption {
+            key: "TCP_NODELAY".into()
+        }
+    );
+    // Keys are case-sensitive, as in Pika.
+    assert!(matches!(
+        error("amqp://h?tcp_options=%7B%27tcp_keepidle%27%3A1%7D"),
+        UriError::UnknownTcpOption { .. }
+    ));
+    for (key, value) in [
+        ("TCP_KEEPIDLE", "0"),
+        ("TCP_KEEPIDLE", "32768"),
+        ("TCP_KEEPIDLE", "-5"),
+        ("TCP_KEEPIDLE", "1.5"),
+        ("TCP_KEEPINTVL", "'10'"),
+        ("TCP_KEEPCNT", "128"),
+        ("TCP_KEEPCNT", "True"),
+        ("TCP_USER_TIMEOUT", "2147483648"),
+        ("TCP_USER_TIMEOUT", "None"),
+    ] {
+        let uri = format!("amqp://h?tcp_options=%7B%27{key}%27%3A{value}%7D");
+        match error(&uri) {
+            UriError::InvalidTcpOption { key: k, .. } => assert_eq!(k, key, "{uri}"),
+            other => panic!("{uri}: {other:?}"),
+        }
+    }
+    let e = error("amqp://h?tcp_options=%7B%27TCP_KEEPCNT%27%3A0%7D");
+    assert_eq!(
+        e.to_string(),
+        "invalid value 0 for TCP option \"TCP_KEEPCNT\" in the URI's tcp_options: expected \
+         a number of probes, from 1 to 127"
+    );
+    for value in ["", "60", "%7B%27TCP_KEEPIDLE%27%7D", "%5B1%5D"] {
+        let uri = format!("amqp://h?tcp_options={value}");
+        match error(&uri) {
+            UriError::InvalidValue { name, .. } => assert_eq!(name, "tcp_options", "{uri}"),
+            other => panic!("{uri}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        error("amqp://h?tcp_options=%7B%7D&tcp_options=%7B%7D"),
+        UriError::DuplicateParameter {
+            name: "tcp_options".into()
+        }
+    );
+}
+
+/// Records the messages of `tracing` events.
+struct Warnings(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+struct Message<'a>(&'a mut String);
+
+impl tracing::field::Visit for Message<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        let _ = write!(self.0, " {}={:?}", field.name(), value);
+    }
+}
+
+impl tracing::Subscriber for Warnings {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut line = event.metadata().level().to_string();
+        event.record(&mut Message(&mut line));
+        self.0.lock().unwrap().push(line);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn backpressure_detection_is_ignored_with_a_warning() {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let p = tracing::subscriber::with_default(Warnings(lines.clone()), || {
+        parse("amqp://h?backpressure_detection=t")
+    });
+    assert_eq!(p.to_string(), parse("amqp://h").to_string());
+    let lines = lines.lock().unwrap();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("WARN"), "{lines:?}");
+    assert!(lines[0].contains("backpressure_detection"), "{lines:?}");
+    // An unknown parameter stays an error.
+    assert_eq!(
+        error("amqp://h?backpressure=t"),
+        UriError::UnknownParameter {
+            name: "backpressure".into()
+        }
+    );
+}
