@@ -331,6 +331,62 @@ pub fn an_oversized_message_is_refused_at_its_header(adapter: &dyn Adapter) {
     assert!(reason.as_ref().is_some_and(expected), "{name}: {reason:?}");
 }
 
+/// A delivery for a consumer tag never registered on the channel: the
+/// client closes that channel (505, naming the tag), its consumer ends with
+/// [`Error::UnknownConsumerTag`], and the connection stays open.
+pub fn a_delivery_for_an_unknown_tag_closes_its_channel(adapter: &dyn Adapter) {
+    let name = adapter.name();
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let broker = ScriptedBroker::start_n(1, move |mut peer| {
+        peer.handshake()?;
+        peer.serve(|server, command| match &command.method {
+            Method::BasicConsume(_) => {
+                server.answer(command)?;
+                server.deliver(command.channel, "never-registered", b"stray")?;
+                Ok(Action::Handled)
+            }
+            Method::ChannelClose(c) => {
+                let text = c.reply_text.to_string_lossy().into_owned();
+                let _ = tx.lock().map(|t| t.send((c.reply_code, text)));
+                Ok(Action::Answer)
+            }
+            _ => Ok(Action::Answer),
+        })?;
+        Ok(())
+    });
+    let conn = adapter.open(vec![params(broker.port())]).expect("open");
+    let ch = conn.channel().expect("channel");
+    let mut consumer = ch
+        .consume(
+            "q",
+            amqp_client::blocking::ConsumeOptions::default(),
+            Some(Duration::from_secs(5)),
+        )
+        .expect("consume");
+    let e = match consumer.next_delivery() {
+        Some(Err(e)) => e,
+        other => panic!("{name}: {other:?}"),
+    };
+    assert!(
+        matches!(&e, Error::UnknownConsumerTag { consumer_tag, .. } if consumer_tag == "never-registered"),
+        "{name}: {e:?}"
+    );
+    let (code, text) = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the client's channel.close");
+    assert_eq!(code, 505, "{name}: {text}");
+    assert!(text.contains("never-registered"), "{name}: {text}");
+    assert!(conn.is_open(), "{name}: {:?}", conn.close_reason());
+    // The connection goes on: another channel works.
+    conn.channel()
+        .expect("another channel")
+        .basic_qos(0, 1, false)
+        .expect("qos");
+    conn.close().expect("close");
+    broker.join();
+}
+
 /// Defines one `#[test]` per scenario of this module with the adapter
 /// `$adapter` (as [`live_scenarios!`](crate::live_scenarios) does for the
 /// live ones).
@@ -360,6 +416,11 @@ macro_rules! misbehaving_scenarios {
         #[test]
         fn a_heartbeat_on_a_channel_is_named_as_such() {
             $crate::misbehaving::a_heartbeat_on_a_channel_is_named_as_such(&$adapter);
+        }
+
+        #[test]
+        fn a_delivery_for_an_unknown_tag_closes_its_channel() {
+            $crate::misbehaving::a_delivery_for_an_unknown_tag_closes_its_channel(&$adapter);
         }
 
         #[test]

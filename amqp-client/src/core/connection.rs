@@ -560,8 +560,9 @@ impl Connection {
         error: Error,
     ) -> Result<(), Error> {
         self.close_channel(channel, code, text)?;
-        let ch = self.channel_mut(channel)?;
-        ch.close_error = Some(error);
+        if let Some(ch) = self.channels.get_mut(&channel) {
+            ch.close_error = Some(error);
+        }
         Ok(())
     }
 
