@@ -35,6 +35,21 @@ fn prefetch_and_buffer_limit_bound_what_is_buffered() {
     });
 }
 
+fn open_with(
+    p: amqp_client::ConnectionParameters,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Connection, amqp_client::Error>> + Send>,
+> {
+    Box::pin(Connection::open_with(SmolRuntime, p))
+}
+
+#[test]
+fn a_slow_confirm_holds_back_no_later_publish() {
+    smol::block_on(checks::a_slow_confirm_holds_back_no_later_publish(
+        open_with,
+    ));
+}
+
 #[test]
 fn a_connection_bounds_what_its_consumers_hold() {
     smol::block_on(async {

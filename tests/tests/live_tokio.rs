@@ -42,6 +42,23 @@ mod async_only {
         checks::prefetch_and_buffer_limit_bound_what_is_buffered(open().await, sleep).await;
     }
 
+    fn open_with(
+        p: amqp_client::ConnectionParameters,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Connection, Error>> + Send>>
+    {
+        Box::pin(Connection::open(p))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_confirm_holds_back_no_later_publish() {
+        checks::a_slow_confirm_holds_back_no_later_publish(open_with).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_slow_confirm_holds_back_no_later_publish_on_one_thread() {
+        checks::a_slow_confirm_holds_back_no_later_publish(open_with).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_connection_bounds_what_its_consumers_hold() {
         let p = params().with_delivery_buffer(usize::from(u16::MAX), checks::HELD_BOUND);
