@@ -85,6 +85,9 @@
 //! | `tx_select()`, `tx_commit()`, `tx_rollback()` | | call | future | `on_done` |
 //! | `flow(active)` | the broker's answer | call | future | `on_done` |
 //! | `on_return(f)` | `f(&Channel, Returned)` | in `process_data_events` | on the driver task | on the loop |
+//! | `on_cancel(f)` (broker cancels) | `f(&Channel, &str)` | in `process_data_events` / `start_consuming` | (the `Consumer` stream ends with `ConsumerCancelled`) | on the loop |
+//! | `consumer_tags()` | `Vec<String>` | call | call | call |
+//! | consumer's `buffered_len()` | deliveries not yet taken | `ConsumeIter` | `Consumer` | (callbacks take each at once) |
 //! | `Channel::close()` | | call | future | call, `on_close` |
 //!
 //! # Receive coalescing

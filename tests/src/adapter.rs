@@ -86,6 +86,8 @@ pub trait Chan: Send + Sync + std::fmt::Debug {
     /// The channel id (a closed channel's id is reused).
     fn id(&self) -> u16;
     fn is_open(&self) -> bool;
+    /// The tags of the channel's consumers.
+    fn consumer_tags(&self) -> Vec<String>;
     fn is_closed(&self) -> bool;
     fn close(&self) -> Result<(), Error>;
     fn exchange_declare(
@@ -264,6 +266,9 @@ impl Chan for blocking::Channel {
     }
     fn is_open(&self) -> bool {
         B::is_open(self)
+    }
+    fn consumer_tags(&self) -> Vec<String> {
+        B::consumer_tags(self)
     }
     fn is_closed(&self) -> bool {
         B::is_closed(self)

@@ -289,6 +289,9 @@ impl<E: Exec> Chan for AsyncChan<E> {
     fn is_open(&self) -> bool {
         self.ch.is_open()
     }
+    fn consumer_tags(&self) -> Vec<String> {
+        self.ch.consumer_tags()
+    }
     fn is_closed(&self) -> bool {
         self.ch.is_closed()
     }

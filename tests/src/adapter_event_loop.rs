@@ -687,6 +687,12 @@ impl Chan for EvChan {
             .on_loop(move |_| handle(key).is_some_and(|c| c.is_open()))
             .unwrap_or(false)
     }
+    fn consumer_tags(&self) -> Vec<String> {
+        let key = self.key;
+        self.conn
+            .on_loop(move |_| handle(key).map(|c| c.consumer_tags()).unwrap_or_default())
+            .unwrap_or_default()
+    }
     fn is_closed(&self) -> bool {
         let key = self.key;
         self.conn

@@ -950,6 +950,7 @@ pub fn dropping_a_consumer_cancels_it_and_requeues(a: &dyn Adapter) {
         .unwrap();
     let d = it.next_delivery().unwrap().unwrap().unwrap();
     ch.basic_ack(d.delivery_tag, false).unwrap();
+    assert_eq!(ch.consumer_tags(), vec![it.consumer_tag()]);
     std::thread::sleep(Duration::from_millis(200));
     drop(it);
     let other = conn.channel().unwrap();
@@ -968,5 +969,6 @@ pub fn dropping_a_consumer_cancels_it_and_requeues(a: &dyn Adapter) {
         ch.basic_ack(d.delivery_tag, false).unwrap();
     }
     assert_eq!(it.cancel().unwrap(), 0);
+    assert!(ch.consumer_tags().is_empty(), "{:?}", ch.consumer_tags());
     conn.close().unwrap();
 }

@@ -121,6 +121,11 @@ impl Channel {
         self.shared.lock().client.is_channel_open(self.chan)
     }
 
+    /// The tags of this channel's consumers (Pika's `consumer_tags`).
+    pub fn consumer_tags(&self) -> Vec<String> {
+        self.shared.lock().client.consumer_tags(self.chan)
+    }
+
     /// Whether the channel is closed: by either side, or with its
     /// connection (closed or lost).
     pub fn is_closed(&self) -> bool {

@@ -3,10 +3,10 @@
 //! callbacks (run by the dispatcher in `dispatch.rs`). Each operation is
 //! the core's, of the same name; this file only waits.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::dispatch::{lock_callbacks, run_dispatch, Callbacks, Scope};
 use super::shared::{Inner, Shared};
 use crate::core::{ChannelRef, Client, ConsumerId, ConsumerMode, NextDelivery, Pending};
 use crate::error::Error;
@@ -20,12 +20,12 @@ use crate::types::{Delivery, Returned};
 /// example to ack a delivery received on another thread).
 #[derive(Clone)]
 pub struct Channel {
-    shared: Arc<Shared>,
-    callbacks: Arc<Mutex<Callbacks>>,
+    pub(super) shared: Arc<Shared>,
+    pub(super) callbacks: Arc<Mutex<Callbacks>>,
     /// The opening of the channel this handle belongs to: once it closed,
     /// its number is reused, and this handle keeps failing with why it
     /// closed rather than act on the new channel.
-    chan: ChannelRef,
+    pub(super) chan: ChannelRef,
 }
 
 impl std::fmt::Debug for Channel {
@@ -138,23 +138,6 @@ impl Channel {
             lock_callbacks(&self.callbacks).consumers.remove(&id);
         }
         r
-    }
-
-    /// Runs consumer callbacks until no callback consumer remains on this
-    /// channel (see [`stop_consuming`](Self::stop_consuming)) or the channel
-    /// is closed (by the application: `Ok`). Ends with the error when the
-    /// channel or the connection closes otherwise, and with
-    /// [`Error::ConsumerCancelled`] when the broker cancels one of this
-    /// channel's callback consumers while no [`on_cancel`](Self::on_cancel)
-    /// callback is set. Called from inside a callback of the same
-    /// connection, it fails at once with [`Error::Reentrancy`].
-    pub fn start_consuming(&self) -> Result<(), Error> {
-        run_dispatch(
-            &self.shared,
-            &self.callbacks,
-            None,
-            Scope::Channel(self.chan),
-        )
     }
 
     /// The tags of this channel's consumers, callbacks and iterators alike
@@ -433,4 +416,27 @@ impl Iterator for ConsumeIter {
             inner = shared.wait_reading(inner, deadline);
         }
     }
+}
+
+pub(super) type ConsumerFn = Arc<Mutex<Box<dyn FnMut(&Channel, Delivery) + Send>>>;
+pub(super) type ReturnFn = Arc<dyn Fn(&Channel, Returned) + Send + Sync>;
+pub(super) type CancelFn = Arc<dyn Fn(&Channel, &str) + Send + Sync>;
+pub(super) type BlockedFn = Arc<dyn Fn(Option<&str>) + Send + Sync>;
+
+/// The application's callbacks, by the core's ids, kept apart from the core
+/// so that they run without its lock.
+#[derive(Default)]
+pub(super) struct Callbacks {
+    pub(super) consumers: HashMap<ConsumerId, ConsumerFn>,
+    pub(super) returns: HashMap<ChannelRef, ReturnFn>,
+    pub(super) cancels: HashMap<ChannelRef, CancelFn>,
+    pub(super) blocked: Option<BlockedFn>,
+    /// Broker cancels of callback consumers (channel, tag) that a
+    /// dispatcher for another channel took: they end the next
+    /// `start_consuming` of their own channel, or `process_data_events`.
+    pub(super) undelivered_cancels: Vec<(ChannelRef, String)>,
+}
+
+pub(super) fn lock_callbacks(c: &Mutex<Callbacks>) -> std::sync::MutexGuard<'_, Callbacks> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -7,8 +7,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::channel::{self, Channel};
-use super::dispatch::{lock_callbacks, run_dispatch, Callbacks, Scope};
+use super::channel::{self, lock_callbacks, Callbacks, Channel};
+use super::dispatch::{run_dispatch, Scope};
 use super::io;
 use super::shared::{self, Inner, Shared};
 #[cfg(feature = "tls")]

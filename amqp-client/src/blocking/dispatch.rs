@@ -3,39 +3,15 @@
 //! callbacks without it, on the calling thread.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::channel::Channel;
+use super::channel::{lock_callbacks, Callbacks, CancelFn, Channel};
 use super::shared::{Shared, Task};
 use crate::core::client::Event;
 use crate::core::{ChannelRef, ConsumerId};
 use crate::error::Error;
 use crate::types::{Delivery, Returned};
-
-pub(super) type ConsumerFn = Arc<Mutex<Box<dyn FnMut(&Channel, Delivery) + Send>>>;
-pub(super) type ReturnFn = Arc<dyn Fn(&Channel, Returned) + Send + Sync>;
-pub(super) type CancelFn = Arc<dyn Fn(&Channel, &str) + Send + Sync>;
-pub(super) type BlockedFn = Arc<dyn Fn(Option<&str>) + Send + Sync>;
-
-/// The application's callbacks, by the core's ids, kept apart from the core
-/// so that they run without its lock.
-#[derive(Default)]
-pub(super) struct Callbacks {
-    pub(super) consumers: HashMap<ConsumerId, ConsumerFn>,
-    pub(super) returns: HashMap<ChannelRef, ReturnFn>,
-    pub(super) cancels: HashMap<ChannelRef, CancelFn>,
-    pub(super) blocked: Option<BlockedFn>,
-    /// Broker cancels of callback consumers (channel, tag) that a
-    /// dispatcher for another channel took: they end the next
-    /// `start_consuming` of their own channel, or `process_data_events`.
-    pub(super) undelivered_cancels: Vec<(ChannelRef, String)>,
-}
-
-pub(super) fn lock_callbacks(c: &Mutex<Callbacks>) -> std::sync::MutexGuard<'_, Callbacks> {
-    c.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 thread_local! {
     /// The connections (their shared state's address) whose callback this
@@ -249,5 +225,24 @@ pub(super) fn run_dispatch(
                 }
             }
         }
+    }
+}
+
+impl Channel {
+    /// Runs consumer callbacks until no callback consumer remains on this
+    /// channel (see [`stop_consuming`](Self::stop_consuming)) or the channel
+    /// is closed (by the application: `Ok`). Ends with the error when the
+    /// channel or the connection closes otherwise, and with
+    /// [`Error::ConsumerCancelled`] when the broker cancels one of this
+    /// channel's callback consumers while no [`on_cancel`](Self::on_cancel)
+    /// callback is set. Called from inside a callback of the same
+    /// connection, it fails at once with [`Error::Reentrancy`].
+    pub fn start_consuming(&self) -> Result<(), Error> {
+        run_dispatch(
+            &self.shared,
+            &self.callbacks,
+            None,
+            Scope::Channel(self.chan),
+        )
     }
 }

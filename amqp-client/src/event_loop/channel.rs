@@ -79,6 +79,15 @@ impl Channel {
         self.close_reason().is_some()
     }
 
+    /// The tags of this channel's consumers (Pika's `consumer_tags`).
+    pub fn consumer_tags(&self) -> Vec<String> {
+        let st = self.conn.st.borrow();
+        st.core
+            .as_ref()
+            .map(|c| c.consumer_tags(self.channel))
+            .unwrap_or_default()
+    }
+
     /// Why the channel (or its connection) closed, once it has.
     pub fn close_reason(&self) -> Option<Error> {
         let st = self.conn.st.borrow();
