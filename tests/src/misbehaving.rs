@@ -387,6 +387,92 @@ pub fn a_delivery_for_an_unknown_tag_closes_its_channel(adapter: &dyn Adapter) {
     broker.join();
 }
 
+/// The broker closes the connection (320) instead of confirming a publish
+/// whose confirmation the application awaits: the wait ends at once with
+/// the broker's close, not at some later timer.
+pub fn a_broker_close_fails_an_awaited_confirm_at_once(adapter: &dyn Adapter) {
+    let name = adapter.name();
+    let broker = ScriptedBroker::start_n(1, move |mut peer| {
+        peer.handshake()?;
+        peer.serve(|server, command| {
+            if !matches!(command.method, Method::BasicPublish(_)) {
+                return Ok(Action::Answer);
+            }
+            server.record_publish(command);
+            server.later(Duration::from_millis(300), |s| {
+                s.close_connection(
+                    amqp_protocol::ReplyCode(320),
+                    "CONNECTION_FORCED - scripted",
+                )
+            });
+            Ok(Action::Handled)
+        })?;
+        Ok(())
+    });
+    let conn = adapter.open(vec![params(broker.port())]).expect("open");
+    let ch = conn.channel().expect("channel");
+    ch.confirm_delivery().expect("confirm.select");
+    let confirm = ch
+        .publish_with_confirm("", "q", b"m", &Default::default(), false)
+        .expect("publish");
+    let started = Instant::now();
+    let e = confirm.wait().expect_err("no confirm came");
+    let took = started.elapsed();
+    assert!(
+        matches!(&e, Error::ConnectionClosedByBroker(c) if c.code.0 == 320),
+        "{name}: {e:?}"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "{name}: the close reached the awaited confirm after {took:?}"
+    );
+    broker.join();
+}
+
+/// Deliveries the broker sends between the client's basic.cancel and its
+/// cancel-ok belong to the cancelled consumer: they are requeued (nacked
+/// with requeue) and counted by `cancel`, not dropped.
+pub fn deliveries_before_cancel_ok_are_the_consumers(adapter: &dyn Adapter) {
+    let name = adapter.name();
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let broker = ScriptedBroker::start_n(1, move |mut peer| {
+        peer.handshake()?;
+        peer.serve(|server, command| match &command.method {
+            Method::BasicCancel(c) => {
+                let tag = c.consumer_tag.to_string_lossy().into_owned();
+                server.deliver(command.channel, &tag, b"late-1")?;
+                server.deliver(command.channel, &tag, b"late-2")?;
+                Ok(Action::Answer)
+            }
+            Method::BasicNack(n) => {
+                let _ = tx.lock().map(|t| t.send((n.delivery_tag, n.requeue)));
+                Ok(Action::Answer)
+            }
+            _ => Ok(Action::Answer),
+        })?;
+        Ok(())
+    });
+    let conn = adapter.open(vec![params(broker.port())]).expect("open");
+    let ch = conn.channel().expect("channel");
+    let consumer = ch
+        .consume(
+            "q",
+            amqp_client::blocking::ConsumeOptions::default(),
+            Some(Duration::from_secs(5)),
+        )
+        .expect("consume");
+    assert_eq!(consumer.cancel().expect("cancel"), 2, "{name}");
+    let mut nacked: Vec<(u64, bool)> = (0..2)
+        .map(|_| rx.recv_timeout(Duration::from_secs(5)).expect("a nack"))
+        .collect();
+    nacked.sort();
+    assert_eq!(nacked, vec![(1, true), (2, true)], "{name}");
+    assert!(conn.is_open(), "{name}: {:?}", conn.close_reason());
+    conn.close().expect("close");
+    broker.join();
+}
+
 /// Defines one `#[test]` per scenario of this module with the adapter
 /// `$adapter` (as [`live_scenarios!`](crate::live_scenarios) does for the
 /// live ones).
@@ -421,6 +507,16 @@ macro_rules! misbehaving_scenarios {
         #[test]
         fn a_delivery_for_an_unknown_tag_closes_its_channel() {
             $crate::misbehaving::a_delivery_for_an_unknown_tag_closes_its_channel(&$adapter);
+        }
+
+        #[test]
+        fn a_broker_close_fails_an_awaited_confirm_at_once() {
+            $crate::misbehaving::a_broker_close_fails_an_awaited_confirm_at_once(&$adapter);
+        }
+
+        #[test]
+        fn deliveries_before_cancel_ok_are_the_consumers() {
+            $crate::misbehaving::deliveries_before_cancel_ok_are_the_consumers(&$adapter);
         }
 
         #[test]
