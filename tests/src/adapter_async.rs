@@ -809,6 +809,55 @@ pub mod checks {
         conn.close().await.unwrap();
     }
 
+    /// A connection opened with a bound of 20 deliveries
+    /// (`with_delivery_buffer(20, usize::MAX)`), its consumer not read: a
+    /// request's reply and an awaited confirm still arrive behind the held
+    /// deliveries.
+    pub async fn at_the_bound_replies_and_confirms_still_arrive(conn: Connection, sleep: Sleep) {
+        let ch = conn.channel().await.unwrap();
+        let q = ch.queue_declare("", exclusive()).await.unwrap().queue;
+        let props = BasicProperties::default();
+        let body = vec![7u8; HELD_BODY];
+        for _ in 0..300 {
+            ch.basic_publish("", &q, &body, &props, false)
+                .await
+                .unwrap();
+        }
+        let mut consumer = ch
+            .basic_consume(
+                &q,
+                ConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        sleep(Duration::from_millis(300)).await;
+        // Paused at the bound, passed by at most one read (256 KiB).
+        let most = 20 + 256 * 1024 / HELD_BODY + 1;
+        assert!(
+            consumer.buffered_len() <= most,
+            "{}",
+            consumer.buffered_len()
+        );
+        let other = conn.channel().await.unwrap();
+        other.confirm_delivery().await.unwrap();
+        let replies = other.queue_declare("", exclusive()).await.unwrap().queue;
+        for _ in 0..3 {
+            other
+                .basic_publish("", &replies, b"reply", &props, false)
+                .await
+                .unwrap();
+            ch.queue_declare(&q, passive()).await.unwrap();
+        }
+        for _ in 0..300 {
+            consumer.next().await.unwrap().unwrap();
+        }
+        assert_eq!(consumer.cancel().await.unwrap(), 0);
+        conn.close().await.unwrap();
+    }
+
     /// Opens an async connection with these parameters.
     pub type Open = fn(
         amqp_client::ConnectionParameters,

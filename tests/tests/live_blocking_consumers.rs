@@ -301,3 +301,91 @@ fn a_connection_bounds_what_its_application_has_not_taken() {
     ch.queue_delete(&q, QueueDeleteOptions::default()).unwrap();
     conn.close().unwrap();
 }
+
+/// At the bound, what the application waits for still arrives: a request's
+/// reply, and a publish's confirm awaited inside a callback, although both
+/// come behind deliveries nobody has taken (the thread that would take them
+/// is the one waiting).
+#[test]
+fn at_the_bound_replies_and_confirms_still_arrive() {
+    let conn = Connection::open(params().with_delivery_buffer(20, usize::MAX)).unwrap();
+    let ch = conn.channel().unwrap();
+    let q = unique("q-bound-wait");
+    ch.queue_declare(&q, QueueDeclareOptions::default())
+        .unwrap();
+    let replies = exclusive_queue(&ch);
+    for _ in 0..300 {
+        ch.basic_publish(
+            "",
+            &q,
+            &[7u8; 10 * 1024],
+            &BasicProperties::default(),
+            false,
+        )
+        .unwrap();
+    }
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    let reply_to = replies.clone();
+    ch.basic_consume(&q, ConsumeOptions::default(), move |ch, d| {
+        // A request from inside the callback, now and then.
+        let n = g.fetch_add(1, Ordering::SeqCst) + 1;
+        ch.basic_ack(d.delivery_tag, false).unwrap();
+        if n % 50 == 0 {
+            let queue = ch
+                .queue_declare(
+                    &reply_to,
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            assert_eq!(queue.queue, reply_to);
+        }
+        if n == 300 {
+            ch.basic_cancel(&d.consumer_tag.to_string_lossy()).unwrap();
+        }
+    })
+    .unwrap();
+    let confirmed = conn.channel().unwrap();
+    confirmed.confirm_delivery().unwrap();
+    // Nothing dispatched yet: the connection holds 20 deliveries and has
+    // paused reading; a request and a confirmed publish still complete.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(got.load(Ordering::SeqCst), 0);
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    ch.queue_declare(&q, passive).unwrap();
+    confirmed
+        .basic_publish("", &replies, b"reply", &BasicProperties::default(), false)
+        .unwrap();
+    // And from inside callbacks, while deliveries pile up behind.
+    let c2 = confirmed.clone();
+    let r2 = replies.clone();
+    let confirms = Arc::new(AtomicUsize::new(0));
+    let cf = confirms.clone();
+    let t = conn.threadsafe_handle();
+    for _ in 0..3 {
+        let (c2, r2, cf) = (c2.clone(), r2.clone(), cf.clone());
+        t.add_callback(move || {
+            c2.basic_publish(
+                "",
+                &r2,
+                b"from a callback",
+                &BasicProperties::default(),
+                false,
+            )
+            .unwrap();
+            cf.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    ch.start_consuming().unwrap();
+    assert_eq!(got.load(Ordering::SeqCst), 300);
+    assert_eq!(confirms.load(Ordering::SeqCst), 3);
+    ch.queue_delete(&q, QueueDeleteOptions::default()).unwrap();
+    conn.close().unwrap();
+}

@@ -51,6 +51,15 @@ fn a_slow_confirm_holds_back_no_later_publish() {
 }
 
 #[test]
+fn at_the_bound_replies_and_confirms_still_arrive() {
+    smol::block_on(async {
+        let p = params().with_delivery_buffer(20, usize::MAX);
+        let conn = Connection::open_with(SmolRuntime, p).await.unwrap();
+        checks::at_the_bound_replies_and_confirms_still_arrive(conn, sleep).await
+    });
+}
+
+#[test]
 fn a_connection_bounds_what_its_consumers_hold() {
     smol::block_on(async {
         let p = params().with_delivery_buffer(usize::from(u16::MAX), checks::HELD_BOUND);

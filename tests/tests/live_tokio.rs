@@ -60,6 +60,14 @@ mod async_only {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_the_bound_replies_and_confirms_still_arrive() {
+        let conn = Connection::open(params().with_delivery_buffer(20, usize::MAX))
+            .await
+            .unwrap();
+        checks::at_the_bound_replies_and_confirms_still_arrive(conn, sleep).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_connection_bounds_what_its_consumers_hold() {
         let p = params().with_delivery_buffer(usize::from(u16::MAX), checks::HELD_BOUND);
         let conn = Connection::open(p).await.unwrap();

@@ -278,9 +278,9 @@ impl Channel {
             let seq = op(&mut inner.client, self.chan).map_err(|e| inner.explain(e))?;
             inner.queued += len;
             // Never held back for the confirms the broker still owes: a
-            // slow confirm must not delay the publishes behind it. A
-            // pipelined batch still leaves in few writes: while the driver
-            // has output pending, this only wakes it, once.
+            // slow confirm must not delay the publishes behind it (this
+            // costs a pipelined publisher more wake-ups and writes than
+            // holding them back did; see bench-client/README.md).
             inner.write_or_wake();
             Poll::Ready(Ok(seq))
         })

@@ -207,7 +207,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         let plain = inner.tls.as_mut().map(Tls::take_plain);
         let input = plain.as_deref().unwrap_or(&self.read_buf[..]);
         while self.start < self.end {
-            if !inner.client.wants_input() {
+            if !inner.wants_input() {
                 break;
             }
             let stop = if inner.client.has_bounded_consumers() {
@@ -396,7 +396,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             }
             self.room_wanted = inner.room_wanted();
             let was_paused = self.paused;
-            self.paused = !inner.client.wants_input();
+            self.paused = !inner.wants_input();
             if was_paused && !self.paused {
                 // Room again: read on the next step.
                 progress = true;

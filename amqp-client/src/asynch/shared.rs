@@ -116,8 +116,7 @@ pub(crate) struct Inner {
     /// When the last direct write was made.
     pub(super) last_direct: Option<Instant>,
     /// Output was queued in the core without waking the driver: the
-    /// acknowledgements of `Channel::acknowledge`, the pipelined publishes
-    /// of `Channel::publish`.
+    /// acknowledgements of `Channel::acknowledge`.
     pub(crate) lazy_output: bool,
 }
 
@@ -273,8 +272,20 @@ impl Inner {
             Some(w) => register(w, cx),
             None => {
                 waiting.insert(seq, cx.waker().clone());
+                if !self.client.wants_input() {
+                    // The driver may have paused reading: it reads on now.
+                    self.wake_driver();
+                }
             }
         }
+    }
+
+    /// Whether the driver reads: the core wants input, or a task awaits a
+    /// publish's confirm, which may be behind deliveries the application
+    /// has not taken (reading on to it takes at most what the broker wrote
+    /// before it).
+    pub(crate) fn wants_input(&self) -> bool {
+        self.client.wants_input() || self.confirms.values().any(|w| !w.is_empty())
     }
 
     /// Nobody waits for publish `seq` of `channel` any more.

@@ -323,7 +323,7 @@ impl Confirmation {
                     what: format!("the confirm of publish {}", self.seq),
                 });
             }
-            inner = shared.wait_reading(inner, deadline);
+            inner = shared.wait_reading_for_confirm(inner, deadline);
         }
     }
 

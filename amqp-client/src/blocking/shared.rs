@@ -176,7 +176,20 @@ impl Shared {
         guard: MutexGuard<'a, Inner>,
         until: Option<Instant>,
     ) -> MutexGuard<'a, Inner> {
-        self.wait_reading_with(guard, until, None)
+        self.wait_reading_with(guard, until, None, false)
+    }
+
+    /// [`Shared::wait_reading`] for a publish's confirm: it reads even while
+    /// reading is paused for deliveries the application has not taken (the
+    /// confirm may be behind them, and the thread that would take them may
+    /// be this one, inside a callback). What it reads past the bound is at
+    /// most what the broker wrote before the confirm.
+    pub(super) fn wait_reading_for_confirm<'a>(
+        &'a self,
+        guard: MutexGuard<'a, Inner>,
+        until: Option<Instant>,
+    ) -> MutexGuard<'a, Inner> {
+        self.wait_reading_with(guard, until, None, true)
     }
 
     /// [`Shared::wait_reading`] for a thread that also waits for what other
@@ -194,7 +207,7 @@ impl Shared {
         // Armed under the lock: whatever is added after the caller looked
         // (under the same lock) fires it.
         self.interrupt.arm();
-        let guard = self.wait_reading_with(guard, until, Some(&self.interrupt));
+        let guard = self.wait_reading_with(guard, until, Some(&self.interrupt), false);
         self.interrupt.disarm();
         guard
     }
@@ -204,6 +217,7 @@ impl Shared {
         mut guard: MutexGuard<'a, Inner>,
         until: Option<Instant>,
         interrupt: Option<&Interrupt>,
+        despite_pause: bool,
     ) -> MutexGuard<'a, Inner> {
         if self.out.has_pending() {
             // Acks queued lazily (and whatever came after them) go out
@@ -225,7 +239,7 @@ impl Shared {
         if let Some(u) = until {
             wait = wait.min(u.saturating_duration_since(now));
         }
-        if !guard.core.is_closed() && !guard.paused {
+        if !guard.core.is_closed() && (!guard.paused || despite_pause) {
             // Never waits for the read side while holding the core's lock
             // (the reader holds the read side and then takes the core's).
             if let Ok(mut side) = self.read_side.try_lock() {

@@ -431,17 +431,25 @@ impl Client {
     /// the adapter then stops reading the socket until the application
     /// takes deliveries (TCP flow control slows the broker down; heartbeats
     /// still go out, and the broker's, unread meanwhile, are not missed).
-    /// A reply that arrives behind the held deliveries waits with them.
+    /// While a request awaits its reply, or the connection closes, reading
+    /// goes on (the reply may be behind the held deliveries); an adapter
+    /// whose application waits for a publish's confirm reads on too.
     pub fn wants_input(&self) -> bool {
-        if self.wire.is_closing() {
-            // Its close-ok may be behind the held deliveries, which the
-            // closing connection no longer hands out.
+        if self.wire.is_closing() || self.awaits_reply() {
+            // The reply (a close-ok, a request's) may be behind the held
+            // deliveries: reading on to it takes at most what the broker
+            // wrote before it, which its socket and flow control bound.
             return true;
         }
         let held = self.held();
         !self.consumers.any_full()
             && held.count < self.limits.count
             && held.bytes < self.limits.bytes
+    }
+
+    /// Whether a synchronous request awaits its reply.
+    fn awaits_reply(&self) -> bool {
+        self.requests.values().any(|r| r.outcome.is_none())
     }
 
     /// Deliveries the core holds that the application has not taken (in
