@@ -4,177 +4,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::time::Instant;
+mod scripted;
 
 use amqp_client::core::client::Event;
-use amqp_client::core::{
-    ChannelRef, Client, Config, ConsumerMode, NextDelivery, Pending, Ready, Settle,
-};
-use amqp_client::types::{ConsumeOptions, NackOptions, QueueDeclareOptions};
-use amqp_client::{BasicProperties, Error, ReplyCode, ShortStr};
-use amqp_protocol::{
-    basic, channel, confirm, connection, queue, ContentHeader, FieldTable, Frame, FrameDecoder,
-    FramePayload, LongStr, Method, ProtocolHeader,
-};
-use bytes::{Bytes, BytesMut};
+use amqp_client::core::{ConsumerMode, NextDelivery, Ready, Settle};
+use amqp_client::types::{NackOptions, QueueDeclareOptions};
+use amqp_client::{BasicProperties, Error, ReplyCode};
+use amqp_protocol::{basic, channel, confirm, connection, queue, Method};
 
-struct Broker {
-    client: Client,
-    now: Instant,
-    from_client: BytesMut,
-    decoder: FrameDecoder,
-}
-
-fn ss(v: &str) -> ShortStr {
-    ShortStr::try_from(v).unwrap()
-}
-
-impl Broker {
-    /// A client through its handshake.
-    fn connected() -> Broker {
-        let now = Instant::now();
-        let mut b = Broker {
-            client: Client::new(Config::plain("guest", "guest"), now),
-            now,
-            from_client: BytesMut::new(),
-            decoder: FrameDecoder::new(0),
-        };
-        b.take_output();
-        assert_eq!(
-            ProtocolHeader::decode(&mut b.from_client).unwrap(),
-            Some(ProtocolHeader::AMQP_0_9_1)
-        );
-        b.send(
-            0,
-            connection::Start {
-                version_major: 0,
-                version_minor: 9,
-                server_properties: FieldTable::new(),
-                mechanisms: LongStr::from("PLAIN"),
-                locales: LongStr::from("en_US"),
-            },
-        );
-        b.send(
-            0,
-            connection::Tune {
-                channel_max: 2047,
-                frame_max: 131_072,
-                heartbeat: 0,
-            },
-        );
-        b.send(0, connection::OpenOk::default());
-        assert_eq!(b.methods().len(), 3, "start-ok, tune-ok, open");
-        assert!(b.client.is_open());
-        assert!(matches!(b.events()[..], [Event::Connected]));
-        b.readies();
-        b
-    }
-
-    fn take_output(&mut self) {
-        while let Some(out) = self.client.poll_transmit(self.now) {
-            self.from_client.extend_from_slice(&out);
-        }
-    }
-
-    /// The methods the client wrote since the last call.
-    fn methods(&mut self) -> Vec<(u16, Method)> {
-        self.take_output();
-        let mut v = Vec::new();
-        while let Some(f) = self.decoder.decode(&mut self.from_client).unwrap() {
-            if let FramePayload::Method(m) = f.payload {
-                v.push((f.channel, m));
-            }
-        }
-        v
-    }
-
-    fn send(&mut self, channel: u16, m: impl Into<Method>) {
-        let mut b = Vec::new();
-        Frame::method(channel, m).encode(&mut b);
-        self.client.handle_input(&b, self.now);
-    }
-
-    /// A method with content (deliver, return, get-ok).
-    fn send_content(&mut self, channel: u16, m: impl Into<Method>, body: &'static [u8]) {
-        let mut b = Vec::new();
-        Frame::method(channel, m).encode(&mut b);
-        Frame::header(
-            channel,
-            ContentHeader::new(body.len() as u64, BasicProperties::default()),
-        )
-        .encode(&mut b);
-        Frame::body(channel, Bytes::from_static(body)).encode(&mut b);
-        self.client.handle_input(&b, self.now);
-    }
-
-    fn deliver(&mut self, channel: u16, tag: &str, delivery_tag: u64, body: &'static [u8]) {
-        let d = basic::Deliver {
-            consumer_tag: ss(tag),
-            delivery_tag,
-            redelivered: false,
-            exchange: ss(""),
-            routing_key: ss("q"),
-        };
-        self.send_content(channel, d, body);
-    }
-
-    fn events(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.client.poll_event()).collect()
-    }
-
-    fn readies(&mut self) -> Vec<Ready> {
-        std::iter::from_fn(|| self.client.poll_ready()).collect()
-    }
-
-    fn result<T>(&mut self, p: &Pending<T>) -> Result<T, Error> {
-        assert!(
-            self.readies().contains(&Ready::Request(p.request())),
-            "the request is reported ready"
-        );
-        self.client.take(p).expect("an outcome")
-    }
-
-    fn open(&mut self) -> ChannelRef {
-        let p = self.client.open_channel().unwrap();
-        let m = self.methods();
-        let [(n, Method::ChannelOpen(_))] = m[..] else {
-            panic!("{m:?}")
-        };
-        assert!(self.client.take(&p).is_none(), "no outcome before open-ok");
-        self.send(n, channel::OpenOk::default());
-        let ch = self.result(&p).unwrap();
-        assert_eq!(ch.number(), n);
-        assert!(self.client.is_channel_open(ch));
-        ch
-    }
-
-    /// A consumer on `ch` tagged `tag`, consume-ok answered.
-    fn consume(
-        &mut self,
-        ch: ChannelRef,
-        tag: &str,
-        mode: ConsumerMode,
-    ) -> amqp_client::core::ConsumerId {
-        let options = ConsumeOptions {
-            consumer_tag: tag.into(),
-            ..Default::default()
-        };
-        let (id, p) = self.client.basic_consume(ch, "q", options, mode).unwrap();
-        let m = self.methods();
-        assert!(
-            matches!(&m[..], [(_, Method::BasicConsume(c))] if c.consumer_tag == tag),
-            "{m:?}"
-        );
-        self.send(
-            ch.number(),
-            basic::ConsumeOk {
-                consumer_tag: ss(tag),
-            },
-        );
-        assert_eq!(self.result(&p).unwrap(), tag);
-        id
-    }
-}
+use scripted::{ss, Broker};
 
 #[test]
 fn typed_results_of_channel_operations() {
@@ -554,22 +392,6 @@ fn the_connection_closing_fails_every_waiter() {
     ));
     assert!(b.client.close_reason().is_some());
     assert!(b.client.open_channel().is_err());
-}
-
-impl Broker {
-    /// A consumer whose consume-ok has not come.
-    fn consume_pending(&mut self, ch: ChannelRef) -> amqp_client::core::ConsumerId {
-        let (id, _) = self
-            .client
-            .basic_consume(
-                ch,
-                "q",
-                ConsumeOptions::default(),
-                ConsumerMode::Buffer { limit: None },
-            )
-            .unwrap();
-        id
-    }
 }
 
 #[test]

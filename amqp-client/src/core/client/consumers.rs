@@ -51,6 +51,8 @@ pub enum NextDelivery {
 pub(super) struct Consumer {
     pub(super) channel: ChannelRef,
     pub(super) tag: ShortStr,
+    /// The queue it consumes.
+    pub(super) queue_name: ShortStr,
     pub(super) no_ack: bool,
     /// It reads a stream queue (its `x-stream-offset` argument): its
     /// deliveries are never nacked or rejected, which a stream answers by
@@ -131,6 +133,7 @@ impl Consumers {
         &mut self,
         channel: ChannelRef,
         tag: ShortStr,
+        queue_name: ShortStr,
         no_ack: bool,
         stream: bool,
         mode: ConsumerMode,
@@ -151,6 +154,7 @@ impl Consumers {
             Consumer {
                 channel,
                 tag: tag.clone(),
+                queue_name,
                 no_ack,
                 stream,
                 mode,
@@ -287,6 +291,11 @@ impl Consumers {
             .unwrap_or_default();
         tags.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         tags
+    }
+
+    /// Whether a consumer of this connection reads `queue`.
+    pub(super) fn any_on(&self, queue: &ShortStr) -> bool {
+        self.by_id.values().any(|c| c.queue_name == *queue)
     }
 
     /// Whether any bounded consumer's buffer is at its limit.

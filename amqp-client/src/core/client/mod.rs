@@ -39,6 +39,7 @@ mod confirms;
 mod consumers;
 mod ops;
 mod requests;
+mod topology;
 
 use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
@@ -54,6 +55,7 @@ pub use confirms::Settle;
 use confirms::{Confirms, Settled};
 pub use consumers::{ConsumerId, ConsumerMode, NextDelivery};
 use consumers::{Consumers, Held};
+pub use topology::{RecordedQueue, Topology};
 
 /// One opening of a channel: its number, and which opening of that number
 /// it is. Once a channel closed its number is reused, and a handle of the
@@ -146,6 +148,8 @@ struct Request {
     /// Nobody will take the outcome: undo what it did (a channel opened for
     /// nobody is closed, a consumer nobody reads is cancelled).
     abandoned: bool,
+    /// A method that changes the recorded topology once confirmed.
+    topology: Option<Method>,
 }
 
 /// A waiter to wake: what changed for it.
@@ -334,6 +338,8 @@ pub struct Client {
     settled: Vec<Settled>,
     /// The bound on deliveries held for the application.
     limits: Held,
+    /// What the application declared, as the broker confirmed it.
+    topology: Topology,
 }
 
 impl std::fmt::Debug for Client {
@@ -368,6 +374,7 @@ impl Client {
             unstaged: Vec::new(),
             settled: Vec::new(),
             limits,
+            topology: Topology::default(),
         }
     }
 
@@ -471,6 +478,12 @@ impl Client {
     /// present are not queued for it (so that they cannot pile up).
     pub fn set_event_filter(&mut self, wanted: fn(&Event) -> bool) {
         self.out.filter = Some(wanted);
+    }
+
+    /// The exchanges, queues and bindings the application declared through
+    /// this connection, as the broker confirmed them (see [`Topology`]).
+    pub fn topology(&self) -> &Topology {
+        &self.topology
     }
 
     /// How many events wait to be taken.

@@ -270,8 +270,9 @@ impl Client {
         };
         let tag = short(&tag)?;
         let stream = options.arguments.get("x-stream-offset").is_some();
+        let queue = short(queue)?;
         let m = basic::Consume {
-            queue: short(queue)?,
+            queue: queue.clone(),
             consumer_tag: tag.clone(),
             no_local: options.no_local,
             no_ack: options.no_ack,
@@ -281,7 +282,7 @@ impl Client {
         };
         let id = self
             .consumers
-            .add(channel, tag, options.no_ack, stream, mode)?;
+            .add(channel, tag, queue, options.no_ack, stream, mode)?;
         match self.call(
             channel,
             m.into(),

@@ -8,6 +8,7 @@ use amqp_protocol::{basic, Method, ReplyCode};
 
 use super::confirms::Confirms;
 use super::consumers::from_stream;
+use super::topology::Topology;
 use super::{
     ChannelData, ChannelRef, Client, ConsumerId, ConsumerMode, Event, Kind, Parse, Pending, Ready,
     Reply, Request, RETIRED_KEPT,
@@ -40,6 +41,7 @@ impl Client {
         parse: Parse<T>,
     ) -> Result<Pending<T>, Error> {
         self.check(channel)?;
+        let topology = Topology::concerns(&method).then(|| method.clone());
         let request = self.wire.call(channel.number, method)?;
         self.requests.insert(
             request,
@@ -48,6 +50,7 @@ impl Client {
                 kind,
                 outcome: None,
                 abandoned: false,
+                topology,
             },
         );
         self.absorb();
@@ -113,10 +116,13 @@ impl Client {
     }
 
     pub(super) fn complete(&mut self, request: RequestId, mut outcome: Result<Reply, Error>) {
-        let Some(r) = self.requests.get(&request) else {
+        let Some(r) = self.requests.get_mut(&request) else {
             return;
         };
         let (channel, kind, abandoned) = (r.channel, r.kind, r.abandoned);
+        if let (Some(m), Ok(Reply::Method(reply, _))) = (r.topology.take(), &outcome) {
+            self.topology.record(channel.number, &m, reply);
+        }
         match (kind, &outcome) {
             (Kind::Open, Ok(_)) => {
                 if let Some(c) = self.channel_mut(channel) {
@@ -189,6 +195,11 @@ impl Client {
     /// ([`Event::ConsumerEnded`]) so that its adapter drops the callback.
     pub(super) fn forget(&mut self, id: ConsumerId) {
         if let Some(c) = self.consumers.remove(id) {
+            if c.active && !self.consumers.any_on(&c.queue_name) {
+                // The broker deletes an auto-delete queue with its last
+                // consumer.
+                self.topology.last_consumer_gone(&c.queue_name);
+            }
             if c.mode == ConsumerMode::Events {
                 self.out.event(Event::ConsumerEnded {
                     channel: c.channel,
@@ -271,6 +282,7 @@ impl Client {
                 kind: Kind::Open,
                 outcome: None,
                 abandoned: false,
+                topology: None,
             },
         );
         self.absorb();

@@ -1,0 +1,110 @@
+//! The topology the client layer records, against the scripted broker.
+
+#![allow(clippy::unwrap_used)]
+
+mod scripted;
+
+use amqp_client::core::ConsumerMode;
+use amqp_client::types::{ConsumeOptions, QueueDeclareOptions};
+use amqp_protocol::{basic, channel, queue};
+use scripted::{ss, Broker};
+
+/// The topology is recorded as the broker confirms it: a refused declare
+/// and a passive one are not; a server-named queue keeps the broker's
+/// name; an auto-delete queue goes with its last consumer.
+#[test]
+fn the_topology_is_recorded_as_the_broker_confirms_it() {
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let auto_delete = QueueDeclareOptions {
+        auto_delete: true,
+        ..Default::default()
+    };
+    let p = b.client.queue_declare(ch, "", auto_delete).unwrap();
+    assert!(b.client.topology().is_empty(), "recorded before declare-ok");
+    b.methods();
+    b.send(
+        ch.number(),
+        queue::DeclareOk {
+            queue: ss("amq.gen-7"),
+            ..Default::default()
+        },
+    );
+    b.result(&p).unwrap();
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let p = b.client.queue_declare(ch, "other", passive).unwrap();
+    b.methods();
+    b.send(
+        ch.number(),
+        queue::DeclareOk {
+            queue: ss("other"),
+            ..Default::default()
+        },
+    );
+    b.result(&p).unwrap();
+    let queues: Vec<_> = b
+        .client
+        .topology()
+        .queues()
+        .iter()
+        .map(|q| q.name.clone())
+        .collect();
+    assert_eq!(queues, [ss("amq.gen-7")]);
+    assert!(b.client.topology().queues()[0].server_named);
+
+    // A consumer on it; cancelled, it takes the auto-delete queue along.
+    let options = ConsumeOptions {
+        consumer_tag: "c".into(),
+        ..Default::default()
+    };
+    let (id, p) = b
+        .client
+        .basic_consume(
+            ch,
+            "amq.gen-7",
+            options,
+            ConsumerMode::Buffer { limit: None },
+        )
+        .unwrap();
+    b.methods();
+    b.send(
+        ch.number(),
+        basic::ConsumeOk {
+            consumer_tag: ss("c"),
+        },
+    );
+    b.result(&p).unwrap();
+    let p = b.client.cancel_consumer(id).unwrap();
+    b.methods();
+    assert!(!b.client.topology().is_empty(), "gone only at cancel-ok");
+    b.send(
+        ch.number(),
+        basic::CancelOk {
+            consumer_tag: ss("c"),
+        },
+    );
+    b.result(&p).unwrap();
+    assert!(b.client.topology().is_empty());
+
+    // A declare the broker refuses closes the channel and records nothing.
+    let ch = b.open();
+    let p = b
+        .client
+        .queue_declare(ch, "q", QueueDeclareOptions::default())
+        .unwrap();
+    b.methods();
+    b.send(
+        ch.number(),
+        channel::Close {
+            reply_code: 406,
+            reply_text: ss("PRECONDITION_FAILED"),
+            class_id: 50,
+            method_id: 10,
+        },
+    );
+    assert!(b.result(&p).is_err());
+    assert!(b.client.topology().is_empty());
+}
