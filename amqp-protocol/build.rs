@@ -6,7 +6,7 @@ const SPEC: &str = "amqp0-9-1.extended.xml";
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let spec = manifest.join("..").join("spec").join(SPEC);
+    let spec = manifest.join("spec").join(SPEC);
     println!("cargo:rerun-if-changed={}", spec.display());
     let xml = std::fs::read_to_string(&spec)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", spec.display()));

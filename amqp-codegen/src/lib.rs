@@ -18,7 +18,7 @@
 //! private `codec` module with the `Reader` the decoders use.
 //!
 //! ```no_run
-//! let xml = std::fs::read_to_string("spec/amqp0-9-1.extended.xml").unwrap();
+//! let xml = std::fs::read_to_string("amqp-protocol/spec/amqp0-9-1.extended.xml").unwrap();
 //! let out = amqp_codegen::generate(&xml, "amqp0-9-1.extended.xml").unwrap();
 //! println!("{}", out.stats);
 //! std::fs::write("protocol.rs", out.code).unwrap();

@@ -5,7 +5,7 @@
 
 1. Format: every vector has the keys and JSON types that README.md describes;
    method names, field names and field order, and property names and order,
-   are those of spec/amqp0-9-1.extended.xml; integers are never floats; hex is
+   are those of amqp-protocol/spec/amqp0-9-1.extended.xml; integers are never floats; hex is
    lowercase; every frame has a sane envelope (size, 0xCE end byte) and its
    class/method ids and body size agree with the JSON; content vectors'
    body/body_frames/frame_max agree with their frames.

@@ -12,7 +12,7 @@
 %% Every frame is built by rabbit_binary_generator / rabbit_framing_amqp_0_9_1
 %% and decoded back with rabbit_framing_amqp_0_9_1 / rabbit_binary_parser; any
 %% mismatch aborts the run (exit status 1).  Field names and types come from
-%% spec/amqp0-9-1.extended.xml, parsed with xmerl.
+%% amqp-protocol/spec/amqp0-9-1.extended.xml, parsed with xmerl.
 
 -mode(compile).
 
@@ -47,7 +47,7 @@ run() ->
     Oracle = list_to_binary("rabbit_common " ++ Vsn),
     put(oracle, Oracle),
     Here = filename:dirname(filename:absname(escript:script_name())),
-    Xml = filename:join([Here, "..", "..", "spec", "amqp0-9-1.extended.xml"]),
+    Xml = filename:join([Here, "..", "..", "amqp-protocol", "spec", "amqp0-9-1.extended.xml"]),
     {Methods, Props} = parse_xml(Xml),
     put(xml_methods, Methods),
     put(xml_props, Props),

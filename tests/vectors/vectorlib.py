@@ -11,7 +11,7 @@ import os
 import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SPEC = os.path.join(HERE, '..', '..', 'spec', 'amqp0-9-1.extended.xml')
+SPEC = os.path.join(HERE, '..', '..', 'amqp-protocol', 'spec', 'amqp0-9-1.extended.xml')
 
 
 class Spec:

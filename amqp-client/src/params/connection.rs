@@ -469,8 +469,7 @@ impl ConnectionParameters {
     /// The client properties for `connection.start-ok`:
     ///
     /// - `product`: `"amqp-client"`, `version`: this crate's version,
-    ///   `platform`: `"Rust"`, `information`: where the project lives (long
-    ///   strings);
+    ///   `platform`: `"Rust"` (long strings);
     /// - `connection_name`, when set;
     /// - `capabilities`: a table of booleans, all `true`:
     ///   `publisher_confirms`, `consumer_cancel_notify`,
@@ -496,10 +495,6 @@ impl ConnectionParameters {
         table.push(ShortStr::from_static("product"), "amqp-client");
         table.push(ShortStr::from_static("version"), env!("CARGO_PKG_VERSION"));
         table.push(ShortStr::from_static("platform"), "Rust");
-        table.push(
-            ShortStr::from_static("information"),
-            concat!("See ", env!("CARGO_PKG_REPOSITORY")),
-        );
         if let Some(name) = &self.connection_name {
             table.push(ShortStr::from_static("connection_name"), name.as_str());
         }
@@ -685,7 +680,6 @@ mod tests {
                 "\"product\"",
                 "\"version\"",
                 "\"platform\"",
-                "\"information\"",
                 "\"capabilities\""
             ]
         );
@@ -695,7 +689,7 @@ mod tests {
             Some(&FieldValue::from(env!("CARGO_PKG_VERSION")))
         );
         assert_eq!(t.get("platform"), Some(&FieldValue::from("Rust")));
-        assert!(matches!(t.get("information"), Some(FieldValue::LongStr(_))));
+        assert_eq!(t.get("information"), None, "no address that does not exist");
         assert_eq!(t.get("connection_name"), None);
         let caps = caps_of(&t);
         let names: Vec<_> = caps.iter().map(|(k, _)| k.to_string_lossy()).collect();
