@@ -82,10 +82,20 @@ impl DocBuilder {
                 Some(code) => format!("Rule `{}` (on failure: `{code}`)", r.name),
                 None => format!("Rule `{}`", r.name),
             };
-            if r.docs.is_empty() {
+            // A scenario the specification left as a placeholder ("TODO", or
+            // nothing) says nothing: it is not copied.
+            let docs: Vec<_> = r
+                .docs
+                .iter()
+                .filter(|d| {
+                    d.kind.as_deref() != Some("scenario")
+                        || !matches!(d.text.trim().trim_end_matches('.'), "" | "TODO")
+                })
+                .collect();
+            if docs.is_empty() {
                 self.para(format!("{head}."));
             }
-            for d in &r.docs {
+            for d in docs {
                 let prefix = if d.kind.as_deref() == Some("scenario") {
                     format!("*Test scenario for rule `{}`:* ", r.name)
                 } else {

@@ -205,6 +205,10 @@ fn method_struct(m: &RMethod<'_>, spec: &Resolved<'_>) -> TokenStream {
     let full = format!("{}.{}", m.class_name, m.method.name);
     let class_id = m.class_id;
     let method_id = m.method.index;
+    // The ids appear once, in `CLASS_ID` and `METHOD_ID`; everything else
+    // names those.
+    let class_id_lit = Literal::u16_unsuffixed(class_id);
+    let method_id_lit = Literal::u16_unsuffixed(method_id);
 
     let mut d = DocBuilder::new();
     d.documentation(&m.method.doc);
@@ -246,10 +250,10 @@ fn method_struct(m: &RMethod<'_>, spec: &Resolved<'_>) -> TokenStream {
     let has_content = m.method.content;
     let is_response = m.is_response;
     let direction = direction_tokens(m.direction);
-    let responses = m
-        .responses
-        .iter()
-        .map(|(id, _)| quote!(MethodId { class_id: #class_id, method_id: #id }));
+    let responses = m.responses.iter().map(|(_, name)| {
+        let reply = format_ident!("{}", camel(name));
+        quote!(MethodId { class_id: Self::CLASS_ID, method_id: #reply::METHOD_ID })
+    });
 
     let mut decode = Vec::new();
     let mut encode = Vec::new();
@@ -303,6 +307,7 @@ fn method_struct(m: &RMethod<'_>, spec: &Resolved<'_>) -> TokenStream {
     let value_arms = m.fields.iter().enumerate().map(|(i, f)| {
         let id = field_ident(&f.name);
         let v = arg_value(f.primitive, quote!(self.#id));
+        let i = Literal::usize_unsuffixed(i);
         quote!(#i => Some(#v),)
     });
     let buf_param = if encode.is_empty() {
@@ -339,8 +344,8 @@ fn method_struct(m: &RMethod<'_>, spec: &Resolved<'_>) -> TokenStream {
         impl #ident {
             /// Everything the specification says about this method, as data.
             pub const INFO: MethodInfo = MethodInfo {
-                class_id: #class_id,
-                method_id: #method_id,
+                class_id: Self::CLASS_ID,
+                method_id: Self::METHOD_ID,
                 name: #full,
                 synchronous: #synchronous,
                 has_content: #has_content,
@@ -350,9 +355,9 @@ fn method_struct(m: &RMethod<'_>, spec: &Resolved<'_>) -> TokenStream {
                 fields: &[#(#infos),*],
             };
             /// The class id.
-            pub const CLASS_ID: u16 = #class_id;
+            pub const CLASS_ID: u16 = #class_id_lit;
             /// The method id.
-            pub const METHOD_ID: u16 = #method_id;
+            pub const METHOD_ID: u16 = #method_id_lit;
             /// `class.method`, as the specification names it.
             pub const NAME: &'static str = #full;
             /// Whether the specification marks the method synchronous.
@@ -374,8 +379,8 @@ fn method_struct(m: &RMethod<'_>, spec: &Resolved<'_>) -> TokenStream {
 
             /// Writes the method payload (class id, method id, arguments).
             pub fn encode<B: BufMut>(&self, buf: &mut B) {
-                buf.put_u16(#class_id);
-                buf.put_u16(#method_id);
+                buf.put_u16(Self::CLASS_ID);
+                buf.put_u16(Self::METHOD_ID);
                 self.encode_args(buf);
             }
 
@@ -443,8 +448,6 @@ fn method_enum(spec: &Resolved<'_>) -> TokenStream {
             })
         })
         .collect();
-    let class_ids: Vec<u16> = all.iter().map(|m| m.class_id).collect();
-    let method_ids: Vec<u16> = all.iter().map(|m| m.method.index).collect();
 
     // The enum's `From` impls are generated per struct; TryFrom here.
     let renames = variants.iter().zip(&paths).map(|(v, p)| {
@@ -486,7 +489,7 @@ fn method_enum(spec: &Resolved<'_>) -> TokenStream {
         /// Looks up a method of the specification by its ids.
         pub fn method_info(class_id: u16, method_id: u16) -> Option<&'static MethodInfo> {
             match (class_id, method_id) {
-                #((#class_ids, #method_ids) => Some(&#paths::INFO),)*
+                #((#paths::CLASS_ID, #paths::METHOD_ID) => Some(&#paths::INFO),)*
                 _ => None,
             }
         }
@@ -495,7 +498,7 @@ fn method_enum(spec: &Resolved<'_>) -> TokenStream {
             /// The class and method ids.
             pub fn id(&self) -> MethodId {
                 match self {
-                    #(Method::#variants(_) => MethodId { class_id: #class_ids, method_id: #method_ids },)*
+                    #(Method::#variants(_) => MethodId { class_id: #paths::CLASS_ID, method_id: #paths::METHOD_ID },)*
                     Method::Unknown { class_id, method_id, .. } => MethodId { class_id: *class_id, method_id: *method_id },
                 }
             }
@@ -541,7 +544,7 @@ fn method_enum(spec: &Resolved<'_>) -> TokenStream {
                 r: &mut Reader<'_>,
             ) -> Option<Result<Method, Error>> {
                 Some(match (class_id, method_id) {
-                    #((#class_ids, #method_ids) => #paths::decode_args(r).map(Method::#variants),)*
+                    #((#paths::CLASS_ID, #paths::METHOD_ID) => #paths::decode_args(r).map(Method::#variants),)*
                     _ => return None,
                 })
             }
@@ -554,6 +557,7 @@ fn method_enum(spec: &Resolved<'_>) -> TokenStream {
 fn properties(class: &RClass<'_>, spec: &Resolved<'_>) -> TokenStream {
     let ident = format_ident!("{}Properties", camel(&class.class.name));
     let class_id = class.class.index;
+    let class_id_lit = Literal::u16_unsuffixed(class_id);
     let n = class.properties.len();
     let words = n.div_ceil(15).max(1);
     let names: Vec<Ident> = class
@@ -613,10 +617,14 @@ fn properties(class: &RClass<'_>, spec: &Resolved<'_>) -> TokenStream {
         };
         encode.push(quote!(if let Some(v) = &self.#id { #wr }));
         lens.push(match fixed_len(p.primitive) {
-            Some(k) => quote!(if self.#id.is_some() { len += #k; }),
+            Some(k) => {
+                let k = Literal::usize_unsuffixed(k);
+                quote!(if self.#id.is_some() { len += #k; })
+            }
             None => quote!(if let Some(v) = &self.#id { len += v.encoded_len(); }),
         });
         let v = arg_value(p.primitive, quote!(*v));
+        let i = Literal::usize_unsuffixed(i);
         arms.push(quote!(#i => self.#id.as_ref().map(|v| #v),));
     }
     let used = used.iter().map(|u| Literal::u16_unsuffixed(*u));
@@ -636,7 +644,7 @@ fn properties(class: &RClass<'_>, spec: &Resolved<'_>) -> TokenStream {
 
         impl #ident {
             /// The class these properties belong to.
-            pub const CLASS_ID: u16 = #class_id;
+            pub const CLASS_ID: u16 = #class_id_lit;
             /// The properties, in flag order.
             pub const FIELDS: &'static [FieldInfo] = &[#(#infos),*];
             const USED_FLAGS: [u16; #words_l] = [#(#used),*];
@@ -646,7 +654,7 @@ fn properties(class: &RClass<'_>, spec: &Resolved<'_>) -> TokenStream {
             /// The property-flag words (continuation bits included) that
             /// [`encode`](Self::encode) writes.
             pub fn flag_words(&self) -> [u16; #words_l] {
-                let mut words = [0u16; #words_l];
+                let mut words = [0; #words_l];
                 #(#set_flags)*
                 continuation(&mut words);
                 words
@@ -698,7 +706,6 @@ fn properties_enum(spec: &Resolved<'_>) -> TokenStream {
         .iter()
         .map(|c| format_ident!("{}Properties", camel(&c.class.name)))
         .collect();
-    let ids: Vec<u16> = with.iter().map(|c| c.class.index).collect();
     let docs: Vec<String> = with
         .iter()
         .map(|c| format!(" Properties of class `{}`.", c.class.name))
@@ -717,7 +724,7 @@ fn properties_enum(spec: &Resolved<'_>) -> TokenStream {
         impl Properties {
             pub(crate) fn decode(class_id: u16, r: &mut Reader<'_>) -> Result<Self, Error> {
                 match class_id {
-                    #(#ids => Ok(Properties::#variants(#types::decode(r)?)),)*
+                    #(#types::CLASS_ID => Ok(Properties::#variants(#types::decode(r)?)),)*
                     _ => Ok(Properties::Unknown(r.rest())),
                 }
             }
@@ -784,7 +791,7 @@ fn constants(spec: &Resolved<'_>) -> TokenStream {
             };
             d.para(format!("`{}` = {value}.{kind}", c.name));
             let docs = doc_attrs(d.finish());
-            let v = value as u16;
+            let v = Literal::u16_unsuffixed(value as u16);
             codes.push(quote!(#docs pub const #id: ReplyCode = ReplyCode(#v);));
             let n = &c.name;
             names.push(quote!(#v => Some(#n),));
@@ -797,18 +804,19 @@ fn constants(spec: &Resolved<'_>) -> TokenStream {
             d.para(format!("`{}` = {value}.", c.name));
             let docs = doc_attrs(d.finish());
             let lit = if value <= 255 {
-                let v = value as u8;
+                let v = Literal::u8_unsuffixed(value as u8);
                 quote!(u8 = #v)
             } else {
-                quote!(u32 = #value)
+                let v = Literal::u32_unsuffixed(value as u32);
+                quote!(u32 = #v)
             };
             plain.push(quote!(#docs pub const #id: #lit;));
         }
     }
-    let major = spec.spec.major;
-    let minor = spec.spec.minor;
-    let revision = spec.spec.revision;
-    let port = spec.spec.port;
+    let major = Literal::u8_unsuffixed(spec.spec.major);
+    let minor = Literal::u8_unsuffixed(spec.spec.minor);
+    let revision = Literal::u8_unsuffixed(spec.spec.revision);
+    let port = Literal::u16_unsuffixed(spec.spec.port);
     quote! {
         /// The specification's constants other than reply codes (frame
         /// types, sizes, the frame-end octet), the protocol version and port.

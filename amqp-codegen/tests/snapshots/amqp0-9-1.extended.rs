@@ -15,25 +15,25 @@ pub const SPEC_SHA256: &str = "3d25097e4f9031b1a2898afa44188874d89ab84d0c1718729
 /// types, sizes, the frame-end octet), the protocol version and port.
 pub mod constants {
     /// Protocol major version.
-    pub const VERSION_MAJOR: u8 = 0u8;
+    pub const VERSION_MAJOR: u8 = 0;
     /// Protocol minor version.
-    pub const VERSION_MINOR: u8 = 9u8;
+    pub const VERSION_MINOR: u8 = 9;
     /// Protocol revision.
-    pub const VERSION_REVISION: u8 = 1u8;
+    pub const VERSION_REVISION: u8 = 1;
     /// The IANA port for AMQP.
-    pub const PORT: u16 = 5672u16;
+    pub const PORT: u16 = 5672;
     /// `frame-method` = 1.
-    pub const FRAME_METHOD: u8 = 1u8;
+    pub const FRAME_METHOD: u8 = 1;
     /// `frame-header` = 2.
-    pub const FRAME_HEADER: u8 = 2u8;
+    pub const FRAME_HEADER: u8 = 2;
     /// `frame-body` = 3.
-    pub const FRAME_BODY: u8 = 3u8;
+    pub const FRAME_BODY: u8 = 3;
     /// `frame-heartbeat` = 8.
-    pub const FRAME_HEARTBEAT: u8 = 8u8;
+    pub const FRAME_HEARTBEAT: u8 = 8;
     /// `frame-min-size` = 4096.
-    pub const FRAME_MIN_SIZE: u32 = 4096u32;
+    pub const FRAME_MIN_SIZE: u32 = 4096;
     /// `frame-end` = 206.
-    pub const FRAME_END: u8 = 206u8;
+    pub const FRAME_END: u8 = 206;
 }
 impl ReplyCode {
     /// Indicates that the method completed successfully. This reply code is
@@ -41,122 +41,122 @@ impl ReplyCode {
     /// confirmation and reply codes are sent only in case of an error.
     ///
     /// `reply-success` = 200.
-    pub const REPLY_SUCCESS: ReplyCode = ReplyCode(200u16);
+    pub const REPLY_SUCCESS: ReplyCode = ReplyCode(200);
     /// The client attempted to transfer content larger than the server could accept
     /// at the present time. The client may retry at a later time.
     ///
     /// `content-too-large` = 311. A soft error: the channel is closed.
-    pub const CONTENT_TOO_LARGE: ReplyCode = ReplyCode(311u16);
+    pub const CONTENT_TOO_LARGE: ReplyCode = ReplyCode(311);
     /// Returned when RabbitMQ sends back with 'basic.return' when a
     /// 'mandatory' message cannot be delivered to any queue.
     ///
     /// `no-route` = 312. A soft error: the channel is closed.
-    pub const NO_ROUTE: ReplyCode = ReplyCode(312u16);
+    pub const NO_ROUTE: ReplyCode = ReplyCode(312);
     /// When the exchange cannot deliver to a consumer when the immediate flag is
     /// set. As a result of pending data on the queue or the absence of any
     /// consumers of the queue.
     ///
     /// `no-consumers` = 313. A soft error: the channel is closed.
-    pub const NO_CONSUMERS: ReplyCode = ReplyCode(313u16);
+    pub const NO_CONSUMERS: ReplyCode = ReplyCode(313);
     /// An operator intervened to close the connection for some reason. The client
     /// may retry at some later date.
     ///
     /// `connection-forced` = 320. A hard error: the connection is closed.
-    pub const CONNECTION_FORCED: ReplyCode = ReplyCode(320u16);
+    pub const CONNECTION_FORCED: ReplyCode = ReplyCode(320);
     /// The client tried to work with an unknown virtual host.
     ///
     /// `invalid-path` = 402. A hard error: the connection is closed.
-    pub const INVALID_PATH: ReplyCode = ReplyCode(402u16);
+    pub const INVALID_PATH: ReplyCode = ReplyCode(402);
     /// The client attempted to work with a server entity to which it has no
     /// access due to security settings.
     ///
     /// `access-refused` = 403. A soft error: the channel is closed.
-    pub const ACCESS_REFUSED: ReplyCode = ReplyCode(403u16);
+    pub const ACCESS_REFUSED: ReplyCode = ReplyCode(403);
     /// The client attempted to work with a server entity that does not exist.
     ///
     /// `not-found` = 404. A soft error: the channel is closed.
-    pub const NOT_FOUND: ReplyCode = ReplyCode(404u16);
+    pub const NOT_FOUND: ReplyCode = ReplyCode(404);
     /// The client attempted to work with a server entity to which it has no
     /// access because another client is working with it.
     ///
     /// `resource-locked` = 405. A soft error: the channel is closed.
-    pub const RESOURCE_LOCKED: ReplyCode = ReplyCode(405u16);
+    pub const RESOURCE_LOCKED: ReplyCode = ReplyCode(405);
     /// The client requested a method that was not allowed because some precondition
     /// failed.
     ///
     /// `precondition-failed` = 406. A soft error: the channel is closed.
-    pub const PRECONDITION_FAILED: ReplyCode = ReplyCode(406u16);
+    pub const PRECONDITION_FAILED: ReplyCode = ReplyCode(406);
     /// The sender sent a malformed frame that the recipient could not decode.
     /// This strongly implies a programming error in the sending peer.
     ///
     /// `frame-error` = 501. A hard error: the connection is closed.
-    pub const FRAME_ERROR: ReplyCode = ReplyCode(501u16);
+    pub const FRAME_ERROR: ReplyCode = ReplyCode(501);
     /// The sender sent a frame that contained illegal values for one or more
     /// fields. This strongly implies a programming error in the sending peer.
     ///
     /// `syntax-error` = 502. A hard error: the connection is closed.
-    pub const SYNTAX_ERROR: ReplyCode = ReplyCode(502u16);
+    pub const SYNTAX_ERROR: ReplyCode = ReplyCode(502);
     /// The client sent an invalid sequence of frames, attempting to perform an
     /// operation that was considered invalid by the server. This usually implies
     /// a programming error in the client.
     ///
     /// `command-invalid` = 503. A hard error: the connection is closed.
-    pub const COMMAND_INVALID: ReplyCode = ReplyCode(503u16);
+    pub const COMMAND_INVALID: ReplyCode = ReplyCode(503);
     /// The client attempted to work with a channel that had not been correctly
     /// opened. This most likely indicates a fault in the client layer.
     ///
     /// `channel-error` = 504. A hard error: the connection is closed.
-    pub const CHANNEL_ERROR: ReplyCode = ReplyCode(504u16);
+    pub const CHANNEL_ERROR: ReplyCode = ReplyCode(504);
     /// The peer sent a frame that was not expected, usually in the context of
     /// a content header and body.  This strongly indicates a fault in the peer's
     /// content processing.
     ///
     /// `unexpected-frame` = 505. A hard error: the connection is closed.
-    pub const UNEXPECTED_FRAME: ReplyCode = ReplyCode(505u16);
+    pub const UNEXPECTED_FRAME: ReplyCode = ReplyCode(505);
     /// The server could not complete the method because it lacked sufficient
     /// resources. This may be due to the client creating too many of some type
     /// of entity.
     ///
     /// `resource-error` = 506. A hard error: the connection is closed.
-    pub const RESOURCE_ERROR: ReplyCode = ReplyCode(506u16);
+    pub const RESOURCE_ERROR: ReplyCode = ReplyCode(506);
     /// The client tried to work with some entity in a manner that is prohibited
     /// by the server, due to security settings or by some other criteria.
     ///
     /// `not-allowed` = 530. A hard error: the connection is closed.
-    pub const NOT_ALLOWED: ReplyCode = ReplyCode(530u16);
+    pub const NOT_ALLOWED: ReplyCode = ReplyCode(530);
     /// The client tried to use functionality that is not implemented in the
     /// server.
     ///
     /// `not-implemented` = 540. A hard error: the connection is closed.
-    pub const NOT_IMPLEMENTED: ReplyCode = ReplyCode(540u16);
+    pub const NOT_IMPLEMENTED: ReplyCode = ReplyCode(540);
     /// The server could not complete the method because of an internal error.
     /// The server may require intervention by an operator in order to resume
     /// normal operations.
     ///
     /// `internal-error` = 541. A hard error: the connection is closed.
-    pub const INTERNAL_ERROR: ReplyCode = ReplyCode(541u16);
+    pub const INTERNAL_ERROR: ReplyCode = ReplyCode(541);
     /// The specification's name for this code, if it defines one.
     pub fn name(self) -> Option<&'static str> {
         match self.0 {
-            200u16 => Some("reply-success"),
-            311u16 => Some("content-too-large"),
-            312u16 => Some("no-route"),
-            313u16 => Some("no-consumers"),
-            320u16 => Some("connection-forced"),
-            402u16 => Some("invalid-path"),
-            403u16 => Some("access-refused"),
-            404u16 => Some("not-found"),
-            405u16 => Some("resource-locked"),
-            406u16 => Some("precondition-failed"),
-            501u16 => Some("frame-error"),
-            502u16 => Some("syntax-error"),
-            503u16 => Some("command-invalid"),
-            504u16 => Some("channel-error"),
-            505u16 => Some("unexpected-frame"),
-            506u16 => Some("resource-error"),
-            530u16 => Some("not-allowed"),
-            540u16 => Some("not-implemented"),
-            541u16 => Some("internal-error"),
+            200 => Some("reply-success"),
+            311 => Some("content-too-large"),
+            312 => Some("no-route"),
+            313 => Some("no-consumers"),
+            320 => Some("connection-forced"),
+            402 => Some("invalid-path"),
+            403 => Some("access-refused"),
+            404 => Some("not-found"),
+            405 => Some("resource-locked"),
+            406 => Some("precondition-failed"),
+            501 => Some("frame-error"),
+            502 => Some("syntax-error"),
+            503 => Some("command-invalid"),
+            504 => Some("channel-error"),
+            505 => Some("unexpected-frame"),
+            506 => Some("resource-error"),
+            530 => Some("not-allowed"),
+            540 => Some("not-implemented"),
+            541 => Some("internal-error"),
             _ => None,
         }
     }
@@ -164,24 +164,24 @@ impl ReplyCode {
     /// connection (hard error); `None` for success and unknown codes.
     pub fn exception_kind(self) -> Option<ExceptionKind> {
         match self.0 {
-            311u16 => Some(ExceptionKind::Channel),
-            312u16 => Some(ExceptionKind::Channel),
-            313u16 => Some(ExceptionKind::Channel),
-            320u16 => Some(ExceptionKind::Connection),
-            402u16 => Some(ExceptionKind::Connection),
-            403u16 => Some(ExceptionKind::Channel),
-            404u16 => Some(ExceptionKind::Channel),
-            405u16 => Some(ExceptionKind::Channel),
-            406u16 => Some(ExceptionKind::Channel),
-            501u16 => Some(ExceptionKind::Connection),
-            502u16 => Some(ExceptionKind::Connection),
-            503u16 => Some(ExceptionKind::Connection),
-            504u16 => Some(ExceptionKind::Connection),
-            505u16 => Some(ExceptionKind::Connection),
-            506u16 => Some(ExceptionKind::Connection),
-            530u16 => Some(ExceptionKind::Connection),
-            540u16 => Some(ExceptionKind::Connection),
-            541u16 => Some(ExceptionKind::Connection),
+            311 => Some(ExceptionKind::Channel),
+            312 => Some(ExceptionKind::Channel),
+            313 => Some(ExceptionKind::Channel),
+            320 => Some(ExceptionKind::Connection),
+            402 => Some(ExceptionKind::Connection),
+            403 => Some(ExceptionKind::Channel),
+            404 => Some(ExceptionKind::Channel),
+            405 => Some(ExceptionKind::Channel),
+            406 => Some(ExceptionKind::Channel),
+            501 => Some(ExceptionKind::Connection),
+            502 => Some(ExceptionKind::Connection),
+            503 => Some(ExceptionKind::Connection),
+            504 => Some(ExceptionKind::Connection),
+            505 => Some(ExceptionKind::Connection),
+            506 => Some(ExceptionKind::Connection),
+            530 => Some(ExceptionKind::Connection),
+            540 => Some(ExceptionKind::Connection),
+            541 => Some(ExceptionKind::Connection),
             _ => None,
         }
     }
@@ -458,16 +458,16 @@ pub mod connection {
     impl Start {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 10u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.start",
             synchronous: true,
             has_content: false,
             direction: Direction::ServerToClient,
             responses: &[
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 11u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: StartOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -505,9 +505,9 @@ pub mod connection {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 10u16;
+        pub const METHOD_ID: u16 = 10;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.start";
         /// Whether the specification marks the method synchronous.
@@ -527,8 +527,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(10u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -542,11 +542,11 @@ pub mod connection {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Octet(self.version_major)),
-                1usize => Some(ArgValue::Octet(self.version_minor)),
-                2usize => Some(ArgValue::Table(&self.server_properties)),
-                3usize => Some(ArgValue::LongStr(&self.mechanisms)),
-                4usize => Some(ArgValue::LongStr(&self.locales)),
+                0 => Some(ArgValue::Octet(self.version_major)),
+                1 => Some(ArgValue::Octet(self.version_minor)),
+                2 => Some(ArgValue::Table(&self.server_properties)),
+                3 => Some(ArgValue::LongStr(&self.mechanisms)),
+                4 => Some(ArgValue::LongStr(&self.locales)),
                 _ => None,
             }
         }
@@ -636,8 +636,8 @@ pub mod connection {
     impl StartOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 11u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.start-ok",
             synchronous: true,
             has_content: false,
@@ -672,9 +672,9 @@ pub mod connection {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 11u16;
+        pub const METHOD_ID: u16 = 11;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.start-ok";
         /// Whether the specification marks the method synchronous.
@@ -694,8 +694,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(11u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -709,10 +709,10 @@ pub mod connection {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Table(&self.client_properties)),
-                1usize => Some(ArgValue::ShortStr(&self.mechanism)),
-                2usize => Some(ArgValue::LongStr(&self.response)),
-                3usize => Some(ArgValue::ShortStr(&self.locale)),
+                0 => Some(ArgValue::Table(&self.client_properties)),
+                1 => Some(ArgValue::ShortStr(&self.mechanism)),
+                2 => Some(ArgValue::LongStr(&self.response)),
+                3 => Some(ArgValue::ShortStr(&self.locale)),
                 _ => None,
             }
         }
@@ -765,16 +765,16 @@ pub mod connection {
     impl Secure {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 20u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.secure",
             synchronous: true,
             has_content: false,
             direction: Direction::ServerToClient,
             responses: &[
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 21u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: SecureOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -788,9 +788,9 @@ pub mod connection {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 20u16;
+        pub const METHOD_ID: u16 = 20;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.secure";
         /// Whether the specification marks the method synchronous.
@@ -810,8 +810,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(20u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -825,7 +825,7 @@ pub mod connection {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::LongStr(&self.challenge)),
+                0 => Some(ArgValue::LongStr(&self.challenge)),
                 _ => None,
             }
         }
@@ -867,8 +867,8 @@ pub mod connection {
     impl SecureOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 21u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.secure-ok",
             synchronous: true,
             has_content: false,
@@ -885,9 +885,9 @@ pub mod connection {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 21u16;
+        pub const METHOD_ID: u16 = 21;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.secure-ok";
         /// Whether the specification marks the method synchronous.
@@ -907,8 +907,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(21u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -922,7 +922,7 @@ pub mod connection {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::LongStr(&self.response)),
+                0 => Some(ArgValue::LongStr(&self.response)),
                 _ => None,
             }
         }
@@ -981,16 +981,16 @@ pub mod connection {
     impl Tune {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 30u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.tune",
             synchronous: true,
             has_content: false,
             direction: Direction::ServerToClient,
             responses: &[
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 31u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: TuneOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -1016,9 +1016,9 @@ pub mod connection {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 30u16;
+        pub const METHOD_ID: u16 = 30;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.tune";
         /// Whether the specification marks the method synchronous.
@@ -1038,8 +1038,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(30u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -1053,9 +1053,9 @@ pub mod connection {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.channel_max)),
-                1usize => Some(ArgValue::Long(self.frame_max)),
-                2usize => Some(ArgValue::Short(self.heartbeat)),
+                0 => Some(ArgValue::Short(self.channel_max)),
+                1 => Some(ArgValue::Long(self.frame_max)),
+                2 => Some(ArgValue::Short(self.heartbeat)),
                 _ => None,
             }
         }
@@ -1133,8 +1133,8 @@ pub mod connection {
     impl TuneOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 31u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.tune-ok",
             synchronous: true,
             has_content: false,
@@ -1163,9 +1163,9 @@ pub mod connection {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 31u16;
+        pub const METHOD_ID: u16 = 31;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.tune-ok";
         /// Whether the specification marks the method synchronous.
@@ -1185,8 +1185,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(31u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -1200,9 +1200,9 @@ pub mod connection {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.channel_max)),
-                1usize => Some(ArgValue::Long(self.frame_max)),
-                2usize => Some(ArgValue::Short(self.heartbeat)),
+                0 => Some(ArgValue::Short(self.channel_max)),
+                1 => Some(ArgValue::Long(self.frame_max)),
+                2 => Some(ArgValue::Short(self.heartbeat)),
                 _ => None,
             }
         }
@@ -1269,16 +1269,16 @@ pub mod connection {
     impl Open {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 40u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.open",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 41u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: OpenOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -1304,9 +1304,9 @@ pub mod connection {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 40u16;
+        pub const METHOD_ID: u16 = 40;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.open";
         /// Whether the specification marks the method synchronous.
@@ -1326,8 +1326,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(40u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -1341,9 +1341,9 @@ pub mod connection {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::ShortStr(&self.virtual_host)),
-                1usize => Some(ArgValue::ShortStr(&self.reserved_1)),
-                2usize => Some(ArgValue::Bit(self.reserved_2)),
+                0 => Some(ArgValue::ShortStr(&self.virtual_host)),
+                1 => Some(ArgValue::ShortStr(&self.reserved_1)),
+                2 => Some(ArgValue::Bit(self.reserved_2)),
                 _ => None,
             }
         }
@@ -1388,8 +1388,8 @@ pub mod connection {
     impl OpenOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 41u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.open-ok",
             synchronous: true,
             has_content: false,
@@ -1406,9 +1406,9 @@ pub mod connection {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 41u16;
+        pub const METHOD_ID: u16 = 41;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.open-ok";
         /// Whether the specification marks the method synchronous.
@@ -1428,8 +1428,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(41u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -1443,7 +1443,7 @@ pub mod connection {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::ShortStr(&self.reserved_1)),
+                0 => Some(ArgValue::ShortStr(&self.reserved_1)),
                 _ => None,
             }
         }
@@ -1505,16 +1505,16 @@ pub mod connection {
     impl Close {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 50u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.close",
             synchronous: true,
             has_content: false,
             direction: Direction::Both,
             responses: &[
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 51u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: CloseOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -1546,9 +1546,9 @@ pub mod connection {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 50u16;
+        pub const METHOD_ID: u16 = 50;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.close";
         /// Whether the specification marks the method synchronous.
@@ -1568,8 +1568,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(50u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -1583,10 +1583,10 @@ pub mod connection {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reply_code)),
-                1usize => Some(ArgValue::ShortStr(&self.reply_text)),
-                2usize => Some(ArgValue::Short(self.class_id)),
-                3usize => Some(ArgValue::Short(self.method_id)),
+                0 => Some(ArgValue::Short(self.reply_code)),
+                1 => Some(ArgValue::ShortStr(&self.reply_text)),
+                2 => Some(ArgValue::Short(self.class_id)),
+                3 => Some(ArgValue::Short(self.method_id)),
                 _ => None,
             }
         }
@@ -1634,8 +1634,8 @@ pub mod connection {
     impl CloseOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 51u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.close-ok",
             synchronous: true,
             has_content: false,
@@ -1645,9 +1645,9 @@ pub mod connection {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 51u16;
+        pub const METHOD_ID: u16 = 51;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.close-ok";
         /// Whether the specification marks the method synchronous.
@@ -1667,8 +1667,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(51u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -1719,8 +1719,8 @@ pub mod connection {
     impl Blocked {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 60u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.blocked",
             synchronous: false,
             has_content: false,
@@ -1737,9 +1737,9 @@ pub mod connection {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 60u16;
+        pub const METHOD_ID: u16 = 60;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.blocked";
         /// Whether the specification marks the method synchronous.
@@ -1759,8 +1759,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(60u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -1774,7 +1774,7 @@ pub mod connection {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::ShortStr(&self.reason)),
+                0 => Some(ArgValue::ShortStr(&self.reason)),
                 _ => None,
             }
         }
@@ -1810,8 +1810,8 @@ pub mod connection {
     impl Unblocked {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 61u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.unblocked",
             synchronous: false,
             has_content: false,
@@ -1821,9 +1821,9 @@ pub mod connection {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 61u16;
+        pub const METHOD_ID: u16 = 61;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.unblocked";
         /// Whether the specification marks the method synchronous.
@@ -1843,8 +1843,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(61u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -1897,16 +1897,16 @@ pub mod connection {
     impl UpdateSecret {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 70u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.update-secret",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 71u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: UpdateSecretOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -1926,9 +1926,9 @@ pub mod connection {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 70u16;
+        pub const METHOD_ID: u16 = 70;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.update-secret";
         /// Whether the specification marks the method synchronous.
@@ -1948,8 +1948,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(70u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -1963,8 +1963,8 @@ pub mod connection {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::LongStr(&self.new_secret)),
-                1usize => Some(ArgValue::ShortStr(&self.reason)),
+                0 => Some(ArgValue::LongStr(&self.new_secret)),
+                1 => Some(ArgValue::ShortStr(&self.reason)),
                 _ => None,
             }
         }
@@ -2001,8 +2001,8 @@ pub mod connection {
     impl UpdateSecretOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 10u16,
-            method_id: 71u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "connection.update-secret-ok",
             synchronous: true,
             has_content: false,
@@ -2012,9 +2012,9 @@ pub mod connection {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 10u16;
+        pub const CLASS_ID: u16 = 10;
         /// The method id.
-        pub const METHOD_ID: u16 = 71u16;
+        pub const METHOD_ID: u16 = 71;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "connection.update-secret-ok";
         /// Whether the specification marks the method synchronous.
@@ -2034,8 +2034,8 @@ pub mod connection {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(10u16);
-            buf.put_u16(71u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -2102,16 +2102,16 @@ pub mod channel {
     impl Open {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 20u16,
-            method_id: 10u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "channel.open",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 20u16,
-                    method_id: 11u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: OpenOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -2125,9 +2125,9 @@ pub mod channel {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 20u16;
+        pub const CLASS_ID: u16 = 20;
         /// The method id.
-        pub const METHOD_ID: u16 = 10u16;
+        pub const METHOD_ID: u16 = 10;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "channel.open";
         /// Whether the specification marks the method synchronous.
@@ -2147,8 +2147,8 @@ pub mod channel {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(20u16);
-            buf.put_u16(10u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -2162,7 +2162,7 @@ pub mod channel {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::ShortStr(&self.reserved_1)),
+                0 => Some(ArgValue::ShortStr(&self.reserved_1)),
                 _ => None,
             }
         }
@@ -2198,8 +2198,8 @@ pub mod channel {
     impl OpenOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 20u16,
-            method_id: 11u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "channel.open-ok",
             synchronous: true,
             has_content: false,
@@ -2216,9 +2216,9 @@ pub mod channel {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 20u16;
+        pub const CLASS_ID: u16 = 20;
         /// The method id.
-        pub const METHOD_ID: u16 = 11u16;
+        pub const METHOD_ID: u16 = 11;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "channel.open-ok";
         /// Whether the specification marks the method synchronous.
@@ -2238,8 +2238,8 @@ pub mod channel {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(20u16);
-            buf.put_u16(11u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -2253,7 +2253,7 @@ pub mod channel {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::LongStr(&self.reserved_1)),
+                0 => Some(ArgValue::LongStr(&self.reserved_1)),
                 _ => None,
             }
         }
@@ -2310,16 +2310,16 @@ pub mod channel {
     impl Flow {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 20u16,
-            method_id: 20u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "channel.flow",
             synchronous: true,
             has_content: false,
             direction: Direction::Both,
             responses: &[
                 MethodId {
-                    class_id: 20u16,
-                    method_id: 21u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: FlowOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -2333,9 +2333,9 @@ pub mod channel {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 20u16;
+        pub const CLASS_ID: u16 = 20;
         /// The method id.
-        pub const METHOD_ID: u16 = 20u16;
+        pub const METHOD_ID: u16 = 20;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "channel.flow";
         /// Whether the specification marks the method synchronous.
@@ -2355,8 +2355,8 @@ pub mod channel {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(20u16);
-            buf.put_u16(20u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -2370,7 +2370,7 @@ pub mod channel {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Bit(self.active)),
+                0 => Some(ArgValue::Bit(self.active)),
                 _ => None,
             }
         }
@@ -2410,8 +2410,8 @@ pub mod channel {
     impl FlowOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 20u16,
-            method_id: 21u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "channel.flow-ok",
             synchronous: false,
             has_content: false,
@@ -2428,9 +2428,9 @@ pub mod channel {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 20u16;
+        pub const CLASS_ID: u16 = 20;
         /// The method id.
-        pub const METHOD_ID: u16 = 21u16;
+        pub const METHOD_ID: u16 = 21;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "channel.flow-ok";
         /// Whether the specification marks the method synchronous.
@@ -2450,8 +2450,8 @@ pub mod channel {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(20u16);
-            buf.put_u16(21u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -2465,7 +2465,7 @@ pub mod channel {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Bit(self.active)),
+                0 => Some(ArgValue::Bit(self.active)),
                 _ => None,
             }
         }
@@ -2528,16 +2528,16 @@ pub mod channel {
     impl Close {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 20u16,
-            method_id: 40u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "channel.close",
             synchronous: true,
             has_content: false,
             direction: Direction::Both,
             responses: &[
                 MethodId {
-                    class_id: 20u16,
-                    method_id: 41u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: CloseOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -2569,9 +2569,9 @@ pub mod channel {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 20u16;
+        pub const CLASS_ID: u16 = 20;
         /// The method id.
-        pub const METHOD_ID: u16 = 40u16;
+        pub const METHOD_ID: u16 = 40;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "channel.close";
         /// Whether the specification marks the method synchronous.
@@ -2591,8 +2591,8 @@ pub mod channel {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(20u16);
-            buf.put_u16(40u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -2606,10 +2606,10 @@ pub mod channel {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reply_code)),
-                1usize => Some(ArgValue::ShortStr(&self.reply_text)),
-                2usize => Some(ArgValue::Short(self.class_id)),
-                3usize => Some(ArgValue::Short(self.method_id)),
+                0 => Some(ArgValue::Short(self.reply_code)),
+                1 => Some(ArgValue::ShortStr(&self.reply_text)),
+                2 => Some(ArgValue::Short(self.class_id)),
+                3 => Some(ArgValue::Short(self.method_id)),
                 _ => None,
             }
         }
@@ -2657,8 +2657,8 @@ pub mod channel {
     impl CloseOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 20u16,
-            method_id: 41u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "channel.close-ok",
             synchronous: true,
             has_content: false,
@@ -2668,9 +2668,9 @@ pub mod channel {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 20u16;
+        pub const CLASS_ID: u16 = 20;
         /// The method id.
-        pub const METHOD_ID: u16 = 41u16;
+        pub const METHOD_ID: u16 = 41;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "channel.close-ok";
         /// Whether the specification marks the method synchronous.
@@ -2690,8 +2690,8 @@ pub mod channel {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(20u16);
-            buf.put_u16(41u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -2820,12 +2820,8 @@ pub mod exchange {
         /// attempt to redeclare an existing exchange with a different type than used
         /// in the original Exchange.Declare method.
         ///
-        /// *Test scenario for rule `typed`:* TODO.
-        ///
         /// **Rule `support` (on failure: `command-invalid`):** The client MUST NOT attempt to declare an exchange with a type that the
         /// server does not support.
-        ///
-        /// *Test scenario for rule `support`:* TODO.
         pub kind: ShortStr,
         /// Do not create exchange.
         ///
@@ -2839,15 +2835,11 @@ pub mod exchange {
         /// **Rule `not-found`:** If set, and the exchange does not already exist, the server MUST
         /// raise a channel exception with reply code 404 (not found).
         ///
-        /// *Test scenario for rule `not-found`:* TODO.
-        ///
         /// **Rule `equivalent`:** If not set and the exchange exists, the server MUST check that the
         /// existing exchange has the same values for type, durable, and arguments
         /// fields.  The server MUST respond with Declare-Ok if the requested
         /// exchange matches these fields, and MUST raise a channel exception if
         /// not.
-        ///
-        /// *Test scenario for rule `equivalent`:* TODO.
         pub passive: bool,
         /// Request a durable exchange.
         ///
@@ -2856,8 +2848,6 @@ pub mod exchange {
         /// (transient exchanges) are purged if/when a server restarts.
         ///
         /// **Rule `support`:** The server MUST support both durable and transient exchanges.
-        ///
-        /// *Test scenario for rule `support`:* TODO.
         pub durable: bool,
         /// Auto-delete when unused.
         ///
@@ -2892,16 +2882,16 @@ pub mod exchange {
     impl Declare {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 40u16,
-            method_id: 10u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "exchange.declare",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 11u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: DeclareOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -2963,9 +2953,9 @@ pub mod exchange {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 40u16;
+        pub const CLASS_ID: u16 = 40;
         /// The method id.
-        pub const METHOD_ID: u16 = 10u16;
+        pub const METHOD_ID: u16 = 10;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "exchange.declare";
         /// Whether the specification marks the method synchronous.
@@ -2985,8 +2975,8 @@ pub mod exchange {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(40u16);
-            buf.put_u16(10u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -3000,15 +2990,15 @@ pub mod exchange {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.exchange)),
-                2usize => Some(ArgValue::ShortStr(&self.kind)),
-                3usize => Some(ArgValue::Bit(self.passive)),
-                4usize => Some(ArgValue::Bit(self.durable)),
-                5usize => Some(ArgValue::Bit(self.auto_delete)),
-                6usize => Some(ArgValue::Bit(self.internal)),
-                7usize => Some(ArgValue::Bit(self.no_wait)),
-                8usize => Some(ArgValue::Table(&self.arguments)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.exchange)),
+                2 => Some(ArgValue::ShortStr(&self.kind)),
+                3 => Some(ArgValue::Bit(self.passive)),
+                4 => Some(ArgValue::Bit(self.durable)),
+                5 => Some(ArgValue::Bit(self.auto_delete)),
+                6 => Some(ArgValue::Bit(self.internal)),
+                7 => Some(ArgValue::Bit(self.no_wait)),
+                8 => Some(ArgValue::Table(&self.arguments)),
                 _ => None,
             }
         }
@@ -3070,8 +3060,8 @@ pub mod exchange {
     impl DeclareOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 40u16,
-            method_id: 11u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "exchange.declare-ok",
             synchronous: true,
             has_content: false,
@@ -3081,9 +3071,9 @@ pub mod exchange {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 40u16;
+        pub const CLASS_ID: u16 = 40;
         /// The method id.
-        pub const METHOD_ID: u16 = 11u16;
+        pub const METHOD_ID: u16 = 11;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "exchange.declare-ok";
         /// Whether the specification marks the method synchronous.
@@ -3103,8 +3093,8 @@ pub mod exchange {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(40u16);
-            buf.put_u16(11u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -3173,16 +3163,16 @@ pub mod exchange {
     impl Delete {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 40u16,
-            method_id: 20u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "exchange.delete",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 21u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: DeleteOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -3214,9 +3204,9 @@ pub mod exchange {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 40u16;
+        pub const CLASS_ID: u16 = 40;
         /// The method id.
-        pub const METHOD_ID: u16 = 20u16;
+        pub const METHOD_ID: u16 = 20;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "exchange.delete";
         /// Whether the specification marks the method synchronous.
@@ -3236,8 +3226,8 @@ pub mod exchange {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(40u16);
-            buf.put_u16(20u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -3251,10 +3241,10 @@ pub mod exchange {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.exchange)),
-                2usize => Some(ArgValue::Bit(self.if_unused)),
-                3usize => Some(ArgValue::Bit(self.no_wait)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.exchange)),
+                2 => Some(ArgValue::Bit(self.if_unused)),
+                3 => Some(ArgValue::Bit(self.no_wait)),
                 _ => None,
             }
         }
@@ -3298,8 +3288,8 @@ pub mod exchange {
     impl DeleteOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 40u16,
-            method_id: 21u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "exchange.delete-ok",
             synchronous: true,
             has_content: false,
@@ -3309,9 +3299,9 @@ pub mod exchange {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 40u16;
+        pub const CLASS_ID: u16 = 40;
         /// The method id.
-        pub const METHOD_ID: u16 = 21u16;
+        pub const METHOD_ID: u16 = 21;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "exchange.delete-ok";
         /// Whether the specification marks the method synchronous.
@@ -3331,8 +3321,8 @@ pub mod exchange {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(40u16);
-            buf.put_u16(21u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -3457,16 +3447,16 @@ pub mod exchange {
     impl Bind {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 40u16,
-            method_id: 30u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "exchange.bind",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 31u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: BindOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -3510,9 +3500,9 @@ pub mod exchange {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 40u16;
+        pub const CLASS_ID: u16 = 40;
         /// The method id.
-        pub const METHOD_ID: u16 = 30u16;
+        pub const METHOD_ID: u16 = 30;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "exchange.bind";
         /// Whether the specification marks the method synchronous.
@@ -3532,8 +3522,8 @@ pub mod exchange {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(40u16);
-            buf.put_u16(30u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -3547,12 +3537,12 @@ pub mod exchange {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.destination)),
-                2usize => Some(ArgValue::ShortStr(&self.source)),
-                3usize => Some(ArgValue::ShortStr(&self.routing_key)),
-                4usize => Some(ArgValue::Bit(self.no_wait)),
-                5usize => Some(ArgValue::Table(&self.arguments)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.destination)),
+                2 => Some(ArgValue::ShortStr(&self.source)),
+                3 => Some(ArgValue::ShortStr(&self.routing_key)),
+                4 => Some(ArgValue::Bit(self.no_wait)),
+                5 => Some(ArgValue::Table(&self.arguments)),
                 _ => None,
             }
         }
@@ -3604,8 +3594,8 @@ pub mod exchange {
     impl BindOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 40u16,
-            method_id: 31u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "exchange.bind-ok",
             synchronous: true,
             has_content: false,
@@ -3615,9 +3605,9 @@ pub mod exchange {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 40u16;
+        pub const CLASS_ID: u16 = 40;
         /// The method id.
-        pub const METHOD_ID: u16 = 31u16;
+        pub const METHOD_ID: u16 = 31;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "exchange.bind-ok";
         /// Whether the specification marks the method synchronous.
@@ -3637,8 +3627,8 @@ pub mod exchange {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(40u16);
-            buf.put_u16(31u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -3736,16 +3726,16 @@ pub mod exchange {
     impl Unbind {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 40u16,
-            method_id: 40u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "exchange.unbind",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 51u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: UnbindOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -3789,9 +3779,9 @@ pub mod exchange {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 40u16;
+        pub const CLASS_ID: u16 = 40;
         /// The method id.
-        pub const METHOD_ID: u16 = 40u16;
+        pub const METHOD_ID: u16 = 40;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "exchange.unbind";
         /// Whether the specification marks the method synchronous.
@@ -3811,8 +3801,8 @@ pub mod exchange {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(40u16);
-            buf.put_u16(40u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -3826,12 +3816,12 @@ pub mod exchange {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.destination)),
-                2usize => Some(ArgValue::ShortStr(&self.source)),
-                3usize => Some(ArgValue::ShortStr(&self.routing_key)),
-                4usize => Some(ArgValue::Bit(self.no_wait)),
-                5usize => Some(ArgValue::Table(&self.arguments)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.destination)),
+                2 => Some(ArgValue::ShortStr(&self.source)),
+                3 => Some(ArgValue::ShortStr(&self.routing_key)),
+                4 => Some(ArgValue::Bit(self.no_wait)),
+                5 => Some(ArgValue::Table(&self.arguments)),
                 _ => None,
             }
         }
@@ -3883,8 +3873,8 @@ pub mod exchange {
     impl UnbindOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 40u16,
-            method_id: 51u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "exchange.unbind-ok",
             synchronous: true,
             has_content: false,
@@ -3894,9 +3884,9 @@ pub mod exchange {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 40u16;
+        pub const CLASS_ID: u16 = 40;
         /// The method id.
-        pub const METHOD_ID: u16 = 51u16;
+        pub const METHOD_ID: u16 = 51;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "exchange.unbind-ok";
         /// Whether the specification marks the method synchronous.
@@ -3916,8 +3906,8 @@ pub mod exchange {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(40u16);
-            buf.put_u16(51u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -4040,8 +4030,6 @@ pub mod queue {
         /// and arguments fields.  The server MUST respond with Declare-Ok if the
         /// requested queue matches these fields, and MUST raise a channel exception
         /// if not.
-        ///
-        /// *Test scenario for rule `equivalent`:* TODO.
         pub passive: bool,
         /// Request a durable queue.
         ///
@@ -4104,16 +4092,16 @@ pub mod queue {
     impl Declare {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 50u16,
-            method_id: 10u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "queue.declare",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 11u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: DeclareOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -4169,9 +4157,9 @@ pub mod queue {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 50u16;
+        pub const CLASS_ID: u16 = 50;
         /// The method id.
-        pub const METHOD_ID: u16 = 10u16;
+        pub const METHOD_ID: u16 = 10;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "queue.declare";
         /// Whether the specification marks the method synchronous.
@@ -4191,8 +4179,8 @@ pub mod queue {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(50u16);
-            buf.put_u16(10u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -4206,14 +4194,14 @@ pub mod queue {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.queue)),
-                2usize => Some(ArgValue::Bit(self.passive)),
-                3usize => Some(ArgValue::Bit(self.durable)),
-                4usize => Some(ArgValue::Bit(self.exclusive)),
-                5usize => Some(ArgValue::Bit(self.auto_delete)),
-                6usize => Some(ArgValue::Bit(self.no_wait)),
-                7usize => Some(ArgValue::Table(&self.arguments)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.queue)),
+                2 => Some(ArgValue::Bit(self.passive)),
+                3 => Some(ArgValue::Bit(self.durable)),
+                4 => Some(ArgValue::Bit(self.exclusive)),
+                5 => Some(ArgValue::Bit(self.auto_delete)),
+                6 => Some(ArgValue::Bit(self.no_wait)),
+                7 => Some(ArgValue::Table(&self.arguments)),
                 _ => None,
             }
         }
@@ -4290,8 +4278,8 @@ pub mod queue {
     impl DeclareOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 50u16,
-            method_id: 11u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "queue.declare-ok",
             synchronous: true,
             has_content: false,
@@ -4320,9 +4308,9 @@ pub mod queue {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 50u16;
+        pub const CLASS_ID: u16 = 50;
         /// The method id.
-        pub const METHOD_ID: u16 = 11u16;
+        pub const METHOD_ID: u16 = 11;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "queue.declare-ok";
         /// Whether the specification marks the method synchronous.
@@ -4342,8 +4330,8 @@ pub mod queue {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(50u16);
-            buf.put_u16(11u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -4357,9 +4345,9 @@ pub mod queue {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::ShortStr(&self.queue)),
-                1usize => Some(ArgValue::Long(self.message_count)),
-                2usize => Some(ArgValue::Long(self.consumer_count)),
+                0 => Some(ArgValue::ShortStr(&self.queue)),
+                1 => Some(ArgValue::Long(self.message_count)),
+                2 => Some(ArgValue::Long(self.consumer_count)),
                 _ => None,
             }
         }
@@ -4492,16 +4480,16 @@ pub mod queue {
     impl Bind {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 50u16,
-            method_id: 20u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "queue.bind",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 21u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: BindOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -4545,9 +4533,9 @@ pub mod queue {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 50u16;
+        pub const CLASS_ID: u16 = 50;
         /// The method id.
-        pub const METHOD_ID: u16 = 20u16;
+        pub const METHOD_ID: u16 = 20;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "queue.bind";
         /// Whether the specification marks the method synchronous.
@@ -4567,8 +4555,8 @@ pub mod queue {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(50u16);
-            buf.put_u16(20u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -4582,12 +4570,12 @@ pub mod queue {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.queue)),
-                2usize => Some(ArgValue::ShortStr(&self.exchange)),
-                3usize => Some(ArgValue::ShortStr(&self.routing_key)),
-                4usize => Some(ArgValue::Bit(self.no_wait)),
-                5usize => Some(ArgValue::Table(&self.arguments)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.queue)),
+                2 => Some(ArgValue::ShortStr(&self.exchange)),
+                3 => Some(ArgValue::ShortStr(&self.routing_key)),
+                4 => Some(ArgValue::Bit(self.no_wait)),
+                5 => Some(ArgValue::Table(&self.arguments)),
                 _ => None,
             }
         }
@@ -4639,8 +4627,8 @@ pub mod queue {
     impl BindOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 50u16,
-            method_id: 21u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "queue.bind-ok",
             synchronous: true,
             has_content: false,
@@ -4650,9 +4638,9 @@ pub mod queue {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 50u16;
+        pub const CLASS_ID: u16 = 50;
         /// The method id.
-        pub const METHOD_ID: u16 = 21u16;
+        pub const METHOD_ID: u16 = 21;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "queue.bind-ok";
         /// Whether the specification marks the method synchronous.
@@ -4672,8 +4660,8 @@ pub mod queue {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(50u16);
-            buf.put_u16(21u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -4745,16 +4733,16 @@ pub mod queue {
     impl Purge {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 50u16,
-            method_id: 30u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "queue.purge",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 31u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: PurgeOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -4780,9 +4768,9 @@ pub mod queue {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 50u16;
+        pub const CLASS_ID: u16 = 50;
         /// The method id.
-        pub const METHOD_ID: u16 = 30u16;
+        pub const METHOD_ID: u16 = 30;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "queue.purge";
         /// Whether the specification marks the method synchronous.
@@ -4802,8 +4790,8 @@ pub mod queue {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(50u16);
-            buf.put_u16(30u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -4817,9 +4805,9 @@ pub mod queue {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.queue)),
-                2usize => Some(ArgValue::Bit(self.no_wait)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.queue)),
+                2 => Some(ArgValue::Bit(self.no_wait)),
                 _ => None,
             }
         }
@@ -4862,8 +4850,8 @@ pub mod queue {
     impl PurgeOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 50u16,
-            method_id: 31u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "queue.purge-ok",
             synchronous: true,
             has_content: false,
@@ -4880,9 +4868,9 @@ pub mod queue {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 50u16;
+        pub const CLASS_ID: u16 = 50;
         /// The method id.
-        pub const METHOD_ID: u16 = 31u16;
+        pub const METHOD_ID: u16 = 31;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "queue.purge-ok";
         /// Whether the specification marks the method synchronous.
@@ -4902,8 +4890,8 @@ pub mod queue {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(50u16);
-            buf.put_u16(31u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -4917,7 +4905,7 @@ pub mod queue {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Long(self.message_count)),
+                0 => Some(ArgValue::Long(self.message_count)),
                 _ => None,
             }
         }
@@ -5000,16 +4988,16 @@ pub mod queue {
     impl Delete {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 50u16,
-            method_id: 40u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "queue.delete",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 41u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: DeleteOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -5047,9 +5035,9 @@ pub mod queue {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 50u16;
+        pub const CLASS_ID: u16 = 50;
         /// The method id.
-        pub const METHOD_ID: u16 = 40u16;
+        pub const METHOD_ID: u16 = 40;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "queue.delete";
         /// Whether the specification marks the method synchronous.
@@ -5069,8 +5057,8 @@ pub mod queue {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(50u16);
-            buf.put_u16(40u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -5084,11 +5072,11 @@ pub mod queue {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.queue)),
-                2usize => Some(ArgValue::Bit(self.if_unused)),
-                3usize => Some(ArgValue::Bit(self.if_empty)),
-                4usize => Some(ArgValue::Bit(self.no_wait)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.queue)),
+                2 => Some(ArgValue::Bit(self.if_unused)),
+                3 => Some(ArgValue::Bit(self.if_empty)),
+                4 => Some(ArgValue::Bit(self.no_wait)),
                 _ => None,
             }
         }
@@ -5142,8 +5130,8 @@ pub mod queue {
     impl DeleteOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 50u16,
-            method_id: 41u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "queue.delete-ok",
             synchronous: true,
             has_content: false,
@@ -5160,9 +5148,9 @@ pub mod queue {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 50u16;
+        pub const CLASS_ID: u16 = 50;
         /// The method id.
-        pub const METHOD_ID: u16 = 41u16;
+        pub const METHOD_ID: u16 = 41;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "queue.delete-ok";
         /// Whether the specification marks the method synchronous.
@@ -5182,8 +5170,8 @@ pub mod queue {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(50u16);
-            buf.put_u16(41u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -5197,7 +5185,7 @@ pub mod queue {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Long(self.message_count)),
+                0 => Some(ArgValue::Long(self.message_count)),
                 _ => None,
             }
         }
@@ -5277,16 +5265,16 @@ pub mod queue {
     impl Unbind {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 50u16,
-            method_id: 50u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "queue.unbind",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 51u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: UnbindOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -5324,9 +5312,9 @@ pub mod queue {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 50u16;
+        pub const CLASS_ID: u16 = 50;
         /// The method id.
-        pub const METHOD_ID: u16 = 50u16;
+        pub const METHOD_ID: u16 = 50;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "queue.unbind";
         /// Whether the specification marks the method synchronous.
@@ -5346,8 +5334,8 @@ pub mod queue {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(50u16);
-            buf.put_u16(50u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -5361,11 +5349,11 @@ pub mod queue {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.queue)),
-                2usize => Some(ArgValue::ShortStr(&self.exchange)),
-                3usize => Some(ArgValue::ShortStr(&self.routing_key)),
-                4usize => Some(ArgValue::Table(&self.arguments)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.queue)),
+                2 => Some(ArgValue::ShortStr(&self.exchange)),
+                3 => Some(ArgValue::ShortStr(&self.routing_key)),
+                4 => Some(ArgValue::Table(&self.arguments)),
                 _ => None,
             }
         }
@@ -5413,8 +5401,8 @@ pub mod queue {
     impl UnbindOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 50u16,
-            method_id: 51u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "queue.unbind-ok",
             synchronous: true,
             has_content: false,
@@ -5424,9 +5412,9 @@ pub mod queue {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 50u16;
+        pub const CLASS_ID: u16 = 50;
         /// The method id.
-        pub const METHOD_ID: u16 = 51u16;
+        pub const METHOD_ID: u16 = 51;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "queue.unbind-ok";
         /// Whether the specification marks the method synchronous.
@@ -5446,8 +5434,8 @@ pub mod queue {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(50u16);
-            buf.put_u16(51u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -5621,16 +5609,16 @@ pub mod basic {
     impl Qos {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 10u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.qos",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 11u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: QosOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -5656,9 +5644,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 10u16;
+        pub const METHOD_ID: u16 = 10;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.qos";
         /// Whether the specification marks the method synchronous.
@@ -5678,8 +5666,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(10u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -5693,9 +5681,9 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Long(self.prefetch_size)),
-                1usize => Some(ArgValue::Short(self.prefetch_count)),
-                2usize => Some(ArgValue::Bit(self.global)),
+                0 => Some(ArgValue::Long(self.prefetch_size)),
+                1 => Some(ArgValue::Short(self.prefetch_count)),
+                2 => Some(ArgValue::Bit(self.global)),
                 _ => None,
             }
         }
@@ -5739,8 +5727,8 @@ pub mod basic {
     impl QosOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 11u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.qos-ok",
             synchronous: true,
             has_content: false,
@@ -5750,9 +5738,9 @@ pub mod basic {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 11u16;
+        pub const METHOD_ID: u16 = 11;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.qos-ok";
         /// Whether the specification marks the method synchronous.
@@ -5772,8 +5760,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(11u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -5877,16 +5865,16 @@ pub mod basic {
     impl Consume {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 20u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.consume",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 21u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: ConsumeOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -5942,9 +5930,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 20u16;
+        pub const METHOD_ID: u16 = 20;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.consume";
         /// Whether the specification marks the method synchronous.
@@ -5964,8 +5952,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(20u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -5979,14 +5967,14 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.queue)),
-                2usize => Some(ArgValue::ShortStr(&self.consumer_tag)),
-                3usize => Some(ArgValue::Bit(self.no_local)),
-                4usize => Some(ArgValue::Bit(self.no_ack)),
-                5usize => Some(ArgValue::Bit(self.exclusive)),
-                6usize => Some(ArgValue::Bit(self.no_wait)),
-                7usize => Some(ArgValue::Table(&self.arguments)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.queue)),
+                2 => Some(ArgValue::ShortStr(&self.consumer_tag)),
+                3 => Some(ArgValue::Bit(self.no_local)),
+                4 => Some(ArgValue::Bit(self.no_ack)),
+                5 => Some(ArgValue::Bit(self.exclusive)),
+                6 => Some(ArgValue::Bit(self.no_wait)),
+                7 => Some(ArgValue::Table(&self.arguments)),
                 _ => None,
             }
         }
@@ -6050,8 +6038,8 @@ pub mod basic {
     impl ConsumeOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 21u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.consume-ok",
             synchronous: true,
             has_content: false,
@@ -6068,9 +6056,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 21u16;
+        pub const METHOD_ID: u16 = 21;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.consume-ok";
         /// Whether the specification marks the method synchronous.
@@ -6090,8 +6078,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(21u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -6105,7 +6093,7 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::ShortStr(&self.consumer_tag)),
+                0 => Some(ArgValue::ShortStr(&self.consumer_tag)),
                 _ => None,
             }
         }
@@ -6149,8 +6137,6 @@ pub mod basic {
     /// **Rule `01`:** If the queue does not exist the server MUST ignore the cancel method, so
     /// long as the consumer tag is valid for that channel.
     ///
-    /// *Test scenario for rule `01`:* TODO.
-    ///
     /// `basic.cancel`: class id 60, method id 30. Sent by either peer. Expects [`CancelOk`] in reply.
     #[derive(Debug, Clone, PartialEq, Default)]
     pub struct Cancel {
@@ -6162,16 +6148,16 @@ pub mod basic {
     impl Cancel {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 30u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.cancel",
             synchronous: true,
             has_content: false,
             direction: Direction::Both,
             responses: &[
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 31u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: CancelOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -6191,9 +6177,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 30u16;
+        pub const METHOD_ID: u16 = 30;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.cancel";
         /// Whether the specification marks the method synchronous.
@@ -6213,8 +6199,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(30u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -6228,8 +6214,8 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::ShortStr(&self.consumer_tag)),
-                1usize => Some(ArgValue::Bit(self.no_wait)),
+                0 => Some(ArgValue::ShortStr(&self.consumer_tag)),
+                1 => Some(ArgValue::Bit(self.no_wait)),
                 _ => None,
             }
         }
@@ -6268,8 +6254,8 @@ pub mod basic {
     impl CancelOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 31u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.cancel-ok",
             synchronous: true,
             has_content: false,
@@ -6286,9 +6272,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 31u16;
+        pub const METHOD_ID: u16 = 31;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.cancel-ok";
         /// Whether the specification marks the method synchronous.
@@ -6308,8 +6294,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(31u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -6323,7 +6309,7 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::ShortStr(&self.consumer_tag)),
+                0 => Some(ArgValue::ShortStr(&self.consumer_tag)),
                 _ => None,
             }
         }
@@ -6373,12 +6359,8 @@ pub mod basic {
         /// **Rule `02`:** If the exchange was declared as an internal exchange, the server MUST raise
         /// a channel exception with a reply code 403 (access refused).
         ///
-        /// *Test scenario for rule `02`:* TODO.
-        ///
         /// **Rule `03`:** The exchange MAY refuse basic content in which case it MUST raise a channel
         /// exception with reply code 540 (not implemented).
-        ///
-        /// *Test scenario for rule `03`:* TODO.
         ///
         /// Domain `exchange-name` (shortstr).
         ///
@@ -6398,8 +6380,6 @@ pub mod basic {
         /// Return method. If this flag is zero, the server silently drops the message.
         ///
         /// **Rule `01`:** The server SHOULD implement the mandatory flag.
-        ///
-        /// *Test scenario for rule `01`:* TODO.
         pub mandatory: bool,
         /// Request immediate delivery.
         ///
@@ -6409,15 +6389,13 @@ pub mod basic {
         /// will queue the message, but with no guarantee that it will ever be consumed.
         ///
         /// **Rule `01`:** The server SHOULD implement the immediate flag.
-        ///
-        /// *Test scenario for rule `01`:* TODO.
         pub immediate: bool,
     }
     impl Publish {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 40u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.publish",
             synchronous: false,
             has_content: true,
@@ -6458,9 +6436,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 40u16;
+        pub const METHOD_ID: u16 = 40;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.publish";
         /// Whether the specification marks the method synchronous.
@@ -6480,8 +6458,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(40u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -6495,11 +6473,11 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.exchange)),
-                2usize => Some(ArgValue::ShortStr(&self.routing_key)),
-                3usize => Some(ArgValue::Bit(self.mandatory)),
-                4usize => Some(ArgValue::Bit(self.immediate)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.exchange)),
+                2 => Some(ArgValue::ShortStr(&self.routing_key)),
+                3 => Some(ArgValue::Bit(self.mandatory)),
+                4 => Some(ArgValue::Bit(self.immediate)),
                 _ => None,
             }
         }
@@ -6571,8 +6549,8 @@ pub mod basic {
     impl Return {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 50u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.return",
             synchronous: false,
             has_content: true,
@@ -6607,9 +6585,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 50u16;
+        pub const METHOD_ID: u16 = 50;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.return";
         /// Whether the specification marks the method synchronous.
@@ -6629,8 +6607,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(50u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -6644,10 +6622,10 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reply_code)),
-                1usize => Some(ArgValue::ShortStr(&self.reply_text)),
-                2usize => Some(ArgValue::ShortStr(&self.exchange)),
-                3usize => Some(ArgValue::ShortStr(&self.routing_key)),
+                0 => Some(ArgValue::Short(self.reply_code)),
+                1 => Some(ArgValue::ShortStr(&self.reply_text)),
+                2 => Some(ArgValue::ShortStr(&self.exchange)),
+                3 => Some(ArgValue::ShortStr(&self.routing_key)),
                 _ => None,
             }
         }
@@ -6695,8 +6673,6 @@ pub mod basic {
     /// unprocessable (possibly causing client applications to abort), and move the
     /// message to a dead letter queue.
     ///
-    /// *Test scenario for rule `01`:* TODO.
-    ///
     /// `basic.deliver`: class id 60, method id 60. Sent by the server. Carries content (a content header and body frames follow).
     #[derive(Debug, Clone, PartialEq, Default)]
     pub struct Deliver {
@@ -6723,8 +6699,8 @@ pub mod basic {
     impl Deliver {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 60u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.deliver",
             synchronous: false,
             has_content: true,
@@ -6765,9 +6741,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 60u16;
+        pub const METHOD_ID: u16 = 60;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.deliver";
         /// Whether the specification marks the method synchronous.
@@ -6787,8 +6763,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(60u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -6802,11 +6778,11 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::ShortStr(&self.consumer_tag)),
-                1usize => Some(ArgValue::LongLong(self.delivery_tag)),
-                2usize => Some(ArgValue::Bit(self.redelivered)),
-                3usize => Some(ArgValue::ShortStr(&self.exchange)),
-                4usize => Some(ArgValue::ShortStr(&self.routing_key)),
+                0 => Some(ArgValue::ShortStr(&self.consumer_tag)),
+                1 => Some(ArgValue::LongLong(self.delivery_tag)),
+                2 => Some(ArgValue::Bit(self.redelivered)),
+                3 => Some(ArgValue::ShortStr(&self.exchange)),
+                4 => Some(ArgValue::ShortStr(&self.routing_key)),
                 _ => None,
             }
         }
@@ -6870,20 +6846,20 @@ pub mod basic {
     impl Get {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 70u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.get",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 71u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: GetOk::METHOD_ID,
                 },
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 72u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: GetEmpty::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -6909,9 +6885,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 70u16;
+        pub const METHOD_ID: u16 = 70;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.get";
         /// Whether the specification marks the method synchronous.
@@ -6931,8 +6907,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(70u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -6946,9 +6922,9 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::ShortStr(&self.queue)),
-                2usize => Some(ArgValue::Bit(self.no_ack)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::ShortStr(&self.queue)),
+                2 => Some(ArgValue::Bit(self.no_ack)),
                 _ => None,
             }
         }
@@ -7008,8 +6984,8 @@ pub mod basic {
     impl GetOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 71u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.get-ok",
             synchronous: true,
             has_content: true,
@@ -7050,9 +7026,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 71u16;
+        pub const METHOD_ID: u16 = 71;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.get-ok";
         /// Whether the specification marks the method synchronous.
@@ -7072,8 +7048,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(71u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -7087,11 +7063,11 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::LongLong(self.delivery_tag)),
-                1usize => Some(ArgValue::Bit(self.redelivered)),
-                2usize => Some(ArgValue::ShortStr(&self.exchange)),
-                3usize => Some(ArgValue::ShortStr(&self.routing_key)),
-                4usize => Some(ArgValue::Long(self.message_count)),
+                0 => Some(ArgValue::LongLong(self.delivery_tag)),
+                1 => Some(ArgValue::Bit(self.redelivered)),
+                2 => Some(ArgValue::ShortStr(&self.exchange)),
+                3 => Some(ArgValue::ShortStr(&self.routing_key)),
+                4 => Some(ArgValue::Long(self.message_count)),
                 _ => None,
             }
         }
@@ -7143,8 +7119,8 @@ pub mod basic {
     impl GetEmpty {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 72u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.get-empty",
             synchronous: true,
             has_content: false,
@@ -7161,9 +7137,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 72u16;
+        pub const METHOD_ID: u16 = 72;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.get-empty";
         /// Whether the specification marks the method synchronous.
@@ -7183,8 +7159,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(72u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -7198,7 +7174,7 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::ShortStr(&self.reserved_1)),
+                0 => Some(ArgValue::ShortStr(&self.reserved_1)),
                 _ => None,
             }
         }
@@ -7253,15 +7229,13 @@ pub mod basic {
         /// exception if this is not the case. On a transacted
         /// channel, this check MUST be done immediately and not
         /// delayed until a Tx.Commit.
-        ///
-        /// *Test scenario for rule `exists`:* TODO.
         pub multiple: bool,
     }
     impl Ack {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 80u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.ack",
             synchronous: false,
             has_content: false,
@@ -7284,9 +7258,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 80u16;
+        pub const METHOD_ID: u16 = 80;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.ack";
         /// Whether the specification marks the method synchronous.
@@ -7306,8 +7280,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(80u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -7321,8 +7295,8 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::LongLong(self.delivery_tag)),
-                1usize => Some(ArgValue::Bit(self.multiple)),
+                0 => Some(ArgValue::LongLong(self.delivery_tag)),
+                1 => Some(ArgValue::Bit(self.multiple)),
                 _ => None,
             }
         }
@@ -7363,11 +7337,7 @@ pub mod basic {
     /// **Rule `02`:** The server SHOULD interpret this method as meaning that the client is unable to
     /// process the message at this time.
     ///
-    /// *Test scenario for rule `02`:* TODO.
-    ///
     /// **Rule `03`:** The client MUST NOT use this method as a means of selecting messages to process.
-    ///
-    /// *Test scenario for rule `03`:* TODO.
     ///
     /// `basic.reject`: class id 60, method id 90. Sent by the client.
     #[derive(Debug, Clone, PartialEq, Default)]
@@ -7385,15 +7355,13 @@ pub mod basic {
         /// to move the message to a dead-letter queue. The server MAY use more
         /// sophisticated tracking to hold the message on the queue and redeliver it to
         /// the same client at a later stage.
-        ///
-        /// *Test scenario for rule `01`:* TODO.
         pub requeue: bool,
     }
     impl Reject {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 90u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.reject",
             synchronous: false,
             has_content: false,
@@ -7416,9 +7384,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 90u16;
+        pub const METHOD_ID: u16 = 90;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.reject";
         /// Whether the specification marks the method synchronous.
@@ -7438,8 +7406,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(90u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -7453,8 +7421,8 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::LongLong(self.delivery_tag)),
-                1usize => Some(ArgValue::Bit(self.requeue)),
+                0 => Some(ArgValue::LongLong(self.delivery_tag)),
+                1 => Some(ArgValue::Bit(self.requeue)),
                 _ => None,
             }
         }
@@ -7488,8 +7456,6 @@ pub mod basic {
     ///
     /// **Rule `01`:** The server MUST set the redelivered flag on all messages that are resent.
     ///
-    /// *Test scenario for rule `01`:* TODO.
-    ///
     /// `basic.recover-async`: class id 60, method id 100. Sent by the client. Deprecated by the specification.
     #[derive(Debug, Clone, PartialEq, Default)]
     pub struct RecoverAsync {
@@ -7503,8 +7469,8 @@ pub mod basic {
     impl RecoverAsync {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 100u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.recover-async",
             synchronous: false,
             has_content: false,
@@ -7521,9 +7487,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 100u16;
+        pub const METHOD_ID: u16 = 100;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.recover-async";
         /// Whether the specification marks the method synchronous.
@@ -7543,8 +7509,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(100u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -7558,7 +7524,7 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Bit(self.requeue)),
+                0 => Some(ArgValue::Bit(self.requeue)),
                 _ => None,
             }
         }
@@ -7590,8 +7556,6 @@ pub mod basic {
     ///
     /// **Rule `01`:** The server MUST set the redelivered flag on all messages that are resent.
     ///
-    /// *Test scenario for rule `01`:* TODO.
-    ///
     /// `basic.recover`: class id 60, method id 110. Sent by the client. Expects [`RecoverOk`] in reply.
     ///
     /// Corrected from the XML: the XML gives basic.recover neither `synchronous` nor a `<response>`, but the server answers it with basic.recover-ok.
@@ -7607,16 +7571,16 @@ pub mod basic {
     impl Recover {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 110u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.recover",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 111u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: RecoverOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -7630,9 +7594,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 110u16;
+        pub const METHOD_ID: u16 = 110;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.recover";
         /// Whether the specification marks the method synchronous.
@@ -7652,8 +7616,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(110u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -7667,7 +7631,7 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Bit(self.requeue)),
+                0 => Some(ArgValue::Bit(self.requeue)),
                 _ => None,
             }
         }
@@ -7701,8 +7665,8 @@ pub mod basic {
     impl RecoverOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 111u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.recover-ok",
             synchronous: true,
             has_content: false,
@@ -7712,9 +7676,9 @@ pub mod basic {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 111u16;
+        pub const METHOD_ID: u16 = 111;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.recover-ok";
         /// Whether the specification marks the method synchronous.
@@ -7734,8 +7698,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(111u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -7785,16 +7749,10 @@ pub mod basic {
     /// **Rule `02`:** The server SHOULD interpret this method as meaning that the client is unable to
     /// process the message at this time.
     ///
-    /// *Test scenario for rule `02`:* TODO.
-    ///
     /// **Rule `03`:** The client MUST NOT use this method as a means of selecting messages to process.
-    ///
-    /// *Test scenario for rule `03`:* TODO.
     ///
     /// **Rule `04`:** A client publishing messages to a channel in confirm mode SHOULD be capable of accepting
     /// and somehow handling the Nack method.
-    ///
-    /// *Test scenario for rule `04`:* TODO
     ///
     /// `basic.nack`: class id 60, method id 120. Sent by either peer.
     #[derive(Debug, Clone, PartialEq, Default)]
@@ -7814,8 +7772,6 @@ pub mod basic {
         /// receiving peer MUST validate that a non-zero delivery-tag
         /// refers to an unacknowledged, delivered message, and
         /// raise a channel exception if this is not the case.
-        ///
-        /// *Test scenario for rule `exists`:* TODO.
         pub multiple: bool,
         /// Requeue the message.
         ///
@@ -7829,15 +7785,13 @@ pub mod basic {
         /// to move the message to a dead-letter queue. The server MAY use more
         /// sophisticated tracking to hold the message on the queue and redeliver it to
         /// the same client at a later stage.
-        ///
-        /// *Test scenario for rule `01`:* TODO.
         pub requeue: bool,
     }
     impl Nack {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 60u16,
-            method_id: 120u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "basic.nack",
             synchronous: false,
             has_content: false,
@@ -7866,9 +7820,9 @@ pub mod basic {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 60u16;
+        pub const CLASS_ID: u16 = 60;
         /// The method id.
-        pub const METHOD_ID: u16 = 120u16;
+        pub const METHOD_ID: u16 = 120;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "basic.nack";
         /// Whether the specification marks the method synchronous.
@@ -7888,8 +7842,8 @@ pub mod basic {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(60u16);
-            buf.put_u16(120u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -7903,9 +7857,9 @@ pub mod basic {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::LongLong(self.delivery_tag)),
-                1usize => Some(ArgValue::Bit(self.multiple)),
-                2usize => Some(ArgValue::Bit(self.requeue)),
+                0 => Some(ArgValue::LongLong(self.delivery_tag)),
+                1 => Some(ArgValue::Bit(self.multiple)),
+                2 => Some(ArgValue::Bit(self.requeue)),
                 _ => None,
             }
         }
@@ -7996,16 +7950,16 @@ pub mod confirm {
     impl Select {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 85u16,
-            method_id: 10u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "confirm.select",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 85u16,
-                    method_id: 11u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: SelectOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -8019,9 +7973,9 @@ pub mod confirm {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 85u16;
+        pub const CLASS_ID: u16 = 85;
         /// The method id.
-        pub const METHOD_ID: u16 = 10u16;
+        pub const METHOD_ID: u16 = 10;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "confirm.select";
         /// Whether the specification marks the method synchronous.
@@ -8041,8 +7995,8 @@ pub mod confirm {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(85u16);
-            buf.put_u16(10u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -8056,7 +8010,7 @@ pub mod confirm {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Bit(self.no_wait)),
+                0 => Some(ArgValue::Bit(self.no_wait)),
                 _ => None,
             }
         }
@@ -8089,8 +8043,8 @@ pub mod confirm {
     impl SelectOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 85u16,
-            method_id: 11u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "confirm.select-ok",
             synchronous: true,
             has_content: false,
@@ -8100,9 +8054,9 @@ pub mod confirm {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 85u16;
+        pub const CLASS_ID: u16 = 85;
         /// The method id.
-        pub const METHOD_ID: u16 = 11u16;
+        pub const METHOD_ID: u16 = 11;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "confirm.select-ok";
         /// Whether the specification marks the method synchronous.
@@ -8122,8 +8076,8 @@ pub mod confirm {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(85u16);
-            buf.put_u16(11u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -8196,25 +8150,25 @@ pub mod tx {
     impl Select {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 90u16,
-            method_id: 10u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "tx.select",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 90u16,
-                    method_id: 11u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: SelectOk::METHOD_ID,
                 },
             ],
             is_response: false,
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 90u16;
+        pub const CLASS_ID: u16 = 90;
         /// The method id.
-        pub const METHOD_ID: u16 = 10u16;
+        pub const METHOD_ID: u16 = 10;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "tx.select";
         /// Whether the specification marks the method synchronous.
@@ -8234,8 +8188,8 @@ pub mod tx {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(90u16);
-            buf.put_u16(10u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -8277,8 +8231,8 @@ pub mod tx {
     impl SelectOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 90u16,
-            method_id: 11u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "tx.select-ok",
             synchronous: true,
             has_content: false,
@@ -8288,9 +8242,9 @@ pub mod tx {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 90u16;
+        pub const CLASS_ID: u16 = 90;
         /// The method id.
-        pub const METHOD_ID: u16 = 11u16;
+        pub const METHOD_ID: u16 = 11;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "tx.select-ok";
         /// Whether the specification marks the method synchronous.
@@ -8310,8 +8264,8 @@ pub mod tx {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(90u16);
-            buf.put_u16(11u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -8357,25 +8311,25 @@ pub mod tx {
     impl Commit {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 90u16,
-            method_id: 20u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "tx.commit",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 90u16,
-                    method_id: 21u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: CommitOk::METHOD_ID,
                 },
             ],
             is_response: false,
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 90u16;
+        pub const CLASS_ID: u16 = 90;
         /// The method id.
-        pub const METHOD_ID: u16 = 20u16;
+        pub const METHOD_ID: u16 = 20;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "tx.commit";
         /// Whether the specification marks the method synchronous.
@@ -8395,8 +8349,8 @@ pub mod tx {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(90u16);
-            buf.put_u16(20u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -8438,8 +8392,8 @@ pub mod tx {
     impl CommitOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 90u16,
-            method_id: 21u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "tx.commit-ok",
             synchronous: true,
             has_content: false,
@@ -8449,9 +8403,9 @@ pub mod tx {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 90u16;
+        pub const CLASS_ID: u16 = 90;
         /// The method id.
-        pub const METHOD_ID: u16 = 21u16;
+        pub const METHOD_ID: u16 = 21;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "tx.commit-ok";
         /// Whether the specification marks the method synchronous.
@@ -8471,8 +8425,8 @@ pub mod tx {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(90u16);
-            buf.put_u16(21u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -8520,25 +8474,25 @@ pub mod tx {
     impl Rollback {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 90u16,
-            method_id: 30u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "tx.rollback",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 90u16,
-                    method_id: 31u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: RollbackOk::METHOD_ID,
                 },
             ],
             is_response: false,
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 90u16;
+        pub const CLASS_ID: u16 = 90;
         /// The method id.
-        pub const METHOD_ID: u16 = 30u16;
+        pub const METHOD_ID: u16 = 30;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "tx.rollback";
         /// Whether the specification marks the method synchronous.
@@ -8558,8 +8512,8 @@ pub mod tx {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(90u16);
-            buf.put_u16(30u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -8601,8 +8555,8 @@ pub mod tx {
     impl RollbackOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 90u16,
-            method_id: 31u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "tx.rollback-ok",
             synchronous: true,
             has_content: false,
@@ -8612,9 +8566,9 @@ pub mod tx {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 90u16;
+        pub const CLASS_ID: u16 = 90;
         /// The method id.
-        pub const METHOD_ID: u16 = 31u16;
+        pub const METHOD_ID: u16 = 31;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "tx.rollback-ok";
         /// Whether the specification marks the method synchronous.
@@ -8634,8 +8588,8 @@ pub mod tx {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(90u16);
-            buf.put_u16(31u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -8881,70 +8835,156 @@ pub const METHODS: &[MethodInfo] = &[
 /// Looks up a method of the specification by its ids.
 pub fn method_info(class_id: u16, method_id: u16) -> Option<&'static MethodInfo> {
     match (class_id, method_id) {
-        (10u16, 10u16) => Some(&connection::Start::INFO),
-        (10u16, 11u16) => Some(&connection::StartOk::INFO),
-        (10u16, 20u16) => Some(&connection::Secure::INFO),
-        (10u16, 21u16) => Some(&connection::SecureOk::INFO),
-        (10u16, 30u16) => Some(&connection::Tune::INFO),
-        (10u16, 31u16) => Some(&connection::TuneOk::INFO),
-        (10u16, 40u16) => Some(&connection::Open::INFO),
-        (10u16, 41u16) => Some(&connection::OpenOk::INFO),
-        (10u16, 50u16) => Some(&connection::Close::INFO),
-        (10u16, 51u16) => Some(&connection::CloseOk::INFO),
-        (10u16, 60u16) => Some(&connection::Blocked::INFO),
-        (10u16, 61u16) => Some(&connection::Unblocked::INFO),
-        (10u16, 70u16) => Some(&connection::UpdateSecret::INFO),
-        (10u16, 71u16) => Some(&connection::UpdateSecretOk::INFO),
-        (20u16, 10u16) => Some(&channel::Open::INFO),
-        (20u16, 11u16) => Some(&channel::OpenOk::INFO),
-        (20u16, 20u16) => Some(&channel::Flow::INFO),
-        (20u16, 21u16) => Some(&channel::FlowOk::INFO),
-        (20u16, 40u16) => Some(&channel::Close::INFO),
-        (20u16, 41u16) => Some(&channel::CloseOk::INFO),
-        (40u16, 10u16) => Some(&exchange::Declare::INFO),
-        (40u16, 11u16) => Some(&exchange::DeclareOk::INFO),
-        (40u16, 20u16) => Some(&exchange::Delete::INFO),
-        (40u16, 21u16) => Some(&exchange::DeleteOk::INFO),
-        (40u16, 30u16) => Some(&exchange::Bind::INFO),
-        (40u16, 31u16) => Some(&exchange::BindOk::INFO),
-        (40u16, 40u16) => Some(&exchange::Unbind::INFO),
-        (40u16, 51u16) => Some(&exchange::UnbindOk::INFO),
-        (50u16, 10u16) => Some(&queue::Declare::INFO),
-        (50u16, 11u16) => Some(&queue::DeclareOk::INFO),
-        (50u16, 20u16) => Some(&queue::Bind::INFO),
-        (50u16, 21u16) => Some(&queue::BindOk::INFO),
-        (50u16, 30u16) => Some(&queue::Purge::INFO),
-        (50u16, 31u16) => Some(&queue::PurgeOk::INFO),
-        (50u16, 40u16) => Some(&queue::Delete::INFO),
-        (50u16, 41u16) => Some(&queue::DeleteOk::INFO),
-        (50u16, 50u16) => Some(&queue::Unbind::INFO),
-        (50u16, 51u16) => Some(&queue::UnbindOk::INFO),
-        (60u16, 10u16) => Some(&basic::Qos::INFO),
-        (60u16, 11u16) => Some(&basic::QosOk::INFO),
-        (60u16, 20u16) => Some(&basic::Consume::INFO),
-        (60u16, 21u16) => Some(&basic::ConsumeOk::INFO),
-        (60u16, 30u16) => Some(&basic::Cancel::INFO),
-        (60u16, 31u16) => Some(&basic::CancelOk::INFO),
-        (60u16, 40u16) => Some(&basic::Publish::INFO),
-        (60u16, 50u16) => Some(&basic::Return::INFO),
-        (60u16, 60u16) => Some(&basic::Deliver::INFO),
-        (60u16, 70u16) => Some(&basic::Get::INFO),
-        (60u16, 71u16) => Some(&basic::GetOk::INFO),
-        (60u16, 72u16) => Some(&basic::GetEmpty::INFO),
-        (60u16, 80u16) => Some(&basic::Ack::INFO),
-        (60u16, 90u16) => Some(&basic::Reject::INFO),
-        (60u16, 100u16) => Some(&basic::RecoverAsync::INFO),
-        (60u16, 110u16) => Some(&basic::Recover::INFO),
-        (60u16, 111u16) => Some(&basic::RecoverOk::INFO),
-        (60u16, 120u16) => Some(&basic::Nack::INFO),
-        (85u16, 10u16) => Some(&confirm::Select::INFO),
-        (85u16, 11u16) => Some(&confirm::SelectOk::INFO),
-        (90u16, 10u16) => Some(&tx::Select::INFO),
-        (90u16, 11u16) => Some(&tx::SelectOk::INFO),
-        (90u16, 20u16) => Some(&tx::Commit::INFO),
-        (90u16, 21u16) => Some(&tx::CommitOk::INFO),
-        (90u16, 30u16) => Some(&tx::Rollback::INFO),
-        (90u16, 31u16) => Some(&tx::RollbackOk::INFO),
+        (connection::Start::CLASS_ID, connection::Start::METHOD_ID) => {
+            Some(&connection::Start::INFO)
+        }
+        (connection::StartOk::CLASS_ID, connection::StartOk::METHOD_ID) => {
+            Some(&connection::StartOk::INFO)
+        }
+        (connection::Secure::CLASS_ID, connection::Secure::METHOD_ID) => {
+            Some(&connection::Secure::INFO)
+        }
+        (connection::SecureOk::CLASS_ID, connection::SecureOk::METHOD_ID) => {
+            Some(&connection::SecureOk::INFO)
+        }
+        (connection::Tune::CLASS_ID, connection::Tune::METHOD_ID) => {
+            Some(&connection::Tune::INFO)
+        }
+        (connection::TuneOk::CLASS_ID, connection::TuneOk::METHOD_ID) => {
+            Some(&connection::TuneOk::INFO)
+        }
+        (connection::Open::CLASS_ID, connection::Open::METHOD_ID) => {
+            Some(&connection::Open::INFO)
+        }
+        (connection::OpenOk::CLASS_ID, connection::OpenOk::METHOD_ID) => {
+            Some(&connection::OpenOk::INFO)
+        }
+        (connection::Close::CLASS_ID, connection::Close::METHOD_ID) => {
+            Some(&connection::Close::INFO)
+        }
+        (connection::CloseOk::CLASS_ID, connection::CloseOk::METHOD_ID) => {
+            Some(&connection::CloseOk::INFO)
+        }
+        (connection::Blocked::CLASS_ID, connection::Blocked::METHOD_ID) => {
+            Some(&connection::Blocked::INFO)
+        }
+        (connection::Unblocked::CLASS_ID, connection::Unblocked::METHOD_ID) => {
+            Some(&connection::Unblocked::INFO)
+        }
+        (connection::UpdateSecret::CLASS_ID, connection::UpdateSecret::METHOD_ID) => {
+            Some(&connection::UpdateSecret::INFO)
+        }
+        (connection::UpdateSecretOk::CLASS_ID, connection::UpdateSecretOk::METHOD_ID) => {
+            Some(&connection::UpdateSecretOk::INFO)
+        }
+        (channel::Open::CLASS_ID, channel::Open::METHOD_ID) => Some(&channel::Open::INFO),
+        (channel::OpenOk::CLASS_ID, channel::OpenOk::METHOD_ID) => {
+            Some(&channel::OpenOk::INFO)
+        }
+        (channel::Flow::CLASS_ID, channel::Flow::METHOD_ID) => Some(&channel::Flow::INFO),
+        (channel::FlowOk::CLASS_ID, channel::FlowOk::METHOD_ID) => {
+            Some(&channel::FlowOk::INFO)
+        }
+        (channel::Close::CLASS_ID, channel::Close::METHOD_ID) => {
+            Some(&channel::Close::INFO)
+        }
+        (channel::CloseOk::CLASS_ID, channel::CloseOk::METHOD_ID) => {
+            Some(&channel::CloseOk::INFO)
+        }
+        (exchange::Declare::CLASS_ID, exchange::Declare::METHOD_ID) => {
+            Some(&exchange::Declare::INFO)
+        }
+        (exchange::DeclareOk::CLASS_ID, exchange::DeclareOk::METHOD_ID) => {
+            Some(&exchange::DeclareOk::INFO)
+        }
+        (exchange::Delete::CLASS_ID, exchange::Delete::METHOD_ID) => {
+            Some(&exchange::Delete::INFO)
+        }
+        (exchange::DeleteOk::CLASS_ID, exchange::DeleteOk::METHOD_ID) => {
+            Some(&exchange::DeleteOk::INFO)
+        }
+        (exchange::Bind::CLASS_ID, exchange::Bind::METHOD_ID) => {
+            Some(&exchange::Bind::INFO)
+        }
+        (exchange::BindOk::CLASS_ID, exchange::BindOk::METHOD_ID) => {
+            Some(&exchange::BindOk::INFO)
+        }
+        (exchange::Unbind::CLASS_ID, exchange::Unbind::METHOD_ID) => {
+            Some(&exchange::Unbind::INFO)
+        }
+        (exchange::UnbindOk::CLASS_ID, exchange::UnbindOk::METHOD_ID) => {
+            Some(&exchange::UnbindOk::INFO)
+        }
+        (queue::Declare::CLASS_ID, queue::Declare::METHOD_ID) => {
+            Some(&queue::Declare::INFO)
+        }
+        (queue::DeclareOk::CLASS_ID, queue::DeclareOk::METHOD_ID) => {
+            Some(&queue::DeclareOk::INFO)
+        }
+        (queue::Bind::CLASS_ID, queue::Bind::METHOD_ID) => Some(&queue::Bind::INFO),
+        (queue::BindOk::CLASS_ID, queue::BindOk::METHOD_ID) => Some(&queue::BindOk::INFO),
+        (queue::Purge::CLASS_ID, queue::Purge::METHOD_ID) => Some(&queue::Purge::INFO),
+        (queue::PurgeOk::CLASS_ID, queue::PurgeOk::METHOD_ID) => {
+            Some(&queue::PurgeOk::INFO)
+        }
+        (queue::Delete::CLASS_ID, queue::Delete::METHOD_ID) => Some(&queue::Delete::INFO),
+        (queue::DeleteOk::CLASS_ID, queue::DeleteOk::METHOD_ID) => {
+            Some(&queue::DeleteOk::INFO)
+        }
+        (queue::Unbind::CLASS_ID, queue::Unbind::METHOD_ID) => Some(&queue::Unbind::INFO),
+        (queue::UnbindOk::CLASS_ID, queue::UnbindOk::METHOD_ID) => {
+            Some(&queue::UnbindOk::INFO)
+        }
+        (basic::Qos::CLASS_ID, basic::Qos::METHOD_ID) => Some(&basic::Qos::INFO),
+        (basic::QosOk::CLASS_ID, basic::QosOk::METHOD_ID) => Some(&basic::QosOk::INFO),
+        (basic::Consume::CLASS_ID, basic::Consume::METHOD_ID) => {
+            Some(&basic::Consume::INFO)
+        }
+        (basic::ConsumeOk::CLASS_ID, basic::ConsumeOk::METHOD_ID) => {
+            Some(&basic::ConsumeOk::INFO)
+        }
+        (basic::Cancel::CLASS_ID, basic::Cancel::METHOD_ID) => Some(&basic::Cancel::INFO),
+        (basic::CancelOk::CLASS_ID, basic::CancelOk::METHOD_ID) => {
+            Some(&basic::CancelOk::INFO)
+        }
+        (basic::Publish::CLASS_ID, basic::Publish::METHOD_ID) => {
+            Some(&basic::Publish::INFO)
+        }
+        (basic::Return::CLASS_ID, basic::Return::METHOD_ID) => Some(&basic::Return::INFO),
+        (basic::Deliver::CLASS_ID, basic::Deliver::METHOD_ID) => {
+            Some(&basic::Deliver::INFO)
+        }
+        (basic::Get::CLASS_ID, basic::Get::METHOD_ID) => Some(&basic::Get::INFO),
+        (basic::GetOk::CLASS_ID, basic::GetOk::METHOD_ID) => Some(&basic::GetOk::INFO),
+        (basic::GetEmpty::CLASS_ID, basic::GetEmpty::METHOD_ID) => {
+            Some(&basic::GetEmpty::INFO)
+        }
+        (basic::Ack::CLASS_ID, basic::Ack::METHOD_ID) => Some(&basic::Ack::INFO),
+        (basic::Reject::CLASS_ID, basic::Reject::METHOD_ID) => Some(&basic::Reject::INFO),
+        (basic::RecoverAsync::CLASS_ID, basic::RecoverAsync::METHOD_ID) => {
+            Some(&basic::RecoverAsync::INFO)
+        }
+        (basic::Recover::CLASS_ID, basic::Recover::METHOD_ID) => {
+            Some(&basic::Recover::INFO)
+        }
+        (basic::RecoverOk::CLASS_ID, basic::RecoverOk::METHOD_ID) => {
+            Some(&basic::RecoverOk::INFO)
+        }
+        (basic::Nack::CLASS_ID, basic::Nack::METHOD_ID) => Some(&basic::Nack::INFO),
+        (confirm::Select::CLASS_ID, confirm::Select::METHOD_ID) => {
+            Some(&confirm::Select::INFO)
+        }
+        (confirm::SelectOk::CLASS_ID, confirm::SelectOk::METHOD_ID) => {
+            Some(&confirm::SelectOk::INFO)
+        }
+        (tx::Select::CLASS_ID, tx::Select::METHOD_ID) => Some(&tx::Select::INFO),
+        (tx::SelectOk::CLASS_ID, tx::SelectOk::METHOD_ID) => Some(&tx::SelectOk::INFO),
+        (tx::Commit::CLASS_ID, tx::Commit::METHOD_ID) => Some(&tx::Commit::INFO),
+        (tx::CommitOk::CLASS_ID, tx::CommitOk::METHOD_ID) => Some(&tx::CommitOk::INFO),
+        (tx::Rollback::CLASS_ID, tx::Rollback::METHOD_ID) => Some(&tx::Rollback::INFO),
+        (tx::RollbackOk::CLASS_ID, tx::RollbackOk::METHOD_ID) => {
+            Some(&tx::RollbackOk::INFO)
+        }
         _ => None,
     }
 }
@@ -8954,386 +8994,386 @@ impl Method {
         match self {
             Method::ConnectionStart(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 10u16,
+                    class_id: connection::Start::CLASS_ID,
+                    method_id: connection::Start::METHOD_ID,
                 }
             }
             Method::ConnectionStartOk(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 11u16,
+                    class_id: connection::StartOk::CLASS_ID,
+                    method_id: connection::StartOk::METHOD_ID,
                 }
             }
             Method::ConnectionSecure(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 20u16,
+                    class_id: connection::Secure::CLASS_ID,
+                    method_id: connection::Secure::METHOD_ID,
                 }
             }
             Method::ConnectionSecureOk(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 21u16,
+                    class_id: connection::SecureOk::CLASS_ID,
+                    method_id: connection::SecureOk::METHOD_ID,
                 }
             }
             Method::ConnectionTune(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 30u16,
+                    class_id: connection::Tune::CLASS_ID,
+                    method_id: connection::Tune::METHOD_ID,
                 }
             }
             Method::ConnectionTuneOk(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 31u16,
+                    class_id: connection::TuneOk::CLASS_ID,
+                    method_id: connection::TuneOk::METHOD_ID,
                 }
             }
             Method::ConnectionOpen(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 40u16,
+                    class_id: connection::Open::CLASS_ID,
+                    method_id: connection::Open::METHOD_ID,
                 }
             }
             Method::ConnectionOpenOk(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 41u16,
+                    class_id: connection::OpenOk::CLASS_ID,
+                    method_id: connection::OpenOk::METHOD_ID,
                 }
             }
             Method::ConnectionClose(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 50u16,
+                    class_id: connection::Close::CLASS_ID,
+                    method_id: connection::Close::METHOD_ID,
                 }
             }
             Method::ConnectionCloseOk(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 51u16,
+                    class_id: connection::CloseOk::CLASS_ID,
+                    method_id: connection::CloseOk::METHOD_ID,
                 }
             }
             Method::ConnectionBlocked(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 60u16,
+                    class_id: connection::Blocked::CLASS_ID,
+                    method_id: connection::Blocked::METHOD_ID,
                 }
             }
             Method::ConnectionUnblocked(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 61u16,
+                    class_id: connection::Unblocked::CLASS_ID,
+                    method_id: connection::Unblocked::METHOD_ID,
                 }
             }
             Method::ConnectionUpdateSecret(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 70u16,
+                    class_id: connection::UpdateSecret::CLASS_ID,
+                    method_id: connection::UpdateSecret::METHOD_ID,
                 }
             }
             Method::ConnectionUpdateSecretOk(_) => {
                 MethodId {
-                    class_id: 10u16,
-                    method_id: 71u16,
+                    class_id: connection::UpdateSecretOk::CLASS_ID,
+                    method_id: connection::UpdateSecretOk::METHOD_ID,
                 }
             }
             Method::ChannelOpen(_) => {
                 MethodId {
-                    class_id: 20u16,
-                    method_id: 10u16,
+                    class_id: channel::Open::CLASS_ID,
+                    method_id: channel::Open::METHOD_ID,
                 }
             }
             Method::ChannelOpenOk(_) => {
                 MethodId {
-                    class_id: 20u16,
-                    method_id: 11u16,
+                    class_id: channel::OpenOk::CLASS_ID,
+                    method_id: channel::OpenOk::METHOD_ID,
                 }
             }
             Method::ChannelFlow(_) => {
                 MethodId {
-                    class_id: 20u16,
-                    method_id: 20u16,
+                    class_id: channel::Flow::CLASS_ID,
+                    method_id: channel::Flow::METHOD_ID,
                 }
             }
             Method::ChannelFlowOk(_) => {
                 MethodId {
-                    class_id: 20u16,
-                    method_id: 21u16,
+                    class_id: channel::FlowOk::CLASS_ID,
+                    method_id: channel::FlowOk::METHOD_ID,
                 }
             }
             Method::ChannelClose(_) => {
                 MethodId {
-                    class_id: 20u16,
-                    method_id: 40u16,
+                    class_id: channel::Close::CLASS_ID,
+                    method_id: channel::Close::METHOD_ID,
                 }
             }
             Method::ChannelCloseOk(_) => {
                 MethodId {
-                    class_id: 20u16,
-                    method_id: 41u16,
+                    class_id: channel::CloseOk::CLASS_ID,
+                    method_id: channel::CloseOk::METHOD_ID,
                 }
             }
             Method::ExchangeDeclare(_) => {
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 10u16,
+                    class_id: exchange::Declare::CLASS_ID,
+                    method_id: exchange::Declare::METHOD_ID,
                 }
             }
             Method::ExchangeDeclareOk(_) => {
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 11u16,
+                    class_id: exchange::DeclareOk::CLASS_ID,
+                    method_id: exchange::DeclareOk::METHOD_ID,
                 }
             }
             Method::ExchangeDelete(_) => {
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 20u16,
+                    class_id: exchange::Delete::CLASS_ID,
+                    method_id: exchange::Delete::METHOD_ID,
                 }
             }
             Method::ExchangeDeleteOk(_) => {
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 21u16,
+                    class_id: exchange::DeleteOk::CLASS_ID,
+                    method_id: exchange::DeleteOk::METHOD_ID,
                 }
             }
             Method::ExchangeBind(_) => {
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 30u16,
+                    class_id: exchange::Bind::CLASS_ID,
+                    method_id: exchange::Bind::METHOD_ID,
                 }
             }
             Method::ExchangeBindOk(_) => {
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 31u16,
+                    class_id: exchange::BindOk::CLASS_ID,
+                    method_id: exchange::BindOk::METHOD_ID,
                 }
             }
             Method::ExchangeUnbind(_) => {
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 40u16,
+                    class_id: exchange::Unbind::CLASS_ID,
+                    method_id: exchange::Unbind::METHOD_ID,
                 }
             }
             Method::ExchangeUnbindOk(_) => {
                 MethodId {
-                    class_id: 40u16,
-                    method_id: 51u16,
+                    class_id: exchange::UnbindOk::CLASS_ID,
+                    method_id: exchange::UnbindOk::METHOD_ID,
                 }
             }
             Method::QueueDeclare(_) => {
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 10u16,
+                    class_id: queue::Declare::CLASS_ID,
+                    method_id: queue::Declare::METHOD_ID,
                 }
             }
             Method::QueueDeclareOk(_) => {
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 11u16,
+                    class_id: queue::DeclareOk::CLASS_ID,
+                    method_id: queue::DeclareOk::METHOD_ID,
                 }
             }
             Method::QueueBind(_) => {
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 20u16,
+                    class_id: queue::Bind::CLASS_ID,
+                    method_id: queue::Bind::METHOD_ID,
                 }
             }
             Method::QueueBindOk(_) => {
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 21u16,
+                    class_id: queue::BindOk::CLASS_ID,
+                    method_id: queue::BindOk::METHOD_ID,
                 }
             }
             Method::QueuePurge(_) => {
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 30u16,
+                    class_id: queue::Purge::CLASS_ID,
+                    method_id: queue::Purge::METHOD_ID,
                 }
             }
             Method::QueuePurgeOk(_) => {
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 31u16,
+                    class_id: queue::PurgeOk::CLASS_ID,
+                    method_id: queue::PurgeOk::METHOD_ID,
                 }
             }
             Method::QueueDelete(_) => {
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 40u16,
+                    class_id: queue::Delete::CLASS_ID,
+                    method_id: queue::Delete::METHOD_ID,
                 }
             }
             Method::QueueDeleteOk(_) => {
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 41u16,
+                    class_id: queue::DeleteOk::CLASS_ID,
+                    method_id: queue::DeleteOk::METHOD_ID,
                 }
             }
             Method::QueueUnbind(_) => {
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 50u16,
+                    class_id: queue::Unbind::CLASS_ID,
+                    method_id: queue::Unbind::METHOD_ID,
                 }
             }
             Method::QueueUnbindOk(_) => {
                 MethodId {
-                    class_id: 50u16,
-                    method_id: 51u16,
+                    class_id: queue::UnbindOk::CLASS_ID,
+                    method_id: queue::UnbindOk::METHOD_ID,
                 }
             }
             Method::BasicQos(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 10u16,
+                    class_id: basic::Qos::CLASS_ID,
+                    method_id: basic::Qos::METHOD_ID,
                 }
             }
             Method::BasicQosOk(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 11u16,
+                    class_id: basic::QosOk::CLASS_ID,
+                    method_id: basic::QosOk::METHOD_ID,
                 }
             }
             Method::BasicConsume(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 20u16,
+                    class_id: basic::Consume::CLASS_ID,
+                    method_id: basic::Consume::METHOD_ID,
                 }
             }
             Method::BasicConsumeOk(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 21u16,
+                    class_id: basic::ConsumeOk::CLASS_ID,
+                    method_id: basic::ConsumeOk::METHOD_ID,
                 }
             }
             Method::BasicCancel(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 30u16,
+                    class_id: basic::Cancel::CLASS_ID,
+                    method_id: basic::Cancel::METHOD_ID,
                 }
             }
             Method::BasicCancelOk(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 31u16,
+                    class_id: basic::CancelOk::CLASS_ID,
+                    method_id: basic::CancelOk::METHOD_ID,
                 }
             }
             Method::BasicPublish(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 40u16,
+                    class_id: basic::Publish::CLASS_ID,
+                    method_id: basic::Publish::METHOD_ID,
                 }
             }
             Method::BasicReturn(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 50u16,
+                    class_id: basic::Return::CLASS_ID,
+                    method_id: basic::Return::METHOD_ID,
                 }
             }
             Method::BasicDeliver(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 60u16,
+                    class_id: basic::Deliver::CLASS_ID,
+                    method_id: basic::Deliver::METHOD_ID,
                 }
             }
             Method::BasicGet(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 70u16,
+                    class_id: basic::Get::CLASS_ID,
+                    method_id: basic::Get::METHOD_ID,
                 }
             }
             Method::BasicGetOk(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 71u16,
+                    class_id: basic::GetOk::CLASS_ID,
+                    method_id: basic::GetOk::METHOD_ID,
                 }
             }
             Method::BasicGetEmpty(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 72u16,
+                    class_id: basic::GetEmpty::CLASS_ID,
+                    method_id: basic::GetEmpty::METHOD_ID,
                 }
             }
             Method::BasicAck(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 80u16,
+                    class_id: basic::Ack::CLASS_ID,
+                    method_id: basic::Ack::METHOD_ID,
                 }
             }
             Method::BasicReject(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 90u16,
+                    class_id: basic::Reject::CLASS_ID,
+                    method_id: basic::Reject::METHOD_ID,
                 }
             }
             Method::BasicRecoverAsync(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 100u16,
+                    class_id: basic::RecoverAsync::CLASS_ID,
+                    method_id: basic::RecoverAsync::METHOD_ID,
                 }
             }
             Method::BasicRecover(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 110u16,
+                    class_id: basic::Recover::CLASS_ID,
+                    method_id: basic::Recover::METHOD_ID,
                 }
             }
             Method::BasicRecoverOk(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 111u16,
+                    class_id: basic::RecoverOk::CLASS_ID,
+                    method_id: basic::RecoverOk::METHOD_ID,
                 }
             }
             Method::BasicNack(_) => {
                 MethodId {
-                    class_id: 60u16,
-                    method_id: 120u16,
+                    class_id: basic::Nack::CLASS_ID,
+                    method_id: basic::Nack::METHOD_ID,
                 }
             }
             Method::ConfirmSelect(_) => {
                 MethodId {
-                    class_id: 85u16,
-                    method_id: 10u16,
+                    class_id: confirm::Select::CLASS_ID,
+                    method_id: confirm::Select::METHOD_ID,
                 }
             }
             Method::ConfirmSelectOk(_) => {
                 MethodId {
-                    class_id: 85u16,
-                    method_id: 11u16,
+                    class_id: confirm::SelectOk::CLASS_ID,
+                    method_id: confirm::SelectOk::METHOD_ID,
                 }
             }
             Method::TxSelect(_) => {
                 MethodId {
-                    class_id: 90u16,
-                    method_id: 10u16,
+                    class_id: tx::Select::CLASS_ID,
+                    method_id: tx::Select::METHOD_ID,
                 }
             }
             Method::TxSelectOk(_) => {
                 MethodId {
-                    class_id: 90u16,
-                    method_id: 11u16,
+                    class_id: tx::SelectOk::CLASS_ID,
+                    method_id: tx::SelectOk::METHOD_ID,
                 }
             }
             Method::TxCommit(_) => {
                 MethodId {
-                    class_id: 90u16,
-                    method_id: 20u16,
+                    class_id: tx::Commit::CLASS_ID,
+                    method_id: tx::Commit::METHOD_ID,
                 }
             }
             Method::TxCommitOk(_) => {
                 MethodId {
-                    class_id: 90u16,
-                    method_id: 21u16,
+                    class_id: tx::CommitOk::CLASS_ID,
+                    method_id: tx::CommitOk::METHOD_ID,
                 }
             }
             Method::TxRollback(_) => {
                 MethodId {
-                    class_id: 90u16,
-                    method_id: 30u16,
+                    class_id: tx::Rollback::CLASS_ID,
+                    method_id: tx::Rollback::METHOD_ID,
                 }
             }
             Method::TxRollbackOk(_) => {
                 MethodId {
-                    class_id: 90u16,
-                    method_id: 31u16,
+                    class_id: tx::RollbackOk::CLASS_ID,
+                    method_id: tx::RollbackOk::METHOD_ID,
                 }
             }
             Method::Unknown { class_id, method_id, .. } => {
@@ -9636,157 +9676,205 @@ impl Method {
     ) -> Option<Result<Method, Error>> {
         Some(
             match (class_id, method_id) {
-                (10u16, 10u16) => {
+                (connection::Start::CLASS_ID, connection::Start::METHOD_ID) => {
                     connection::Start::decode_args(r).map(Method::ConnectionStart)
                 }
-                (10u16, 11u16) => {
+                (connection::StartOk::CLASS_ID, connection::StartOk::METHOD_ID) => {
                     connection::StartOk::decode_args(r).map(Method::ConnectionStartOk)
                 }
-                (10u16, 20u16) => {
+                (connection::Secure::CLASS_ID, connection::Secure::METHOD_ID) => {
                     connection::Secure::decode_args(r).map(Method::ConnectionSecure)
                 }
-                (10u16, 21u16) => {
+                (connection::SecureOk::CLASS_ID, connection::SecureOk::METHOD_ID) => {
                     connection::SecureOk::decode_args(r).map(Method::ConnectionSecureOk)
                 }
-                (10u16, 30u16) => {
+                (connection::Tune::CLASS_ID, connection::Tune::METHOD_ID) => {
                     connection::Tune::decode_args(r).map(Method::ConnectionTune)
                 }
-                (10u16, 31u16) => {
+                (connection::TuneOk::CLASS_ID, connection::TuneOk::METHOD_ID) => {
                     connection::TuneOk::decode_args(r).map(Method::ConnectionTuneOk)
                 }
-                (10u16, 40u16) => {
+                (connection::Open::CLASS_ID, connection::Open::METHOD_ID) => {
                     connection::Open::decode_args(r).map(Method::ConnectionOpen)
                 }
-                (10u16, 41u16) => {
+                (connection::OpenOk::CLASS_ID, connection::OpenOk::METHOD_ID) => {
                     connection::OpenOk::decode_args(r).map(Method::ConnectionOpenOk)
                 }
-                (10u16, 50u16) => {
+                (connection::Close::CLASS_ID, connection::Close::METHOD_ID) => {
                     connection::Close::decode_args(r).map(Method::ConnectionClose)
                 }
-                (10u16, 51u16) => {
+                (connection::CloseOk::CLASS_ID, connection::CloseOk::METHOD_ID) => {
                     connection::CloseOk::decode_args(r).map(Method::ConnectionCloseOk)
                 }
-                (10u16, 60u16) => {
+                (connection::Blocked::CLASS_ID, connection::Blocked::METHOD_ID) => {
                     connection::Blocked::decode_args(r).map(Method::ConnectionBlocked)
                 }
-                (10u16, 61u16) => {
+                (connection::Unblocked::CLASS_ID, connection::Unblocked::METHOD_ID) => {
                     connection::Unblocked::decode_args(r)
                         .map(Method::ConnectionUnblocked)
                 }
-                (10u16, 70u16) => {
+                (
+                    connection::UpdateSecret::CLASS_ID,
+                    connection::UpdateSecret::METHOD_ID,
+                ) => {
                     connection::UpdateSecret::decode_args(r)
                         .map(Method::ConnectionUpdateSecret)
                 }
-                (10u16, 71u16) => {
+                (
+                    connection::UpdateSecretOk::CLASS_ID,
+                    connection::UpdateSecretOk::METHOD_ID,
+                ) => {
                     connection::UpdateSecretOk::decode_args(r)
                         .map(Method::ConnectionUpdateSecretOk)
                 }
-                (20u16, 10u16) => channel::Open::decode_args(r).map(Method::ChannelOpen),
-                (20u16, 11u16) => {
+                (channel::Open::CLASS_ID, channel::Open::METHOD_ID) => {
+                    channel::Open::decode_args(r).map(Method::ChannelOpen)
+                }
+                (channel::OpenOk::CLASS_ID, channel::OpenOk::METHOD_ID) => {
                     channel::OpenOk::decode_args(r).map(Method::ChannelOpenOk)
                 }
-                (20u16, 20u16) => channel::Flow::decode_args(r).map(Method::ChannelFlow),
-                (20u16, 21u16) => {
+                (channel::Flow::CLASS_ID, channel::Flow::METHOD_ID) => {
+                    channel::Flow::decode_args(r).map(Method::ChannelFlow)
+                }
+                (channel::FlowOk::CLASS_ID, channel::FlowOk::METHOD_ID) => {
                     channel::FlowOk::decode_args(r).map(Method::ChannelFlowOk)
                 }
-                (20u16, 40u16) => {
+                (channel::Close::CLASS_ID, channel::Close::METHOD_ID) => {
                     channel::Close::decode_args(r).map(Method::ChannelClose)
                 }
-                (20u16, 41u16) => {
+                (channel::CloseOk::CLASS_ID, channel::CloseOk::METHOD_ID) => {
                     channel::CloseOk::decode_args(r).map(Method::ChannelCloseOk)
                 }
-                (40u16, 10u16) => {
+                (exchange::Declare::CLASS_ID, exchange::Declare::METHOD_ID) => {
                     exchange::Declare::decode_args(r).map(Method::ExchangeDeclare)
                 }
-                (40u16, 11u16) => {
+                (exchange::DeclareOk::CLASS_ID, exchange::DeclareOk::METHOD_ID) => {
                     exchange::DeclareOk::decode_args(r).map(Method::ExchangeDeclareOk)
                 }
-                (40u16, 20u16) => {
+                (exchange::Delete::CLASS_ID, exchange::Delete::METHOD_ID) => {
                     exchange::Delete::decode_args(r).map(Method::ExchangeDelete)
                 }
-                (40u16, 21u16) => {
+                (exchange::DeleteOk::CLASS_ID, exchange::DeleteOk::METHOD_ID) => {
                     exchange::DeleteOk::decode_args(r).map(Method::ExchangeDeleteOk)
                 }
-                (40u16, 30u16) => {
+                (exchange::Bind::CLASS_ID, exchange::Bind::METHOD_ID) => {
                     exchange::Bind::decode_args(r).map(Method::ExchangeBind)
                 }
-                (40u16, 31u16) => {
+                (exchange::BindOk::CLASS_ID, exchange::BindOk::METHOD_ID) => {
                     exchange::BindOk::decode_args(r).map(Method::ExchangeBindOk)
                 }
-                (40u16, 40u16) => {
+                (exchange::Unbind::CLASS_ID, exchange::Unbind::METHOD_ID) => {
                     exchange::Unbind::decode_args(r).map(Method::ExchangeUnbind)
                 }
-                (40u16, 51u16) => {
+                (exchange::UnbindOk::CLASS_ID, exchange::UnbindOk::METHOD_ID) => {
                     exchange::UnbindOk::decode_args(r).map(Method::ExchangeUnbindOk)
                 }
-                (50u16, 10u16) => {
+                (queue::Declare::CLASS_ID, queue::Declare::METHOD_ID) => {
                     queue::Declare::decode_args(r).map(Method::QueueDeclare)
                 }
-                (50u16, 11u16) => {
+                (queue::DeclareOk::CLASS_ID, queue::DeclareOk::METHOD_ID) => {
                     queue::DeclareOk::decode_args(r).map(Method::QueueDeclareOk)
                 }
-                (50u16, 20u16) => queue::Bind::decode_args(r).map(Method::QueueBind),
-                (50u16, 21u16) => queue::BindOk::decode_args(r).map(Method::QueueBindOk),
-                (50u16, 30u16) => queue::Purge::decode_args(r).map(Method::QueuePurge),
-                (50u16, 31u16) => {
+                (queue::Bind::CLASS_ID, queue::Bind::METHOD_ID) => {
+                    queue::Bind::decode_args(r).map(Method::QueueBind)
+                }
+                (queue::BindOk::CLASS_ID, queue::BindOk::METHOD_ID) => {
+                    queue::BindOk::decode_args(r).map(Method::QueueBindOk)
+                }
+                (queue::Purge::CLASS_ID, queue::Purge::METHOD_ID) => {
+                    queue::Purge::decode_args(r).map(Method::QueuePurge)
+                }
+                (queue::PurgeOk::CLASS_ID, queue::PurgeOk::METHOD_ID) => {
                     queue::PurgeOk::decode_args(r).map(Method::QueuePurgeOk)
                 }
-                (50u16, 40u16) => queue::Delete::decode_args(r).map(Method::QueueDelete),
-                (50u16, 41u16) => {
+                (queue::Delete::CLASS_ID, queue::Delete::METHOD_ID) => {
+                    queue::Delete::decode_args(r).map(Method::QueueDelete)
+                }
+                (queue::DeleteOk::CLASS_ID, queue::DeleteOk::METHOD_ID) => {
                     queue::DeleteOk::decode_args(r).map(Method::QueueDeleteOk)
                 }
-                (50u16, 50u16) => queue::Unbind::decode_args(r).map(Method::QueueUnbind),
-                (50u16, 51u16) => {
+                (queue::Unbind::CLASS_ID, queue::Unbind::METHOD_ID) => {
+                    queue::Unbind::decode_args(r).map(Method::QueueUnbind)
+                }
+                (queue::UnbindOk::CLASS_ID, queue::UnbindOk::METHOD_ID) => {
                     queue::UnbindOk::decode_args(r).map(Method::QueueUnbindOk)
                 }
-                (60u16, 10u16) => basic::Qos::decode_args(r).map(Method::BasicQos),
-                (60u16, 11u16) => basic::QosOk::decode_args(r).map(Method::BasicQosOk),
-                (60u16, 20u16) => {
+                (basic::Qos::CLASS_ID, basic::Qos::METHOD_ID) => {
+                    basic::Qos::decode_args(r).map(Method::BasicQos)
+                }
+                (basic::QosOk::CLASS_ID, basic::QosOk::METHOD_ID) => {
+                    basic::QosOk::decode_args(r).map(Method::BasicQosOk)
+                }
+                (basic::Consume::CLASS_ID, basic::Consume::METHOD_ID) => {
                     basic::Consume::decode_args(r).map(Method::BasicConsume)
                 }
-                (60u16, 21u16) => {
+                (basic::ConsumeOk::CLASS_ID, basic::ConsumeOk::METHOD_ID) => {
                     basic::ConsumeOk::decode_args(r).map(Method::BasicConsumeOk)
                 }
-                (60u16, 30u16) => basic::Cancel::decode_args(r).map(Method::BasicCancel),
-                (60u16, 31u16) => {
+                (basic::Cancel::CLASS_ID, basic::Cancel::METHOD_ID) => {
+                    basic::Cancel::decode_args(r).map(Method::BasicCancel)
+                }
+                (basic::CancelOk::CLASS_ID, basic::CancelOk::METHOD_ID) => {
                     basic::CancelOk::decode_args(r).map(Method::BasicCancelOk)
                 }
-                (60u16, 40u16) => {
+                (basic::Publish::CLASS_ID, basic::Publish::METHOD_ID) => {
                     basic::Publish::decode_args(r).map(Method::BasicPublish)
                 }
-                (60u16, 50u16) => basic::Return::decode_args(r).map(Method::BasicReturn),
-                (60u16, 60u16) => {
+                (basic::Return::CLASS_ID, basic::Return::METHOD_ID) => {
+                    basic::Return::decode_args(r).map(Method::BasicReturn)
+                }
+                (basic::Deliver::CLASS_ID, basic::Deliver::METHOD_ID) => {
                     basic::Deliver::decode_args(r).map(Method::BasicDeliver)
                 }
-                (60u16, 70u16) => basic::Get::decode_args(r).map(Method::BasicGet),
-                (60u16, 71u16) => basic::GetOk::decode_args(r).map(Method::BasicGetOk),
-                (60u16, 72u16) => {
+                (basic::Get::CLASS_ID, basic::Get::METHOD_ID) => {
+                    basic::Get::decode_args(r).map(Method::BasicGet)
+                }
+                (basic::GetOk::CLASS_ID, basic::GetOk::METHOD_ID) => {
+                    basic::GetOk::decode_args(r).map(Method::BasicGetOk)
+                }
+                (basic::GetEmpty::CLASS_ID, basic::GetEmpty::METHOD_ID) => {
                     basic::GetEmpty::decode_args(r).map(Method::BasicGetEmpty)
                 }
-                (60u16, 80u16) => basic::Ack::decode_args(r).map(Method::BasicAck),
-                (60u16, 90u16) => basic::Reject::decode_args(r).map(Method::BasicReject),
-                (60u16, 100u16) => {
+                (basic::Ack::CLASS_ID, basic::Ack::METHOD_ID) => {
+                    basic::Ack::decode_args(r).map(Method::BasicAck)
+                }
+                (basic::Reject::CLASS_ID, basic::Reject::METHOD_ID) => {
+                    basic::Reject::decode_args(r).map(Method::BasicReject)
+                }
+                (basic::RecoverAsync::CLASS_ID, basic::RecoverAsync::METHOD_ID) => {
                     basic::RecoverAsync::decode_args(r).map(Method::BasicRecoverAsync)
                 }
-                (60u16, 110u16) => {
+                (basic::Recover::CLASS_ID, basic::Recover::METHOD_ID) => {
                     basic::Recover::decode_args(r).map(Method::BasicRecover)
                 }
-                (60u16, 111u16) => {
+                (basic::RecoverOk::CLASS_ID, basic::RecoverOk::METHOD_ID) => {
                     basic::RecoverOk::decode_args(r).map(Method::BasicRecoverOk)
                 }
-                (60u16, 120u16) => basic::Nack::decode_args(r).map(Method::BasicNack),
-                (85u16, 10u16) => {
+                (basic::Nack::CLASS_ID, basic::Nack::METHOD_ID) => {
+                    basic::Nack::decode_args(r).map(Method::BasicNack)
+                }
+                (confirm::Select::CLASS_ID, confirm::Select::METHOD_ID) => {
                     confirm::Select::decode_args(r).map(Method::ConfirmSelect)
                 }
-                (85u16, 11u16) => {
+                (confirm::SelectOk::CLASS_ID, confirm::SelectOk::METHOD_ID) => {
                     confirm::SelectOk::decode_args(r).map(Method::ConfirmSelectOk)
                 }
-                (90u16, 10u16) => tx::Select::decode_args(r).map(Method::TxSelect),
-                (90u16, 11u16) => tx::SelectOk::decode_args(r).map(Method::TxSelectOk),
-                (90u16, 20u16) => tx::Commit::decode_args(r).map(Method::TxCommit),
-                (90u16, 21u16) => tx::CommitOk::decode_args(r).map(Method::TxCommitOk),
-                (90u16, 30u16) => tx::Rollback::decode_args(r).map(Method::TxRollback),
-                (90u16, 31u16) => {
+                (tx::Select::CLASS_ID, tx::Select::METHOD_ID) => {
+                    tx::Select::decode_args(r).map(Method::TxSelect)
+                }
+                (tx::SelectOk::CLASS_ID, tx::SelectOk::METHOD_ID) => {
+                    tx::SelectOk::decode_args(r).map(Method::TxSelectOk)
+                }
+                (tx::Commit::CLASS_ID, tx::Commit::METHOD_ID) => {
+                    tx::Commit::decode_args(r).map(Method::TxCommit)
+                }
+                (tx::CommitOk::CLASS_ID, tx::CommitOk::METHOD_ID) => {
+                    tx::CommitOk::decode_args(r).map(Method::TxCommitOk)
+                }
+                (tx::Rollback::CLASS_ID, tx::Rollback::METHOD_ID) => {
+                    tx::Rollback::decode_args(r).map(Method::TxRollback)
+                }
+                (tx::RollbackOk::CLASS_ID, tx::RollbackOk::METHOD_ID) => {
                     tx::RollbackOk::decode_args(r).map(Method::TxRollbackOk)
                 }
                 _ => return None,
@@ -10404,7 +10492,7 @@ pub struct BasicProperties {
 }
 impl BasicProperties {
     /// The class these properties belong to.
-    pub const CLASS_ID: u16 = 60u16;
+    pub const CLASS_ID: u16 = 60;
     /// The properties, in flag order.
     pub const FIELDS: &'static [FieldInfo] = &[
         FieldInfo {
@@ -10580,7 +10668,7 @@ impl BasicProperties {
     /// The property-flag words (continuation bits included) that
     /// [`encode`](Self::encode) writes.
     pub fn flag_words(&self) -> [u16; 1] {
-        let mut words = [0u16; 1];
+        let mut words = [0; 1];
         if self.content_type.is_some() {
             words[0] |= 32768;
         }
@@ -10640,10 +10728,10 @@ impl BasicProperties {
             len += v.encoded_len();
         }
         if self.delivery_mode.is_some() {
-            len += 1usize;
+            len += 1;
         }
         if self.priority.is_some() {
-            len += 1usize;
+            len += 1;
         }
         if let Some(v) = &self.correlation_id {
             len += v.encoded_len();
@@ -10658,7 +10746,7 @@ impl BasicProperties {
             len += v.encoded_len();
         }
         if self.timestamp.is_some() {
-            len += 8usize;
+            len += 8;
         }
         if let Some(v) = &self.kind {
             len += v.encoded_len();
@@ -10816,20 +10904,20 @@ impl BasicProperties {
     /// order), `None` when it is absent.
     pub fn get(&self, index: usize) -> Option<ArgValue<'_>> {
         match index {
-            0usize => self.content_type.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            1usize => self.content_encoding.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            2usize => self.headers.as_ref().map(|v| ArgValue::Table(&*v)),
-            3usize => self.delivery_mode.as_ref().map(|v| ArgValue::Octet(*v)),
-            4usize => self.priority.as_ref().map(|v| ArgValue::Octet(*v)),
-            5usize => self.correlation_id.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            6usize => self.reply_to.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            7usize => self.expiration.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            8usize => self.message_id.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            9usize => self.timestamp.as_ref().map(|v| ArgValue::Timestamp(*v)),
-            10usize => self.kind.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            11usize => self.user_id.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            12usize => self.app_id.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            13usize => self.reserved.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            0 => self.content_type.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            1 => self.content_encoding.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            2 => self.headers.as_ref().map(|v| ArgValue::Table(&*v)),
+            3 => self.delivery_mode.as_ref().map(|v| ArgValue::Octet(*v)),
+            4 => self.priority.as_ref().map(|v| ArgValue::Octet(*v)),
+            5 => self.correlation_id.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            6 => self.reply_to.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            7 => self.expiration.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            8 => self.message_id.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            9 => self.timestamp.as_ref().map(|v| ArgValue::Timestamp(*v)),
+            10 => self.kind.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            11 => self.user_id.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            12 => self.app_id.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            13 => self.reserved.as_ref().map(|v| ArgValue::ShortStr(&*v)),
             _ => None,
         }
     }
@@ -10847,7 +10935,9 @@ pub enum Properties {
 impl Properties {
     pub(crate) fn decode(class_id: u16, r: &mut Reader<'_>) -> Result<Self, Error> {
         match class_id {
-            60u16 => Ok(Properties::Basic(BasicProperties::decode(r)?)),
+            BasicProperties::CLASS_ID => {
+                Ok(Properties::Basic(BasicProperties::decode(r)?))
+            }
             _ => Ok(Properties::Unknown(r.rest())),
         }
     }

@@ -15,33 +15,33 @@ pub const SPEC_SHA256: &str = "ce9f85eec1d9f99c566f6e3a677f4423e3fe31410ac219fac
 /// types, sizes, the frame-end octet), the protocol version and port.
 pub mod constants {
     /// Protocol major version.
-    pub const VERSION_MAJOR: u8 = 0u8;
+    pub const VERSION_MAJOR: u8 = 0;
     /// Protocol minor version.
-    pub const VERSION_MINOR: u8 = 9u8;
+    pub const VERSION_MINOR: u8 = 9;
     /// Protocol revision.
-    pub const VERSION_REVISION: u8 = 1u8;
+    pub const VERSION_REVISION: u8 = 1;
     /// The IANA port for AMQP.
-    pub const PORT: u16 = 5672u16;
+    pub const PORT: u16 = 5672;
     /// `frame-method` = 1.
-    pub const FRAME_METHOD: u8 = 1u8;
+    pub const FRAME_METHOD: u8 = 1;
     /// `frame-min-size` = 4096.
-    pub const FRAME_MIN_SIZE: u32 = 4096u32;
+    pub const FRAME_MIN_SIZE: u32 = 4096;
 }
 impl ReplyCode {
     /// `reply-success` = 200.
-    pub const REPLY_SUCCESS: ReplyCode = ReplyCode(200u16);
+    pub const REPLY_SUCCESS: ReplyCode = ReplyCode(200);
     /// Not \[found\] \<here\>.
     ///
     /// `not-found` = 404. A soft error: the channel is closed.
-    pub const NOT_FOUND: ReplyCode = ReplyCode(404u16);
+    pub const NOT_FOUND: ReplyCode = ReplyCode(404);
     /// `frame-error` = 501. A hard error: the connection is closed.
-    pub const FRAME_ERROR: ReplyCode = ReplyCode(501u16);
+    pub const FRAME_ERROR: ReplyCode = ReplyCode(501);
     /// The specification's name for this code, if it defines one.
     pub fn name(self) -> Option<&'static str> {
         match self.0 {
-            200u16 => Some("reply-success"),
-            404u16 => Some("not-found"),
-            501u16 => Some("frame-error"),
+            200 => Some("reply-success"),
+            404 => Some("not-found"),
+            501 => Some("frame-error"),
             _ => None,
         }
     }
@@ -49,8 +49,8 @@ impl ReplyCode {
     /// connection (hard error); `None` for success and unknown codes.
     pub fn exception_kind(self) -> Option<ExceptionKind> {
         match self.0 {
-            404u16 => Some(ExceptionKind::Channel),
-            501u16 => Some(ExceptionKind::Connection),
+            404 => Some(ExceptionKind::Channel),
+            501 => Some(ExceptionKind::Connection),
             _ => None,
         }
     }
@@ -137,16 +137,16 @@ pub mod demo {
     impl Bits {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 70u16,
-            method_id: 10u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "demo.bits",
             synchronous: true,
             has_content: false,
             direction: Direction::ClientToServer,
             responses: &[
                 MethodId {
-                    class_id: 70u16,
-                    method_id: 11u16,
+                    class_id: Self::CLASS_ID,
+                    method_id: BitsOk::METHOD_ID,
                 },
             ],
             is_response: false,
@@ -232,9 +232,9 @@ pub mod demo {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 70u16;
+        pub const CLASS_ID: u16 = 70;
         /// The method id.
-        pub const METHOD_ID: u16 = 10u16;
+        pub const METHOD_ID: u16 = 10;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "demo.bits";
         /// Whether the specification marks the method synchronous.
@@ -254,8 +254,8 @@ pub mod demo {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(70u16);
-            buf.put_u16(10u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -269,19 +269,19 @@ pub mod demo {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Short(self.reserved_1)),
-                1usize => Some(ArgValue::Bit(self.b1)),
-                2usize => Some(ArgValue::Bit(self.b2)),
-                3usize => Some(ArgValue::Bit(self.b3)),
-                4usize => Some(ArgValue::Bit(self.b4)),
-                5usize => Some(ArgValue::Bit(self.b5)),
-                6usize => Some(ArgValue::Bit(self.b6)),
-                7usize => Some(ArgValue::Bit(self.b7)),
-                8usize => Some(ArgValue::Bit(self.b8)),
-                9usize => Some(ArgValue::Bit(self.b9)),
-                10usize => Some(ArgValue::ShortStr(&self.queue)),
-                11usize => Some(ArgValue::Bit(self.reserved_2)),
-                12usize => Some(ArgValue::ShortStr(&self.kind)),
+                0 => Some(ArgValue::Short(self.reserved_1)),
+                1 => Some(ArgValue::Bit(self.b1)),
+                2 => Some(ArgValue::Bit(self.b2)),
+                3 => Some(ArgValue::Bit(self.b3)),
+                4 => Some(ArgValue::Bit(self.b4)),
+                5 => Some(ArgValue::Bit(self.b5)),
+                6 => Some(ArgValue::Bit(self.b6)),
+                7 => Some(ArgValue::Bit(self.b7)),
+                8 => Some(ArgValue::Bit(self.b8)),
+                9 => Some(ArgValue::Bit(self.b9)),
+                10 => Some(ArgValue::ShortStr(&self.queue)),
+                11 => Some(ArgValue::Bit(self.reserved_2)),
+                12 => Some(ArgValue::ShortStr(&self.kind)),
                 _ => None,
             }
         }
@@ -349,8 +349,8 @@ pub mod demo {
     impl BitsOk {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 70u16,
-            method_id: 11u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "demo.bits-ok",
             synchronous: true,
             has_content: false,
@@ -360,9 +360,9 @@ pub mod demo {
             fields: &[],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 70u16;
+        pub const CLASS_ID: u16 = 70;
         /// The method id.
-        pub const METHOD_ID: u16 = 11u16;
+        pub const METHOD_ID: u16 = 11;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "demo.bits-ok";
         /// Whether the specification marks the method synchronous.
@@ -382,8 +382,8 @@ pub mod demo {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(70u16);
-            buf.put_u16(11u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -431,8 +431,8 @@ pub mod demo {
     impl Carry {
         /// Everything the specification says about this method, as data.
         pub const INFO: MethodInfo = MethodInfo {
-            class_id: 70u16,
-            method_id: 20u16,
+            class_id: Self::CLASS_ID,
+            method_id: Self::METHOD_ID,
             name: "demo.carry",
             synchronous: false,
             has_content: true,
@@ -467,9 +467,9 @@ pub mod demo {
             ],
         };
         /// The class id.
-        pub const CLASS_ID: u16 = 70u16;
+        pub const CLASS_ID: u16 = 70;
         /// The method id.
-        pub const METHOD_ID: u16 = 20u16;
+        pub const METHOD_ID: u16 = 20;
         /// `class.method`, as the specification names it.
         pub const NAME: &'static str = "demo.carry";
         /// Whether the specification marks the method synchronous.
@@ -489,8 +489,8 @@ pub mod demo {
         }
         /// Writes the method payload (class id, method id, arguments).
         pub fn encode<B: BufMut>(&self, buf: &mut B) {
-            buf.put_u16(70u16);
-            buf.put_u16(20u16);
+            buf.put_u16(Self::CLASS_ID);
+            buf.put_u16(Self::METHOD_ID);
             self.encode_args(buf);
         }
         /// Decodes a method payload (class id, method id, arguments), which
@@ -504,10 +504,10 @@ pub mod demo {
         /// The value of the argument at `index` (in [`INFO`](Self::INFO)`.fields` order).
         pub fn field(&self, index: usize) -> Option<ArgValue<'_>> {
             match index {
-                0usize => Some(ArgValue::Timestamp(self.stamp)),
-                1usize => Some(ArgValue::LongStr(&self.blob)),
-                2usize => Some(ArgValue::Table(&self.args)),
-                3usize => Some(ArgValue::LongLong(self.count)),
+                0 => Some(ArgValue::Timestamp(self.stamp)),
+                1 => Some(ArgValue::LongStr(&self.blob)),
+                2 => Some(ArgValue::Table(&self.args)),
+                3 => Some(ArgValue::LongLong(self.count)),
                 _ => None,
             }
         }
@@ -568,9 +568,9 @@ pub const METHODS: &[MethodInfo] = &[
 /// Looks up a method of the specification by its ids.
 pub fn method_info(class_id: u16, method_id: u16) -> Option<&'static MethodInfo> {
     match (class_id, method_id) {
-        (70u16, 10u16) => Some(&demo::Bits::INFO),
-        (70u16, 11u16) => Some(&demo::BitsOk::INFO),
-        (70u16, 20u16) => Some(&demo::Carry::INFO),
+        (demo::Bits::CLASS_ID, demo::Bits::METHOD_ID) => Some(&demo::Bits::INFO),
+        (demo::BitsOk::CLASS_ID, demo::BitsOk::METHOD_ID) => Some(&demo::BitsOk::INFO),
+        (demo::Carry::CLASS_ID, demo::Carry::METHOD_ID) => Some(&demo::Carry::INFO),
         _ => None,
     }
 }
@@ -580,20 +580,20 @@ impl Method {
         match self {
             Method::DemoBits(_) => {
                 MethodId {
-                    class_id: 70u16,
-                    method_id: 10u16,
+                    class_id: demo::Bits::CLASS_ID,
+                    method_id: demo::Bits::METHOD_ID,
                 }
             }
             Method::DemoBitsOk(_) => {
                 MethodId {
-                    class_id: 70u16,
-                    method_id: 11u16,
+                    class_id: demo::BitsOk::CLASS_ID,
+                    method_id: demo::BitsOk::METHOD_ID,
                 }
             }
             Method::DemoCarry(_) => {
                 MethodId {
-                    class_id: 70u16,
-                    method_id: 20u16,
+                    class_id: demo::Carry::CLASS_ID,
+                    method_id: demo::Carry::METHOD_ID,
                 }
             }
             Method::Unknown { class_id, method_id, .. } => {
@@ -650,9 +650,15 @@ impl Method {
     ) -> Option<Result<Method, Error>> {
         Some(
             match (class_id, method_id) {
-                (70u16, 10u16) => demo::Bits::decode_args(r).map(Method::DemoBits),
-                (70u16, 11u16) => demo::BitsOk::decode_args(r).map(Method::DemoBitsOk),
-                (70u16, 20u16) => demo::Carry::decode_args(r).map(Method::DemoCarry),
+                (demo::Bits::CLASS_ID, demo::Bits::METHOD_ID) => {
+                    demo::Bits::decode_args(r).map(Method::DemoBits)
+                }
+                (demo::BitsOk::CLASS_ID, demo::BitsOk::METHOD_ID) => {
+                    demo::BitsOk::decode_args(r).map(Method::DemoBitsOk)
+                }
+                (demo::Carry::CLASS_ID, demo::Carry::METHOD_ID) => {
+                    demo::Carry::decode_args(r).map(Method::DemoCarry)
+                }
                 _ => return None,
             },
         )
@@ -725,7 +731,7 @@ pub struct DemoProperties {
 }
 impl DemoProperties {
     /// The class these properties belong to.
-    pub const CLASS_ID: u16 = 70u16;
+    pub const CLASS_ID: u16 = 70;
     /// The properties, in flag order.
     pub const FIELDS: &'static [FieldInfo] = &[
         FieldInfo {
@@ -937,7 +943,7 @@ impl DemoProperties {
     /// The property-flag words (continuation bits included) that
     /// [`encode`](Self::encode) writes.
     pub fn flag_words(&self) -> [u16; 2] {
-        let mut words = [0u16; 2];
+        let mut words = [0; 2];
         if self.p1.is_some() {
             words[0] |= 32768;
         }
@@ -1000,16 +1006,16 @@ impl DemoProperties {
             len += v.encoded_len();
         }
         if self.p2.is_some() {
-            len += 1usize;
+            len += 1;
         }
         if self.p3.is_some() {
-            len += 2usize;
+            len += 2;
         }
         if self.p4.is_some() {
-            len += 4usize;
+            len += 4;
         }
         if self.p5.is_some() {
-            len += 8usize;
+            len += 8;
         }
         if let Some(v) = &self.p6 {
             len += v.encoded_len();
@@ -1018,7 +1024,7 @@ impl DemoProperties {
             len += v.encoded_len();
         }
         if self.p8.is_some() {
-            len += 8usize;
+            len += 8;
         }
         if let Some(v) = &self.p9 {
             len += v.encoded_len();
@@ -1045,7 +1051,7 @@ impl DemoProperties {
             len += v.encoded_len();
         }
         if self.p17.is_some() {
-            len += 1usize;
+            len += 1;
         }
         len
     }
@@ -1218,23 +1224,23 @@ impl DemoProperties {
     /// order), `None` when it is absent.
     pub fn get(&self, index: usize) -> Option<ArgValue<'_>> {
         match index {
-            0usize => self.p1.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            1usize => self.p2.as_ref().map(|v| ArgValue::Octet(*v)),
-            2usize => self.p3.as_ref().map(|v| ArgValue::Short(*v)),
-            3usize => self.p4.as_ref().map(|v| ArgValue::Long(*v)),
-            4usize => self.p5.as_ref().map(|v| ArgValue::LongLong(*v)),
-            5usize => self.p6.as_ref().map(|v| ArgValue::LongStr(&*v)),
-            6usize => self.p7.as_ref().map(|v| ArgValue::Table(&*v)),
-            7usize => self.p8.as_ref().map(|v| ArgValue::Timestamp(*v)),
-            8usize => self.p9.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            9usize => self.p10.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            10usize => self.p11.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            11usize => self.p12.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            12usize => self.p13.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            13usize => self.p14.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            14usize => self.p15.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            15usize => self.p16.as_ref().map(|v| ArgValue::ShortStr(&*v)),
-            16usize => self.p17.as_ref().map(|v| ArgValue::Octet(*v)),
+            0 => self.p1.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            1 => self.p2.as_ref().map(|v| ArgValue::Octet(*v)),
+            2 => self.p3.as_ref().map(|v| ArgValue::Short(*v)),
+            3 => self.p4.as_ref().map(|v| ArgValue::Long(*v)),
+            4 => self.p5.as_ref().map(|v| ArgValue::LongLong(*v)),
+            5 => self.p6.as_ref().map(|v| ArgValue::LongStr(&*v)),
+            6 => self.p7.as_ref().map(|v| ArgValue::Table(&*v)),
+            7 => self.p8.as_ref().map(|v| ArgValue::Timestamp(*v)),
+            8 => self.p9.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            9 => self.p10.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            10 => self.p11.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            11 => self.p12.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            12 => self.p13.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            13 => self.p14.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            14 => self.p15.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            15 => self.p16.as_ref().map(|v| ArgValue::ShortStr(&*v)),
+            16 => self.p17.as_ref().map(|v| ArgValue::Octet(*v)),
             _ => None,
         }
     }
@@ -1252,7 +1258,7 @@ pub enum Properties {
 impl Properties {
     pub(crate) fn decode(class_id: u16, r: &mut Reader<'_>) -> Result<Self, Error> {
         match class_id {
-            70u16 => Ok(Properties::Demo(DemoProperties::decode(r)?)),
+            DemoProperties::CLASS_ID => Ok(Properties::Demo(DemoProperties::decode(r)?)),
             _ => Ok(Properties::Unknown(r.rest())),
         }
     }
