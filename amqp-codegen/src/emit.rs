@@ -807,7 +807,7 @@ fn constants(spec: &Resolved<'_>) -> TokenStream {
                 let v = Literal::u8_unsuffixed(value as u8);
                 quote!(u8 = #v)
             } else {
-                let v = Literal::u32_unsuffixed(value as u32);
+                let v = Literal::u32_unsuffixed(value);
                 quote!(u32 = #v)
             };
             plain.push(quote!(#docs pub const #id: #lit;));
