@@ -5,6 +5,7 @@ pub mod adapter_async;
 pub mod adapter_event_loop;
 pub mod adapter_smol;
 pub mod adapter_tokio;
+pub mod cluster;
 pub mod fuzz_checks;
 pub mod fuzz_client;
 pub mod json;
