@@ -262,7 +262,7 @@ impl<E: Exec> AsyncChan<E> {
             let mut map = lock(&self.callbacks);
             let keys: Vec<(u16, String)> = map
                 .keys()
-                .filter(|(c, t)| *c == self.ch.id() && tag.map_or(true, |tag| tag == t))
+                .filter(|(c, t)| *c == self.ch.id() && tag.is_none_or(|tag| tag == t))
                 .cloned()
                 .collect();
             keys.iter().filter_map(|k| map.remove(k)).collect()
