@@ -262,7 +262,7 @@ impl<E: Exec> AsyncChan<E> {
             let mut map = lock(&self.callbacks);
             let keys: Vec<(u16, String)> = map
                 .keys()
-                .filter(|(c, t)| *c == self.ch.id() && tag.map_or(true, |tag| tag == t))
+                .filter(|(c, t)| *c == self.ch.id() && tag.is_none_or(|tag| tag == t))
                 .cloned()
                 .collect();
             keys.iter().filter_map(|k| map.remove(k)).collect()
@@ -1024,9 +1024,7 @@ pub mod checks {
     /// (far enough apart to be written directly where that is done).
     pub async fn publishes_keep_their_order_behind_a_stalled_socket(sleep: Sleep) {
         let relay = crate::live::Relay::start();
-        let conn = Connection::open(crate::live::params().with_port(relay.addr.port()))
-            .await
-            .unwrap();
+        let conn = Connection::open(relay.params()).await.unwrap();
         publishes_keep_their_order_behind(&relay, conn, sleep).await;
     }
 

@@ -331,7 +331,7 @@ impl Conn for EvConn {
     fn is_closed(&self) -> bool {
         let id = self.shared.id;
         self.shared
-            .on_loop(move |lp| !lp.connection(id).is_some_and(|c| !c.is_closed()))
+            .on_loop(move |lp| lp.connection(id).is_none_or(|c| c.is_closed()))
             .unwrap_or(true)
     }
     fn close_reason(&self) -> Option<Error> {
@@ -696,7 +696,7 @@ impl Chan for EvChan {
     fn is_closed(&self) -> bool {
         let key = self.key;
         self.conn
-            .on_loop(move |_| handle(key).map_or(true, |c| c.is_closed()))
+            .on_loop(move |_| handle(key).is_none_or(|c| c.is_closed()))
             .unwrap_or(true)
     }
     fn close(&self) -> Result<(), Error> {

@@ -1,10 +1,15 @@
-//! Support for tests against the local RabbitMQ (127.0.0.1:5672,
-//! guest/guest): unique names, `rabbitmqctl`, and a relay that can stop
-//! forwarding to play a dead peer. Tests that need the broker fail loudly
-//! when it is not there.
+//! Support for tests against a RabbitMQ broker: where it is, unique names,
+//! `rabbitmqctl`, and a relay that can stop forwarding to play a dead peer.
+//! Tests that need the broker fail loudly when it is not there.
+//!
+//! The broker is the local one (`amqp://guest:guest@127.0.0.1:5672/%2f`)
+//! unless `AMQP_TEST_URL` names another, and `rabbitmqctl` is run as
+//! `AMQP_TEST_RABBITMQCTL` says (a command prefix split at spaces, such as
+//! `docker exec rmq rabbitmqctl`), so that the suite can be pointed at a
+//! broker in a container or on another machine.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,18 +17,107 @@ use std::time::Duration;
 
 use amqp_client::ConnectionParameters;
 
-/// Where the broker listens.
-pub const BROKER: &str = "127.0.0.1:5672";
+/// The broker's URI when `AMQP_TEST_URL` is not set.
+pub const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
-/// Panics with instructions when the broker is not reachable.
+/// How long the broker may take to accept a connection and to answer the
+/// protocol header.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a `rabbitmqctl` command may take.
+const RABBITMQCTL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The broker's URI: `AMQP_TEST_URL`, or [`DEFAULT_URL`].
+pub fn broker_url() -> String {
+    match std::env::var("AMQP_TEST_URL") {
+        Ok(url) if !url.trim().is_empty() => url.trim().to_owned(),
+        _ => DEFAULT_URL.to_owned(),
+    }
+}
+
+/// The broker's `host:port`, from [`broker_url`].
+pub fn broker_addr() -> String {
+    let url = broker_url();
+    let p = ConnectionParameters::from_uri(&url)
+        .unwrap_or_else(|e| panic!("AMQP_TEST_URL {url:?} is not an AMQP URI: {e}"));
+    if p.host().contains(':') {
+        format!("[{}]:{}", p.host(), p.port())
+    } else {
+        format!("{}:{}", p.host(), p.port())
+    }
+}
+
+/// Whether the broker is on this machine (its host is a loopback address or
+/// `localhost`).
+pub fn broker_is_local() -> bool {
+    let url = broker_url();
+    let Ok(p) = ConnectionParameters::from_uri(&url) else {
+        return false;
+    };
+    let host = p.host().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Panics, giving `why`, when the suite is pointed at a broker on another
+/// machine: for tests that change the whole broker or start a node of their
+/// own beside it.
+pub fn require_local_broker(why: &str) {
+    assert!(
+        broker_is_local(),
+        "this test needs a RabbitMQ node on this machine ({why}), but AMQP_TEST_URL points at {}",
+        broker_addr()
+    );
+}
+
+/// Panics with instructions when the broker is not reachable, or accepts
+/// connections but does not answer the protocol header in time (such a
+/// server would otherwise hold every test until its own timeouts).
 pub fn require_broker() {
-    if let Err(e) =
-        TcpStream::connect_timeout(&BROKER.parse().expect("address"), Duration::from_secs(3))
-    {
+    let addr = broker_addr();
+    let hint = "start it with `rabbitmq-server -detached` (install: \
+                `apt-get install -y rabbitmq-server`), or point AMQP_TEST_URL at one";
+    let resolved: Vec<_> = addr
+        .to_socket_addrs()
+        .unwrap_or_else(|e| panic!("cannot resolve the broker's address {addr}: {e}"))
+        .collect();
+    let mut stream = None;
+    let mut last_error = None;
+    for a in &resolved {
+        match TcpStream::connect_timeout(a, BROKER_TIMEOUT) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let Some(mut stream) = stream else {
         panic!(
-            "RabbitMQ is not reachable on {BROKER} ({e}); start it with `rabbitmq-server -detached` \
-             (install: `apt-get install -y rabbitmq-server`)"
+            "RabbitMQ is not reachable on {addr} ({}); {hint}",
+            last_error.map_or_else(|| "no address".to_owned(), |e| e.to_string())
         );
+    };
+    let answer = stream
+        .set_read_timeout(Some(BROKER_TIMEOUT))
+        .and_then(|()| stream.write_all(b"AMQP\x00\x00\x09\x01"))
+        .and_then(|()| {
+            let mut first = [0u8; 1];
+            stream.read_exact(&mut first).map(|()| first[0])
+        });
+    match answer {
+        // A method frame (connection.start) or the broker's own protocol
+        // header when it speaks another version.
+        Ok(1) | Ok(b'A') => {}
+        Ok(other) => {
+            panic!("{addr} answered the AMQP protocol header with byte {other}: not RabbitMQ?")
+        }
+        Err(e) => panic!(
+            "{addr} accepts connections but did not answer the AMQP protocol header within \
+             {BROKER_TIMEOUT:?} ({e}); {hint}"
+        ),
     }
 }
 
@@ -41,23 +135,40 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// Parameters for the local broker, with a unique connection name.
+/// Parameters for the broker, with a unique connection name.
 pub fn params() -> ConnectionParameters {
     require_broker();
-    ConnectionParameters::new()
-        .with_host("127.0.0.1")
+    let url = broker_url();
+    ConnectionParameters::from_uri(&url)
+        .unwrap_or_else(|e| panic!("AMQP_TEST_URL {url:?} is not an AMQP URI: {e}"))
         .with_connection_name(unique("conn"))
 }
 
-/// Runs `rabbitmqctl`; panics when it fails.
+/// The `rabbitmqctl` command: `AMQP_TEST_RABBITMQCTL` split at spaces, or
+/// `rabbitmqctl`.
+pub fn rabbitmqctl_command() -> Vec<String> {
+    let words: Vec<String> = std::env::var("AMQP_TEST_RABBITMQCTL")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if words.is_empty() {
+        vec!["rabbitmqctl".to_owned()]
+    } else {
+        words
+    }
+}
+
+/// Runs `rabbitmqctl` (see [`rabbitmqctl_command`]); panics when it fails.
 pub fn rabbitmqctl(args: &[&str]) -> String {
-    let out = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run rabbitmqctl {args:?}: {e}"));
+    let command = rabbitmqctl_command();
+    let mut cmd = Command::new(&command[0]);
+    cmd.args(&command[1..]).args(args);
+    let out = crate::tls_node::run(&mut cmd, RABBITMQCTL_TIMEOUT)
+        .unwrap_or_else(|e| panic!("cannot run {command:?} {args:?}: {e}"));
     assert!(
         out.status.success(),
-        "rabbitmqctl {args:?} failed: {}{}",
+        "{command:?} {args:?} failed: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -137,7 +248,14 @@ impl Relay {
     /// Starts a relay for one connection to the broker.
     pub fn start() -> Relay {
         require_broker();
-        Relay::start_to(BROKER)
+        Relay::start_to(broker_addr())
+    }
+
+    /// [`params`] for the broker through this relay.
+    pub fn params(&self) -> ConnectionParameters {
+        params()
+            .with_host(self.addr.ip().to_string())
+            .with_port(self.addr.port())
     }
 
     /// Starts a relay for one connection to `target` (another node's port).

@@ -19,7 +19,8 @@ use amqp_protocol::{basic, BasicProperties, FieldTable, ReplyCode, ShortStr};
 
 use crate::adapter::{Adapter, Chan, Confirm, Conn};
 use crate::live::{
-    connection_pid, exchange_names, params, queue_names, rabbitmqctl, unique, Relay,
+    broker_url, connection_pid, exchange_names, params, queue_names, rabbitmqctl,
+    require_local_broker, unique, Relay,
 };
 
 fn connect(a: &dyn Adapter) -> Box<dyn Conn> {
@@ -489,8 +490,10 @@ pub fn amqplain_and_a_mechanism_list(a: &dyn Adapter) {
     assert!(conn.is_open());
     conn.close().unwrap();
     // EXTERNAL is not offered without the TLS plugin: PLAIN, next in the list, is used.
-    let uri = "amqp://guest:guest@127.0.0.1/%2f?auth_mechanism=external&auth_mechanism=plain";
-    let p = ConnectionParameters::from_uri(uri)
+    let url = broker_url();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let uri = format!("{url}{separator}auth_mechanism=external&auth_mechanism=plain");
+    let p = ConnectionParameters::from_uri(&uri)
         .unwrap()
         .with_connection_name(unique("conn"));
     let conn = a.open(vec![p]).unwrap();
@@ -611,9 +614,7 @@ pub fn forced_close_reaches_a_blocked_consumer_within_a_second(a: &dyn Adapter) 
 
 pub fn a_peer_that_stops_answering_is_detected_within_two_intervals(a: &dyn Adapter) {
     let relay = Relay::start();
-    let p = params()
-        .with_port(relay.addr.port())
-        .with_heartbeat(Heartbeat::Seconds(1));
+    let p = relay.params().with_heartbeat(Heartbeat::Seconds(1));
     let conn = a.open(vec![p]).unwrap();
     let ch = conn.channel().unwrap();
     let mut it = ch
@@ -659,27 +660,56 @@ pub fn broker_cancel_ends_start_consuming_with_a_typed_error(a: &dyn Adapter) {
     conn.close().unwrap();
 }
 
-/// Restores the default watermark when dropped.
-pub struct Watermark;
+/// The broker's memory high watermark as the Erlang term the broker holds
+/// (`0.4`, `{absolute,1073741824}`, ...), so that it can be put back exactly.
+pub fn memory_watermark() -> String {
+    let term = rabbitmqctl(&["eval", "vm_memory_monitor:get_vm_memory_high_watermark()."]);
+    let term = term.trim().to_owned();
+    assert!(!term.is_empty(), "the broker gave no memory watermark");
+    term
+}
+
+/// A memory watermark set for a test; the value found before is put back on
+/// drop (also while a failed test unwinds), and checked.
+pub struct Watermark {
+    found: String,
+}
 
 impl Watermark {
-    /// Sets the watermark (restored to 0.4 on drop).
+    /// Sets the watermark to `value` (a fraction of the machine's memory).
     pub fn set(value: &str) -> Watermark {
+        require_local_broker("a memory alarm blocks every publisher of the broker");
+        let found = memory_watermark();
         rabbitmqctl(&["set_vm_memory_high_watermark", value]);
-        Watermark
+        Watermark { found }
     }
 }
 
 impl Drop for Watermark {
     fn drop(&mut self) {
-        rabbitmqctl(&["set_vm_memory_high_watermark", "0.4"]);
+        let restore = format!(
+            "vm_memory_monitor:set_vm_memory_high_watermark({}).",
+            self.found
+        );
+        rabbitmqctl(&["eval", &restore]);
+        let now = memory_watermark();
+        if now != self.found && !std::thread::panicking() {
+            panic!(
+                "the memory watermark is {now} after restoring {}",
+                self.found
+            );
+        }
     }
 }
 
 fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "waited {limit:?} on {} for {what}",
+            crate::live::broker_addr()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -688,6 +718,7 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 /// `blocked_connection_timeout`. Must not run beside other live tests: the
 /// alarm blocks every publisher.
 pub fn blocked_unblocked_and_blocked_timeout(a: &dyn Adapter) {
+    require_local_broker("a memory alarm blocks every publisher of the broker");
     let conn = a.open(vec![params()]).unwrap();
     let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
     let s = seen.clone();

@@ -1,6 +1,7 @@
 //! A second RabbitMQ node with a TLS listener, for the live TLS tests: its
-//! own node name, ports, data, logs, configuration and Erlang cookie, all in
-//! one temporary directory, so the main broker (on 5672) is left alone.
+//! own node name, free ports, data, logs, configuration and Erlang cookie,
+//! all in a temporary directory of its own run, and its own epmd on a free
+//! port, so the main broker and any other run of these tests are left alone.
 //!
 //! [`TlsNode::start`] makes the certificates with the `openssl` command (a
 //! CA, a server certificate for `localhost` and `127.0.0.1`, a client
@@ -11,8 +12,12 @@
 //! for it, and creates the client certificate's user. It panics, with the
 //! node's output, when any of that fails: a missing node is a failure, not a
 //! skipped test. Dropping the [`TlsNode`] stops the node (killing it if it
-//! does not stop) and removes the directory, also while a failed test
-//! unwinds.
+//! does not stop) and its epmd, and removes the directory, also while a
+//! failed test unwinds.
+//!
+//! The node runs on this machine: the tests that use it fail, saying so,
+//! when `AMQP_TEST_URL` points at a broker elsewhere (where RabbitMQ is
+//! likely not installed here).
 
 use std::collections::hash_map::RandomState;
 use std::fs;
@@ -28,22 +33,25 @@ pub struct TlsNode {
     dir: PathBuf,
     bin: PathBuf,
     child: Option<Child>,
+    name: String,
+    ports: Ports,
+}
+
+/// The node's listeners, all on 127.0.0.1.
+#[derive(Debug, Clone, Copy)]
+struct Ports {
+    tls: u16,
+    amqp: u16,
+    dist: u16,
+    epmd: u16,
 }
 
 /// How long the node may take to start.
-const START_TIMEOUT: Duration = Duration::from_secs(90);
-/// How long a `rabbitmqctl` command may take.
-const CTL_TIMEOUT: Duration = Duration::from_secs(60);
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a `rabbitmqctl` or `openssl` command may take.
+const CTL_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl TlsNode {
-    /// The node's name.
-    pub const NODE: &'static str = "amqp-tls-test@localhost";
-    /// The TLS (`amqps`) listener, on 127.0.0.1.
-    pub const TLS_PORT: u16 = 5681;
-    /// The plain AMQP listener, on 127.0.0.1.
-    pub const AMQP_PORT: u16 = 5682;
-    /// The Erlang distribution port.
-    pub const DIST_PORT: u16 = 25682;
     /// The common name of the client certificate, a user of the node with
     /// every permission on `/`.
     pub const CLIENT_USER: &'static str = "amqp-tls-client";
@@ -51,25 +59,18 @@ impl TlsNode {
     /// Makes the certificates and starts the node; panics with the reason
     /// (and the node's output) when it cannot.
     pub fn start() -> TlsNode {
-        let dir = std::env::temp_dir().join("amqp-tls-test-node");
+        crate::live::require_local_broker(
+            "it starts a RabbitMQ node of its own with a TLS listener, from the local installation",
+        );
         let bin = rabbitmq_scripts();
-        // A node left over by an interrupted run: its cookie is still in its
-        // directory, so it can be stopped.
-        if dir.exists() {
-            let leftover = TlsNode {
-                dir: dir.clone(),
-                bin: bin.clone(),
-                child: None,
-            };
-            if leftover.ctl(&["ping"]).is_ok() {
-                let _ = leftover.ctl(&["stop"]);
-            }
-            drop(leftover);
-        }
+        let run = format!("{}-{:08x}", std::process::id(), random() as u32);
+        let dir = std::env::temp_dir().join(format!("amqp-tls-test-node-{run}"));
         let mut node = TlsNode {
             dir,
             bin,
             child: None,
+            name: format!("amqp-tls-test-{run}@localhost"),
+            ports: free_ports(),
         };
         for sub in ["", "home", "mnesia", "log", "certs"] {
             must(
@@ -93,6 +94,21 @@ impl TlsNode {
             ".*",
         ]);
         node
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The TLS (`amqps`) listener's port, on 127.0.0.1.
+    pub fn tls_port(&self) -> u16 {
+        self.ports.tls
+    }
+
+    /// The plain AMQP listener's port, on 127.0.0.1.
+    pub fn amqp_port(&self) -> u16 {
+        self.ports.amqp
     }
 
     /// The CA (PEM) that signed the node's certificate and the client's.
@@ -131,7 +147,7 @@ impl TlsNode {
     /// description of the failure.
     pub fn ctl(&self, args: &[&str]) -> Result<String, String> {
         let mut cmd = Command::new(self.bin.join("rabbitmqctl"));
-        cmd.arg("-n").arg(Self::NODE).args(args);
+        cmd.arg("-n").arg(&self.name).args(args);
         let out = run(self.env(&mut cmd), CTL_TIMEOUT)?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -264,8 +280,8 @@ impl TlsNode {
              auth_mechanisms.2 = AMQPLAIN\n\
              auth_mechanisms.3 = EXTERNAL\n\
              ssl_cert_login_from = common_name\n",
-            amqp = Self::AMQP_PORT,
-            tls = Self::TLS_PORT,
+            amqp = self.ports.amqp,
+            tls = self.ports.tls,
             ca = cert("ca.pem"),
             server = cert("server.pem"),
             key = cert("server.key"),
@@ -302,10 +318,14 @@ impl TlsNode {
     fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
         let d = &self.dir;
         cmd.env("HOME", d.join("home"))
-            .env("RABBITMQ_NODENAME", Self::NODE)
+            .env("RABBITMQ_NODENAME", &self.name)
             .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
-            .env("RABBITMQ_NODE_PORT", Self::AMQP_PORT.to_string())
-            .env("RABBITMQ_DIST_PORT", Self::DIST_PORT.to_string())
+            .env("RABBITMQ_NODE_PORT", self.ports.amqp.to_string())
+            .env("RABBITMQ_DIST_PORT", self.ports.dist.to_string())
+            // An epmd of its own: one this node starts and its drop stops,
+            // without touching the one the main broker uses.
+            .env("ERL_EPMD_PORT", self.ports.epmd.to_string())
+            .env("ERL_EPMD_ADDRESS", "127.0.0.1")
             .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
             .env("RABBITMQ_LOG_BASE", d.join("log"))
             .env("RABBITMQ_CONFIG_FILE", d.join("rabbitmq.conf"))
@@ -352,10 +372,15 @@ impl TlsNode {
                 }
             }
             // Fails at once while the node is not registered yet.
-            match self.ctl(&["await_startup", "--timeout", "10"]) {
+            match self.ctl(&["await_startup", "--timeout", "5"]) {
                 Ok(_) => return,
                 Err(e) if Instant::now() >= deadline => panic!(
-                    "the TLS node did not start within {START_TIMEOUT:?}: {e}\n{}",
+                    "the TLS node {} (TLS on 127.0.0.1:{}, AMQP on 127.0.0.1:{}, epmd on \
+                     127.0.0.1:{}) did not start within {START_TIMEOUT:?}: {e}\n{}",
+                    self.name,
+                    self.ports.tls,
+                    self.ports.amqp,
+                    self.ports.epmd,
                     self.output()
                 ),
                 Err(_) => std::thread::sleep(Duration::from_millis(500)),
@@ -366,7 +391,7 @@ impl TlsNode {
     /// The node's output and the end of its log, for failure messages.
     fn output(&self) -> String {
         let read = |p: PathBuf| fs::read_to_string(p).unwrap_or_default();
-        let log = read(self.dir.join("log").join(format!("{}.log", Self::NODE)));
+        let log = read(self.dir.join("log").join(format!("{}.log", self.name)));
         let tail: Vec<&str> = log.lines().rev().take(40).collect();
         format!(
             "--- node stdout ---\n{}\n--- node stderr ---\n{}\n--- node log (end) ---\n{}",
@@ -384,7 +409,7 @@ impl Drop for TlsNode {
             let _ = self.ctl(&["stop"]);
         }
         if let Some(mut child) = self.child.take() {
-            let deadline = Instant::now() + Duration::from_secs(30);
+            let deadline = Instant::now() + Duration::from_secs(20);
             loop {
                 match child.try_wait() {
                     Ok(Some(_)) => break,
@@ -399,7 +424,42 @@ impl Drop for TlsNode {
                 }
             }
         }
+        // The Erlang VM outlives the startup script when the script is
+        // killed; its pid is in the pid file.
+        if let Ok(pid) = fs::read_to_string(self.dir.join("node.pid")) {
+            let pid = pid.trim();
+            if !pid.is_empty() && Path::new("/proc").join(pid).exists() {
+                let _ = run(Command::new("kill").args(["-KILL", pid]), CTL_TIMEOUT);
+            }
+        }
+        if was_started {
+            // No node is registered with it any more, so it may be killed.
+            let mut epmd = Command::new("epmd");
+            epmd.args(["-port", &self.ports.epmd.to_string(), "-kill"]);
+            let _ = run(&mut epmd, CTL_TIMEOUT);
+        }
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Four ports that nothing listens on now. The listeners are closed before
+/// the node binds them, so another process could take one in between: the
+/// node then fails to start, saying which port.
+fn free_ports() -> Ports {
+    let listeners: Vec<std::net::TcpListener> = (0..4)
+        .map(|_| {
+            must(
+                std::net::TcpListener::bind("127.0.0.1:0"),
+                "find a free port",
+            )
+        })
+        .collect();
+    let port = |i: usize| must(listeners[i].local_addr(), "find a free port").port();
+    Ports {
+        tls: port(0),
+        amqp: port(1),
+        dist: port(2),
+        epmd: port(3),
     }
 }
 
@@ -418,7 +478,7 @@ fn rabbitmq_scripts() -> PathBuf {
 }
 
 /// Runs a command to its end, killing it after `timeout`.
-fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, String> {
+pub(crate) fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, String> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

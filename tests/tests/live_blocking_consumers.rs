@@ -331,7 +331,7 @@ fn at_the_bound_replies_and_confirms_still_arrive() {
         // A request from inside the callback, now and then.
         let n = g.fetch_add(1, Ordering::SeqCst) + 1;
         ch.basic_ack(d.delivery_tag, false).unwrap();
-        if n % 50 == 0 {
+        if n.is_multiple_of(50) {
             let queue = ch
                 .queue_declare(
                     &reply_to,

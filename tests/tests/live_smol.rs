@@ -100,7 +100,7 @@ fn handles_are_clones_of_one_connection() {
 #[test]
 fn a_caller_connected_stream() {
     smol::block_on(async {
-        let stream = smol::net::TcpStream::connect(amqp_tests::live::BROKER)
+        let stream = smol::net::TcpStream::connect(amqp_tests::live::broker_addr())
             .await
             .unwrap();
         let conn = Connection::open_stream_with(SmolRuntime, stream, &params())

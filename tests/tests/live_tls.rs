@@ -75,7 +75,7 @@ fn tls_against_a_second_node() {
 fn params(node: &TlsNode, options: TlsOptions) -> ConnectionParameters {
     ConnectionParameters::new()
         .with_host("localhost")
-        .with_port(TlsNode::TLS_PORT)
+        .with_port(node.tls_port())
         .with_connection_name(unique("tls"))
         .with_socket_timeout(Duration::from_secs(5))
         .with_tls_options(options.with_cacertfile(node.ca().display().to_string()))
@@ -240,7 +240,7 @@ fn amqps_uri_with_tls_options(node: &TlsNode) {
         "amqps://localhost:{port}/%2F?auth_mechanism=external&cacertfile={ca}\
          &certfile={cert}&keyfile={key}&verify=verify_peer\
          &server_name_indication=localhost&connection_name={name}",
-        port = TlsNode::TLS_PORT,
+        port = node.tls_port(),
         ca = encode(&path(&node.ca())),
         cert = encode(&path(&node.client_cert())),
         key = encode(&path(&node.client_key())),
@@ -252,18 +252,18 @@ fn amqps_uri_with_tls_options(node: &TlsNode) {
 
     let wrong = format!(
         "amqps://localhost:{}?cacertfile={}",
-        TlsNode::TLS_PORT,
+        node.tls_port(),
         encode(&path(&node.other_ca()))
     );
     let e = Connection::open_uri(&wrong).expect_err("an untrusted CA");
     assert_eq!(e.tls_failure(), Some(TlsFailure::Certificate), "{e:?}");
 
-    let unverified = format!("amqps://localhost:{}?verify=verify_none", TlsNode::TLS_PORT);
+    let unverified = format!("amqps://localhost:{}?verify=verify_none", node.tls_port());
     Connection::open_uri(&unverified).unwrap().close().unwrap();
 }
 
 fn tls_to_the_plain_port_fails_fast(node: &TlsNode) {
-    let p = params(node, TlsOptions::new()).with_port(TlsNode::AMQP_PORT);
+    let p = params(node, TlsOptions::new()).with_port(node.amqp_port());
     let started = Instant::now();
     let e = Connection::open(p).expect_err("TLS to a plain AMQP port");
     assert!(

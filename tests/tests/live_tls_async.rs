@@ -130,7 +130,7 @@ fn run_cases(rt: &Runtime, node: &TlsNode) {
 fn params(node: &TlsNode, options: TlsOptions) -> ConnectionParameters {
     ConnectionParameters::new()
         .with_host("localhost")
-        .with_port(TlsNode::TLS_PORT)
+        .with_port(node.tls_port())
         .with_connection_name(unique("tls-async"))
         .with_socket_timeout(Duration::from_secs(5))
         .with_tls_options(options.with_cacertfile(path(&node.ca())))
@@ -281,7 +281,7 @@ fn untrusted_client_certificate_is_refused(rt: &Runtime, node: &TlsNode) {
 }
 
 fn tls_to_the_plain_port_fails_fast(rt: &Runtime, node: &TlsNode) {
-    let p = params(node, TlsOptions::new()).with_port(TlsNode::AMQP_PORT);
+    let p = params(node, TlsOptions::new()).with_port(node.amqp_port());
     let started = Instant::now();
     let e = rt.open(p).expect_err("TLS to a plain AMQP port opened");
     assert!(
@@ -365,7 +365,7 @@ fn direct_and_driver_writes_keep_their_order(rt: &Runtime, node: &TlsNode) {
 /// turn; one sent ahead of an earlier one fails the TLS connection.
 fn publishes_keep_their_order_behind_a_stalled_socket(rt: &Runtime, node: &TlsNode) {
     use amqp_tests::adapter_async::checks::{publishes_keep_their_order_behind, Sleep};
-    let relay = Relay::start_to(("127.0.0.1", TlsNode::TLS_PORT));
+    let relay = Relay::start_to(("127.0.0.1", node.tls_port()));
     let conn = rt
         .open(params(node, TlsOptions::new()).with_port(relay.addr.port()))
         .unwrap();

@@ -476,7 +476,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             deadline = Some(deadline.map_or(t, |d| d.min(t)));
         }
         if let Some(t) = deadline {
-            if self.sleep.as_ref().map_or(true, |(armed, _)| *armed > t) {
+            if self.sleep.as_ref().is_none_or(|(armed, _)| *armed > t) {
                 self.sleep = Some((t, self.timer.sleep_until(t)));
             }
         }

@@ -118,9 +118,7 @@ impl TcpOptions {
     /// Why these values cannot be set, if they cannot.
     pub(crate) fn check(&self) -> Result<(), String> {
         let secs_ok = |d: Option<Duration>| {
-            d.map_or(true, |d| {
-                (1..=Self::MAX_KEEPALIVE_SECS).contains(&ceil_secs(d))
-            })
+            d.is_none_or(|d| (1..=Self::MAX_KEEPALIVE_SECS).contains(&ceil_secs(d)))
         };
         if !secs_ok(self.keepalive_idle) {
             return Err(format!(
@@ -179,7 +177,7 @@ pub(crate) fn ceil_secs(d: Duration) -> u64 {
 
 /// Whole milliseconds, a fraction rounded up.
 pub(crate) fn ceil_millis(d: Duration) -> u64 {
-    let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 > 0);
+    let ms = d.as_millis() + u128::from(!d.subsec_nanos().is_multiple_of(1_000_000));
     u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
