@@ -907,13 +907,15 @@ pub(crate) fn emit(spec: &Resolved<'_>, file_name: &str, sha256: &str) -> TokenS
     let props_enum = properties_enum(spec);
     let consts = constants(spec);
     let doms = domains(spec);
+    let rules = crate::rules::rules(spec.spec);
     quote! {
         use bytes::{BufMut, Bytes};
 
         use crate::codec::{continuation, flag_word_count, Reader};
         use crate::{
             AmqpType, ArgValue, Error, ExceptionKind, FieldInfo, FieldTable, LongStr,
-            MethodId, MethodInfo, MethodType, ReplyCode, ShortStr, Timestamp, Direction,
+            MethodId, MethodInfo, MethodType, ReplyCode, RuleElement, RuleInfo, ShortStr,
+            Timestamp, Direction,
         };
 
         /// The file the protocol was generated from.
@@ -927,5 +929,6 @@ pub(crate) fn emit(spec: &Resolved<'_>, file_name: &str, sha256: &str) -> TokenS
         #enum_
         #(#props)*
         #props_enum
+        #rules
     }
 }

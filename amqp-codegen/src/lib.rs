@@ -31,6 +31,7 @@ mod error;
 pub mod model;
 mod parse;
 mod resolve;
+mod rules;
 
 use sha2::{Digest, Sha256};
 

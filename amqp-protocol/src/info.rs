@@ -216,3 +216,42 @@ impl<'a> Iterator for Fields<'a> {
 }
 
 impl ExactSizeIterator for Fields<'_> {}
+
+/// What a [`RuleInfo`] belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleElement {
+    /// A `<constant>`.
+    Constant,
+    /// A `<domain>`.
+    Domain,
+    /// A `<class>`.
+    Class,
+    /// A `<method>`.
+    Method,
+    /// A method's `<field>` (an argument).
+    Field,
+    /// A class-level `<field>` (a content property).
+    Property,
+}
+
+/// One `<rule>` of the specification (see [`RULES`](crate::RULES)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RuleInfo {
+    /// What the rule belongs to.
+    pub element: RuleElement,
+    /// Where: `basic.publish.exchange` (a field), `basic.publish` (a
+    /// method), `basic` (a class), `exchange-name` (a domain),
+    /// `frame-end` (a constant).
+    pub path: &'static str,
+    /// The rule's name (unique only within its element).
+    pub name: &'static str,
+    /// The reply code's name from `on-failure`, as the XML gives it.
+    pub on_failure: Option<&'static str>,
+    /// That reply code, when the specification defines it.
+    pub reply_code: Option<ReplyCode>,
+    /// Its text, one paragraph per blank line.
+    pub text: &'static str,
+    /// Its test scenario, when the specification gives one (never the
+    /// "TODO" placeholders of the XML).
+    pub scenario: Option<&'static str>,
+}

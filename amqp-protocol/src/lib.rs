@@ -83,11 +83,11 @@ pub use frame::{
 };
 pub use generated::{
     basic, channel, confirm, connection, constants, domains, exchange, method_info, queue, tx,
-    BasicProperties, Method, Properties, METHODS, SPEC_FILE, SPEC_SHA256,
+    BasicProperties, Method, Properties, METHODS, RULES, SPEC_FILE, SPEC_SHA256,
 };
 pub use info::{
     AmqpType, ArgValue, Direction, ExceptionKind, FieldInfo, Fields, MethodId, MethodInfo,
-    MethodType, ReplyCode,
+    MethodType, ReplyCode, RuleElement, RuleInfo,
 };
 pub use table::{FieldArray, FieldTable, FieldValue, TableKey};
 pub use value::{Decimal, LongStr, ShortStr, Timestamp};

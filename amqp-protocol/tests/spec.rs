@@ -113,3 +113,43 @@ fn constants_and_reply_codes() {
     assert_eq!(ReplyCode(999).name(), None);
     assert_eq!(ReplyCode(404).to_string(), "404 (not-found)");
 }
+
+/// Every `<rule>` of the shipped XML is in `RULES` (counted in the file
+/// itself, not through the generator), each with its reply code when it
+/// names one, and no placeholder scenario.
+#[test]
+fn every_rule_of_the_specification_as_data() {
+    use amqp_protocol::{ReplyCode, RuleElement, RULES};
+    let xml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/spec/amqp0-9-1.extended.xml"
+    ))
+    .expect("the shipped specification");
+    assert_eq!(RULES.len(), xml.matches("<rule ").count());
+    assert_eq!(RULES.len(), 139);
+    for r in RULES {
+        assert!(!r.name.is_empty() && !r.path.is_empty(), "{r:?}");
+        if r.on_failure.is_some() {
+            assert!(
+                r.reply_code.is_some(),
+                "{} {}: unknown code {:?}",
+                r.path,
+                r.name,
+                r.on_failure
+            );
+        }
+        assert!(r.scenario.is_none_or(|s| !s.starts_with("TODO")), "{r:?}");
+    }
+    let reserved = RULES
+        .iter()
+        .find(|r| r.path == "exchange.declare.exchange" && r.name == "reserved")
+        .expect("exchange.declare's reserved-name rule");
+    assert_eq!(reserved.element, RuleElement::Field);
+    assert_eq!(reserved.reply_code, Some(ReplyCode::ACCESS_REFUSED));
+    assert!(
+        reserved.text.contains("\"amq.\" are reserved"),
+        "{}",
+        reserved.text
+    );
+    assert!(reserved.scenario.is_some());
+}

@@ -5,7 +5,8 @@ use bytes::{BufMut, Bytes};
 use crate::codec::{continuation, flag_word_count, Reader};
 use crate::{
     AmqpType, ArgValue, Error, ExceptionKind, FieldInfo, FieldTable, LongStr, MethodId,
-    MethodInfo, MethodType, ReplyCode, ShortStr, Timestamp, Direction,
+    MethodInfo, MethodType, ReplyCode, RuleElement, RuleInfo, ShortStr, Timestamp,
+    Direction,
 };
 /// The file the protocol was generated from.
 pub const SPEC_FILE: &str = "tiny.xml";
@@ -1296,3 +1297,18 @@ impl From<DemoProperties> for Properties {
         Properties::Demo(p)
     }
 }
+/// Every `<rule>` of the specification, in file order (constants,
+/// domains, then each class with its properties, methods and their
+/// fields): where it is, its name, the reply code a peer that
+/// breaks it is closed with, its text and its test scenario.
+pub const RULES: &[RuleInfo; 1usize] = &[
+    RuleInfo {
+        element: RuleElement::Method,
+        path: "demo.bits",
+        name: "nine",
+        on_failure: Some("frame-error"),
+        reply_code: Some(ReplyCode::FRAME_ERROR),
+        text: "Nine bits take two octets.",
+        scenario: Some("Send nine bits."),
+    },
+];
