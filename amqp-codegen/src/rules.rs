@@ -57,7 +57,7 @@ pub(crate) fn rules(spec: &Spec) -> TokenStream {
             }
         }
     }
-    let n = all.len();
+    let n = proc_macro2::Literal::usize_unsuffixed(all.len());
     quote! {
         /// Every `<rule>` of the specification, in file order (constants,
         /// domains, then each class with its properties, methods and their

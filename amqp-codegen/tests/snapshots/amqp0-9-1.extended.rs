@@ -10980,7 +10980,7 @@ impl From<BasicProperties> for Properties {
 /// domains, then each class with its properties, methods and their
 /// fields): where it is, its name, the reply code a peer that
 /// breaks it is closed with, its text and its test scenario.
-pub const RULES: &[RuleInfo; 139usize] = &[
+pub const RULES: &[RuleInfo; 139] = &[
     RuleInfo {
         element: RuleElement::Domain,
         path: "delivery-tag",

@@ -1301,7 +1301,7 @@ impl From<DemoProperties> for Properties {
 /// domains, then each class with its properties, methods and their
 /// fields): where it is, its name, the reply code a peer that
 /// breaks it is closed with, its text and its test scenario.
-pub const RULES: &[RuleInfo; 1usize] = &[
+pub const RULES: &[RuleInfo; 1] = &[
     RuleInfo {
         element: RuleElement::Method,
         path: "demo.bits",
