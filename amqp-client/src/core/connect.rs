@@ -151,7 +151,7 @@ impl Connecting {
 
 /// Failures that trying again, or elsewhere, would not mend (or that the
 /// application asked for: it closed the connection while it connected).
-fn is_final(error: &Error) -> bool {
+pub(super) fn is_final(error: &Error) -> bool {
     matches!(
         error,
         Error::AuthenticationRefused(_)
