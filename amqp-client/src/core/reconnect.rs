@@ -74,7 +74,11 @@ pub struct ReconnectAttempt {
     pub deadline: Instant,
 }
 
-/// The reconnection of a lost connection; see the [module docs](self).
+/// The reconnection of a lost connection: endpoints in turn from the one
+/// after the lost one (each that fails moves to the back), the first
+/// attempt at once and then exponential backoff with jitter, each attempt
+/// bounded by [`RecoveryPolicy::attempt_timeout`], no end unless a limit of
+/// the policy says so; refused credentials end it at once.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
