@@ -162,6 +162,16 @@ pub enum Error {
         /// The tag the delivery named.
         consumer_tag: String,
     },
+    /// An acknowledgement (ack, nack, reject) of a delivery tag handed out
+    /// before the channel was recovered on a new connection: it was not
+    /// sent, since that message went back to its queue with the old
+    /// connection (and may be delivered again).
+    StaleDeliveryTag {
+        /// The channel.
+        channel: u16,
+        /// The tag.
+        delivery_tag: u64,
+    },
     /// A blocking wait that dispatches callbacks (`start_consuming`,
     /// `process_data_events`, `sleep`) was called from inside one of the
     /// connection's callbacks, where it would wait for itself.
@@ -397,6 +407,13 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "the broker delivered for consumer tag {consumer_tag:?}, which channel {channel} does not have; the channel was closed"
+            ),
+            Error::StaleDeliveryTag {
+                channel,
+                delivery_tag,
+            } => write!(
+                f,
+                "delivery tag {delivery_tag} of channel {channel} was handed out before the connection was recovered: not acknowledged (the message went back to its queue)"
             ),
             Error::Reentrancy { operation } => write!(
                 f,

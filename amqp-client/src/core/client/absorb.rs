@@ -163,13 +163,17 @@ impl Client {
         }
     }
 
-    pub(super) fn deliver(&mut self, channel: u16, deliver: basic::Deliver, content: Content) {
+    pub(super) fn deliver(&mut self, channel: u16, mut deliver: basic::Deliver, content: Content) {
         let Some(id) = self
             .consumers
             .find(channel, deliver.consumer_tag.as_bytes())
         else {
             return self.unknown_consumer(channel, &deliver);
         };
+        let wire_tag = deliver.delivery_tag;
+        if let Some(c) = self.channels.get_mut(&channel) {
+            deliver.delivery_tag = c.tags.delivered(wire_tag);
+        }
         let Some(c) = self.consumers.get(id) else {
             return;
         };
@@ -183,7 +187,7 @@ impl Client {
                     .is_some_and(|h| h.get("x-stream-offset").is_some());
             if !c.no_ack && !delivery_from_stream {
                 let nack = basic::Nack {
-                    delivery_tag: deliver.delivery_tag,
+                    delivery_tag: wire_tag,
                     multiple: false,
                     requeue: true,
                 };

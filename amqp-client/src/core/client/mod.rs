@@ -39,6 +39,7 @@ mod confirms;
 mod consumers;
 mod ops;
 mod requests;
+mod tags;
 mod topology;
 
 use std::collections::{HashMap, VecDeque};
@@ -312,6 +313,8 @@ struct ChannelData {
     closed: Option<Error>,
     confirms: Confirms,
     flow_active: bool,
+    /// Delivery tags as the application sees them.
+    tags: tags::DeliveryTags,
 }
 
 /// How many replaced channels' close errors are kept for their stale

@@ -577,6 +577,20 @@ impl Client {
         self.call(channel, m.into(), Kind::Plain, get)
     }
 
+    /// The broker's tag for an acknowledgement of the application's `tag`
+    /// on `channel` (see [`Error::StaleDeliveryTag`]).
+    fn to_wire_tag(&self, channel: ChannelRef, tag: u64, multiple: bool) -> Result<u64, Error> {
+        match self.channel(channel) {
+            Some(c) => c.tags.wire(channel.number(), tag, multiple),
+            None => Ok(tag),
+        }
+    }
+
+    /// The same, `None` for a stale tag.
+    pub(super) fn wire_tag(&self, channel: ChannelRef, tag: u64, multiple: bool) -> Option<u64> {
+        self.to_wire_tag(channel, tag, multiple).ok()
+    }
+
     /// basic.ack (no reply).
     pub fn basic_ack(
         &mut self,
@@ -584,6 +598,7 @@ impl Client {
         delivery_tag: u64,
         multiple: bool,
     ) -> Result<(), Error> {
+        let delivery_tag = self.to_wire_tag(channel, delivery_tag, multiple)?;
         let m = basic::Ack {
             delivery_tag,
             multiple,
@@ -598,6 +613,7 @@ impl Client {
         delivery_tag: u64,
         options: NackOptions,
     ) -> Result<(), Error> {
+        let delivery_tag = self.to_wire_tag(channel, delivery_tag, options.multiple)?;
         let m = basic::Nack {
             delivery_tag,
             multiple: options.multiple,
@@ -613,6 +629,7 @@ impl Client {
         delivery_tag: u64,
         requeue: bool,
     ) -> Result<(), Error> {
+        let delivery_tag = self.to_wire_tag(channel, delivery_tag, false)?;
         let m = basic::Reject {
             delivery_tag,
             requeue,

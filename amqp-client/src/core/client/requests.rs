@@ -123,6 +123,11 @@ impl Client {
         if let (Some(m), Ok(Reply::Method(reply, _))) = (r.topology.take(), &outcome) {
             self.topology.record(channel.number, &m, reply);
         }
+        if let Ok(Reply::Method(Method::BasicGetOk(ok), _)) = &mut outcome {
+            if let Some(c) = self.channel_mut(channel) {
+                ok.delivery_tag = c.tags.delivered(ok.delivery_tag);
+            }
+        }
         match (kind, &outcome) {
             (Kind::Open, Ok(_)) => {
                 if let Some(c) = self.channel_mut(channel) {
@@ -220,8 +225,13 @@ impl Client {
     ) -> usize {
         let mut n = 0;
         for d in deliveries.filter(|d| !from_stream(d)) {
+            // A delivery from before a recovery went back with the old
+            // connection.
+            let Some(delivery_tag) = self.wire_tag(channel, d.delivery_tag, false) else {
+                continue;
+            };
             let nack = basic::Nack {
-                delivery_tag: d.delivery_tag,
+                delivery_tag,
                 multiple: false,
                 requeue: true,
             };
@@ -265,6 +275,7 @@ impl Client {
             closed: None,
             confirms: Confirms::default(),
             flow_active: true,
+            tags: Default::default(),
         };
         if let Some(old) = self.channels.insert(number, fresh) {
             let error = old
