@@ -108,3 +108,54 @@ fn the_topology_is_recorded_as_the_broker_confirms_it() {
     assert!(b.result(&p).is_err());
     assert!(b.client.topology().is_empty());
 }
+
+/// A channel's QoS, confirm and transaction modes are recorded as the
+/// broker confirms them: what a recovered channel must ask for again.
+#[test]
+fn channel_settings_are_recorded_as_confirmed() {
+    use amqp_client::core::Prefetch;
+    use amqp_protocol::{confirm, tx};
+
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let p = b.client.basic_qos(ch, 0, 10, false).unwrap();
+    b.methods();
+    let s = b.client.channel_settings(ch).unwrap();
+    assert_eq!(s.consumer_prefetch, None, "recorded before qos-ok");
+    b.send(ch.number(), basic::QosOk {});
+    b.result(&p).unwrap();
+    let p = b.client.basic_qos(ch, 0, 50, true).unwrap();
+    b.methods();
+    b.send(ch.number(), basic::QosOk {});
+    b.result(&p).unwrap();
+    let p = b.client.confirm_delivery(ch).unwrap();
+    b.methods();
+    b.send(ch.number(), confirm::SelectOk {});
+    b.result(&p).unwrap();
+    let s = b.client.channel_settings(ch).unwrap();
+    assert_eq!(s.consumer_prefetch, Some(Prefetch { size: 0, count: 10 }));
+    assert_eq!(s.channel_prefetch, Some(Prefetch { size: 0, count: 50 }));
+    assert!(s.confirm && !s.transactional);
+
+    let other = b.open();
+    let p = b.client.tx_select(other).unwrap();
+    b.methods();
+    b.send(other.number(), tx::SelectOk {});
+    b.result(&p).unwrap();
+    assert!(b.client.channel_settings(other).unwrap().transactional);
+
+    // A closed channel has none.
+    let p = b.client.basic_qos(other, 0, 1, false).unwrap();
+    b.methods();
+    b.send(
+        other.number(),
+        channel::Close {
+            reply_code: 540,
+            reply_text: ss("NOT_IMPLEMENTED"),
+            class_id: 60,
+            method_id: 10,
+        },
+    );
+    assert!(b.result(&p).is_err());
+    assert_eq!(b.client.channel_settings(other), None);
+}

@@ -62,7 +62,8 @@ pub(crate) mod vocabulary;
 
 pub use capabilities::ServerCapabilities;
 pub use client::{
-    ChannelRef, Client, ConsumerId, ConsumerMode, Next, NextDelivery, Pending, Ready, Settle,
+    ChannelRef, ChannelSettings, Client, ConsumerId, ConsumerMode, Next, NextDelivery, Pending,
+    Prefetch, Ready, Settle,
 };
 pub use config::{Config, HeartbeatFn};
 pub use connect::{Connecting, Dialing};

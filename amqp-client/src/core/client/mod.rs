@@ -133,6 +133,10 @@ impl<T> Pending<T> {
 enum Kind {
     Plain,
     Open,
+    /// basic.qos: recorded once the broker confirms it.
+    Qos(Prefetch, bool),
+    /// tx.select: recorded once the broker confirms it.
+    TxSelect,
     Consume(ConsumerId),
     /// basic.cancel; with `requeue`, what the consumer buffered goes back
     /// to the queue and the reply is how many.
@@ -315,6 +319,31 @@ struct ChannelData {
     flow_active: bool,
     /// Delivery tags as the application sees them.
     tags: tags::DeliveryTags,
+    /// What the broker confirmed of the channel's settings.
+    settings: ChannelSettings,
+}
+
+/// A basic.qos limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Prefetch {
+    /// `prefetch-size` (octets; RabbitMQ supports 0 only).
+    pub size: u32,
+    /// `prefetch-count` (messages; 0: no limit).
+    pub count: u16,
+}
+
+/// A channel's settings as the broker confirmed them: what a channel opened
+/// again (after a recovery) must ask for again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChannelSettings {
+    /// The last basic.qos with `global = false` (RabbitMQ: per consumer).
+    pub consumer_prefetch: Option<Prefetch>,
+    /// The last basic.qos with `global = true` (RabbitMQ: per channel).
+    pub channel_prefetch: Option<Prefetch>,
+    /// confirm.select was confirmed.
+    pub confirm: bool,
+    /// tx.select was confirmed.
+    pub transactional: bool,
 }
 
 /// How many replaced channels' close errors are kept for their stale

@@ -8,7 +8,8 @@ use amqp_protocol::{
 
 use super::consumers::generated_tag;
 use super::{
-    ChannelRef, Client, ConsumerId, ConsumerMode, Kind, NextDelivery, Pending, Reply, Settle,
+    ChannelRef, ChannelSettings, Client, ConsumerId, ConsumerMode, Kind, NextDelivery, Pending,
+    Prefetch, Reply, Settle,
 };
 use crate::core::types::{
     short, unexpected, ConsumeOptions, Delivery, ExchangeDeclareOptions, ExchangeDeleteOptions,
@@ -249,7 +250,11 @@ impl Client {
             prefetch_count,
             global,
         };
-        self.call(channel, m.into(), Kind::Plain, unit)
+        let prefetch = Prefetch {
+            size: prefetch_size,
+            count: prefetch_count,
+        };
+        self.call(channel, m.into(), Kind::Qos(prefetch, global), unit)
     }
 
     /// basic.consume: registers the consumer (its tag generated when
@@ -577,6 +582,18 @@ impl Client {
         self.call(channel, m.into(), Kind::Plain, get)
     }
 
+    /// `channel`'s settings as the broker confirmed them (QoS, confirm and
+    /// transaction modes); `None` for a closed or stale channel.
+    pub fn channel_settings(&self, channel: ChannelRef) -> Option<ChannelSettings> {
+        if self.channel_error(channel).is_some() {
+            return None;
+        }
+        self.channel(channel).map(|c| ChannelSettings {
+            confirm: c.confirms.enabled,
+            ..c.settings
+        })
+    }
+
     /// The broker's tag for an acknowledgement of the application's `tag`
     /// on `channel` (see [`Error::StaleDeliveryTag`]).
     fn to_wire_tag(&self, channel: ChannelRef, tag: u64, multiple: bool) -> Result<u64, Error> {
@@ -664,7 +681,7 @@ impl Client {
 
     /// tx.select.
     pub fn tx_select(&mut self, channel: ChannelRef) -> Result<Pending<()>, Error> {
-        self.call(channel, tx::Select {}.into(), Kind::Plain, unit)
+        self.call(channel, tx::Select {}.into(), Kind::TxSelect, unit)
     }
 
     /// tx.commit.

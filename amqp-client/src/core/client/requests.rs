@@ -129,6 +129,20 @@ impl Client {
             }
         }
         match (kind, &outcome) {
+            (Kind::Qos(prefetch, global), Ok(_)) => {
+                if let Some(c) = self.channel_mut(channel) {
+                    if global {
+                        c.settings.channel_prefetch = Some(prefetch);
+                    } else {
+                        c.settings.consumer_prefetch = Some(prefetch);
+                    }
+                }
+            }
+            (Kind::TxSelect, Ok(_)) => {
+                if let Some(c) = self.channel_mut(channel) {
+                    c.settings.transactional = true;
+                }
+            }
             (Kind::Open, Ok(_)) => {
                 if let Some(c) = self.channel_mut(channel) {
                     c.open = true;
@@ -276,6 +290,7 @@ impl Client {
             confirms: Confirms::default(),
             flow_active: true,
             tags: Default::default(),
+            settings: Default::default(),
         };
         if let Some(old) = self.channels.insert(number, fresh) {
             let error = old
