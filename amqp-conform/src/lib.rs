@@ -1,0 +1,42 @@
+//! Conformance testing of AMQP 0-9-1 brokers against the specification.
+//!
+//! Every `<rule>` of the specification ([`amqp_protocol::RULES`]) is
+//! [mapped](mapping::MAPPING) to the broker cases that test it, to what a
+//! client must do, or to the reason it cannot be tested over the wire.
+//!
+//! A broker [`Case`] has a stable id, a class, the rules it tests and a
+//! MUST/SHOULD [`Level`]. It opens its own TCP connections ([`wire::Conn`]),
+//! sends raw frames encoded by `amqp-protocol`, and checks, within a time
+//! limit, the reply method, the reply code, and whether the channel or the
+//! connection closes. [`run::run`] runs cases in parallel; a failed case
+//! reports what was expected, what was observed, and the frames exchanged.
+//!
+//! # Running the suite from a broker's own tests
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use amqp_conform::{cases, run, Target};
+//!
+//! let config = run::Config {
+//!     target: Target::parse("amqp://guest:guest@127.0.0.1:5672/%2f").unwrap(),
+//!     timeout: Duration::from_secs(5),
+//!     jobs: 8,
+//! };
+//! let reports = run::run(&cases::all(), &config);
+//! for r in reports.iter().filter(|r| r.outcome != run::Outcome::Pass) {
+//!     println!("{} {}: {:?}", r.outcome.label(), r.case.id, r.outcome);
+//! }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod case;
+pub mod cases;
+pub mod mapping;
+pub mod rules;
+pub mod run;
+mod target;
+pub mod wire;
+
+pub use case::{fail, Case, CaseResult, Check, Ctx, Level};
+pub use target::{Target, UriError};
