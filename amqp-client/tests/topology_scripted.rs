@@ -159,3 +159,39 @@ fn channel_settings_are_recorded_as_confirmed() {
     assert!(b.result(&p).is_err());
     assert_eq!(b.client.channel_settings(other), None);
 }
+
+/// A consumer keeps what registering it again takes: its queue, its tag
+/// (generated or not) and its options.
+#[test]
+fn consumers_keep_what_registering_them_again_takes() {
+    use amqp_protocol::FieldTable;
+
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let mut arguments = FieldTable::new();
+    arguments.insert("x-priority", 5i32);
+    let options = ConsumeOptions {
+        exclusive: true,
+        arguments: arguments.clone(),
+        ..Default::default()
+    };
+    let (id, _) = b
+        .client
+        .basic_consume(ch, "jobs", options, ConsumerMode::Buffer { limit: None })
+        .unwrap();
+    let (queue, kept) = b.client.consumer_options(id).unwrap();
+    assert_eq!(queue, "jobs");
+    assert!(
+        kept.consumer_tag.starts_with("amqp-client."),
+        "{}",
+        kept.consumer_tag
+    );
+    assert!(kept.exclusive && !kept.no_ack && !kept.no_local);
+    assert_eq!(kept.arguments, arguments);
+    assert_eq!(
+        b.client
+            .consumer_tag(id)
+            .map(|t| t.to_string_lossy().into_owned()),
+        Some(kept.consumer_tag)
+    );
+}

@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use amqp_protocol::ShortStr;
 
 use super::ChannelRef;
-use crate::core::types::Delivery;
+use crate::core::types::{ConsumeOptions, Delivery};
 use crate::error::Error;
 
 /// Identifies one consumer of a connection (its tag names it on the wire).
@@ -53,6 +53,9 @@ pub(super) struct Consumer {
     pub(super) tag: ShortStr,
     /// The queue it consumes.
     pub(super) queue_name: ShortStr,
+    /// How it was asked for (its tag filled in): what registering it again
+    /// on a recovered channel takes.
+    pub(super) options: ConsumeOptions,
     pub(super) no_ack: bool,
     /// It reads a stream queue (its `x-stream-offset` argument): its
     /// deliveries are never nacked or rejected, which a stream answers by
@@ -134,10 +137,11 @@ impl Consumers {
         channel: ChannelRef,
         tag: ShortStr,
         queue_name: ShortStr,
-        no_ack: bool,
+        options: ConsumeOptions,
         stream: bool,
         mode: ConsumerMode,
     ) -> Result<ConsumerId, Error> {
+        let no_ack = options.no_ack;
         let tags = self.by_tag.entry(channel.number).or_default();
         if tags.contains_key(tag.as_bytes()) {
             return Err(Error::DuplicateConsumerTag {
@@ -155,6 +159,7 @@ impl Consumers {
                 channel,
                 tag: tag.clone(),
                 queue_name,
+                options,
                 no_ack,
                 stream,
                 mode,

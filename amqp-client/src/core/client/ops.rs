@@ -273,7 +273,8 @@ impl Client {
         } else {
             options.consumer_tag
         };
-        let tag = short(&tag)?;
+        let tag_text = tag;
+        let tag = short(&tag_text)?;
         let stream = options.arguments.get("x-stream-offset").is_some();
         let queue = short(queue)?;
         let m = basic::Consume {
@@ -282,12 +283,16 @@ impl Client {
             no_local: options.no_local,
             no_ack: options.no_ack,
             exclusive: options.exclusive,
-            arguments: options.arguments,
+            arguments: options.arguments.clone(),
             ..Default::default()
+        };
+        let options = ConsumeOptions {
+            consumer_tag: tag_text,
+            ..options
         };
         let id = self
             .consumers
-            .add(channel, tag, queue, options.no_ack, stream, mode)?;
+            .add(channel, tag, queue, options, stream, mode)?;
         match self.call(
             channel,
             m.into(),
@@ -430,6 +435,16 @@ impl Client {
             .iter()
             .map(|t| t.to_string_lossy().into_owned())
             .collect()
+    }
+
+    /// The queue consumer `id` reads and how it was asked for (its tag
+    /// filled in, generated or not): what registering it again takes.
+    pub fn consumer_options(&self, id: ConsumerId) -> Option<(String, ConsumeOptions)> {
+        let c = self.consumers.get(id)?;
+        Some((
+            c.queue_name.to_string_lossy().into_owned(),
+            c.options.clone(),
+        ))
     }
 
     /// The tag of consumer `id`.
