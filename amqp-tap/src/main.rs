@@ -46,6 +46,11 @@ struct OutputArgs {
     /// as `basic` or `basic.*` (repeatable).
     #[arg(long = "method", value_name = "NAME")]
     methods: Vec<MethodFilter>,
+    /// Show credentials: connection.start-ok's SASL response (with PLAIN,
+    /// the password) and connection.update-secret's secret, masked
+    /// otherwise.
+    #[arg(long)]
+    show_secrets: bool,
 }
 
 impl OutputArgs {
@@ -59,6 +64,7 @@ impl OutputArgs {
             max_body: self.max_body,
             channels: self.channels,
             methods: self.methods,
+            show_secrets: self.show_secrets,
         })
     }
 }

@@ -74,6 +74,9 @@ pub struct Options {
     pub channels: Vec<u16>,
     /// Only these methods, with their content frames (all when empty).
     pub methods: Vec<MethodFilter>,
+    /// Show credentials (connection.start-ok's SASL response,
+    /// connection.update-secret's secret) rather than their length alone.
+    pub show_secrets: bool,
 }
 
 impl Default for Options {
@@ -83,7 +86,28 @@ impl Default for Options {
             max_body: 64,
             channels: Vec::new(),
             methods: Vec::new(),
+            show_secrets: false,
         }
+    }
+}
+
+/// Whether argument `field` of method `method` is a credential: a PLAIN or
+/// AMQPLAIN response carries the password as is, an update-secret the new
+/// token. Output is pasted into tickets and chats; such fields are masked
+/// unless asked for.
+fn is_secret(method: &Method, field: &str) -> bool {
+    matches!(
+        (method.name(), field),
+        ("connection.start-ok", "response") | ("connection.update-secret", "new-secret")
+    )
+}
+
+/// The length of a masked credential.
+fn secret_len(v: &ArgValue<'_>) -> usize {
+    match v {
+        ArgValue::ShortStr(s) => s.len(),
+        ArgValue::LongStr(s) => s.len(),
+        _ => 0,
     }
 }
 
@@ -164,7 +188,7 @@ impl Printer {
         let _ = match event {
             Event::ProtocolHeader(h) => write!(line, "{h}"),
             Event::Frame { frame, confirm, .. } => {
-                let r = frame_text(&mut line, frame);
+                let r = frame_text(&mut line, frame, self.opts.show_secrets);
                 match confirm {
                     Confirm::None => {}
                     Confirm::Published(seq) => {
@@ -207,7 +231,7 @@ impl Printer {
     }
 
     fn message(&self, line: &mut Line<'_>, content: &Content) -> std::fmt::Result {
-        method_text(line, &content.method)?;
+        method_text(line, &content.method, self.opts.show_secrets)?;
         line.push_str(" |");
         properties_text(line, &content.header)?;
         line.push_str(" | body ");
@@ -293,7 +317,7 @@ impl Printer {
                 json::int(out, m.class_id());
                 out.extend_from_slice(b",\"method_id\":");
                 json::int(out, m.method_id());
-                json_method(out, m);
+                json_method(out, m, self.opts.show_secrets);
                 match confirm {
                     Confirm::None => {}
                     Confirm::Published(seq) => {
@@ -336,8 +360,9 @@ impl Printer {
 }
 
 /// `"method":"basic.publish","fields":{...}`, or for ids the specification
-/// does not define, `"method":null,"arguments":<bytes>`.
-fn json_method(out: &mut Vec<u8>, m: &Method) {
+/// does not define, `"method":null,"arguments":<bytes>`. Credentials are
+/// `{"masked": length}` unless `show_secrets`.
+fn json_method(out: &mut Vec<u8>, m: &Method, show_secrets: bool) {
     if let Method::Unknown { arguments, .. } = m {
         out.extend_from_slice(b",\"method\":null,\"arguments\":");
         json::bytes(out, arguments);
@@ -352,7 +377,13 @@ fn json_method(out: &mut Vec<u8>, m: &Method) {
         }
         json::str(out, info.name);
         out.push(b':');
-        json::arg(out, v);
+        if !show_secrets && is_secret(m, info.name) {
+            out.extend_from_slice(b"{\"masked\":");
+            json::int(out, secret_len(&v));
+            out.push(b'}');
+        } else {
+            json::arg(out, v);
+        }
     }
     out.push(b'}');
 }
@@ -468,13 +499,13 @@ impl std::fmt::Write for Line<'_> {
 /// A frame as `amqp-protocol`'s `Display` writes it (`ch=1 method
 /// basic.publish ...`), without the formatting machinery for all but the
 /// rare kinds: frame lines are most of what the proxy writes.
-fn frame_text(line: &mut Line<'_>, frame: &Frame) -> std::fmt::Result {
+fn frame_text(line: &mut Line<'_>, frame: &Frame, show_secrets: bool) -> std::fmt::Result {
     line.push_str("ch=");
     line.int(frame.channel);
     match &frame.payload {
         FramePayload::Method(m) => {
             line.push_str(" method ");
-            method_text(line, m)
+            method_text(line, m, show_secrets)
         }
         FramePayload::Header(h) => {
             line.push_str(" header class=");
@@ -511,8 +542,9 @@ fn frame_text(line: &mut Line<'_>, frame: &Frame) -> std::fmt::Result {
     }
 }
 
-/// A method as `amqp-protocol`'s `Display` writes it.
-fn method_text(line: &mut Line<'_>, m: &Method) -> std::fmt::Result {
+/// A method as `amqp-protocol`'s `Display` writes it, credentials masked
+/// unless `show_secrets`.
+fn method_text(line: &mut Line<'_>, m: &Method, show_secrets: bool) -> std::fmt::Result {
     if let Method::Unknown { .. } = m {
         return write!(line, "{m}");
     }
@@ -522,7 +554,13 @@ fn method_text(line: &mut Line<'_>, m: &Method) -> std::fmt::Result {
             line.byte(b' ');
             line.push_str(info.name);
             line.byte(b'=');
-            arg_text(line, v)?;
+            if !show_secrets && is_secret(m, info.name) {
+                line.push_str("<masked, ");
+                line.int(secret_len(&v));
+                line.push_str(" bytes>");
+            } else {
+                arg_text(line, v)?;
+            }
         }
     }
     Ok(())
@@ -675,11 +713,11 @@ mod tests {
 
     fn assert_same(frame: &Frame) {
         let mut fast = Vec::new();
-        frame_text(&mut Line(&mut fast), frame).unwrap();
+        frame_text(&mut Line(&mut fast), frame, true).unwrap();
         assert_eq!(String::from_utf8(fast).unwrap(), frame.to_string());
         if let FramePayload::Method(m) = &frame.payload {
             let mut fast = Vec::new();
-            method_text(&mut Line(&mut fast), m).unwrap();
+            method_text(&mut Line(&mut fast), m, true).unwrap();
             assert_eq!(String::from_utf8(fast).unwrap(), m.to_string());
         }
     }

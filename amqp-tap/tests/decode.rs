@@ -129,7 +129,8 @@ fn raw_stream_json_is_exact_and_keeps_every_byte() {
             ["ts", "T", u64::MAX]
         ])
     );
-    assert_eq!(objs[1]["fields"]["response"], "\u{0}guest\u{0}guest");
+    // Credentials are masked by default (see `credentials_are_masked_...`).
+    assert_eq!(objs[1]["fields"]["response"], json!({"masked": 12}));
     // Reserved arguments are there, by their specification names.
     assert_eq!(
         objs[2],
@@ -424,4 +425,68 @@ fn stats_count_methods_bytes_messages_and_confirm_latency() {
     let text = tap(&["decode", "--stats", file.to_str().unwrap()]);
     assert!(text.contains("publish->confirm median"), "{text}");
     assert!(text.contains("basic.publish"), "{text}");
+}
+
+#[test]
+fn credentials_are_masked_unless_asked_for() {
+    let mut bytes = b"AMQP\x00\x00\x09\x01".to_vec();
+    Frame::method(
+        0,
+        connection::StartOk {
+            client_properties: FieldTable::new(),
+            mechanism: short(b"PLAIN"),
+            response: LongStr::from(&b"\x00guest\x00s3cr3t-pw"[..]),
+            locale: short(b"en_US"),
+        },
+    )
+    .encode(&mut bytes);
+    Frame::method(
+        0,
+        connection::UpdateSecret {
+            new_secret: LongStr::from(&b"eyJ-token"[..]),
+            reason: short(b"refresh"),
+        },
+    )
+    .encode(&mut bytes);
+    let text = raw(&bytes, &[]);
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("eyJ"),
+        "a credential shows:\n{text}"
+    );
+    assert!(
+        text.contains("connection.start-ok client-properties={} mechanism=\"PLAIN\" response=<masked, 16 bytes> locale=\"en_US\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("connection.update-secret new-secret=<masked, 9 bytes> reason=\"refresh\""),
+        "{text}"
+    );
+    let objs = raw_json(&bytes, &[]);
+    assert_eq!(objs[1]["fields"]["response"], json!({"masked": 16}));
+    assert_eq!(objs[1]["fields"]["mechanism"], "PLAIN");
+    assert_eq!(objs[2]["fields"]["new-secret"], json!({"masked": 9}));
+    assert_eq!(objs[2]["fields"]["reason"], "refresh");
+    // Asked for, they are shown as any other field.
+    let text = raw(&bytes, &["--show-secrets"]);
+    assert!(
+        text.contains("response=\"\\x00guest\\x00s3cr3t-pw\""),
+        "{text}"
+    );
+    assert!(text.contains("new-secret=\"eyJ-token\""), "{text}");
+    let objs = raw_json(&bytes, &["--show-secrets"]);
+    assert_eq!(objs[1]["fields"]["response"], "\u{0}guest\u{0}s3cr3t-pw");
+    assert_eq!(objs[2]["fields"]["new-secret"], "eyJ-token");
+    // A capture too (the recorded sessions log in with PLAIN).
+    let text = tap(&["decode", capture("live.pcapng").to_str().unwrap()]);
+    let start_oks: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("connection.start-ok"))
+        .collect();
+    assert!(!start_oks.is_empty());
+    for l in start_oks {
+        assert!(
+            l.contains("response=<masked, ") && !l.contains("guest\\x00"),
+            "{l}"
+        );
+    }
 }
