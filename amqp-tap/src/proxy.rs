@@ -1,8 +1,8 @@
 //! The decoding proxy: forwards every byte unchanged between clients and an
 //! upstream broker, one pair of threads per connection, and decodes a copy.
 //!
-//! The forwarding threads only read, write, and append a timestamped copy of
-//! what they forwarded to a buffer shared with one decoding thread; they
+//! The forwarding threads only read, append a timestamped copy of what they
+//! read to a buffer shared with one decoding thread, and write; they
 //! never wait for it (unless it falls 64 MiB behind). That
 //! thread decodes every connection, writes the output (and the optional
 //! pcap), and takes the buffer every 20 ms rather than being woken for each
@@ -451,13 +451,16 @@ impl Pump {
                     break;
                 }
             };
+            // Recorded before it is forwarded: once forwarded, the peer's
+            // answer may be read, and recorded, by the other direction's
+            // thread before this one runs again.
+            self.handoff.data(self.id, self.dir, &buf[..n]);
             // Blocking sockets: nothing here makes them non-blocking (polling
             // uses `MSG_DONTWAIT`).
             if self.to.write_all(&buf[..n]).is_err() {
                 reset = true;
                 break;
             }
-            self.handoff.data(self.id, self.dir, &buf[..n]);
             // Request/response traffic is polled for; bulk in either
             // direction, and for a while after it, is not: then this
             // direction reads in batches (see `coalesce`), and so do the

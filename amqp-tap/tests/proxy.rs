@@ -623,3 +623,110 @@ fn a_deep_confirm_pipeline_gets_every_confirm_through() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A method frame: channel.flow (`flow_ok` false) or channel.flow-ok.
+fn flow_frame(channel: u16, ok: bool) -> [u8; 13] {
+    let c = channel.to_be_bytes();
+    [
+        1,
+        c[0],
+        c[1],
+        0,
+        0,
+        0,
+        5,
+        0,
+        20,
+        0,
+        20 + u8::from(ok),
+        1,
+        0xce,
+    ]
+}
+
+#[test]
+fn every_reply_is_recorded_after_its_request() {
+    // Thousands of sequential request/reply round trips with a scripted
+    // upstream that answers at once: the reply comes back while the request's
+    // forwarding thread may not have run again yet, so whatever records the
+    // request after forwarding it records some replies first.
+    const ROUNDS: u16 = 3000;
+    let (addr, server) = upstream(|s| {
+        let mut r = s.try_clone().unwrap();
+        let mut w = s;
+        let mut header = [0u8; 8];
+        r.read_exact(&mut header).unwrap();
+        let mut req = [0u8; 13];
+        while r.read_exact(&mut req).is_ok() {
+            let channel = u16::from_be_bytes([req[1], req[2]]);
+            w.write_all(&flow_frame(channel, true)).unwrap();
+        }
+    });
+    let dir = temp_dir("proxy-order");
+    let out = dir.join("out.json");
+    let pcap = dir.join("proxy.pcap");
+    let proxy = Proxy::start(addr, &out, &["--json", "--write", pcap.to_str().unwrap()]);
+    let mut c = TcpStream::connect(proxy.addr).unwrap();
+    c.set_nodelay(true).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"AMQP\x00\x00\x09\x01").unwrap();
+    for channel in 1..=ROUNDS {
+        c.write_all(&flow_frame(channel, false)).unwrap();
+        let mut reply = [0u8; 13];
+        c.read_exact(&mut reply).unwrap();
+        assert_eq!(reply, flow_frame(channel, true));
+    }
+    c.shutdown(Shutdown::Write).unwrap();
+    server.join().unwrap();
+    let last = format!("\"channel\":{ROUNDS},\"type\":\"method\",\"class_id\":20,\"method_id\":21");
+    let text = wait_for(&out, &last);
+    let front = proxy.addr;
+    drop(proxy);
+    let check = |what: &str, frames: Vec<serde_json::Value>| {
+        let frames: Vec<_> = frames
+            .into_iter()
+            .filter(|o| o["type"] == "method")
+            .collect();
+        assert_eq!(frames.len(), 2 * usize::from(ROUNDS), "{what}: frames");
+        let mut last_ts = 0.0;
+        for (i, pair) in frames.chunks(2).enumerate() {
+            let channel = i + 1;
+            let (req, reply) = (&pair[0], &pair[1]);
+            assert!(
+                req["dir"] == "c2s" && req["method"] == "channel.flow" && req["channel"] == channel,
+                "{what}: round trip {channel}: expected the request, recorded {req} (then {reply})"
+            );
+            assert!(
+                reply["dir"] == "s2c"
+                    && reply["method"] == "channel.flow-ok"
+                    && reply["channel"] == channel,
+                "{what}: round trip {channel}: expected the reply, recorded {reply}"
+            );
+            let (t0, t1) = (req["ts"].as_f64().unwrap(), reply["ts"].as_f64().unwrap());
+            assert!(
+                last_ts <= t0 && t0 <= t1,
+                "{what}: round trip {channel}: request at {t0}, reply at {t1}, previous at {last_ts}"
+            );
+            last_ts = t1;
+        }
+    };
+    check(
+        "live output",
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    );
+    // The written pcap, each leg: the client's, to the proxy's listening
+    // port, and the upstream one.
+    let written = common::tap_json(&pcap, &["--port", &front.port().to_string()]);
+    for (leg, server) in [("client leg", front), ("upstream leg", addr)] {
+        let server = server.to_string();
+        let frames = written
+            .iter()
+            .filter(|o| o["conn"]["server"] == server.as_str())
+            .cloned()
+            .collect();
+        check(&format!("written pcap, {leg}"), frames);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
