@@ -57,9 +57,21 @@ enum Out {
         dir: Dir,
         len: usize,
     },
-    /// Direction `dir` ended (its sender closed its side, or the connection
-    /// was reset).
-    Fin { id: u64, ts: Ts, dir: Dir },
+    /// Direction `dir` ended.
+    Fin { id: u64, ts: Ts, dir: Dir, end: End },
+}
+
+/// How a direction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Its sender closed its side; the proxy passed the half-close on.
+    Closed,
+    /// Reading from its sender failed (the sender reset the connection);
+    /// the proxy closed the receiver's socket.
+    SenderReset,
+    /// Forwarding to its receiver failed (the receiver reset the
+    /// connection); the proxy closed the sender's socket.
+    ReceiverReset,
 }
 
 /// Forwarded data and events not yet decoded, in order.
@@ -402,7 +414,7 @@ struct Pump {
 impl Pump {
     fn run(mut self) {
         let mut buf = vec![0u8; 1 << 16];
-        let mut reset = false;
+        let mut end = End::Closed;
         // Until when the socket is polled without blocking (see `spin`).
         let mut spin_until: Option<Instant> = None;
         loop {
@@ -447,7 +459,7 @@ impl Pump {
                     continue;
                 }
                 Err(_) => {
-                    reset = true;
+                    end = End::SenderReset;
                     break;
                 }
             };
@@ -458,7 +470,7 @@ impl Pump {
             // Blocking sockets: nothing here makes them non-blocking (polling
             // uses `MSG_DONTWAIT`).
             if self.to.write_all(&buf[..n]).is_err() {
-                reset = true;
+                end = End::ReceiverReset;
                 break;
             }
             // Request/response traffic is polled for; bulk in either
@@ -478,17 +490,20 @@ impl Pump {
             }
             spin_until = (CAN_SPIN && !self.spin.is_zero() && quiet).then(|| now + self.spin);
         }
-        if reset {
-            let _ = self.to.shutdown(Shutdown::Both);
-            let _ = self.from.shutdown(Shutdown::Both);
-        } else {
-            let _ = self.to.shutdown(Shutdown::Write);
-        }
+        // Recorded first: closing ends the other direction, whose end must
+        // not be recorded before the reason for it.
         self.handoff.push(Out::Fin {
             id: self.id,
             ts: Ts::now(),
             dir: self.dir,
+            end,
         });
+        if end == End::Closed {
+            let _ = self.to.shutdown(Shutdown::Write);
+        } else {
+            let _ = self.to.shutdown(Shutdown::Both);
+            let _ = self.from.shutdown(Shutdown::Both);
+        }
     }
 }
 
@@ -544,6 +559,9 @@ struct Tapped {
     legs: Option<[TcpLeg; 2]>,
     /// Directions that have ended.
     ended: u8,
+    /// The connection was reset and the proxy closed both sockets: the
+    /// other direction's end that follows puts nothing more on the wire.
+    reset: bool,
 }
 
 /// Decodes every connection and writes output and capture, in batches every
@@ -632,7 +650,10 @@ fn step(
         } => {
             let mut legs = None;
             if let Some(w) = pcap {
-                let mut l = [TcpLeg::new(front.0, front.1), TcpLeg::new(back.0, back.1)];
+                let mut l = [
+                    TcpLeg::new(front.0, front.1, ts, 2 * id),
+                    TcpLeg::new(back.0, back.1, ts, 2 * id + 1),
+                ];
                 l[0].handshake(w, ts)?;
                 l[1].handshake(w, ts)?;
                 legs = Some(l);
@@ -649,6 +670,7 @@ fn step(
                     bulk,
                     legs,
                     ended: 0,
+                    reset: false,
                 },
             );
         }
@@ -672,22 +694,41 @@ fn step(
                 }
             }
         }
-        Out::Fin { id, ts, dir } => {
+        Out::Fin { id, ts, dir, end } => {
             let Some(t) = conns.get_mut(&id) else {
                 return Ok(());
             };
             t.conn.finish(dir, at(ts), render);
             t.ended += 1;
             let done = t.ended == 2;
-            if let (Some(w), Some([front, back])) = (pcap.as_mut(), t.legs.as_mut()) {
+            let already_reset = t.reset;
+            t.reset |= end != End::Closed;
+            if let (Some(w), Some([front, back]), false) =
+                (pcap.as_mut(), t.legs.as_mut(), already_reset)
+            {
+                // Each leg's side that sent this direction's bytes: the
+                // client on the client's leg, the proxy on the upstream leg
+                // (and the reverse for the server's direction).
                 let from_client = dir == Dir::C2S;
-                let (first, second) = if from_client {
+                let (sender, receiver) = if from_client {
                     (front, back)
                 } else {
                     (back, front)
                 };
-                first.fin(w, ts, from_client)?;
-                second.fin(w, ts, from_client)?;
+                match end {
+                    End::Closed => {
+                        sender.fin(w, ts, from_client)?;
+                        receiver.fin(w, ts, from_client)?;
+                    }
+                    End::SenderReset => {
+                        sender.rst(w, ts, from_client)?;
+                        receiver.fin(w, ts, from_client)?;
+                    }
+                    End::ReceiverReset => {
+                        receiver.rst(w, ts, !from_client)?;
+                        sender.fin(w, ts, !from_client)?;
+                    }
+                }
             }
             if done {
                 conns.remove(&id);

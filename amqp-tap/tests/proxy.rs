@@ -730,3 +730,91 @@ fn every_reply_is_recorded_after_its_request() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_reset_is_written_as_a_reset() {
+    // The upstream closes with unread bytes, which resets the connection:
+    // the written pcap shows that reset on the upstream leg and the proxy's
+    // FIN to the client (it closes the client's socket), and no FIN from
+    // the upstream, which never sent one.
+    let (addr, server) = upstream(|mut s| {
+        let mut header = [0u8; 8];
+        s.read_exact(&mut header).unwrap();
+        thread::sleep(Duration::from_millis(300));
+        drop(s); // with the client's other bytes unread
+    });
+    let dir = temp_dir("proxy-reset");
+    let pcap = dir.join("proxy.pcap");
+    let proxy = Proxy::start(
+        addr,
+        &dir.join("out.txt"),
+        &["--write", pcap.to_str().unwrap()],
+    );
+    let mut c = TcpStream::connect(proxy.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"AMQP\x00\x00\x09\x01").unwrap();
+    c.write_all(&[8, 0, 0, 0, 0, 0, 0, 0xce]).unwrap();
+    server.join().unwrap();
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    let (client_port, front_port, up_port) = (
+        c.local_addr().unwrap().port().to_string(),
+        proxy.addr.port().to_string(),
+        addr.port().to_string(),
+    );
+    // (source, destination, reset) of every FIN and RST, once the proxy
+    // wrote them.
+    let start = Instant::now();
+    let rows = loop {
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args([
+                "-Y",
+                "tcp.flags.reset==1 || tcp.flags.fin==1",
+                "-T",
+                "fields",
+            ])
+            .args([
+                "-e",
+                "tcp.srcport",
+                "-e",
+                "tcp.dstport",
+                "-e",
+                "tcp.flags.reset",
+            ])
+            .output()
+            .unwrap();
+        let rows: Vec<(String, String, bool)> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                let field = |i: usize| f.get(i).copied().unwrap_or("").to_owned();
+                (
+                    field(0),
+                    field(1),
+                    matches!(f.get(2), Some(&("1" | "True"))),
+                )
+            })
+            .collect();
+        if rows.len() >= 2 || start.elapsed() > Duration::from_secs(10) {
+            break rows;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    drop(proxy);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        rows[0].0, up_port,
+        "the reset comes from the upstream: {rows:?}"
+    );
+    assert!(rows[0].2, "the upstream's end is a reset: {rows:?}");
+    assert_eq!(
+        rows[1],
+        (front_port, client_port, false),
+        "then the proxy's FIN to the client"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
