@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 mod capture;
+mod capture_error;
 mod conn;
 mod event;
 mod json;
@@ -47,7 +48,8 @@ mod tcp;
 
 use std::io::{self, Read, Write};
 
-pub use capture::{CaptureDecoder, CaptureError, CaptureReport};
+pub use capture::{CaptureDecoder, CaptureReport};
+pub use capture_error::{CaptureError, CaptureFormat};
 pub use conn::{Connection, StreamStart};
 pub use event::{At, Confirm, ConnInfo, Dir, Event, ResyncReason, Settled, Sink, Ts};
 pub use output::{Format, MethodFilter, Options, Printer};

@@ -179,8 +179,8 @@ fn decode(args: DecodeArgs) -> io::Result<()> {
                     format!("{}: {e}", args.file.display()),
                 )
             })?;
-        if report.truncated_file {
-            eprintln!("amqp-tap: the capture ends inside a record (truncated file)");
+        if let Some(what) = report.truncation() {
+            eprintln!("amqp-tap: {what}");
         }
         if report.unsupported_link > 0 {
             eprintln!(

@@ -490,3 +490,109 @@ fn credentials_are_masked_unless_asked_for() {
         );
     }
 }
+
+/// Runs `amqp-tap decode -` on `input`: whether it succeeded, and what it
+/// said on standard error.
+fn decode_stdin(input: &[u8]) -> (bool, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amqp-tap"))
+        .args(["decode", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run amqp-tap");
+    // It may stop reading early, at what it refuses.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn damaged_captures_are_described_in_the_formats_terms() {
+    let pcapng = std::fs::read(capture("live.pcapng")).unwrap();
+    let pcap = std::fs::read(capture("gap.pcap")).unwrap();
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    let shb = u32_at(&pcapng, 4) as usize;
+    let idb = u32_at(&pcapng, shb + 4) as usize;
+    let mut bad_length = pcapng.clone();
+    bad_length[shb + 4..shb + 8].copy_from_slice(&13u32.to_le_bytes());
+    let mut bad_shb = pcapng.clone();
+    bad_shb[8..12].copy_from_slice(&[0; 4]); // the byte-order magic
+    let cases: Vec<(&str, Vec<u8>, bool, String)> = vec![
+        ("empty", Vec::new(), false, "the capture is empty".into()),
+        (
+            "not a capture",
+            b"\x7fELF\x02\x01\x01\x00 and so on".to_vec(),
+            false,
+            "not a pcap or pcapng capture: it starts with 7f 45 4c 46 02 01 01 00, where".into(),
+        ),
+        (
+            "pcapng cut in its section header",
+            pcapng[..20].to_vec(),
+            false,
+            "truncated pcapng capture: it ends inside its section header block, after 20 bytes"
+                .into(),
+        ),
+        (
+            "pcap cut in its file header",
+            pcap[..12].to_vec(),
+            false,
+            "truncated pcap capture: it ends inside its file header (24 bytes), after 12 bytes"
+                .into(),
+        ),
+        (
+            "pcapng cut in its first packet block",
+            pcapng[..shb + idb + 40].to_vec(),
+            true,
+            format!(
+                "truncated pcapng capture: it ends inside the block that starts at byte {}",
+                shb + idb
+            ),
+        ),
+        (
+            "pcap cut in its second record",
+            pcap[..24 + 16 + u32_at(&pcap, 24 + 8) as usize + 20].to_vec(),
+            true,
+            format!(
+                "truncated pcap capture: it ends inside the record that starts at byte {}",
+                24 + 16 + u32_at(&pcap, 24 + 8)
+            ),
+        ),
+        (
+            "pcapng block with a bad length",
+            bad_length,
+            false,
+            format!(
+                "malformed pcapng block at byte {shb}: block type 0x00000001 (interface \
+                 description): its total length 13 is not a multiple of 4"
+            ),
+        ),
+        (
+            "pcapng section header that does not parse",
+            bad_shb,
+            false,
+            "malformed pcapng capture: its section header block does not parse".into(),
+        ),
+    ];
+    for (what, input, ok, message) in cases {
+        let (success, stderr) = decode_stdin(&input);
+        assert_eq!(success, ok, "{what}: exit status; said {stderr:?}");
+        assert!(
+            stderr.contains(&message),
+            "{what}: expected {message:?}, said {stderr:?}"
+        );
+        // Neither the parsing library's vocabulary nor the wrong diagnosis.
+        for internal in [
+            "HeaderNotRecognized",
+            "Incomplete",
+            "NomError",
+            "Eof",
+            "Verify",
+        ] {
+            assert!(!stderr.contains(internal), "{what}: {stderr:?}");
+        }
+        if what.starts_with("pcapng cut") || what.starts_with("pcap cut") {
+            assert!(!stderr.contains("not a pcap"), "{what}: {stderr:?}");
+        }
+    }
+}
