@@ -88,6 +88,8 @@ pub struct CaptureDecoder {
     flows: HashMap<(SocketAddr, SocketAddr), FlowSlot>,
     opened: u64,
     report: CaptureReport,
+    /// See [`CaptureDecoder::with_body_limit`].
+    body_limit: Option<usize>,
 }
 
 impl CaptureDecoder {
@@ -99,7 +101,16 @@ impl CaptureDecoder {
             flows: HashMap::new(),
             opened: 0,
             report: CaptureReport::default(),
+            body_limit: None,
         }
+    }
+
+    /// Keeps only the first `limit` bytes of each message's body (see
+    /// [`Connection::with_body_limit`]): memory then stays bounded whatever
+    /// the size of the messages in the capture.
+    pub fn with_body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = Some(limit);
+        self
     }
 
     /// Reads a whole pcap or pcapng capture.
@@ -345,7 +356,11 @@ impl CaptureDecoder {
         self.report.connections += 1;
         Some(Flow {
             client,
-            conn: Connection::new(ConnInfo::tcp(client, server), start, start),
+            conn: match self.body_limit {
+                Some(limit) => Connection::new(ConnInfo::tcp(client, server), start, start)
+                    .with_body_limit(limit),
+                None => Connection::new(ConnInfo::tcp(client, server), start, start),
+            },
             reasm: Default::default(),
             fin: [false; 2],
             order: self.opened,

@@ -157,11 +157,13 @@ pub fn decode_raw<W: Write>(
     dir: Dir,
     sink: &mut WriterSink<W>,
 ) -> io::Result<()> {
+    // Bodies are kept only as far as they are printed.
     let mut conn = Connection::new(
         ConnInfo::raw(),
         StreamStart::Beginning,
         StreamStart::Beginning,
-    );
+    )
+    .with_body_limit(sink.printer.options().max_body);
     let mut chunk = vec![0u8; 1 << 16];
     loop {
         let n = match input.read(&mut chunk) {

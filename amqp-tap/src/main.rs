@@ -158,6 +158,7 @@ fn decode(args: DecodeArgs) -> io::Result<()> {
     // Standard input may be a live capture (`tcpdump -w - | amqp-tap decode -`).
     let live = args.file.as_os_str() == "-";
     let stdout = io::stdout().lock();
+    let max_body = args.output.max_body;
     let mut sink = WriterSink::new(args.output.printer(), stdout, live);
     if args.stats {
         sink = sink.with_stats();
@@ -172,6 +173,7 @@ fn decode(args: DecodeArgs) -> io::Result<()> {
         let mut ports = vec![AMQP_PORT];
         ports.extend(args.ports);
         let report = CaptureDecoder::new(ports)
+            .with_body_limit(max_body)
             .read(input, &mut sink)
             .map_err(|e| {
                 io::Error::new(

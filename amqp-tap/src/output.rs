@@ -234,14 +234,17 @@ impl Printer {
         method_text(line, &content.method, self.opts.show_secrets)?;
         line.push_str(" |");
         properties_text(line, &content.header)?;
+        // The decoder may have kept only the body's start: the header
+        // says its length.
+        let len = content.header.body_size.max(content.body.len() as u64);
         line.push_str(" | body ");
-        line.int(content.body.len());
+        line.int(len);
         line.push_str(" bytes");
         if self.opts.max_body > 0 && !content.body.is_empty() {
             line.push_str(": ");
             let n = content.body.len().min(self.opts.max_body);
             escaped(line, &content.body[..n]);
-            if n < content.body.len() {
+            if (n as u64) < len {
                 line.push_str("...");
             }
         }

@@ -658,11 +658,13 @@ fn step(
                 l[1].handshake(w, ts)?;
                 legs = Some(l);
             }
+            // Bodies are kept only as far as they are printed.
             let conn = Connection::new(
                 ConnInfo::tcp(front.0, back.1),
                 StreamStart::Beginning,
                 StreamStart::Beginning,
-            );
+            )
+            .with_body_limit(render.printer.options().max_body);
             conns.insert(
                 id,
                 Tapped {

@@ -596,3 +596,72 @@ fn damaged_captures_are_described_in_the_formats_terms() {
         }
     }
 }
+
+/// The peak resident memory of a running process, from /proc (Linux).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn memory_does_not_grow_with_message_size() {
+    // One 256 MiB message in 128 KiB body frames, then a small one, fed
+    // as a raw stream: the decoder keeps the start of each body only, so
+    // its peak memory stays far below the message's size, while the body
+    // length printed stays exact.
+    const SIZE: u64 = 256 << 20;
+    const FRAME: usize = 128 << 10;
+    if !std::path::Path::new("/proc/self/status").exists() {
+        panic!("this test reads peak memory from /proc (Linux)");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amqp-tap"))
+        .args(["decode", "--raw", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run amqp-tap");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut head = b"AMQP\x00\x00\x09\x01".to_vec();
+    Frame::method(1, basic::Publish::default()).encode(&mut head);
+    Frame::header(1, ContentHeader::new(SIZE, BasicProperties::default())).encode(&mut head);
+    stdin.write_all(&head).unwrap();
+    let mut chunk = Vec::new();
+    let body: Vec<u8> = (0..FRAME).map(|i| b'a' + (i % 26) as u8).collect();
+    Frame::body(1, Bytes::from(body)).encode(&mut chunk);
+    for _ in 0..SIZE / FRAME as u64 {
+        stdin.write_all(&chunk).unwrap();
+    }
+    let mut tail = Vec::new();
+    Frame::method(1, basic::Publish::default()).encode(&mut tail);
+    Frame::header(1, ContentHeader::new(2, BasicProperties::default())).encode(&mut tail);
+    Frame::body(1, Bytes::from_static(b"ok")).encode(&mut tail);
+    stdin.write_all(&tail).unwrap();
+    stdin.flush().unwrap();
+    // Everything but what the pipe holds has been read: the peak so far
+    // covers the whole large message.
+    let peak = peak_rss_kib(child.id()).expect("VmHWM in /proc");
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let messages: Vec<&str> = text.lines().filter(|l| l.contains(" message ")).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].ends_with(&format!(
+            "| body {SIZE} bytes: \"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl\"..."
+        )),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].ends_with("| body 2 bytes: \"ok\""),
+        "{}",
+        messages[1]
+    );
+    assert!(
+        peak < 64 << 10,
+        "peak resident memory {peak} KiB while decoding a {} MiB message",
+        SIZE >> 20
+    );
+}

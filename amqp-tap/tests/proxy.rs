@@ -818,3 +818,59 @@ fn a_reset_is_written_as_a_reset() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_proxys_memory_does_not_grow_with_message_size() {
+    // A 256 MiB message through the proxy: it keeps the start of each body
+    // only, so its peak memory stays bounded by what waits for decoding
+    // (at most 64 MiB, taken in batches) rather than by the message.
+    const SIZE: u64 = 256 << 20;
+    const FRAME: usize = 128 << 10;
+    let (addr, server) = upstream(|mut s| {
+        let n = std::io::copy(&mut s, &mut std::io::sink()).unwrap();
+        assert!(n > SIZE, "the upstream got {n} bytes");
+    });
+    let dir = temp_dir("proxy-memory");
+    let out = dir.join("out.txt");
+    let proxy = Proxy::start(addr, &out, &[]);
+    let mut c = TcpStream::connect(proxy.addr).unwrap();
+    let mut head = b"AMQP\x00\x00\x09\x01".to_vec();
+    // basic.publish, then a header declaring SIZE bytes.
+    head.extend_from_slice(&[1, 0, 1, 0, 0, 0, 9, 0, 60, 0, 40, 0, 0, 0, 0, 0, 0xce]);
+    head.extend_from_slice(&[2, 0, 1, 0, 0, 0, 14, 0, 60, 0, 0]);
+    head.extend_from_slice(&SIZE.to_be_bytes());
+    head.extend_from_slice(&[0, 0, 0xce]);
+    c.write_all(&head).unwrap();
+    let mut frame = vec![3, 0, 1];
+    frame.extend_from_slice(&(FRAME as u32).to_be_bytes());
+    frame.extend((0..FRAME).map(|i| b'a' + (i % 26) as u8));
+    frame.push(0xce);
+    for _ in 0..SIZE / FRAME as u64 {
+        c.write_all(&frame).unwrap();
+    }
+    c.shutdown(Shutdown::Write).unwrap();
+    server.join().unwrap();
+    let text = wait_for(&out, " message basic.publish ");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", proxy.child.id())).unwrap();
+    let peak: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM in /proc");
+    drop(proxy);
+    assert!(
+        text.contains(&format!(
+            "| body {SIZE} bytes: \"abcdefghijklmnopqrstuvwxyz"
+        )),
+        "{}",
+        text.lines()
+            .find(|l| l.contains(" message "))
+            .unwrap_or_default()
+    );
+    assert!(
+        peak < 192 << 10,
+        "the proxy's peak resident memory was {peak} KiB for a {} MiB message",
+        SIZE >> 20
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
