@@ -26,11 +26,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use amqp_protocol::FrameCounter;
+
 use crate::conn::{Connection, StreamStart};
 use crate::event::{At, ConnInfo, Dir, Event, Sink, Ts};
 use crate::output::Printer;
 use crate::pcap_out::{PcapWriter, TcpLeg};
-use crate::sys::{poll_readable, recv_now, set_recv_lowat, Coalescing, FrameCounter};
+use crate::sys::{poll_readable, recv_now, set_recv_lowat, Coalescing};
 
 /// How often the decoding thread collects what was forwarded. It never waits
 /// on the channel: a receiver parked there would be woken by every chunk.

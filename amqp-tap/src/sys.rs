@@ -103,55 +103,6 @@ pub(crate) fn recv_now<S>(_socket: &S, _buf: &mut [u8]) -> std::io::Result<usize
     Err(std::io::ErrorKind::WouldBlock.into())
 }
 
-/// Counts the AMQP frames that end in each chunk of one direction's bytes,
-/// from the frame headers alone (a protocol header is skipped): tells a read
-/// that brought many messages from one that brought one large message.
-/// Bytes that are not AMQP give meaningless counts, which only steer
-/// [`Coalescing`].
-#[derive(Debug, Default)]
-pub(crate) struct FrameCounter {
-    header: [u8; 7],
-    have: usize,
-    skip: usize,
-    in_frame: bool,
-}
-
-impl FrameCounter {
-    pub(crate) fn count(&mut self, mut data: &[u8]) -> u64 {
-        let mut frames = 0;
-        while !data.is_empty() {
-            if self.skip > 0 {
-                let k = self.skip.min(data.len());
-                self.skip -= k;
-                data = &data[k..];
-                if self.skip == 0 && self.in_frame {
-                    frames += 1;
-                    self.in_frame = false;
-                }
-                continue;
-            }
-            if self.have == 0 && data[0] == b'A' {
-                // "AMQP" and the version: the protocol header.
-                self.skip = 8;
-                continue;
-            }
-            let k = (7 - self.have).min(data.len());
-            self.header[self.have..self.have + k].copy_from_slice(&data[..k]);
-            self.have += k;
-            data = &data[k..];
-            if self.have == 7 {
-                let h = &self.header;
-                let size = u32::from_be_bytes([h[3], h[4], h[5], h[6]]) as usize;
-                // The payload and the frame-end octet.
-                self.skip = size.saturating_add(1);
-                self.in_frame = true;
-                self.have = 0;
-            }
-        }
-        frames
-    }
-}
-
 /// While bulk data flows through a direction (a read brought at least
 /// [`Coalescing::ENGAGE`] bytes and [`Coalescing::ENGAGE_FRAMES`] frames), its next read waits for a low-water mark
 /// (doubling up to [`Coalescing::MAX`] while reads fill it) or at most
@@ -219,7 +170,7 @@ impl Coalescing {
 
 #[cfg(test)]
 mod tests {
-    use super::{Coalescing, FrameCounter};
+    use super::Coalescing;
 
     #[test]
     fn engages_on_bulk_reads_and_falls_back() {
@@ -248,24 +199,5 @@ mod tests {
         let mut off = Coalescing::new(false);
         assert_eq!(off.hold(), None);
         assert!(!off.engaged());
-    }
-
-    #[test]
-    fn counts_frames_split_anywhere() {
-        // The protocol header, a heartbeat, a 5-byte body frame, a
-        // 300-byte frame.
-        let mut bytes = b"AMQP\x00\x00\x09\x01".to_vec();
-        bytes.extend_from_slice(&[8, 0, 0, 0, 0, 0, 0, 0xce]);
-        bytes.extend_from_slice(&[3, 0, 1, 0, 0, 0, 5, 1, 2, 3, 4, 5, 0xce]);
-        bytes.extend_from_slice(&[1, 0, 1, 0, 0, 1, 44]);
-        bytes.extend(std::iter::repeat_n(0, 300));
-        bytes.push(0xce);
-        for split in 0..bytes.len() {
-            let mut c = FrameCounter::default();
-            let (a, b) = bytes.split_at(split);
-            assert_eq!(c.count(a) + c.count(b), 3, "split at {split}");
-        }
-        let mut c = FrameCounter::default();
-        assert_eq!(bytes.iter().map(|b| c.count(&[*b])).sum::<u64>(), 3);
     }
 }
