@@ -29,8 +29,9 @@
 //! let out = String::from_utf8(sink.into_inner().unwrap()).unwrap();
 //! assert!(out.lines().nth(1).unwrap().contains(r#""method":"basic.publish""#));
 //! ```
-// One module (`sys`) holds the only `unsafe`: a socket option std lacks.
-#![deny(unsafe_code)]
+// The socket calls std lacks come from the workspace's socket crate
+// (`amqp-socket`), the only one with `unsafe` code.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod capture;
@@ -43,7 +44,6 @@ pub mod pcap_out;
 pub mod proxy;
 mod stats;
 mod stream;
-mod sys;
 mod tcp;
 
 use std::io::{self, Read, Write};

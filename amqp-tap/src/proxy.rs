@@ -27,12 +27,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use amqp_protocol::FrameCounter;
+use amqp_socket::{poll_readable, recv_now, set_recv_lowat, Coalescing};
 
 use crate::conn::{Connection, StreamStart};
 use crate::event::{At, ConnInfo, Dir, Event, Sink, Ts};
 use crate::output::Printer;
 use crate::pcap_out::{PcapWriter, TcpLeg};
-use crate::sys::{poll_readable, recv_now, set_recv_lowat, Coalescing};
 
 /// How often the decoding thread collects what was forwarded. It never waits
 /// on the channel: a receiver parked there would be woken by every chunk.
