@@ -107,9 +107,9 @@
 //! open, close (with the error), blocked/unblocked, channel.flow, consumer
 //! cancellation by the broker and protocol violations. Credentials are never
 //! recorded.
-// One module (`sys`) holds the only `unsafe`: a socket option that neither
-// std nor the socket crates offer.
-#![deny(unsafe_code)]
+// The socket option that neither std nor socket2 offers comes from the
+// workspace's socket crate (`amqp-socket`), the only one with `unsafe` code.
+#![forbid(unsafe_code)]
 
 pub mod params;
 

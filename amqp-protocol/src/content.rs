@@ -81,7 +81,10 @@ pub struct Content {
     pub method: Method,
     /// The content header.
     pub header: ContentHeader,
-    /// The body: a slice of the read buffer when it came in one frame.
+    /// The body: a slice of the read buffer when it came in one frame. From
+    /// an assembler with a body limit ([`Assembler::with_body_limit`]), only
+    /// its first bytes, up to the limit: `header.body_size` is then its
+    /// length.
     pub body: Bytes,
 }
 
@@ -155,6 +158,8 @@ impl Pending {
 #[derive(Default)]
 pub struct Assembler {
     pending: HashMap<u16, Box<Pending>, BuildHasherDefault<ChannelHasher>>,
+    /// Body bytes kept per message (all when `None`).
+    body_limit: Option<usize>,
     /// Boxes of finished messages, reused so that steady-state assembly
     /// allocates nothing (the boxes themselves are what is kept).
     #[allow(clippy::vec_box)]
@@ -190,6 +195,7 @@ impl std::fmt::Debug for Assembler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Assembler")
             .field("channels_with_pending_content", &self.pending.len())
+            .field("body_limit", &self.body_limit)
             .finish()
     }
 }
@@ -204,6 +210,19 @@ impl Assembler {
     /// An assembler with no content pending.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An assembler that keeps only the first `limit` bytes of each body,
+    /// as copies: what a sniffer that shows the start of each message needs,
+    /// in memory bounded by the limit and the frames rather than by message
+    /// size. Frames are checked as always (a body longer than its header
+    /// declares is still an error), and a message completes when all of its
+    /// declared body has arrived.
+    pub fn with_body_limit(limit: usize) -> Self {
+        Assembler {
+            body_limit: Some(limit),
+            ..Self::default()
+        }
     }
 
     /// Whether content is being assembled on `channel`.
@@ -303,6 +322,24 @@ impl Assembler {
                     }));
                 }
                 p.received = total;
+                if let Some(limit) = self.body_limit {
+                    // Copies, so that no frame's buffer outlives its frame.
+                    p.body = match std::mem::replace(&mut p.body, Body::Empty) {
+                        Body::Empty | Body::One(_) => {
+                            let take = chunk.len().min(limit);
+                            Body::Many(BytesMut::from(&chunk[..take]))
+                        }
+                        Body::Many(mut kept) => {
+                            let take = chunk.len().min(limit.saturating_sub(kept.len()));
+                            kept.extend_from_slice(&chunk[..take]);
+                            Body::Many(kept)
+                        }
+                    };
+                    if total < declared {
+                        return Ok(None);
+                    }
+                    return Ok(self.complete(channel));
+                }
                 p.body = match std::mem::replace(&mut p.body, Body::Empty) {
                     Body::Empty => Body::One(chunk),
                     Body::One(first) => {
@@ -364,5 +401,59 @@ impl Assembler {
                 },
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{basic, BasicProperties};
+
+    fn content_of(
+        asm: &mut Assembler,
+        size: u64,
+        chunks: &[&'static [u8]],
+    ) -> Result<Content, Error> {
+        assert_eq!(
+            asm.handle_frame(Frame::method(1, basic::Publish::default()))?,
+            None
+        );
+        let header = ContentHeader::new(size, BasicProperties::default());
+        let mut last = asm.handle_frame(Frame::header(1, header))?;
+        for c in chunks {
+            assert!(last.is_none(), "complete before its last frame");
+            last = asm.handle_frame(Frame::body(1, Bytes::from_static(c)))?;
+        }
+        match last {
+            Some(Assembled::Content { content, .. }) => Ok(content),
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_limit_keeps_the_start_and_checks_the_whole() {
+        let mut asm = Assembler::with_body_limit(7);
+        let c = content_of(&mut asm, 15, &[b"hello", b"world", b"!!!!!"]).unwrap();
+        assert_eq!(c.body, "hellowo");
+        assert_eq!(c.header.body_size, 15);
+        // Shorter than the limit: all of it, one frame or several.
+        assert_eq!(content_of(&mut asm, 3, &[b"abc"]).unwrap().body, "abc");
+        assert_eq!(
+            content_of(&mut asm, 4, &[b"ab", b"cd"]).unwrap().body,
+            "abcd"
+        );
+        // The declared size still counts every byte.
+        let e = content_of(&mut asm, 8, &[b"hello", b"world"]).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::BodyTooLong {
+                declared: 8,
+                received: 10
+            }
+        );
+        let mut none = Assembler::with_body_limit(0);
+        let c = content_of(&mut none, 10, &[b"hello", b"world"]).unwrap();
+        assert!(c.body.is_empty());
+        assert_eq!(c.header.body_size, 10);
     }
 }

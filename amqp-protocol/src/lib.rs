@@ -78,8 +78,8 @@ pub use codec::MAX_NESTING;
 pub use content::{Assembled, Assembler, Content, ContentHeader};
 pub use error::{Error, ErrorKind, ShortStrTooLong};
 pub use frame::{
-    body_frames, content_encoded_len, encode_content, encode_method_frame, Frame, FrameDecoder,
-    FrameHeader, FramePayload, ProtocolHeader, FRAME_HEADER_SIZE, FRAME_OVERHEAD,
+    body_frames, content_encoded_len, encode_content, encode_method_frame, Frame, FrameCounter,
+    FrameDecoder, FrameHeader, FramePayload, ProtocolHeader, FRAME_HEADER_SIZE, FRAME_OVERHEAD,
 };
 pub use generated::{
     basic, channel, confirm, connection, constants, domains, exchange, method_info, queue, tx,

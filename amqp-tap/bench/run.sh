@@ -8,8 +8,10 @@
 #      its live text output going to a file.
 #
 # Needs tshark, python3 and RabbitMQ on 127.0.0.1:5672 (guest/guest); uses
-# socat and pika when they are installed.
-#   bench/run.sh [MESSAGES_PER_CONN] [RTT_ROUNDS] [THROUGHPUT_MESSAGES]
+# socat and pika when they are installed. With BASELINE set to another
+# amqp-tap binary (an earlier build), its proxy is measured too, interleaved
+# with this one's, so that a change's cost is measured under the same load.
+#   [BASELINE=path/to/amqp-tap] bench/run.sh [MESSAGES_PER_CONN] [RTT_ROUNDS] [THROUGHPUT_MESSAGES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MESSAGES=${1:-20000}
@@ -24,7 +26,9 @@ RTT="$target_dir/release/examples/rtt"
 tmp=$(mktemp -d)
 proxy_pid=
 proxy0_pid=
+base_pid=
 cleanup() {
+    if [ -n "$base_pid" ]; then kill "$base_pid" 2>/dev/null || true; wait "$base_pid" 2>/dev/null || true; fi
     if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; fi
     if [ -n "$proxy0_pid" ]; then kill "$proxy0_pid" 2>/dev/null || true; wait "$proxy0_pid" 2>/dev/null || true; fi
     rm -rf "$tmp"
@@ -67,6 +71,13 @@ proxy0_pid=$!
 for _ in $(seq 100); do grep -q listening "$tmp/proxy.err" && grep -q listening "$tmp/proxy0.err" && break; sleep 0.05; done
 PROXY=$(sed -n 's/.*listening on \([^,]*\),.*/\1/p' "$tmp/proxy.err")
 PROXY0=$(sed -n 's/.*listening on \([^,]*\),.*/\1/p' "$tmp/proxy0.err")
+BASE=
+if [ -n "${BASELINE:-}" ]; then
+    "$BASELINE" proxy --listen 127.0.0.1:0 --upstream "$BROKER" >"$tmp/base.txt" 2>"$tmp/base.err" &
+    base_pid=$!
+    for _ in $(seq 100); do grep -q listening "$tmp/base.err" && break; sleep 0.05; done
+    BASE=$(sed -n 's/.*listening on \([^,]*\),.*/\1/p' "$tmp/base.err")
+fi
 
 # Alternate the runs, so that each setup sees the same machine load. A bare
 # relay (socat, when installed) shows what any extra TCP hop costs here; the
@@ -91,7 +102,7 @@ p_cpu=0
 z_cpu=0
 median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
 pct() { python3 -c "print(f'{($1 / $2 - 1) * 100:+.1f}%')"; }
-declare -a d_rtt p_rtt z_rtt r_rtt d_py p_py r_py d_tp p_tp z_tp
+declare -a d_rtt p_rtt z_rtt r_rtt b_rtt d_py p_py r_py d_tp p_tp z_tp b_tp
 for _ in 1 2 3 4 5; do
     d_rtt+=("$("$RTT" "$BROKER" rtt "$ROUNDS" | cut -d' ' -f1)")
     c0=$(cpu_ticks "$proxy_pid")
@@ -100,6 +111,7 @@ for _ in 1 2 3 4 5; do
     c0=$(cpu_ticks "$proxy0_pid")
     z_rtt+=("$("$RTT" "$PROXY0" rtt "$ROUNDS" | cut -d' ' -f1)")
     c1=$(cpu_ticks "$proxy0_pid"); z_cpu=$((z_cpu + c1 - c0))
+    [ -n "$BASE" ] && b_rtt+=("$("$RTT" "$BASE" rtt "$ROUNDS" | cut -d' ' -f1)")
     [ -n "$relay" ] && r_rtt+=("$("$RTT" "$relay" rtt "$ROUNDS" | cut -d' ' -f1)")
     if [ -n "$pika" ]; then
         d_py+=("$(python3 bench/rtt_pika.py "$BROKER" $((ROUNDS / 2)))")
@@ -109,6 +121,7 @@ for _ in 1 2 3 4 5; do
     d_tp+=("$("$RTT" "$BROKER" throughput "$PUBLISHES")")
     p_tp+=("$("$RTT" "$PROXY" throughput "$PUBLISHES")")
     z_tp+=("$("$RTT" "$PROXY0" throughput "$PUBLISHES")")
+    [ -n "$BASE" ] && b_tp+=("$("$RTT" "$BASE" throughput "$PUBLISHES")")
 done
 [ -n "${socat_pid:-}" ] && kill "$socat_pid" 2>/dev/null
 lines=$(wc -l <"$tmp/proxy.txt")
@@ -119,6 +132,10 @@ echo "  native client ($ROUNDS rounds): direct $d us, through amqp-tap proxy $p 
 z=$(median "${z_rtt[@]}")
 echo "    (the proxy with --spin-us 0, no polling: $z us: $(pct "$z" "$d"))"
 [ -n "$relay" ] && echo "    (a bare relay, socat: $(median "${r_rtt[@]}") us: $(pct "$(median "${r_rtt[@]}")" "$d"))"
+if [ -n "$BASE" ]; then
+    b=$(median "${b_rtt[@]}")
+    echo "    (the baseline's proxy: $b us: $(pct "$b" "$d"); this proxy against it: $(pct "$p" "$b"))"
+fi
 if [ -n "$pika" ]; then
     d=$(median "${d_py[@]}"); p=$(median "${p_py[@]}")
     echo "  pika ($((ROUNDS / 2)) rounds): direct $d us, through amqp-tap proxy $p us: $(pct "$p" "$d")"
@@ -132,4 +149,8 @@ echo "confirmed publishes ($PUBLISHES, 1000 in flight, median of 5 runs): direct
 python3 -c "print(f'  the proxy keeps {$p / $d * 100:.1f}% of direct throughput (target: at least 90%)')"
 z=$(median "${z_tp[@]}")
 python3 -c "print(f'    (with --spin-us 0: {$z:.0f}/s, {$z / $d * 100:.1f}%)')"
+if [ -n "$BASE" ]; then
+    b=$(median "${b_tp[@]}")
+    python3 -c "print(f'    (the baseline\'s proxy: {$b:.0f}/s, {$b / $d * 100:.1f}%)')"
+fi
 echo "(the proxy wrote $lines lines of live text output to a file)"

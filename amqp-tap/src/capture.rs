@@ -2,13 +2,14 @@
 //! connections, connections to AMQP events.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::{Block, Linktype, PcapBlockOwned, PcapError};
 
+use crate::capture_error::{describe, sniff, CaptureError, CaptureFormat};
 use crate::conn::{Connection, StreamStart};
 use crate::event::{At, ConnInfo, Dir, Sink, Ts};
 use crate::tcp::{Delivered, Reassembler};
@@ -24,21 +25,32 @@ pub struct CaptureReport {
     pub unsupported_link: u64,
     /// IP fragments (not reassembled).
     pub fragments: u64,
-    /// The file ends inside a record.
-    pub truncated_file: bool,
+    /// The file ends inside a record (pcap) or block (pcapng): where that
+    /// starts, in bytes from the start of the capture.
+    pub truncated_at: Option<u64>,
+    /// The capture's format.
+    pub format: Option<CaptureFormat>,
 }
 
-/// Why a capture could not be read.
-#[derive(Debug)]
-pub struct CaptureError(String);
-
-impl std::fmt::Display for CaptureError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl CaptureReport {
+    /// What is wrong with a capture that was read to its end but is cut
+    /// short, in its own terms.
+    pub fn truncation(&self) -> Option<String> {
+        let at = self.truncated_at?;
+        let (format, unit) = match self.format {
+            Some(CaptureFormat::Pcapng) => ("pcapng", "block"),
+            _ => ("pcap", "record"),
+        };
+        Some(format!(
+            "truncated {format} capture: it ends inside the {unit} that starts at byte {at}"
+        ))
     }
 }
 
-impl std::error::Error for CaptureError {}
+/// A failed refill of the parser's buffer: the underlying read failed.
+fn refill_error<I>(_: PcapError<I>) -> CaptureError {
+    CaptureError::Io(io::Error::other("read failed"))
+}
 
 /// One TCP segment, as far as reassembly cares.
 struct Segment<'a> {
@@ -76,6 +88,8 @@ pub struct CaptureDecoder {
     flows: HashMap<(SocketAddr, SocketAddr), FlowSlot>,
     opened: u64,
     report: CaptureReport,
+    /// See [`CaptureDecoder::with_body_limit`].
+    body_limit: Option<usize>,
 }
 
 impl CaptureDecoder {
@@ -87,17 +101,43 @@ impl CaptureDecoder {
             flows: HashMap::new(),
             opened: 0,
             report: CaptureReport::default(),
+            body_limit: None,
         }
+    }
+
+    /// Keeps only the first `limit` bytes of each message's body (see
+    /// [`Connection::with_body_limit`]): memory then stays bounded whatever
+    /// the size of the messages in the capture.
+    pub fn with_body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = Some(limit);
+        self
     }
 
     /// Reads a whole pcap or pcapng capture.
     pub fn read(
         mut self,
-        input: impl Read + Send,
+        mut input: impl Read + Send,
         sink: &mut impl Sink,
     ) -> Result<CaptureReport, CaptureError> {
-        let mut reader = pcap_parser::create_reader(1 << 20, input)
-            .map_err(|e| CaptureError(format!("not a pcap or pcapng capture: {e:?}")))?;
+        // The first bytes are looked at here, so that a file that is not a
+        // capture, or is cut short in its header, is told apart from one
+        // the parser refuses.
+        let (format, start) = sniff(&mut input)?;
+        let have = start.len();
+        self.report.format = Some(format);
+        let mut reader = pcap_parser::create_reader(1 << 20, io::Cursor::new(start).chain(input))
+            .map_err(|e| match e {
+            PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => {
+                CaptureError::TruncatedHeader { format, have }
+            }
+            PcapError::ReadError => CaptureError::Io(io::Error::other("read failed")),
+            _ => CaptureError::BadHeader { format },
+        })?;
+        // Where the next block starts, and the byte order of the current
+        // pcapng section: to say where a malformed block is and what its
+        // header says.
+        let mut pos = 0u64;
+        let mut big_endian = false;
         let mut linktype = Linktype::ETHERNET;
         let mut nano = false;
         // pcapng interfaces of the current section: link type, ticks per
@@ -130,8 +170,9 @@ impl CaptureDecoder {
                             };
                             Some((linktype, ts, b.data))
                         }
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                             ifaces.clear();
+                            big_endian = shb.big_endian();
                             None
                         }
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
@@ -171,32 +212,38 @@ impl CaptureDecoder {
                         self.packet(lt, data, at, sink);
                     }
                     reader.consume(offset);
+                    pos += offset as u64;
                 }
                 Err(PcapError::Eof) => break,
                 Err(PcapError::Incomplete(_)) => {
                     if reader.reader_exhausted() {
-                        self.report.truncated_file = true;
+                        self.report.truncated_at = Some(pos);
                         break;
                     }
                     sink.idle();
-                    reader
-                        .refill()
-                        .map_err(|e| CaptureError(format!("reading the capture: {e:?}")))?;
+                    reader.refill().map_err(refill_error)?;
                 }
                 Err(PcapError::UnexpectedEof) => {
-                    self.report.truncated_file = true;
+                    self.report.truncated_at = Some(pos);
                     break;
                 }
                 Err(PcapError::BufferTooSmall) => {
                     let size = reader.data().len().max(1 << 20) * 2;
                     if size > 1 << 30 || !reader.grow(size) {
-                        return Err(CaptureError("a capture record is larger than 1 GiB".into()));
+                        return Err(CaptureError::TooLarge {
+                            format,
+                            offset: pos,
+                        });
                     }
-                    reader
-                        .refill()
-                        .map_err(|e| CaptureError(format!("reading the capture: {e:?}")))?;
+                    reader.refill().map_err(refill_error)?;
                 }
-                Err(e) => return Err(CaptureError(format!("malformed capture: {e:?}"))),
+                Err(_) => {
+                    return Err(CaptureError::Malformed {
+                        format,
+                        offset: pos,
+                        what: describe(format, reader.data(), big_endian),
+                    })
+                }
             }
         }
         let at = At {
@@ -309,7 +356,11 @@ impl CaptureDecoder {
         self.report.connections += 1;
         Some(Flow {
             client,
-            conn: Connection::new(ConnInfo::tcp(client, server), start, start),
+            conn: match self.body_limit {
+                Some(limit) => Connection::new(ConnInfo::tcp(client, server), start, start)
+                    .with_body_limit(limit),
+                None => Connection::new(ConnInfo::tcp(client, server), start, start),
+            },
             reasm: Default::default(),
             fin: [false; 2],
             order: self.opened,

@@ -29,14 +29,24 @@ struct Contents {
     /// started before the boundary, so the assembler's complaints about them
     /// are not reported.
     synced: Option<HashSet<u16, ByChannel>>,
+    /// Body bytes kept per message (see [`Connection::with_body_limit`]).
+    body_limit: Option<usize>,
 }
 
 impl Contents {
     fn reset(&mut self) {
         *self = Contents {
             synced: Some(HashSet::default()),
-            ..Contents::default()
+            ..Contents::limited(self.body_limit)
         };
+    }
+
+    fn limited(body_limit: Option<usize>) -> Self {
+        Contents {
+            asm: body_limit.map_or_else(Assembler::new, Assembler::with_body_limit),
+            body_limit,
+            ..Contents::default()
+        }
     }
 }
 
@@ -84,6 +94,21 @@ impl Connection {
             confirms: HashMap::default(),
             settled: Vec::new(),
         }
+    }
+
+    /// Keeps only the first `limit` bytes of each message's body (the
+    /// header's body size stays its length): memory is then bounded by the
+    /// limit and the frame size, whatever the messages' size. Takes effect
+    /// for content that starts after the call.
+    pub fn with_body_limit(mut self, limit: usize) -> Self {
+        for c in &mut self.contents {
+            let synced = c.synced.take();
+            *c = Contents {
+                synced,
+                ..Contents::limited(Some(limit))
+            };
+        }
+        self
     }
 
     /// The endpoints.

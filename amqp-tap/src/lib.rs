@@ -29,11 +29,13 @@
 //! let out = String::from_utf8(sink.into_inner().unwrap()).unwrap();
 //! assert!(out.lines().nth(1).unwrap().contains(r#""method":"basic.publish""#));
 //! ```
-// One module (`sys`) holds the only `unsafe`: a socket option std lacks.
-#![deny(unsafe_code)]
+// The socket calls std lacks come from the workspace's socket crate
+// (`amqp-socket`), the only one with `unsafe` code.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod capture;
+mod capture_error;
 mod conn;
 mod event;
 mod json;
@@ -42,12 +44,12 @@ pub mod pcap_out;
 pub mod proxy;
 mod stats;
 mod stream;
-mod sys;
 mod tcp;
 
 use std::io::{self, Read, Write};
 
-pub use capture::{CaptureDecoder, CaptureError, CaptureReport};
+pub use capture::{CaptureDecoder, CaptureReport};
+pub use capture_error::{CaptureError, CaptureFormat};
 pub use conn::{Connection, StreamStart};
 pub use event::{At, Confirm, ConnInfo, Dir, Event, ResyncReason, Settled, Sink, Ts};
 pub use output::{Format, MethodFilter, Options, Printer};
@@ -155,11 +157,13 @@ pub fn decode_raw<W: Write>(
     dir: Dir,
     sink: &mut WriterSink<W>,
 ) -> io::Result<()> {
+    // Bodies are kept only as far as they are printed.
     let mut conn = Connection::new(
         ConnInfo::raw(),
         StreamStart::Beginning,
         StreamStart::Beginning,
-    );
+    )
+    .with_body_limit(sink.printer.options().max_body);
     let mut chunk = vec![0u8; 1 << 16];
     loop {
         let n = match input.read(&mut chunk) {

@@ -46,6 +46,11 @@ struct OutputArgs {
     /// as `basic` or `basic.*` (repeatable).
     #[arg(long = "method", value_name = "NAME")]
     methods: Vec<MethodFilter>,
+    /// Show credentials: connection.start-ok's SASL response (with PLAIN,
+    /// the password) and connection.update-secret's secret, masked
+    /// otherwise.
+    #[arg(long)]
+    show_secrets: bool,
 }
 
 impl OutputArgs {
@@ -59,6 +64,7 @@ impl OutputArgs {
             max_body: self.max_body,
             channels: self.channels,
             methods: self.methods,
+            show_secrets: self.show_secrets,
         })
     }
 }
@@ -152,6 +158,7 @@ fn decode(args: DecodeArgs) -> io::Result<()> {
     // Standard input may be a live capture (`tcpdump -w - | amqp-tap decode -`).
     let live = args.file.as_os_str() == "-";
     let stdout = io::stdout().lock();
+    let max_body = args.output.max_body;
     let mut sink = WriterSink::new(args.output.printer(), stdout, live);
     if args.stats {
         sink = sink.with_stats();
@@ -166,6 +173,7 @@ fn decode(args: DecodeArgs) -> io::Result<()> {
         let mut ports = vec![AMQP_PORT];
         ports.extend(args.ports);
         let report = CaptureDecoder::new(ports)
+            .with_body_limit(max_body)
             .read(input, &mut sink)
             .map_err(|e| {
                 io::Error::new(
@@ -173,8 +181,8 @@ fn decode(args: DecodeArgs) -> io::Result<()> {
                     format!("{}: {e}", args.file.display()),
                 )
             })?;
-        if report.truncated_file {
-            eprintln!("amqp-tap: the capture ends inside a record (truncated file)");
+        if let Some(what) = report.truncation() {
+            eprintln!("amqp-tap: {what}");
         }
         if report.unsupported_link > 0 {
             eprintln!(

@@ -74,6 +74,9 @@ pub struct Options {
     pub channels: Vec<u16>,
     /// Only these methods, with their content frames (all when empty).
     pub methods: Vec<MethodFilter>,
+    /// Show credentials (connection.start-ok's SASL response,
+    /// connection.update-secret's secret) rather than their length alone.
+    pub show_secrets: bool,
 }
 
 impl Default for Options {
@@ -83,7 +86,28 @@ impl Default for Options {
             max_body: 64,
             channels: Vec::new(),
             methods: Vec::new(),
+            show_secrets: false,
         }
+    }
+}
+
+/// Whether argument `field` of method `method` is a credential: a PLAIN or
+/// AMQPLAIN response carries the password as is, an update-secret the new
+/// token. Output is pasted into tickets and chats; such fields are masked
+/// unless asked for.
+fn is_secret(method: &Method, field: &str) -> bool {
+    matches!(
+        (method.name(), field),
+        ("connection.start-ok", "response") | ("connection.update-secret", "new-secret")
+    )
+}
+
+/// The length of a masked credential.
+fn secret_len(v: &ArgValue<'_>) -> usize {
+    match v {
+        ArgValue::ShortStr(s) => s.len(),
+        ArgValue::LongStr(s) => s.len(),
+        _ => 0,
     }
 }
 
@@ -164,7 +188,7 @@ impl Printer {
         let _ = match event {
             Event::ProtocolHeader(h) => write!(line, "{h}"),
             Event::Frame { frame, confirm, .. } => {
-                let r = frame_text(&mut line, frame);
+                let r = frame_text(&mut line, frame, self.opts.show_secrets);
                 match confirm {
                     Confirm::None => {}
                     Confirm::Published(seq) => {
@@ -207,17 +231,20 @@ impl Printer {
     }
 
     fn message(&self, line: &mut Line<'_>, content: &Content) -> std::fmt::Result {
-        method_text(line, &content.method)?;
+        method_text(line, &content.method, self.opts.show_secrets)?;
         line.push_str(" |");
         properties_text(line, &content.header)?;
+        // The decoder may have kept only the body's start: the header
+        // says its length.
+        let len = content.header.body_size.max(content.body.len() as u64);
         line.push_str(" | body ");
-        line.int(content.body.len());
+        line.int(len);
         line.push_str(" bytes");
         if self.opts.max_body > 0 && !content.body.is_empty() {
             line.push_str(": ");
             let n = content.body.len().min(self.opts.max_body);
             escaped(line, &content.body[..n]);
-            if n < content.body.len() {
+            if (n as u64) < len {
                 line.push_str("...");
             }
         }
@@ -293,7 +320,7 @@ impl Printer {
                 json::int(out, m.class_id());
                 out.extend_from_slice(b",\"method_id\":");
                 json::int(out, m.method_id());
-                json_method(out, m);
+                json_method(out, m, self.opts.show_secrets);
                 match confirm {
                     Confirm::None => {}
                     Confirm::Published(seq) => {
@@ -336,8 +363,9 @@ impl Printer {
 }
 
 /// `"method":"basic.publish","fields":{...}`, or for ids the specification
-/// does not define, `"method":null,"arguments":<bytes>`.
-fn json_method(out: &mut Vec<u8>, m: &Method) {
+/// does not define, `"method":null,"arguments":<bytes>`. Credentials are
+/// `{"masked": length}` unless `show_secrets`.
+fn json_method(out: &mut Vec<u8>, m: &Method, show_secrets: bool) {
     if let Method::Unknown { arguments, .. } = m {
         out.extend_from_slice(b",\"method\":null,\"arguments\":");
         json::bytes(out, arguments);
@@ -352,7 +380,13 @@ fn json_method(out: &mut Vec<u8>, m: &Method) {
         }
         json::str(out, info.name);
         out.push(b':');
-        json::arg(out, v);
+        if !show_secrets && is_secret(m, info.name) {
+            out.extend_from_slice(b"{\"masked\":");
+            json::int(out, secret_len(&v));
+            out.push(b'}');
+        } else {
+            json::arg(out, v);
+        }
     }
     out.push(b'}');
 }
@@ -468,13 +502,13 @@ impl std::fmt::Write for Line<'_> {
 /// A frame as `amqp-protocol`'s `Display` writes it (`ch=1 method
 /// basic.publish ...`), without the formatting machinery for all but the
 /// rare kinds: frame lines are most of what the proxy writes.
-fn frame_text(line: &mut Line<'_>, frame: &Frame) -> std::fmt::Result {
+fn frame_text(line: &mut Line<'_>, frame: &Frame, show_secrets: bool) -> std::fmt::Result {
     line.push_str("ch=");
     line.int(frame.channel);
     match &frame.payload {
         FramePayload::Method(m) => {
             line.push_str(" method ");
-            method_text(line, m)
+            method_text(line, m, show_secrets)
         }
         FramePayload::Header(h) => {
             line.push_str(" header class=");
@@ -511,8 +545,9 @@ fn frame_text(line: &mut Line<'_>, frame: &Frame) -> std::fmt::Result {
     }
 }
 
-/// A method as `amqp-protocol`'s `Display` writes it.
-fn method_text(line: &mut Line<'_>, m: &Method) -> std::fmt::Result {
+/// A method as `amqp-protocol`'s `Display` writes it, credentials masked
+/// unless `show_secrets`.
+fn method_text(line: &mut Line<'_>, m: &Method, show_secrets: bool) -> std::fmt::Result {
     if let Method::Unknown { .. } = m {
         return write!(line, "{m}");
     }
@@ -522,7 +557,13 @@ fn method_text(line: &mut Line<'_>, m: &Method) -> std::fmt::Result {
             line.byte(b' ');
             line.push_str(info.name);
             line.byte(b'=');
-            arg_text(line, v)?;
+            if !show_secrets && is_secret(m, info.name) {
+                line.push_str("<masked, ");
+                line.int(secret_len(&v));
+                line.push_str(" bytes>");
+            } else {
+                arg_text(line, v)?;
+            }
         }
     }
     Ok(())
@@ -657,180 +698,4 @@ fn time_of_day(line: &mut Line<'_>, ts: Ts) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use amqp_protocol::ReplyCode;
-
-    /// Checks every frame's fast rendering against `Display`.
-    struct SameAsDisplay(usize);
-
-    impl crate::event::Sink for SameAsDisplay {
-        fn event(&mut self, _: &ConnInfo, _: Dir, _: At, event: &Event<'_>) {
-            if let Event::Frame { frame, .. } = event {
-                assert_same(frame);
-                self.0 += 1;
-            }
-        }
-    }
-
-    fn assert_same(frame: &Frame) {
-        let mut fast = Vec::new();
-        frame_text(&mut Line(&mut fast), frame).unwrap();
-        assert_eq!(String::from_utf8(fast).unwrap(), frame.to_string());
-        if let FramePayload::Method(m) = &frame.payload {
-            let mut fast = Vec::new();
-            method_text(&mut Line(&mut fast), m).unwrap();
-            assert_eq!(String::from_utf8(fast).unwrap(), m.to_string());
-        }
-    }
-
-    #[test]
-    fn frame_lines_are_the_protocol_crates_rendering() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/captures");
-        let mut sink = SameAsDisplay(0);
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path
-                .extension()
-                .is_some_and(|e| e == "pcap" || e == "pcapng")
-            {
-                let file = std::fs::File::open(&path).unwrap();
-                crate::CaptureDecoder::new(Vec::new())
-                    .read(file, &mut sink)
-                    .unwrap();
-            }
-        }
-        // The live session alone has hundreds.
-        assert!(sink.0 > 300, "{} frames", sink.0);
-        // Every property, a table, bytes that are not text, a weight.
-        use amqp_protocol::{BasicProperties, FieldTable, FieldValue, ShortStr, Timestamp};
-        let mut headers = FieldTable::default();
-        headers.insert(ShortStr::from_static("x-a"), FieldValue::I32(-5));
-        headers.insert(
-            ShortStr::from_static("x-b"),
-            FieldValue::LongStr(b"\xff\"q".as_slice().into()),
-        );
-        let s = |v: &'static [u8]| Some(ShortStr::try_from(v).unwrap());
-        let props = BasicProperties {
-            content_type: s(b"text/plain"),
-            content_encoding: s(b"\x00\t\n\r\\"),
-            headers: Some(headers),
-            delivery_mode: Some(2),
-            priority: Some(9),
-            correlation_id: s(b"c"),
-            reply_to: s(b"r"),
-            expiration: s(b"60000"),
-            message_id: s(b"\xc3\xa9"),
-            timestamp: Some(Timestamp(u64::MAX)),
-            kind: s(b"k"),
-            user_id: s(b"guest"),
-            app_id: s(b"a"),
-            reserved: s(b"x"),
-        };
-        let mut header = ContentHeader::new(u64::MAX, props);
-        header.weight = 7;
-        assert_same(&Frame {
-            channel: u16::MAX,
-            payload: FramePayload::Header(header),
-        });
-        let unknown = ContentHeader {
-            class_id: 99,
-            weight: 0,
-            body_size: 3,
-            properties: Properties::Unknown(bytes::Bytes::from_static(&[0, 0])),
-        };
-        assert_same(&Frame {
-            channel: 1,
-            payload: FramePayload::Header(unknown),
-        });
-        assert_same(&Frame {
-            channel: 2,
-            payload: FramePayload::Method(Method::Unknown {
-                class_id: 1000,
-                method_id: 1,
-                arguments: bytes::Bytes::from_static(b"abc"),
-            }),
-        });
-        assert_same(&Frame {
-            channel: 0,
-            payload: FramePayload::Heartbeat,
-        });
-        assert_same(&Frame {
-            channel: 3,
-            payload: FramePayload::Body(bytes::Bytes::from_static(b"xyz")),
-        });
-    }
-
-    fn settled(at_ms: &[(u64, u64)]) -> String {
-        let now = Ts {
-            secs: 10,
-            nanos: 0,
-            nano_precision: false,
-        };
-        let list: Vec<crate::event::Settled> = at_ms
-            .iter()
-            .map(|&(seq, ms)| crate::event::Settled {
-                seq,
-                published: At {
-                    ts: Some(Ts {
-                        secs: 9,
-                        nanos: u32::try_from(1_000_000_000 - ms * 1_000_000).unwrap(),
-                        nano_precision: false,
-                    }),
-                    pkt: None,
-                },
-            })
-            .collect();
-        let mut out = Vec::new();
-        settled_text(
-            &mut Line(&mut out),
-            At {
-                ts: Some(now),
-                pkt: None,
-            },
-            &list,
-        );
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn settled_publishes_are_shown_in_runs() {
-        assert_eq!(settled(&[]), " [confirms nothing outstanding]");
-        assert_eq!(settled(&[(4, 2)]), " [confirms seq 4 (2.000 ms)]");
-        assert_eq!(
-            settled(&[(3, 5), (4, 4), (5, 4), (7, 1), (u64::MAX, 1)]),
-            " [confirms seq 3-5 (4.000 to 5.000 ms),7 (1.000 ms),18446744073709551615 (1.000 ms)]"
-        );
-    }
-
-    #[test]
-    fn method_filters_parse_names_and_classes() {
-        let f: MethodFilter = "basic.publish".parse().unwrap();
-        assert!(f.matches(MethodId {
-            class_id: 60,
-            method_id: 40
-        }));
-        assert!(!f.matches(MethodId {
-            class_id: 60,
-            method_id: 80
-        }));
-        let c: MethodFilter = "queue.*".parse().unwrap();
-        assert!(c.matches(MethodId {
-            class_id: 50,
-            method_id: 11
-        }));
-        assert!("basic.publsh".parse::<MethodFilter>().is_err());
-    }
-
-    #[test]
-    fn error_kinds_get_kebab_case_names() {
-        let e = Error::new(amqp_protocol::ErrorKind::BadFrameEnd { found: 0 }, "frame");
-        assert_eq!(error_kind_name(&e), "bad-frame-end");
-        assert_eq!(e.reply_code(), ReplyCode::FRAME_ERROR);
-        let e = Error::new(
-            amqp_protocol::ErrorKind::Truncated,
-            "basic.publish.exchange",
-        );
-        assert_eq!(error_kind_name(&e), "truncated");
-    }
-}
+mod tests;

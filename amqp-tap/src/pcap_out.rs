@@ -1,7 +1,7 @@
 //! Writing what the proxy forwards as a pcap capture: each leg is a TCP
 //! connection between its real endpoints, with synthesized IP and TCP headers
 //! (handshake, data with consistent sequence and acknowledgement numbers,
-//! FIN) that Wireshark and tshark reassemble and decode.
+//! FIN or RST) that Wireshark and tshark reassemble and decode.
 
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -63,6 +63,7 @@ struct Flags {
     ack: bool,
     fin: bool,
     psh: bool,
+    rst: bool,
 }
 
 /// One TCP connection (a leg of the proxy) as it is written: its endpoints
@@ -73,15 +74,33 @@ pub struct TcpLeg {
     server: SocketAddr,
     /// Next sequence number of the client and of the server.
     seq: [u32; 2],
+    /// Which sides sent a FIN: nothing more is written from them.
+    fin: [bool; 2],
+    /// A side reset the connection: nothing more is written on it.
+    reset: bool,
 }
 
 impl TcpLeg {
-    /// A leg between these endpoints (both IPv4 or both IPv6).
-    pub fn new(client: SocketAddr, server: SocketAddr) -> Self {
+    /// A leg between these endpoints (both IPv4 or both IPv6), opened at
+    /// `ts`; `id` tells it from the other connections written to the same
+    /// capture.
+    ///
+    /// Each leg gets initial sequence numbers of its own, as real stacks
+    /// choose them (a clock, plus a per-connection offset): when a client
+    /// port is reused, a reader that saw the same numbers again would take
+    /// the new connection for a retransmission of the old one.
+    pub fn new(client: SocketAddr, server: SocketAddr, ts: Ts, id: u64) -> Self {
+        // A 4 µs clock, as in RFC 793, and a multiplicative hash of the id
+        // spreading connections opened at once across the sequence space.
+        let clock = (ts.as_nanos() / 4000) as u32;
+        let spread = (id as u32).wrapping_mul(0x9e37_79b9);
+        let isn = clock.wrapping_add(spread);
         TcpLeg {
             client,
             server,
-            seq: [0x1000_0000, 0x2000_0000],
+            seq: [isn, isn.wrapping_add(0x8000_0000).rotate_left(7)],
+            fin: [false; 2],
+            reset: false,
         }
     }
 
@@ -115,6 +134,9 @@ impl TcpLeg {
         }
         if flags.psh {
             tcp = tcp.psh();
+        }
+        if flags.rst {
+            tcp = tcp.rst();
         }
         w.scratch.clear();
         tcp.write(&mut w.scratch, payload)
@@ -156,6 +178,9 @@ impl TcpLeg {
         from_client: bool,
         bytes: &[u8],
     ) -> io::Result<()> {
+        if self.reset {
+            return Ok(());
+        }
         for part in bytes.chunks(MAX_SEGMENT) {
             let flags = Flags {
                 ack: true,
@@ -167,16 +192,40 @@ impl TcpLeg {
         Ok(())
     }
 
-    /// One side closes its half.
+    /// One side closes its half (once; nothing after a reset).
     pub fn fin<W: Write>(
         &mut self,
         w: &mut PcapWriter<W>,
         ts: Ts,
         from_client: bool,
     ) -> io::Result<()> {
+        let side = usize::from(!from_client);
+        if self.reset || self.fin[side] {
+            return Ok(());
+        }
+        self.fin[side] = true;
         let flags = Flags {
             ack: true,
             fin: true,
+            ..Flags::default()
+        };
+        self.write(w, ts, from_client, flags, &[])
+    }
+
+    /// One side resets the connection: nothing more is written on it.
+    pub fn rst<W: Write>(
+        &mut self,
+        w: &mut PcapWriter<W>,
+        ts: Ts,
+        from_client: bool,
+    ) -> io::Result<()> {
+        if self.reset {
+            return Ok(());
+        }
+        self.reset = true;
+        let flags = Flags {
+            ack: true,
+            rst: true,
             ..Flags::default()
         };
         self.write(w, ts, from_client, flags, &[])
@@ -217,6 +266,8 @@ mod tests {
         let mut leg = TcpLeg::new(
             "[::1]:40000".parse().unwrap(),
             "[::1]:5672".parse().unwrap(),
+            ts,
+            1,
         );
         leg.handshake(&mut w, ts).unwrap();
         leg.data(&mut w, ts, true, b"AMQP\x00\x00\x09\x01").unwrap();

@@ -1,8 +1,8 @@
 //! The decoding proxy: forwards every byte unchanged between clients and an
 //! upstream broker, one pair of threads per connection, and decodes a copy.
 //!
-//! The forwarding threads only read, write, and append a timestamped copy of
-//! what they forwarded to a buffer shared with one decoding thread; they
+//! The forwarding threads only read, append a timestamped copy of what they
+//! read to a buffer shared with one decoding thread, and write; they
 //! never wait for it (unless it falls 64 MiB behind). That
 //! thread decodes every connection, writes the output (and the optional
 //! pcap), and takes the buffer every 20 ms rather than being woken for each
@@ -26,11 +26,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use amqp_protocol::FrameCounter;
+use amqp_socket::{poll_readable, recv_now, set_recv_lowat, Coalescing};
+
 use crate::conn::{Connection, StreamStart};
 use crate::event::{At, ConnInfo, Dir, Event, Sink, Ts};
 use crate::output::Printer;
 use crate::pcap_out::{PcapWriter, TcpLeg};
-use crate::sys::{poll_readable, recv_now, set_recv_lowat, Coalescing, FrameCounter};
 
 /// How often the decoding thread collects what was forwarded. It never waits
 /// on the channel: a receiver parked there would be woken by every chunk.
@@ -57,9 +59,21 @@ enum Out {
         dir: Dir,
         len: usize,
     },
-    /// Direction `dir` ended (its sender closed its side, or the connection
-    /// was reset).
-    Fin { id: u64, ts: Ts, dir: Dir },
+    /// Direction `dir` ended.
+    Fin { id: u64, ts: Ts, dir: Dir, end: End },
+}
+
+/// How a direction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Its sender closed its side; the proxy passed the half-close on.
+    Closed,
+    /// Reading from its sender failed (the sender reset the connection);
+    /// the proxy closed the receiver's socket.
+    SenderReset,
+    /// Forwarding to its receiver failed (the receiver reset the
+    /// connection); the proxy closed the sender's socket.
+    ReceiverReset,
 }
 
 /// Forwarded data and events not yet decoded, in order.
@@ -402,7 +416,7 @@ struct Pump {
 impl Pump {
     fn run(mut self) {
         let mut buf = vec![0u8; 1 << 16];
-        let mut reset = false;
+        let mut end = End::Closed;
         // Until when the socket is polled without blocking (see `spin`).
         let mut spin_until: Option<Instant> = None;
         loop {
@@ -447,17 +461,20 @@ impl Pump {
                     continue;
                 }
                 Err(_) => {
-                    reset = true;
+                    end = End::SenderReset;
                     break;
                 }
             };
+            // Recorded before it is forwarded: once forwarded, the peer's
+            // answer may be read, and recorded, by the other direction's
+            // thread before this one runs again.
+            self.handoff.data(self.id, self.dir, &buf[..n]);
             // Blocking sockets: nothing here makes them non-blocking (polling
             // uses `MSG_DONTWAIT`).
             if self.to.write_all(&buf[..n]).is_err() {
-                reset = true;
+                end = End::ReceiverReset;
                 break;
             }
-            self.handoff.data(self.id, self.dir, &buf[..n]);
             // Request/response traffic is polled for; bulk in either
             // direction, and for a while after it, is not: then this
             // direction reads in batches (see `coalesce`), and so do the
@@ -475,17 +492,20 @@ impl Pump {
             }
             spin_until = (CAN_SPIN && !self.spin.is_zero() && quiet).then(|| now + self.spin);
         }
-        if reset {
-            let _ = self.to.shutdown(Shutdown::Both);
-            let _ = self.from.shutdown(Shutdown::Both);
-        } else {
-            let _ = self.to.shutdown(Shutdown::Write);
-        }
+        // Recorded first: closing ends the other direction, whose end must
+        // not be recorded before the reason for it.
         self.handoff.push(Out::Fin {
             id: self.id,
             ts: Ts::now(),
             dir: self.dir,
+            end,
         });
+        if end == End::Closed {
+            let _ = self.to.shutdown(Shutdown::Write);
+        } else {
+            let _ = self.to.shutdown(Shutdown::Both);
+            let _ = self.from.shutdown(Shutdown::Both);
+        }
     }
 }
 
@@ -541,6 +561,9 @@ struct Tapped {
     legs: Option<[TcpLeg; 2]>,
     /// Directions that have ended.
     ended: u8,
+    /// The connection was reset and the proxy closed both sockets: the
+    /// other direction's end that follows puts nothing more on the wire.
+    reset: bool,
 }
 
 /// Decodes every connection and writes output and capture, in batches every
@@ -629,16 +652,21 @@ fn step(
         } => {
             let mut legs = None;
             if let Some(w) = pcap {
-                let mut l = [TcpLeg::new(front.0, front.1), TcpLeg::new(back.0, back.1)];
+                let mut l = [
+                    TcpLeg::new(front.0, front.1, ts, 2 * id),
+                    TcpLeg::new(back.0, back.1, ts, 2 * id + 1),
+                ];
                 l[0].handshake(w, ts)?;
                 l[1].handshake(w, ts)?;
                 legs = Some(l);
             }
+            // Bodies are kept only as far as they are printed.
             let conn = Connection::new(
                 ConnInfo::tcp(front.0, back.1),
                 StreamStart::Beginning,
                 StreamStart::Beginning,
-            );
+            )
+            .with_body_limit(render.printer.options().max_body);
             conns.insert(
                 id,
                 Tapped {
@@ -646,6 +674,7 @@ fn step(
                     bulk,
                     legs,
                     ended: 0,
+                    reset: false,
                 },
             );
         }
@@ -669,22 +698,41 @@ fn step(
                 }
             }
         }
-        Out::Fin { id, ts, dir } => {
+        Out::Fin { id, ts, dir, end } => {
             let Some(t) = conns.get_mut(&id) else {
                 return Ok(());
             };
             t.conn.finish(dir, at(ts), render);
             t.ended += 1;
             let done = t.ended == 2;
-            if let (Some(w), Some([front, back])) = (pcap.as_mut(), t.legs.as_mut()) {
+            let already_reset = t.reset;
+            t.reset |= end != End::Closed;
+            if let (Some(w), Some([front, back]), false) =
+                (pcap.as_mut(), t.legs.as_mut(), already_reset)
+            {
+                // Each leg's side that sent this direction's bytes: the
+                // client on the client's leg, the proxy on the upstream leg
+                // (and the reverse for the server's direction).
                 let from_client = dir == Dir::C2S;
-                let (first, second) = if from_client {
+                let (sender, receiver) = if from_client {
                     (front, back)
                 } else {
                     (back, front)
                 };
-                first.fin(w, ts, from_client)?;
-                second.fin(w, ts, from_client)?;
+                match end {
+                    End::Closed => {
+                        sender.fin(w, ts, from_client)?;
+                        receiver.fin(w, ts, from_client)?;
+                    }
+                    End::SenderReset => {
+                        sender.rst(w, ts, from_client)?;
+                        receiver.fin(w, ts, from_client)?;
+                    }
+                    End::ReceiverReset => {
+                        receiver.rst(w, ts, !from_client)?;
+                        sender.fin(w, ts, !from_client)?;
+                    }
+                }
             }
             if done {
                 conns.remove(&id);

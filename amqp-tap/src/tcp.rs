@@ -29,6 +29,10 @@ pub(crate) struct Reassembler {
     /// A segment was cut short by the capture's snap length: the bytes right
     /// after what was delivered are lost, so the next jump is a gap.
     hole_at_next: bool,
+    /// The stream offset the peer acknowledged up to (0: nothing yet). Kept
+    /// when nothing is held back, since the segment after a hole may come
+    /// after the acknowledgement that proves the hole lost.
+    acked: u64,
 }
 
 impl Reassembler {
@@ -89,6 +93,8 @@ impl Reassembler {
             }
             if self.pending_bytes > MAX_PENDING {
                 self.skip_to_pending(&mut out);
+            } else {
+                self.declare_acked(&mut out);
             }
             return;
         }
@@ -96,20 +102,34 @@ impl Reassembler {
     }
 
     /// The peer acknowledged everything before `ack`. Bytes it acknowledged
-    /// that the capture does not have were lost from the capture: when
-    /// segments after them are held back, the hole is declared at once rather
-    /// than at the end of the capture.
+    /// that the capture does not have were lost from the capture: the hole
+    /// is declared as soon as a segment after it is there, whether that
+    /// segment comes before or after the acknowledgement, rather than at the
+    /// end of the capture.
     pub(crate) fn ack(&mut self, ack: u32, mut out: impl FnMut(Delivered<'_>)) {
-        let (Some(next), Some((&first, _))) = (self.next, self.pending.first_key_value()) else {
+        let Some(next) = self.next else {
             return;
         };
         let delta = i64::from(ack.wrapping_sub(next) as i32);
         if delta <= 0 {
             return;
         }
-        let lost_to = (self.offset + delta as u64).min(first);
-        self.skip(lost_to - self.offset, &mut out);
-        self.drain(&mut out);
+        self.acked = self.acked.max(self.offset + delta as u64);
+        self.declare_acked(&mut out);
+    }
+
+    /// Declares lost what the peer acknowledged before the first held-back
+    /// segment, and hands on what follows.
+    fn declare_acked(&mut self, out: &mut impl FnMut(Delivered<'_>)) {
+        let Some((&first, _)) = self.pending.first_key_value() else {
+            return;
+        };
+        if self.acked <= self.offset {
+            return;
+        }
+        let lost_to = self.acked.min(first);
+        self.skip(lost_to - self.offset, out);
+        self.drain(out);
     }
 
     /// Hands on everything held back, declaring the holes before it lost.
@@ -233,6 +253,32 @@ mod tests {
             got,
             ["Data([97, 98])", "Gap(1)", "Gap(2)", "Data([120, 121])"]
         );
+    }
+
+    #[test]
+    fn an_ack_past_a_hole_before_the_next_segment_declares_it_with_that_segment() {
+        let mut r = Reassembler::default();
+        let mut got = Vec::new();
+        r.segment(10, b"ab", false, |x| got.push(format!("{x:?}")));
+        // 12..15 lost from the capture; the peer has it and acknowledges it,
+        // and the next segment's bytes too, before that segment is seen.
+        r.ack(17, |x| got.push(format!("{x:?}")));
+        assert_eq!(got, ["Data([97, 98])"]);
+        r.segment(15, b"xy", false, |x| got.push(format!("{x:?}")));
+        assert_eq!(got, ["Data([97, 98])", "Gap(3)", "Data([120, 121])"]);
+        // Nothing was left for the end.
+        r.flush(|x| got.push(format!("{x:?}")));
+        assert_eq!(got.len(), 3);
+        // An acknowledgement that only reaches into a hole declares that
+        // part at once, the rest with the next acknowledgement.
+        let mut r = Reassembler::default();
+        let mut got = Vec::new();
+        r.segment(0, b"a", false, |x| got.push(format!("{x:?}")));
+        r.ack(3, |x| got.push(format!("{x:?}")));
+        r.segment(5, b"z", false, |x| got.push(format!("{x:?}")));
+        assert_eq!(got, ["Data([97])", "Gap(2)"]);
+        r.ack(6, |x| got.push(format!("{x:?}")));
+        assert_eq!(got, ["Data([97])", "Gap(2)", "Gap(2)", "Data([122])"]);
     }
 
     #[test]

@@ -129,7 +129,8 @@ fn raw_stream_json_is_exact_and_keeps_every_byte() {
             ["ts", "T", u64::MAX]
         ])
     );
-    assert_eq!(objs[1]["fields"]["response"], "\u{0}guest\u{0}guest");
+    // Credentials are masked by default (see `credentials_are_masked_...`).
+    assert_eq!(objs[1]["fields"]["response"], json!({"masked": 12}));
     // Reserved arguments are there, by their specification names.
     assert_eq!(
         objs[2],
@@ -424,4 +425,243 @@ fn stats_count_methods_bytes_messages_and_confirm_latency() {
     let text = tap(&["decode", "--stats", file.to_str().unwrap()]);
     assert!(text.contains("publish->confirm median"), "{text}");
     assert!(text.contains("basic.publish"), "{text}");
+}
+
+#[test]
+fn credentials_are_masked_unless_asked_for() {
+    let mut bytes = b"AMQP\x00\x00\x09\x01".to_vec();
+    Frame::method(
+        0,
+        connection::StartOk {
+            client_properties: FieldTable::new(),
+            mechanism: short(b"PLAIN"),
+            response: LongStr::from(&b"\x00guest\x00s3cr3t-pw"[..]),
+            locale: short(b"en_US"),
+        },
+    )
+    .encode(&mut bytes);
+    Frame::method(
+        0,
+        connection::UpdateSecret {
+            new_secret: LongStr::from(&b"eyJ-token"[..]),
+            reason: short(b"refresh"),
+        },
+    )
+    .encode(&mut bytes);
+    let text = raw(&bytes, &[]);
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("eyJ"),
+        "a credential shows:\n{text}"
+    );
+    assert!(
+        text.contains("connection.start-ok client-properties={} mechanism=\"PLAIN\" response=<masked, 16 bytes> locale=\"en_US\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("connection.update-secret new-secret=<masked, 9 bytes> reason=\"refresh\""),
+        "{text}"
+    );
+    let objs = raw_json(&bytes, &[]);
+    assert_eq!(objs[1]["fields"]["response"], json!({"masked": 16}));
+    assert_eq!(objs[1]["fields"]["mechanism"], "PLAIN");
+    assert_eq!(objs[2]["fields"]["new-secret"], json!({"masked": 9}));
+    assert_eq!(objs[2]["fields"]["reason"], "refresh");
+    // Asked for, they are shown as any other field.
+    let text = raw(&bytes, &["--show-secrets"]);
+    assert!(
+        text.contains("response=\"\\x00guest\\x00s3cr3t-pw\""),
+        "{text}"
+    );
+    assert!(text.contains("new-secret=\"eyJ-token\""), "{text}");
+    let objs = raw_json(&bytes, &["--show-secrets"]);
+    assert_eq!(objs[1]["fields"]["response"], "\u{0}guest\u{0}s3cr3t-pw");
+    assert_eq!(objs[2]["fields"]["new-secret"], "eyJ-token");
+    // A capture too (the recorded sessions log in with PLAIN).
+    let text = tap(&["decode", capture("live.pcapng").to_str().unwrap()]);
+    let start_oks: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("connection.start-ok"))
+        .collect();
+    assert!(!start_oks.is_empty());
+    for l in start_oks {
+        assert!(
+            l.contains("response=<masked, ") && !l.contains("guest\\x00"),
+            "{l}"
+        );
+    }
+}
+
+/// Runs `amqp-tap decode -` on `input`: whether it succeeded, and what it
+/// said on standard error.
+fn decode_stdin(input: &[u8]) -> (bool, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amqp-tap"))
+        .args(["decode", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run amqp-tap");
+    // It may stop reading early, at what it refuses.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn damaged_captures_are_described_in_the_formats_terms() {
+    let pcapng = std::fs::read(capture("live.pcapng")).unwrap();
+    let pcap = std::fs::read(capture("gap.pcap")).unwrap();
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    let shb = u32_at(&pcapng, 4) as usize;
+    let idb = u32_at(&pcapng, shb + 4) as usize;
+    let mut bad_length = pcapng.clone();
+    bad_length[shb + 4..shb + 8].copy_from_slice(&13u32.to_le_bytes());
+    let mut bad_shb = pcapng.clone();
+    bad_shb[8..12].copy_from_slice(&[0; 4]); // the byte-order magic
+    let cases: Vec<(&str, Vec<u8>, bool, String)> = vec![
+        ("empty", Vec::new(), false, "the capture is empty".into()),
+        (
+            "not a capture",
+            b"\x7fELF\x02\x01\x01\x00 and so on".to_vec(),
+            false,
+            "not a pcap or pcapng capture: it starts with 7f 45 4c 46 02 01 01 00, where".into(),
+        ),
+        (
+            "pcapng cut in its section header",
+            pcapng[..20].to_vec(),
+            false,
+            "truncated pcapng capture: it ends inside its section header block, after 20 bytes"
+                .into(),
+        ),
+        (
+            "pcap cut in its file header",
+            pcap[..12].to_vec(),
+            false,
+            "truncated pcap capture: it ends inside its file header (24 bytes), after 12 bytes"
+                .into(),
+        ),
+        (
+            "pcapng cut in its first packet block",
+            pcapng[..shb + idb + 40].to_vec(),
+            true,
+            format!(
+                "truncated pcapng capture: it ends inside the block that starts at byte {}",
+                shb + idb
+            ),
+        ),
+        (
+            "pcap cut in its second record",
+            pcap[..24 + 16 + u32_at(&pcap, 24 + 8) as usize + 20].to_vec(),
+            true,
+            format!(
+                "truncated pcap capture: it ends inside the record that starts at byte {}",
+                24 + 16 + u32_at(&pcap, 24 + 8)
+            ),
+        ),
+        (
+            "pcapng block with a bad length",
+            bad_length,
+            false,
+            format!(
+                "malformed pcapng block at byte {shb}: block type 0x00000001 (interface \
+                 description): its total length 13 is not a multiple of 4"
+            ),
+        ),
+        (
+            "pcapng section header that does not parse",
+            bad_shb,
+            false,
+            "malformed pcapng capture: its section header block does not parse".into(),
+        ),
+    ];
+    for (what, input, ok, message) in cases {
+        let (success, stderr) = decode_stdin(&input);
+        assert_eq!(success, ok, "{what}: exit status; said {stderr:?}");
+        assert!(
+            stderr.contains(&message),
+            "{what}: expected {message:?}, said {stderr:?}"
+        );
+        // Neither the parsing library's vocabulary nor the wrong diagnosis.
+        for internal in [
+            "HeaderNotRecognized",
+            "Incomplete",
+            "NomError",
+            "Eof",
+            "Verify",
+        ] {
+            assert!(!stderr.contains(internal), "{what}: {stderr:?}");
+        }
+        if what.starts_with("pcapng cut") || what.starts_with("pcap cut") {
+            assert!(!stderr.contains("not a pcap"), "{what}: {stderr:?}");
+        }
+    }
+}
+
+/// The peak resident memory of a running process, from /proc (Linux).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn memory_does_not_grow_with_message_size() {
+    // One 256 MiB message in 128 KiB body frames, then a small one, fed
+    // as a raw stream: the decoder keeps the start of each body only, so
+    // its peak memory stays far below the message's size, while the body
+    // length printed stays exact.
+    const SIZE: u64 = 256 << 20;
+    const FRAME: usize = 128 << 10;
+    if !std::path::Path::new("/proc/self/status").exists() {
+        panic!("this test reads peak memory from /proc (Linux)");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amqp-tap"))
+        .args(["decode", "--raw", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run amqp-tap");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut head = b"AMQP\x00\x00\x09\x01".to_vec();
+    Frame::method(1, basic::Publish::default()).encode(&mut head);
+    Frame::header(1, ContentHeader::new(SIZE, BasicProperties::default())).encode(&mut head);
+    stdin.write_all(&head).unwrap();
+    let mut chunk = Vec::new();
+    let body: Vec<u8> = (0..FRAME).map(|i| b'a' + (i % 26) as u8).collect();
+    Frame::body(1, Bytes::from(body)).encode(&mut chunk);
+    for _ in 0..SIZE / FRAME as u64 {
+        stdin.write_all(&chunk).unwrap();
+    }
+    let mut tail = Vec::new();
+    Frame::method(1, basic::Publish::default()).encode(&mut tail);
+    Frame::header(1, ContentHeader::new(2, BasicProperties::default())).encode(&mut tail);
+    Frame::body(1, Bytes::from_static(b"ok")).encode(&mut tail);
+    stdin.write_all(&tail).unwrap();
+    stdin.flush().unwrap();
+    // Everything but what the pipe holds has been read: the peak so far
+    // covers the whole large message.
+    let peak = peak_rss_kib(child.id()).expect("VmHWM in /proc");
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let messages: Vec<&str> = text.lines().filter(|l| l.contains(" message ")).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].ends_with(&format!(
+            "| body {SIZE} bytes: \"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl\"..."
+        )),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].ends_with("| body 2 bytes: \"ok\""),
+        "{}",
+        messages[1]
+    );
+    assert!(
+        peak < 64 << 10,
+        "peak resident memory {peak} KiB while decoding a {} MiB message",
+        SIZE >> 20
+    );
 }

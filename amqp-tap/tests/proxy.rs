@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::proxy::{temp_dir, upstream, wait_for, Proxy};
 use common::{require_tshark, tshark_frames, tshark_json};
 
 const BROKER: &str = "127.0.0.1:5672";
@@ -32,54 +33,6 @@ fn require_broker() {
 fn require_amqp_tools() {
     if Command::new("amqp-publish").arg("--help").output().is_err() {
         panic!("amqp-tools (rabbitmq-c's amqp-publish, amqp-get) are required: `apt-get install -y amqp-tools` (.ci/run does)");
-    }
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("amqp-tap-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A running `amqp-tap proxy`, killed on drop.
-struct Proxy {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Proxy {
-    fn start(upstream: SocketAddr, out: &Path, extra: &[&str]) -> Proxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_amqp-tap"))
-            .args([
-                "proxy",
-                "--listen",
-                "127.0.0.1:0",
-                "--upstream",
-                &upstream.to_string(),
-            ])
-            .args(extra)
-            .stdout(std::fs::File::create(out).unwrap())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start amqp-tap proxy");
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        // "amqp-tap: listening on 127.0.0.1:PORT, forwarding to ..."
-        let addr = line
-            .split_whitespace()
-            .nth(3)
-            .and_then(|a| a.trim_end_matches(',').parse().ok())
-            .unwrap_or_else(|| panic!("unexpected proxy banner {line:?}"));
-        Proxy { child, addr }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -353,17 +306,6 @@ fn real_clients_through_the_proxy_see_identical_bytes_on_both_legs() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A scripted upstream: accepts one connection, hands it to `f`.
-fn upstream(f: impl FnOnce(TcpStream) + Send + 'static) -> (SocketAddr, thread::JoinHandle<()>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let h = thread::spawn(move || {
-        let (s, _) = l.accept().unwrap();
-        f(s);
-    });
-    (addr, h)
-}
-
 /// A scripted upstream that echoes what it reads, `chunk` bytes at a time,
 /// pausing `pause` after each, and half-closes when the client does.
 fn echo_upstream(chunk: usize, pause: Duration) -> (SocketAddr, thread::JoinHandle<()>) {
@@ -383,21 +325,6 @@ fn echo_upstream(chunk: usize, pause: Duration) -> (SocketAddr, thread::JoinHand
         }
         let _ = w.shutdown(Shutdown::Write);
     })
-}
-
-fn wait_for(file: &Path, needle: &str) -> String {
-    let start = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if text.contains(needle) {
-            return text;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no {needle:?} in:\n{text}"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

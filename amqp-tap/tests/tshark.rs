@@ -202,3 +202,87 @@ fn frame_keys_print_readably() {
     };
     assert!(format!("{k:?}").contains("60, 40"));
 }
+
+#[test]
+fn written_connections_reusing_a_client_port_decode_in_full() {
+    // What the proxy writes for two connections from the same client port,
+    // one after the other: the second must not look like a retransmission
+    // of the first (same initial sequence numbers did), and its reset by
+    // the server must show as one.
+    use amqp_tap::pcap_out::{PcapWriter, TcpLeg};
+    use amqp_tap::Ts;
+    let dir = std::env::temp_dir().join(format!("amqp-tap-reuse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("reuse.pcap");
+    let mut w = PcapWriter::new(std::fs::File::create(&file).unwrap()).unwrap();
+    let client = "127.0.0.1:40000".parse().unwrap();
+    let server = "127.0.0.1:5673".parse().unwrap();
+    let mut heartbeat = Vec::new();
+    amqp_protocol::Frame::heartbeat().encode(&mut heartbeat);
+    for id in [1u64, 2] {
+        let ts = Ts {
+            secs: 1_700_000_000,
+            nanos: (id as u32) * 10_000_000,
+            nano_precision: false,
+        };
+        let mut leg = TcpLeg::new(client, server, ts, id);
+        leg.handshake(&mut w, ts).unwrap();
+        leg.data(&mut w, ts, true, b"AMQP\x00\x00\x09\x01").unwrap();
+        leg.data(&mut w, ts, false, &heartbeat).unwrap();
+        leg.data(&mut w, ts, true, &heartbeat).unwrap();
+        if id == 1 {
+            leg.fin(&mut w, ts, true).unwrap();
+            leg.fin(&mut w, ts, false).unwrap();
+        } else {
+            leg.rst(&mut w, ts, false).unwrap();
+            // Nothing follows a reset.
+            leg.fin(&mut w, ts, true).unwrap();
+            leg.data(&mut w, ts, true, &heartbeat).unwrap();
+        }
+    }
+    w.flush().unwrap();
+    drop(w);
+    let theirs = tshark_frames(&tshark_json(&file, &["-d", "tcp.port==5673,amqp"]), 5673);
+    let ours = tap_frames(&tap_json(&file, &["--port", "5673"]));
+    assert_eq!(theirs.len(), 4, "tshark decoded {theirs:?}");
+    assert_eq!(ours, theirs);
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&file)
+        .args(["-Y", "tcp.flags.reset==1 || tcp.flags.fin==1"])
+        .args(["-T", "fields", "-e", "tcp.srcport", "-e", "tcp.flags.reset"])
+        .args(["-e", "tcp.stream", "-e", "tcp.analysis.retransmission"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    // (source port, reset, stream, retransmission); tshark versions say a
+    // flag as 1 or True.
+    let rows: Vec<(String, bool, String, String)> = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let field = |i: usize| f.get(i).copied().unwrap_or("").to_owned();
+            (
+                field(0),
+                matches!(f.get(1), Some(&("1" | "True"))),
+                field(2),
+                field(3),
+            )
+        })
+        .collect();
+    // Two FINs on the first connection, a reset from the server on the
+    // second, each connection its own stream, and no retransmission.
+    let row = |port: &str, reset, stream: &str| {
+        (port.to_owned(), reset, stream.to_owned(), String::new())
+    };
+    assert_eq!(
+        rows,
+        [
+            row("40000", false, "0"),
+            row("5673", false, "0"),
+            row("5673", true, "1")
+        ],
+        "tshark's FINs and resets:\n{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
