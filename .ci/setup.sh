@@ -41,6 +41,10 @@ ensure_build_tools() {
     # compiles C and assembly.
     need cc gcc "the linker rustc uses and ring's C code"
     [ -e /usr/include/stdio.h ] || apt_install "C headers for ring" libc6-dev
+    # cargo fetches crates over HTTPS and checks crates.io's certificate
+    # against the system's CA bundle, which a minimal Debian lacks.
+    [ -e /etc/ssl/certs/ca-certificates.crt ] \
+        || apt_install "CA certificates, for cargo to fetch crates over HTTPS" ca-certificates
 }
 
 ensure_rabbitmq() {

@@ -422,7 +422,7 @@ fn spinning_forwarders_pass_bulk_traffic_unchanged_both_ways() {
             let n = [100, 70_000, 3, 1 << 20][k % 4].min(rest.len());
             w.write_all(&rest[..n]).unwrap();
             rest = &rest[n..];
-            if k % 7 == 0 {
+            if k.is_multiple_of(7) {
                 thread::sleep(Duration::from_micros(300));
             }
             k += 1;
