@@ -32,6 +32,7 @@
 
 mod case;
 pub mod cases;
+pub mod deviations;
 pub mod mapping;
 pub mod rules;
 pub mod run;
