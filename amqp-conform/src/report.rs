@@ -375,3 +375,54 @@ pub fn junit(judged: &[Judged<'_>], strict: bool) -> String {
     out.push_str("</testsuites>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev() -> Deviation {
+        Deviation {
+            case: "c".into(),
+            instead: "i".into(),
+            reference: "r".into(),
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let fail = Outcome::Fail {
+            expected: "e".into(),
+            observed: "o".into(),
+            frames: vec![],
+        };
+        let d = dev();
+        assert_eq!(verdict(&Outcome::Pass, None), Verdict::Pass);
+        assert_eq!(verdict(&Outcome::Pass, Some(&d)), Verdict::UnexpectedPass);
+        assert_eq!(verdict(&fail, None), Verdict::Fail);
+        assert_eq!(verdict(&fail, Some(&d)), Verdict::ExpectedFailure);
+        let na = Outcome::NotApplicable("x".into());
+        assert_eq!(verdict(&na, Some(&d)), Verdict::NotApplicable);
+        assert!(Verdict::Fail.is_unexpected(false));
+        assert!(!Verdict::UnexpectedPass.is_unexpected(false));
+        assert!(Verdict::UnexpectedPass.is_unexpected(true));
+        assert!(!Verdict::ExpectedFailure.is_unexpected(true));
+        assert!(!Verdict::NotApplicable.is_unexpected(true));
+    }
+
+    #[test]
+    fn escapes_xml() {
+        assert_eq!(
+            xml_escape("<a b=\"c\" d='e'>&\u{1}\n"),
+            "&lt;a b=&quot;c&quot; d=&apos;e&apos;&gt;&amp;\u{FFFD}\n"
+        );
+    }
+
+    #[test]
+    fn spec_line_is_one_short_line() {
+        for case in crate::cases::all() {
+            let line = spec_line(case, 80);
+            assert!(line.chars().count() <= 80 && !line.contains('\n'), "{line}");
+            assert!(!line.is_empty());
+        }
+    }
+}
