@@ -10,6 +10,9 @@
 //! limit, the reply method, the reply code, and whether the channel or the
 //! connection closes. [`run::run`] runs cases in parallel; a failed case
 //! reports what was expected, what was observed, and the frames exchanged.
+//! [`report`] reads the outcomes against a broker's [`deviations`] list
+//! (pass, fail, expected failure, unexpected pass, not applicable) and
+//! renders them as text, JSON or JUnit XML.
 //!
 //! # Running the suite from a broker's own tests
 //!
@@ -32,7 +35,9 @@
 
 mod case;
 pub mod cases;
+pub mod deviations;
 pub mod mapping;
+pub mod report;
 pub mod rules;
 pub mod run;
 mod target;

@@ -1,12 +1,14 @@
 //! `amqp-conform`: the rules table, and the broker cases against a broker.
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use amqp_conform::run::{self, Config, Outcome};
-use amqp_conform::{cases, rules, Target};
-use clap::{Parser, Subcommand};
+use amqp_conform::deviations::Deviations;
+use amqp_conform::run::{self, Config};
+use amqp_conform::{cases, report, rules, Target};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Conformance testing of AMQP 0-9-1 brokers against the specification.
 #[derive(Parser)]
@@ -34,7 +36,29 @@ enum Command {
         /// (repeatable).
         #[arg(long = "case", value_name = "ID|CLASS")]
         filters: Vec<String>,
+        /// A JSON file listing the broker's known deviations: a listed
+        /// case that fails is an expected failure, one that passes an
+        /// unexpected pass.
+        #[arg(long, value_name = "FILE")]
+        deviations: Option<PathBuf>,
+        /// Treat an unexpected pass as a failure.
+        #[arg(long)]
+        strict: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
+}
+
+/// How the results are printed.
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// A line per case, grouped by class.
+    Text,
+    /// One JSON document.
+    Json,
+    /// JUnit XML.
+    Junit,
 }
 
 fn main() -> ExitCode {
@@ -48,6 +72,9 @@ fn main() -> ExitCode {
             timeout,
             jobs,
             filters,
+            deviations,
+            strict,
+            format,
         } => {
             let target = match Target::parse(&uri) {
                 Ok(t) => t,
@@ -73,45 +100,25 @@ fn main() -> ExitCode {
                 timeout: Duration::from_secs_f64(timeout),
                 jobs,
             };
-            let reports = run::run(&selected, &config);
-            let mut class = "";
-            for r in &reports {
-                if r.case.class != class {
-                    class = r.case.class;
-                    println!("{class}");
-                }
-                println!(
-                    "  {:<5} {:<6} {:<45} {}",
-                    r.outcome.label(),
-                    r.case.level,
-                    r.case.id,
-                    r.case.title
-                );
-                match &r.outcome {
-                    Outcome::Fail {
-                        expected,
-                        observed,
-                        frames,
-                    } => {
-                        println!("        expected: {expected}");
-                        println!("        observed: {observed}");
-                        for f in frames {
-                            println!("          {f}");
-                        }
+            let deviations = match &deviations {
+                Some(path) => match Deviations::load(path, |id| cases::find(id).is_some()) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        eprintln!("amqp-conform: {e}");
+                        return ExitCode::from(2);
                     }
-                    Outcome::NotApplicable(why) => println!("        {why}"),
-                    Outcome::Pass => {}
-                }
-            }
-            let count = |l: &str| reports.iter().filter(|r| r.outcome.label() == l).count();
-            println!(
-                "\n{} cases: {} passed, {} failed, {} not applicable",
-                reports.len(),
-                count("pass"),
-                count("FAIL"),
-                count("n/a")
-            );
-            if count("FAIL") > 0 {
+                },
+                None => Deviations::default(),
+            };
+            let reports = run::run(&selected, &config);
+            let judged = report::judge(&reports, &deviations);
+            let out = match format {
+                Format::Text => report::text(&judged, strict),
+                Format::Json => report::json(&judged, &deviations, strict),
+                Format::Junit => report::junit(&judged, strict),
+            };
+            print!("{out}");
+            if report::any_unexpected(&judged, strict) {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
