@@ -12,11 +12,13 @@ use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use amqp_client::ConnectionParameters;
+
+use crate::process::{must, rabbitmq_scripts, random, run};
 
 /// How long a node may take to open its AMQP port (about 17 s on 2 cores;
 /// the suite's waits stay within 30 s).
@@ -344,21 +346,6 @@ impl Drop for Cluster {
     }
 }
 
-/// Where RabbitMQ's own scripts are (not the distribution's wrappers in
-/// `sbin`, which switch to the `rabbitmq` user and its cookie).
-fn rabbitmq_scripts() -> PathBuf {
-    let packaged = Path::new("/usr/lib/rabbitmq/bin");
-    if packaged.join("rabbitmq-server").exists() {
-        return packaged.to_path_buf();
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .find(|dir| dir.join("rabbitmq-server").exists())
-        .unwrap_or_else(|| {
-            panic!("rabbitmq-server is not installed (not in PATH): the cluster tests need it")
-        })
-}
-
 /// A port nothing listens on now.
 fn free_port() -> u16 {
     let l = must(TcpListener::bind("127.0.0.1:0"), "find a free port");
@@ -374,44 +361,4 @@ fn wait_port(port: u16, limit: Duration, what: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Runs a command to its end, killing it after `timeout`.
-fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, String> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{cmd:?}: {e}"))?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => return child.wait_with_output().map_err(|e| e.to_string()),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{cmd:?}: no answer within {timeout:?}"));
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-}
-
-fn must<T>(result: std::io::Result<T>, what: &str) -> T {
-    result.unwrap_or_else(|e| panic!("cannot {what}: {e}"))
-}
-
-/// 64 random bits from the standard library's per-process hasher keys.
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.finish()
 }

@@ -12,6 +12,7 @@ pub mod json;
 pub mod live;
 pub mod misbehaving;
 pub mod peer;
+mod process;
 pub mod scenarios;
 pub mod scenarios_connection;
 pub mod tls_node;

@@ -164,7 +164,7 @@ pub fn rabbitmqctl(args: &[&str]) -> String {
     let command = rabbitmqctl_command();
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]).args(args);
-    let out = crate::tls_node::run(&mut cmd, RABBITMQCTL_TIMEOUT)
+    let out = crate::process::run(&mut cmd, RABBITMQCTL_TIMEOUT)
         .unwrap_or_else(|e| panic!("cannot run {command:?} {args:?}: {e}"));
     assert!(
         out.status.success(),
