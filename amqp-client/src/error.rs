@@ -172,6 +172,31 @@ pub enum Error {
         /// The tag.
         delivery_tag: u64,
     },
+    /// The connection is being recovered and the buffer that holds
+    /// publishes meanwhile is full (see
+    /// [`RecoveryPolicy`](crate::core::RecoveryPolicy)): the message was
+    /// not published.
+    Recovering,
+    /// The connection was lost and recovered while this call awaited its
+    /// reply: whether the broker carried it out is unknown (a purge, a
+    /// delete, a get ...), so it is not sent again; call it again if it is
+    /// still wanted.
+    ConnectionRecovered {
+        /// The method that was in flight.
+        method: &'static str,
+    },
+    /// The connection was lost and recovered during a transaction of this
+    /// channel: what it held is gone, and this commit (or rollback) was not
+    /// sent. The channel is still transactional; start the transaction's
+    /// work again.
+    TransactionLost {
+        /// The channel.
+        channel: u16,
+    },
+    /// The connection was lost before the broker confirmed this publish,
+    /// and recovery was told not to publish it again: it may or may not
+    /// have reached its queue.
+    PublishOutcomeUnknown,
     /// A blocking wait that dispatches callbacks (`start_consuming`,
     /// `process_data_events`, `sleep`) was called from inside one of the
     /// connection's callbacks, where it would wait for itself.
@@ -280,6 +305,10 @@ impl Error {
             | Error::ConsumerCancelled { .. }
             | Error::UnknownConsumerTag { .. }
             | Error::Nacked
+            | Error::Recovering
+            | Error::ConnectionRecovered { .. }
+            | Error::TransactionLost { .. }
+            | Error::PublishOutcomeUnknown
             | Error::Tls {
                 kind: TlsFailure::Protocol,
                 ..
@@ -414,6 +443,20 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "delivery tag {delivery_tag} of channel {channel} was handed out before the connection was recovered: not acknowledged (the message went back to its queue)"
+            ),
+            Error::Recovering => f.write_str(
+                "the connection is being recovered and its buffer of publishes is full: not published",
+            ),
+            Error::ConnectionRecovered { method } => write!(
+                f,
+                "the connection was recovered while {method} awaited its reply: its outcome is unknown and it was not sent again"
+            ),
+            Error::TransactionLost { channel } => write!(
+                f,
+                "the transaction of channel {channel} was lost with the connection (which was recovered): not committed; the channel stays transactional"
+            ),
+            Error::PublishOutcomeUnknown => f.write_str(
+                "the connection was lost before the broker confirmed the publish: it may or may not have reached its queue",
             ),
             Error::Reentrancy { operation } => write!(
                 f,

@@ -50,6 +50,8 @@ pub struct Config {
     pub max_message_size: u64,
     /// The endpoint connected to (`host:port`), for errors.
     pub endpoint: Option<String>,
+    /// How a lost connection is recovered (`None`: it is not).
+    pub recovery: Option<super::RecoveryPolicy>,
     /// The address connected to, for errors: set by the adapter once the
     /// stream is connected.
     pub peer_address: Option<SocketAddr>,
@@ -103,6 +105,7 @@ impl Config {
             max_held_bytes: p.delivery_buffer().1,
             max_message_size: p.max_message_size(),
             endpoint: Some(format!("{}:{}", p.host(), p.port())),
+            recovery: p.recovery().cloned(),
             peer_address: None,
         }
     }
@@ -131,6 +134,7 @@ impl Config {
             max_held_bytes: ConnectionParameters::DEFAULT_DELIVERY_BUFFER_BYTES,
             max_message_size: ConnectionParameters::DEFAULT_MAX_MESSAGE_SIZE,
             endpoint: None,
+            recovery: None,
             peer_address: None,
         }
     }

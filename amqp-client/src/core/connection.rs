@@ -410,11 +410,36 @@ impl Connection {
     }
 
     fn open_on(&mut self, id: u16) -> Result<(u16, RequestId), Error> {
-        let mut ch = Channel::new(ChannelState::Opening);
-        ch.span = tracing::info_span!(parent: &self.span, "amqp_channel", channel = id);
-        self.channels.insert(id, ch);
-        let request = self.submit(id, chan::Open::default().into())?;
+        let request = self.request_id();
+        self.open_as(id, request)?;
         Ok((id, request))
+    }
+
+    /// Opens channel `number` under `request`, an id reserved earlier with
+    /// [`reserve_request`](Self::reserve_request) (a recovered connection
+    /// reopens its channels under the requests that were waiting).
+    pub(crate) fn open_as(&mut self, number: u16, request: RequestId) -> Result<(), Error> {
+        self.check_open()?;
+        if self.channels.contains_key(&number) {
+            return Err(Error::ChannelInUse { channel: number });
+        }
+        let mut ch = Channel::new(ChannelState::Opening);
+        ch.span = tracing::info_span!(parent: &self.span, "amqp_channel", channel = number);
+        self.channels.insert(number, ch);
+        self.submit_as(number, chan::Open::default().into(), request)
+    }
+
+    /// A request id for a command submitted later (with
+    /// [`call_as`](Self::call_as) or [`open_as`](Self::open_as)), on this
+    /// connection or the one that replaces it.
+    pub(crate) fn reserve_request(&mut self) -> RequestId {
+        self.request_id()
+    }
+
+    /// Numbers this connection's requests after `previous`'s, so that the
+    /// ids of a connection it replaces stay unique.
+    pub(crate) fn continue_after(&mut self, previous: &Connection) {
+        self.next_request = self.next_request.max(previous.next_request);
     }
 
     fn channel_mut(&mut self, channel: u16) -> Result<&mut Channel, Error> {
@@ -453,6 +478,34 @@ impl Connection {
     }
 
     fn submit(&mut self, channel: u16, method: Method) -> Result<RequestId, Error> {
+        let request = self.request_id();
+        self.submit_as(channel, method, request)?;
+        Ok(request)
+    }
+
+    /// [`call`](Self::call) under `request`, an id reserved earlier with
+    /// [`reserve_request`](Self::reserve_request).
+    pub(crate) fn call_as(
+        &mut self,
+        channel: u16,
+        method: Method,
+        request: RequestId,
+    ) -> Result<(), Error> {
+        self.check_open()?;
+        match method {
+            Method::ChannelOpen(_)
+            | Method::ChannelClose(_)
+            | Method::ConnectionClose(_)
+            | Method::BasicPublish(_)
+            | Method::Unknown { .. } => Err(Error::Misuse(format!(
+                "call_as cannot send {}",
+                method.name()
+            ))),
+            method => self.submit_as(channel, method, request),
+        }
+    }
+
+    fn submit_as(&mut self, channel: u16, method: Method, request: RequestId) -> Result<(), Error> {
         if let Method::BasicConsume(c) = &method {
             let ch = self.channel_mut(channel)?;
             if !c.consumer_tag.is_empty() && ch.consumers.contains(&c.consumer_tag) {
@@ -462,7 +515,6 @@ impl Connection {
             }
         }
         let reply_to = expects_reply(&method);
-        let request = self.request_id();
         let ch = self.channel_mut(channel)?;
         if let Method::ConfirmSelect(_) = method {
             ch.confirm = true;
@@ -476,7 +528,7 @@ impl Connection {
             None => Outgoing::Send { request, method },
         });
         self.flush(channel);
-        Ok(request)
+        Ok(())
     }
 
     /// Publishes a message. In confirm mode (after confirm.select was
@@ -489,6 +541,21 @@ impl Connection {
         properties: &amqp_protocol::BasicProperties,
         body: &[u8],
     ) -> Result<(RequestId, Option<u64>), Error> {
+        self.publish_keeping(channel, method, properties, body, false)
+            .map(|(r, seq, _)| (r, seq))
+    }
+
+    /// [`publish`](Self::publish), and with `keep` a copy of the encoded
+    /// frames, for sending again on a recovered connection
+    /// ([`publish_frames`](Self::publish_frames)).
+    pub(crate) fn publish_keeping(
+        &mut self,
+        channel: u16,
+        method: basic::Publish,
+        properties: &amqp_protocol::BasicProperties,
+        body: &[u8],
+        keep: bool,
+    ) -> Result<(RequestId, Option<u64>, Bytes), Error> {
         self.check_open()?;
         if channel == 0 {
             return Err(Error::Misuse("cannot publish on channel 0".into()));
@@ -501,7 +568,9 @@ impl Connection {
             ch.next_seq += 1;
             ch.next_seq
         });
+        let mut kept = Bytes::new();
         if ch.queue.is_empty() && ch.in_flight.is_none() && ch.state == ChannelState::Open {
+            let start = self.output.len();
             encode_content(
                 &mut self.output,
                 channel,
@@ -510,16 +579,40 @@ impl Connection {
                 body,
                 frame_max,
             );
+            if keep {
+                kept = Bytes::copy_from_slice(&self.output[start..]);
+            }
             self.events.push_back(Event::Sent { channel, request });
         } else {
             let mut frames = BytesMut::new();
             encode_content(&mut frames, channel, &method, properties, body, frame_max);
-            ch.queue.push_back(Outgoing::Publish {
-                request,
-                frames: frames.freeze(),
-            });
+            let frames = frames.freeze();
+            if keep {
+                kept = frames.clone();
+            }
+            ch.queue.push_back(Outgoing::Publish { request, frames });
         }
-        Ok((request, seq))
+        Ok((request, seq, kept))
+    }
+
+    /// Sends a message encoded earlier for this channel number (kept by
+    /// [`publish_keeping`](Self::publish_keeping), maybe on another
+    /// connection); its publish sequence number in confirm mode.
+    pub(crate) fn publish_frames(
+        &mut self,
+        channel: u16,
+        frames: Bytes,
+    ) -> Result<Option<u64>, Error> {
+        self.check_open()?;
+        let request = self.request_id();
+        let ch = self.channel_mut(channel)?;
+        let seq = ch.confirm.then(|| {
+            ch.next_seq += 1;
+            ch.next_seq
+        });
+        ch.queue.push_back(Outgoing::Publish { request, frames });
+        self.flush(channel);
+        Ok(seq)
     }
 
     /// Closes a channel (channel.close, then close-ok). Requests still queued

@@ -21,11 +21,17 @@ use super::connect::is_final;
 use crate::error::{AttemptFailure, Error};
 use crate::params::{ConnectionParameters, Endpoints};
 
-/// How a lost connection is reconnected. The defaults:
+/// How a lost connection is recovered: reconnected, and what was open on
+/// it opened again. The defaults:
 /// [`DEFAULT_INITIAL_DELAY`](Self::DEFAULT_INITIAL_DELAY) doubling up to
 /// [`DEFAULT_MAX_DELAY`](Self::DEFAULT_MAX_DELAY),
 /// [`DEFAULT_ATTEMPT_TIMEOUT`](Self::DEFAULT_ATTEMPT_TIMEOUT) per attempt, no
-/// limit on attempts or time.
+/// limit on attempts or time; unconfirmed publishes published again;
+/// refused topology skipped; up to
+/// [`DEFAULT_PUBLISH_BUFFER_MESSAGES`](Self::DEFAULT_PUBLISH_BUFFER_MESSAGES)
+/// publishes held while recovering; nacks retried within
+/// [`DEFAULT_NACK_RETRY_WINDOW`](Self::DEFAULT_NACK_RETRY_WINDOW) of a
+/// recovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryPolicy {
     /// The wait before the second attempt; each later one doubles it.
@@ -39,6 +45,31 @@ pub struct RecoveryPolicy {
     /// Give up once this long has passed since the connection was lost
     /// (`None`: never).
     pub max_duration: Option<Duration>,
+    /// Publishes still unconfirmed when the connection was lost are
+    /// published again on the recovered channel, and their confirmations
+    /// resolve from the new ones (true: at-least-once, the default); with
+    /// false they fail with [`Error::PublishOutcomeUnknown`].
+    pub republish: bool,
+    /// A recorded exchange, queue or binding that the broker refuses to
+    /// declare again ends the recovery with that error (true), or is
+    /// skipped, reported, and the recovery goes on (false, the default).
+    pub abort_on_refusal: bool,
+    /// Publishes made while the connection is being recovered wait in the
+    /// client, up to this many messages ...
+    pub publish_buffer_messages: usize,
+    /// ... and this many bytes of encoded messages; beyond them a publish
+    /// fails with [`Error::Recovering`] ...
+    pub publish_buffer_bytes: usize,
+    /// ... after a publisher of a blocking or async connection waited this
+    /// long for room (zero: at once).
+    pub publish_wait: Duration,
+    /// A nack that arrives within this long after a recovery (while a
+    /// quorum queue elects its new leader, say) publishes the message again
+    /// after a backoff, ...
+    pub nack_retry_window: Duration,
+    /// ... at most this many times, then reports it as
+    /// [`Error::Nacked`]. Any other nack reaches the publisher at once.
+    pub nack_retries: u32,
 }
 
 impl RecoveryPolicy {
@@ -49,6 +80,16 @@ impl RecoveryPolicy {
     /// 5 s: enough for a handshake with a loaded node, short enough that a
     /// frozen one costs little.
     pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// 10,000 messages.
+    pub const DEFAULT_PUBLISH_BUFFER_MESSAGES: usize = 10_000;
+    /// 64 MiB.
+    pub const DEFAULT_PUBLISH_BUFFER_BYTES: usize = 64 * 1024 * 1024;
+    /// 30 s.
+    pub const DEFAULT_PUBLISH_WAIT: Duration = Duration::from_secs(30);
+    /// 30 s.
+    pub const DEFAULT_NACK_RETRY_WINDOW: Duration = Duration::from_secs(30);
+    /// 5.
+    pub const DEFAULT_NACK_RETRIES: u32 = 5;
 }
 
 impl Default for RecoveryPolicy {
@@ -59,6 +100,13 @@ impl Default for RecoveryPolicy {
             attempt_timeout: Self::DEFAULT_ATTEMPT_TIMEOUT,
             max_attempts: None,
             max_duration: None,
+            republish: true,
+            abort_on_refusal: false,
+            publish_buffer_messages: Self::DEFAULT_PUBLISH_BUFFER_MESSAGES,
+            publish_buffer_bytes: Self::DEFAULT_PUBLISH_BUFFER_BYTES,
+            publish_wait: Self::DEFAULT_PUBLISH_WAIT,
+            nack_retry_window: Self::DEFAULT_NACK_RETRY_WINDOW,
+            nack_retries: Self::DEFAULT_NACK_RETRIES,
         }
     }
 }
@@ -94,7 +142,7 @@ pub struct ReconnectAttempt {
 /// let mut r = Reconnecting::new(nodes.into(), 0, RecoveryPolicy::default(), now, 7);
 /// let a = r.next_attempt(now).unwrap();
 /// assert_eq!((a.endpoint, a.at), (1, now)); // n2, at once
-/// r.failed(Error::Misuse("refused".into()), now);
+/// r.failed(Error::HeartbeatTimeout, now);
 /// let b = r.next_attempt(now).unwrap();
 /// assert_eq!(b.endpoint, 2); // then n3, after a short backoff
 /// assert!(b.at > now && b.at <= now + Duration::from_millis(100));
@@ -178,7 +226,9 @@ impl Reconnecting {
     }
 
     /// The attempt handed out last failed with `error`: its endpoint goes to
-    /// the back of the order. Refused credentials end the recovery.
+    /// the back of the order. An error that another attempt would not mend
+    /// ([`Error::reconnect_may_help`] false: refused credentials, access or
+    /// virtual host) ends the recovery.
     pub fn failed(&mut self, error: Error, _now: Instant) {
         let Some(endpoint) = self.current.take() else {
             return;
@@ -189,7 +239,9 @@ impl Reconnecting {
             .get(endpoint)
             .map(|p| format!("{}:{}", p.host(), p.port()))
             .unwrap_or_default();
-        let last = is_final(&error).then(|| error.clone());
+        // Refused credentials, access or virtual host: another attempt
+        // would be refused the same way.
+        let last = (is_final(&error) || !error.reconnect_may_help()).then(|| error.clone());
         self.failures.push(AttemptFailure {
             endpoint: name,
             error,
@@ -284,7 +336,7 @@ mod tests {
     }
 
     fn refused() -> Error {
-        Error::Misuse("refused".into())
+        Error::HeartbeatTimeout
     }
 
     /// Endpoints from the one after the lost one; each failure moves its

@@ -203,6 +203,7 @@ fn next_action(st: &mut ConnState) -> Option<Action> {
                     .map(|callbacks| Action::ChannelClosed(channel, callbacks, typed_error(error)))
             }
             Event::Closed { error } => closed(core, cb, &mut st.last_error, typed_error(error)),
+            Event::Recovery(_) => None,
         };
         if action.is_some() {
             return action;

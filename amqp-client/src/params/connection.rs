@@ -9,6 +9,7 @@ use super::credentials::Credentials;
 use super::tcp::TcpOptions;
 use super::tls::TlsOptions;
 use super::tuning::{negotiate_channel_max, negotiate_frame_max, Heartbeat};
+use crate::core::RecoveryPolicy;
 
 /// Where and how to connect to one RabbitMQ node: the counterpart of Pika's
 /// `ConnectionParameters` (and, through [`from_uri`](Self::from_uri), of
@@ -63,6 +64,7 @@ pub struct ConnectionParameters {
     pub(super) tcp_options: TcpOptions,
     receive_coalescing: bool,
     delivery_buffer: (usize, usize),
+    pub(super) recovery: Option<RecoveryPolicy>,
     pub(super) tls: bool,
     pub(super) tls_options: TlsOptions,
 }
@@ -132,6 +134,7 @@ impl ConnectionParameters {
                 Self::DEFAULT_DELIVERY_BUFFER_MESSAGES,
                 Self::DEFAULT_DELIVERY_BUFFER_BYTES,
             ),
+            recovery: Some(RecoveryPolicy::default()),
             tls: false,
             tls_options: TlsOptions::default(),
         }
@@ -305,6 +308,21 @@ impl ConnectionParameters {
         self
     }
 
+    /// Sets how a lost connection is recovered (on by default, with
+    /// [`RecoveryPolicy::default`]): see the crate's
+    /// [recovery section](crate#when-the-connection-is-lost).
+    pub fn with_recovery(mut self, policy: RecoveryPolicy) -> Self {
+        self.recovery = Some(policy);
+        self
+    }
+
+    /// Turns automatic recovery off: a lost connection fails everything
+    /// waiting on it with why, as Pika does.
+    pub fn without_recovery(mut self) -> Self {
+        self.recovery = None;
+        self
+    }
+
     /// Sets whether to connect over TLS (which changes the default port).
     pub fn with_tls(mut self, tls: bool) -> Self {
         self.tls = tls;
@@ -454,6 +472,12 @@ impl ConnectionParameters {
     /// body bytes); see [`with_delivery_buffer`](Self::with_delivery_buffer).
     pub fn delivery_buffer(&self) -> (usize, usize) {
         self.delivery_buffer
+    }
+
+    /// How a lost connection is recovered; `None` when recovery is off
+    /// (see [`with_recovery`](Self::with_recovery)).
+    pub fn recovery(&self) -> Option<&RecoveryPolicy> {
+        self.recovery.as_ref()
     }
 
     /// Whether to connect over TLS.

@@ -194,3 +194,73 @@ impl Broker {
         id
     }
 }
+
+impl Broker {
+    /// A client through its handshake, recovering over endpoints `a` and
+    /// `b` (connected to `a`) as `policy` says.
+    pub(crate) fn recovering(policy: amqp_client::core::RecoveryPolicy) -> Broker {
+        let now = Instant::now();
+        let mut config = Config::plain("guest", "guest");
+        config.recovery = Some(policy);
+        let mut b = Broker {
+            client: Client::new(config, now),
+            now,
+            from_client: BytesMut::new(),
+            decoder: FrameDecoder::new(0),
+        };
+        b.handshake();
+        assert!(matches!(b.events()[..], [Event::Connected]));
+        b.readies();
+        let endpoints: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|h| amqp_client::ConnectionParameters::new().with_host(h))
+            .collect();
+        b.client.set_endpoints(endpoints.into(), 0);
+        b
+    }
+
+    /// The broker's side of a handshake, from the protocol header on.
+    pub(crate) fn handshake(&mut self) {
+        self.take_output();
+        assert_eq!(
+            ProtocolHeader::decode(&mut self.from_client).unwrap(),
+            Some(ProtocolHeader::AMQP_0_9_1)
+        );
+        self.decoder = FrameDecoder::new(0);
+        self.send(
+            0,
+            connection::Start {
+                version_major: 0,
+                version_minor: 9,
+                server_properties: FieldTable::new(),
+                mechanisms: LongStr::from("PLAIN"),
+                locales: LongStr::from("en_US"),
+            },
+        );
+        self.send(
+            0,
+            connection::Tune {
+                channel_max: 2047,
+                frame_max: 131_072,
+                heartbeat: 0,
+            },
+        );
+        assert_eq!(self.methods().len(), 3, "start-ok, tune-ok, open");
+        self.send(0, connection::OpenOk::default());
+    }
+
+    /// The stream fails.
+    pub(crate) fn lose(&mut self) {
+        self.from_client.clear();
+        let e = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        self.client.handle_eof(Some(e));
+    }
+
+    /// The next attempt, connected: its endpoint.
+    pub(crate) fn reconnect(&mut self) -> usize {
+        let a = self.client.poll_reconnect(self.now).expect("an attempt");
+        self.now = self.now.max(a.at);
+        self.client.reconnected(None, self.now);
+        a.endpoint
+    }
+}

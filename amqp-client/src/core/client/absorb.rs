@@ -13,6 +13,28 @@ impl Client {
     /// Moves the wire machine's events into the client's state.
     pub(super) fn absorb(&mut self) {
         while let Some(event) = self.wire.poll_event() {
+            if let WireEvent::ChannelClosed { channel, error, .. } = &event {
+                if self.replay_channel == Some(*channel) && self.wire.is_open() {
+                    // The replay's channel: closed when done, or by a
+                    // refusal (its request's failure says which).
+                    self.replay_channel = self.is_recovering().then_some(*channel);
+                    if let WireEvent::ChannelClosed { failed, error, .. } = event {
+                        for r in failed {
+                            self.complete(r, Err(error.clone()));
+                        }
+                    }
+                    continue;
+                }
+                if self.wire.is_closed() && self.recovers_from(error) {
+                    if let WireEvent::ChannelClosed {
+                        channel, failed, ..
+                    } = event
+                    {
+                        self.channel_lost(channel, failed);
+                    }
+                    continue;
+                }
+            }
             self.absorb_one(event);
         }
     }
@@ -27,10 +49,13 @@ impl Client {
             WireEvent::Connected {
                 server_properties, ..
             } => {
-                self.connected = true;
                 self.server_capabilities =
                     crate::core::ServerCapabilities::from_server_properties(&server_properties);
                 self.server_properties = server_properties;
+                if self.is_recovering() {
+                    return self.reconnected_handshake();
+                }
+                self.connected = true;
                 self.out.event(Event::Connected);
                 self.out.ready(Ready::State);
             }
@@ -81,11 +106,12 @@ impl Client {
                 let Some(c) = self.channels.get_mut(&channel) else {
                     return;
                 };
-                c.confirms
+                let up_to = c
+                    .confirms
                     .confirm(delivery_tag, multiple, ack, &mut self.settled);
                 self.out.ready(Ready::Confirms {
                     channel: ch,
-                    up_to: delivery_tag,
+                    up_to,
                     multiple,
                 });
                 self.report_settled(ch);
@@ -137,20 +163,39 @@ impl Client {
                 failed,
             } => self.channel_closed(channel, error, failed),
             WireEvent::Closed { error } => {
-                self.closed = Some(error.clone());
-                let requests: Vec<RequestId> = self
-                    .requests
-                    .iter()
-                    .filter(|(_, r)| r.outcome.is_none())
-                    .map(|(id, _)| *id)
-                    .collect();
-                for r in requests {
-                    self.complete(r, Err(error.clone()));
+                if self.recovers_from(&error) {
+                    return self.connection_lost(error);
                 }
-                self.out.event(Event::Closed { error });
-                self.out.ready(Ready::State);
+                self.closed_for_good(error);
             }
         }
+    }
+
+    /// The connection is over: everything waiting fails with `error`.
+    pub(super) fn closed_for_good(&mut self, error: Error) {
+        // Channels a recovery kept (the wire closed its own already).
+        let mut kept: Vec<u16> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.closed.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+        kept.sort_unstable();
+        for n in kept {
+            self.channel_closed(n, error.clone(), Vec::new());
+        }
+        self.closed = Some(error.clone());
+        let requests: Vec<RequestId> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| r.outcome.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for r in requests {
+            self.complete(r, Err(error.clone()));
+        }
+        self.out.event(Event::Closed { error });
+        self.out.ready(Ready::State);
     }
 
     pub(super) fn report_settled(&mut self, channel: ChannelRef) {

@@ -4,6 +4,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use bytes::Bytes;
+
 use crate::error::{BrokerClose, Error};
 
 /// Publish sequence numbers are small consecutive integers that only this
@@ -44,36 +46,56 @@ pub enum Settle {
     Discard,
 }
 
-/// Unconfirmed sequence numbers in increasing order (they are assigned in
-/// order), each with what becomes of its outcome: a multiple confirm takes
-/// them from the front.
+/// A publish awaiting the broker's answer.
+struct Entry {
+    /// Its sequence number as the application knows it.
+    seq: u64,
+    /// The broker's for it on the current connection (they restart at 1 on
+    /// a recovered channel); 0 while not sent there.
+    wire: u64,
+    settle: Settle,
+    /// The encoded frames, kept for sending again after a recovery (empty
+    /// when recovery is off).
+    frames: Bytes,
+}
+
+/// Unconfirmed publishes in increasing order of both sequence numbers (the
+/// application's are assigned in order, and so are the broker's when they
+/// are sent again): a multiple confirm takes them from the front.
 #[derive(Default)]
-struct Unconfirmed(VecDeque<(u64, Settle)>);
+struct Unconfirmed(VecDeque<Entry>);
 
 impl Unconfirmed {
-    fn push(&mut self, seq: u64, settle: Settle) {
-        self.0.push_back((seq, settle));
+    fn push(&mut self, e: Entry) {
+        self.0.push_back(e);
     }
 
     fn position(&self, seq: u64) -> Option<usize> {
-        if self.0.front().is_some_and(|(s, _)| *s == seq) {
+        if self.0.front().is_some_and(|e| e.seq == seq) {
             return Some(0);
         }
-        self.0.binary_search_by_key(&seq, |(s, _)| *s).ok()
+        self.0.binary_search_by_key(&seq, |e| e.seq).ok()
+    }
+
+    fn position_wire(&self, wire: u64) -> Option<usize> {
+        if self.0.front().is_some_and(|e| e.wire == wire) {
+            return Some(0);
+        }
+        self.0.binary_search_by_key(&wire, |e| e.wire).ok()
     }
 
     fn contains(&self, seq: u64) -> bool {
         self.position(seq).is_some()
     }
 
-    fn remove(&mut self, seq: u64) -> Option<Settle> {
-        let i = self.position(seq)?;
-        self.0.remove(i).map(|(_, s)| s)
+    fn remove_wire(&mut self, wire: u64) -> Option<Entry> {
+        let i = self.position_wire(wire)?;
+        self.0.remove(i)
     }
 
-    fn pop_up_to(&mut self, up_to: u64) -> Option<(u64, Settle)> {
+    fn pop_up_to_wire(&mut self, up_to: u64) -> Option<Entry> {
         match self.0.front() {
-            Some(&(seq, _)) if seq <= up_to => self.0.pop_front(),
+            Some(e) if e.wire != 0 && e.wire <= up_to => self.0.pop_front(),
             _ => None,
         }
     }
@@ -101,10 +123,56 @@ pub(super) struct Confirms {
 }
 
 impl Confirms {
-    /// A publish with sequence number `seq` went out.
-    pub(super) fn published(&mut self, seq: u64, settle: Settle) {
+    /// A publish with sequence number `seq` went out (`wire`: the broker's
+    /// number for it, 0 while deferred); `frames` are kept for a recovery.
+    pub(super) fn published(&mut self, seq: u64, wire: u64, settle: Settle, frames: Bytes) {
         self.queued = seq;
-        self.pending.push(seq, settle);
+        self.pending.push(Entry {
+            seq,
+            wire,
+            settle,
+            frames,
+        });
+    }
+
+    /// The sequence number the next publish gets.
+    pub(super) fn next_seq(&self) -> u64 {
+        self.queued + 1
+    }
+
+    /// The connection was lost: every unconfirmed publish is to be sent
+    /// again (its broker number is unknown until then); a return seen
+    /// without its ack is dropped with it.
+    pub(super) fn lost(&mut self) {
+        self.returned = None;
+        for e in &mut self.pending.0 {
+            e.wire = 0;
+        }
+    }
+
+    /// Sends every publish not sent on the current connection with `send`,
+    /// which gives its broker number; stops at the first `None` (the
+    /// channel is not usable).
+    pub(super) fn resend(&mut self, mut send: impl FnMut(Bytes) -> Option<u64>) -> usize {
+        let mut n = 0;
+        for e in self.pending.0.iter_mut().filter(|e| e.wire == 0) {
+            match send(e.frames.clone()) {
+                Some(wire) => e.wire = wire,
+                None => break,
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Rewrites the kept frames of every unsent publish with `f` (a queue
+    /// renamed by recovery).
+    pub(super) fn rewrite_unsent(&mut self, mut f: impl FnMut(&Bytes) -> Option<Bytes>) {
+        for e in self.pending.0.iter_mut().filter(|e| e.wire == 0) {
+            if let Some(b) = f(&e.frames) {
+                e.frames = b;
+            }
+        }
     }
 
     /// Whether answers to earlier publishes are still due.
@@ -124,29 +192,35 @@ impl Confirms {
         }
     }
 
-    /// basic.ack or basic.nack from the broker: settles every publish it
-    /// names; those settled as events are added to `events`.
+    /// basic.ack or basic.nack from the broker (its `delivery_tag` is the
+    /// broker's number): settles every publish it names; those settled as
+    /// events are added to `events`. Returns the application's highest
+    /// sequence number settled.
     pub(super) fn confirm(
         &mut self,
         delivery_tag: u64,
         multiple: bool,
         ack: bool,
         events: &mut Vec<Settled>,
-    ) {
+    ) -> u64 {
         let returned = self.returned.take();
-        let outcome = |tag: u64| match (ack, &returned) {
+        let outcome = |wire: u64| match (ack, &returned) {
             (false, _) => Err(Error::Nacked),
             // The return belongs to the message this ack names.
-            (true, Some(r)) if tag == delivery_tag => Err(Error::Unroutable(r.clone())),
+            (true, Some(r)) if wire == delivery_tag => Err(Error::Unroutable(r.clone())),
             (true, _) => Ok(()),
         };
+        let mut highest = 0;
         if multiple {
-            while let Some((tag, settle)) = self.pending.pop_up_to(delivery_tag) {
-                self.settle(tag, settle, outcome(tag), events);
+            while let Some(e) = self.pending.pop_up_to_wire(delivery_tag) {
+                highest = e.seq;
+                self.settle(e.seq, e.settle, outcome(e.wire), events);
             }
-        } else if let Some(settle) = self.pending.remove(delivery_tag) {
-            self.settle(delivery_tag, settle, outcome(delivery_tag), events);
+        } else if let Some(e) = self.pending.remove_wire(delivery_tag) {
+            highest = e.seq;
+            self.settle(e.seq, e.settle, outcome(e.wire), events);
         }
+        highest
     }
 
     fn settle(
@@ -171,8 +245,8 @@ impl Confirms {
     /// The channel closed: every publish still awaiting an answer fails
     /// with `error`.
     pub(super) fn fail_all(&mut self, error: &Error, events: &mut Vec<Settled>) {
-        while let Some((tag, settle)) = self.pending.0.pop_front() {
-            self.settle(tag, settle, Err(error.clone()), events);
+        while let Some(e) = self.pending.0.pop_front() {
+            self.settle(e.seq, e.settle, Err(error.clone()), events);
         }
     }
 

@@ -72,6 +72,9 @@ pub(super) struct Consumer {
     pub(super) ended: Option<Option<Error>>,
     /// Its application handle is gone: what arrives is requeued.
     pub(super) orphaned: bool,
+    /// A stream consumer: the offset of the last delivery its application
+    /// acknowledged (a recovery resumes after it).
+    pub(super) acked_offset: Option<i64>,
 }
 
 #[derive(Default)]
@@ -168,6 +171,7 @@ impl Consumers {
                 active: false,
                 ended: None,
                 orphaned: false,
+                acked_offset: None,
             },
         );
         tags.insert(tag, id);
@@ -265,6 +269,16 @@ impl Consumers {
             }
         }
         Some(d)
+    }
+
+    /// Queue `old` is now called `new` (a server-named queue declared again
+    /// by a recovery).
+    pub(super) fn rename_queue(&mut self, old: &ShortStr, new: &ShortStr) {
+        for c in self.by_id.values_mut() {
+            if c.queue_name == *old {
+                c.queue_name = new.clone();
+            }
+        }
     }
 
     /// Takes every buffered delivery.

@@ -38,6 +38,8 @@ mod absorb;
 mod confirms;
 mod consumers;
 mod ops;
+mod recovery;
+mod replay;
 mod requests;
 mod tags;
 mod topology;
@@ -56,6 +58,7 @@ pub use confirms::Settle;
 use confirms::{Confirms, Settled};
 pub use consumers::{ConsumerId, ConsumerMode, NextDelivery};
 use consumers::{Consumers, Held};
+pub use recovery::RecoveryEvent;
 pub use topology::{RecordedQueue, Topology};
 
 /// One opening of a channel: its number, and which opening of that number
@@ -153,8 +156,11 @@ struct Request {
     /// Nobody will take the outcome: undo what it did (a channel opened for
     /// nobody is closed, a consumer nobody reads is cancelled).
     abandoned: bool,
-    /// A method that changes the recorded topology once confirmed.
-    topology: Option<Method>,
+    /// The method, kept when it changes the recorded topology once
+    /// confirmed, or may be sent again after a recovery.
+    method: Option<Method>,
+    /// Submitted while the connection was being recovered: not sent yet.
+    deferred: bool,
 }
 
 /// A waiter to wake: what changed for it.
@@ -258,6 +264,9 @@ pub enum Event {
         /// Why.
         error: Error,
     },
+    /// Automatic recovery: the connection was lost, an attempt, recovered,
+    /// gave up, a queue renamed, an entity refused.
+    Recovery(RecoveryEvent),
 }
 
 /// What [`Client::poll_next`] yields.
@@ -321,6 +330,9 @@ struct ChannelData {
     tags: tags::DeliveryTags,
     /// What the broker confirmed of the channel's settings.
     settings: ChannelSettings,
+    /// A recovery lost the transaction in progress: the next commit or
+    /// rollback fails with [`Error::TransactionLost`].
+    tx_lost: bool,
 }
 
 /// A basic.qos limit.
@@ -372,6 +384,19 @@ pub struct Client {
     limits: Held,
     /// What the application declared, as the broker confirmed it.
     topology: Topology,
+    /// Automatic recovery (`None`: off, or no endpoints yet).
+    recovery: Option<recovery::Recovery>,
+    /// The latest time the adapter gave.
+    now: Instant,
+    /// The channel a recovery declares the topology on, until it closes.
+    replay_channel: Option<u16>,
+    /// Publishes without confirms made while recovering: channel number
+    /// and frames.
+    deferred: VecDeque<(u16, Bytes)>,
+    /// The publishes held while recovering, confirm mode included.
+    deferred_held: Held,
+    /// When the last recovery completed (nacks soon after are retried).
+    recovered_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Client {
@@ -407,6 +432,12 @@ impl Client {
             settled: Vec::new(),
             limits,
             topology: Topology::default(),
+            recovery: None,
+            now,
+            replay_channel: None,
+            deferred: VecDeque::new(),
+            deferred_held: Held::default(),
+            recovered_at: None,
         }
     }
 
@@ -414,6 +445,7 @@ impl Client {
 
     /// Feeds bytes read from the socket.
     pub fn handle_input(&mut self, data: &[u8], now: Instant) {
+        self.now = now;
         self.wire.handle_input(data, now);
         self.absorb();
     }
@@ -426,6 +458,7 @@ impl Client {
 
     /// Advances time: heartbeats, timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
         if !self.wants_input() {
             // The adapter is not reading (see `wants_input`): the broker's
             // heartbeats wait in the socket, unread.

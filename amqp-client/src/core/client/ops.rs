@@ -498,17 +498,26 @@ impl Client {
         settle: Settle,
     ) -> Result<Option<u64>, Error> {
         self.check(channel)?;
-        let (_, seq) = self
+        if self.deferring() {
+            return self.defer_publish(channel, method, properties, body, settle);
+        }
+        let number = channel.number();
+        let keep = self.keeps_publishes()
+            && self
+                .channels
+                .get(&number)
+                .is_some_and(|c| c.confirms.enabled);
+        let (_, wire, frames) = self
             .wire
-            .publish(channel.number(), method, properties, body)?;
-        if let Some(seq) = seq {
-            let number = channel.number();
-            if let Some(c) = self.channels.get_mut(&number) {
-                if c.confirms.queued == c.confirms.staged {
-                    self.unstaged.push(number);
-                }
-                c.confirms.published(seq, settle);
+            .publish_keeping(number, method, properties, body, keep)?;
+        let mut seq = wire;
+        if let (Some(wire), Some(c)) = (wire, self.channels.get_mut(&number)) {
+            if c.confirms.queued == c.confirms.staged {
+                self.unstaged.push(number);
             }
+            let s = c.confirms.next_seq();
+            c.confirms.published(s, wire, settle, frames);
+            seq = Some(s);
         }
         self.absorb();
         Ok(seq)

@@ -41,7 +41,12 @@ impl Client {
         parse: Parse<T>,
     ) -> Result<Pending<T>, Error> {
         self.check(channel)?;
-        let topology = Topology::concerns(&method).then(|| method.clone());
+        if self.deferring() {
+            let request = self.defer_call(channel, method, kind);
+            return Ok(self.pending(request, channel, parse));
+        }
+        let keep = Topology::concerns(&method) || self.recovery.is_some();
+        let kept = keep.then(|| method.clone());
         let request = self.wire.call(channel.number, method)?;
         self.requests.insert(
             request,
@@ -50,7 +55,8 @@ impl Client {
                 kind,
                 outcome: None,
                 abandoned: false,
-                topology,
+                method: kept,
+                deferred: false,
             },
         );
         self.absorb();
@@ -60,6 +66,12 @@ impl Client {
     /// Submits a method without reply on `channel`.
     pub(super) fn send(&mut self, channel: ChannelRef, method: Method) -> Result<(), Error> {
         self.check(channel)?;
+        if self.deferring() {
+            // An acknowledgement (the only method sent without reply) of a
+            // delivery of the lost connection: that message went back to
+            // its queue.
+            return Err(Error::Recovering);
+        }
         self.wire.call(channel.number, method)?;
         self.absorb();
         Ok(())
@@ -116,12 +128,17 @@ impl Client {
     }
 
     pub(super) fn complete(&mut self, request: RequestId, mut outcome: Result<Reply, Error>) {
+        if self.run_step_done(request, &outcome) {
+            return;
+        }
         let Some(r) = self.requests.get_mut(&request) else {
             return;
         };
         let (channel, kind, abandoned) = (r.channel, r.kind, r.abandoned);
-        if let (Some(m), Ok(Reply::Method(reply, _))) = (r.topology.take(), &outcome) {
-            self.topology.record(channel.number, &m, reply);
+        if let (Some(m), Ok(Reply::Method(reply, _))) = (r.method.take(), &outcome) {
+            if Topology::concerns(&m) {
+                self.topology.record(channel.number, &m, reply);
+            }
         }
         if let Ok(Reply::Method(Method::BasicGetOk(ok), _)) = &mut outcome {
             if let Some(c) = self.channel_mut(channel) {
@@ -262,6 +279,18 @@ impl Client {
     /// Opens a channel on the lowest free number.
     pub fn open_channel(&mut self) -> Result<Pending<ChannelRef>, Error> {
         self.check(ChannelRef::CONNECTION)?;
+        if self.deferring() {
+            // Opened with the others once the connection is back.
+            let max = match self.last_tuning().channel_max {
+                0 => u16::MAX,
+                m => m,
+            };
+            let number = (1..=max)
+                .find(|n| !self.channels.contains_key(n))
+                .ok_or_else(|| Error::Misuse(format!("all {max} channels are in use")))?;
+            let request = self.wire.reserve_request();
+            return Ok(self.opening(number, request));
+        }
         let (number, request) = self.wire.open_channel()?;
         Ok(self.opening(number, request))
     }
@@ -272,6 +301,17 @@ impl Client {
     /// is open, opening or closing.
     pub fn open_channel_number(&mut self, number: u16) -> Result<Pending<ChannelRef>, Error> {
         self.check(ChannelRef::CONNECTION)?;
+        if self.deferring() {
+            if self
+                .channels
+                .get(&number)
+                .is_some_and(|c| c.closed.is_none())
+            {
+                return Err(Error::ChannelInUse { channel: number });
+            }
+            let request = self.wire.reserve_request();
+            return Ok(self.opening(number, request));
+        }
         let request = self.wire.open_channel_number(number)?;
         Ok(self.opening(number, request))
     }
@@ -291,6 +331,7 @@ impl Client {
             flow_active: true,
             tags: Default::default(),
             settings: Default::default(),
+            tx_lost: false,
         };
         if let Some(old) = self.channels.insert(number, fresh) {
             let error = old
@@ -308,7 +349,8 @@ impl Client {
                 kind: Kind::Open,
                 outcome: None,
                 abandoned: false,
-                topology: None,
+                method: None,
+                deferred: false,
             },
         );
         self.absorb();
@@ -327,6 +369,20 @@ impl Client {
         if self.channel_error(channel).is_some() || channel.number == 0 {
             return Ok(());
         }
+        if self.deferring() {
+            // Not opened again.
+            let error = Error::ChannelClosedByClient {
+                channel: channel.number,
+            };
+            let waiting: Vec<RequestId> = self
+                .requests
+                .iter()
+                .filter(|(_, r)| r.channel == channel && r.outcome.is_none())
+                .map(|(id, _)| *id)
+                .collect();
+            self.channel_closed(channel.number, error, waiting);
+            return Ok(());
+        }
         self.wire
             .close_channel(channel.number, ReplyCode::REPLY_SUCCESS, "Normal shutdown")?;
         self.absorb();
@@ -336,6 +392,10 @@ impl Client {
     /// Closes the connection (connection.close, then close-ok or the close
     /// timeout); [`Event::Closed`] reports the end.
     pub fn close(&mut self, now: Instant) {
+        self.now = now;
+        if self.stop_recovery() {
+            return;
+        }
         self.wire
             .close(ReplyCode::REPLY_SUCCESS, "Normal shutdown", now);
         self.absorb();

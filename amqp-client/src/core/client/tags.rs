@@ -30,7 +30,6 @@ impl DeliveryTags {
 
     /// The channel was opened again (recovered): the broker's tags restart
     /// at 1, after every tag handed out so far.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(super) fn reopened(&mut self) {
         self.offset = self.highest;
     }

@@ -141,6 +141,32 @@ impl Topology {
         }
     }
 
+    /// Forgets what `method` declared (a recovery could not declare it
+    /// again).
+    pub(super) fn forget(&mut self, method: &Method) {
+        match method {
+            Method::ExchangeDeclare(d) => self.forget_exchange(&d.exchange),
+            Method::QueueDeclare(d) => self.forget_queue(&d.queue),
+            Method::QueueBind(b) => self.queue_bindings.retain(|x| x != b),
+            Method::ExchangeBind(b) => self.exchange_bindings.retain(|x| x != b),
+            _ => {}
+        }
+    }
+
+    /// Server-named queue `old` is now called `new`: its record and the
+    /// bindings that name it follow.
+    pub(super) fn rename_queue(&mut self, old: &ShortStr, new: &ShortStr) {
+        for q in self.queues.iter_mut().filter(|q| q.name == *old) {
+            q.name = new.clone();
+        }
+        for b in self.queue_bindings.iter_mut().filter(|b| b.queue == *old) {
+            b.queue = new.clone();
+        }
+        for q in self.last_queue.values_mut().filter(|q| **q == *old) {
+            *q = new.clone();
+        }
+    }
+
     /// The name an empty queue name stands for on `channel`.
     fn queue_name(&self, channel: u16, queue: &ShortStr) -> ShortStr {
         if queue.is_empty() {
