@@ -15,6 +15,7 @@ pub mod peer;
 mod process;
 pub mod scenarios;
 pub mod scenarios_connection;
+pub mod scenarios_recovery;
 pub mod tls_node;
 
 /// Defines one `#[test]` per live scenario of [`scenarios`] (all but the

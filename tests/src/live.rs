@@ -136,7 +136,15 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// Parameters for the broker, with a unique connection name.
+///
+/// Automatic recovery is off: the scenarios test how each failure is
+/// reported. Those of recovery use [`recovering_params`].
 pub fn params() -> ConnectionParameters {
+    recovering_params().without_recovery()
+}
+
+/// [`params`] with automatic recovery on (its defaults).
+pub fn recovering_params() -> ConnectionParameters {
     require_broker();
     let url = broker_url();
     ConnectionParameters::from_uri(&url)

@@ -14,9 +14,11 @@ use bytes::Bytes;
 use crate::adapter::Adapter;
 use crate::peer::{ensure, Action, PeerResult, ScriptedBroker};
 
-/// Parameters for the scripted broker on `port`, failing fast.
+/// Parameters for the scripted broker on `port`, failing fast, reporting
+/// each failure (recovery off).
 fn params(port: u16) -> ConnectionParameters {
     ConnectionParameters::new()
+        .without_recovery()
         .with_host("127.0.0.1")
         .with_port(port)
         .with_stack_timeout(Duration::from_secs(5))

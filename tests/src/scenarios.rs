@@ -495,6 +495,7 @@ pub fn amqplain_and_a_mechanism_list(a: &dyn Adapter) {
     let uri = format!("{url}{separator}auth_mechanism=external&auth_mechanism=plain");
     let p = ConnectionParameters::from_uri(&uri)
         .unwrap()
+        .without_recovery()
         .with_connection_name(unique("conn"));
     let conn = a.open(vec![p]).unwrap();
     assert!(conn.is_open());

@@ -19,7 +19,7 @@ use amqp_tests::cluster::Cluster;
 #[test]
 fn a_killed_node_fails_its_connections_and_keeps_confirmed_quorum_messages() {
     let mut cluster = Cluster::start(3);
-    let conn = Connection::open(cluster.params(0)).unwrap();
+    let conn = Connection::open(cluster.params(0).without_recovery()).unwrap();
     let ch = conn.channel().unwrap();
     let mut args = FieldTable::new();
     args.insert("x-queue-type", "quorum");

@@ -13,6 +13,7 @@ use amqp_tests::live::params;
 
 amqp_tests::live_scenarios!(Blocking);
 amqp_tests::live_connection_scenarios!(Blocking);
+amqp_tests::live_recovery_scenarios!(Blocking);
 
 #[test]
 fn timers_and_threadsafe_callbacks_run_on_the_processing_thread() {

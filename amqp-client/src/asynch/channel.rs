@@ -6,6 +6,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 
@@ -216,7 +217,7 @@ impl Channel {
     async fn publish_and_wait(
         &self,
         len: usize,
-        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
+        op: impl FnMut(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<(), Error> {
         match self.publish(len, op).await? {
             None => Ok(()),
@@ -236,7 +237,7 @@ impl Channel {
     async fn publish_tracked(
         &self,
         len: usize,
-        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
+        op: impl FnMut(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<Confirmation, Error> {
         match self.publish(len, op).await? {
             Some(seq) => Ok(Confirmation::new(self.shared.clone(), self.chan, seq)),
@@ -248,7 +249,7 @@ impl Channel {
     async fn publish_untracked(
         &self,
         len: usize,
-        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
+        op: impl FnMut(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<(), Error> {
         self.publish(len, op).await.map(|_| ())
     }
@@ -260,9 +261,11 @@ impl Channel {
     async fn publish(
         &self,
         len: usize,
-        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
+        op: impl FnMut(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<Option<u64>, Error> {
-        let mut op = Some(op);
+        let mut op = op;
+        let mut done = false;
+        let mut until = None;
         poll_fn(|cx| {
             let mut inner = self.shared.lock();
             if let Some(e) = inner.channel_error(self.chan) {
@@ -272,10 +275,28 @@ impl Channel {
                 inner.wait_room(cx);
                 return Poll::Pending;
             }
-            let Some(op) = op.take() else {
+            if done {
                 return Poll::Ready(Err(Error::Misuse("publish polled after completion".into())));
+            }
+            let seq = match op(&mut inner.client, self.chan) {
+                // The connection is being recovered and the publishes held
+                // meanwhile fill their buffer: wait for room (each change of
+                // the recovery wakes this), within the policy's bound.
+                Err(Error::Recovering) => {
+                    let wait = inner
+                        .client
+                        .recovery_policy()
+                        .map_or(Duration::ZERO, |p| p.publish_wait);
+                    let deadline = *until.get_or_insert_with(|| Instant::now() + wait);
+                    if Instant::now() >= deadline {
+                        return Poll::Ready(Err(Error::Recovering));
+                    }
+                    inner.wait_state(cx);
+                    return Poll::Pending;
+                }
+                other => other.map_err(|e| inner.explain(e))?,
             };
-            let seq = op(&mut inner.client, self.chan).map_err(|e| inner.explain(e))?;
+            done = true;
             inner.queued += len;
             // Never held back for the confirms the broker still owes: a
             // slow confirm must not delay the publishes behind it (this

@@ -200,7 +200,7 @@ impl Channel {
     /// A publish that waits for its confirm in confirm mode.
     fn publish_and_wait(
         &self,
-        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
+        op: impl FnMut(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<(), Error> {
         match self.publish(op)? {
             None => Ok(()),
@@ -211,7 +211,7 @@ impl Channel {
     /// A publish whose confirm is waited for with the [`Confirmation`].
     fn publish_tracked(
         &self,
-        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
+        op: impl FnMut(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<Confirmation, Error> {
         match self.publish(op)? {
             Some(seq) => Ok(self.confirmation(seq)),
@@ -222,7 +222,7 @@ impl Channel {
     /// A publish whose confirm nobody waits for.
     fn publish_untracked(
         &self,
-        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
+        op: impl FnMut(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<(), Error> {
         self.publish(op).map(|_| ())
     }
@@ -231,10 +231,29 @@ impl Channel {
     /// output is queued.
     fn publish(
         &self,
-        op: impl FnOnce(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
+        mut op: impl FnMut(&mut Client, ChannelRef) -> Result<Option<u64>, Error>,
     ) -> Result<Option<u64>, Error> {
         let mut inner = self.shared.lock();
-        let seq = op(&mut inner.core, self.chan)?;
+        let mut until = None;
+        let seq = loop {
+            match op(&mut inner.core, self.chan) {
+                // The connection is being recovered and the publishes held
+                // meanwhile fill their buffer: wait for room, within the
+                // policy's bound.
+                Err(Error::Recovering) => {
+                    let wait = inner
+                        .core
+                        .recovery_policy()
+                        .map_or(Duration::ZERO, |p| p.publish_wait);
+                    let deadline = *until.get_or_insert_with(|| Instant::now() + wait);
+                    if Instant::now() >= deadline {
+                        return Err(Error::Recovering);
+                    }
+                    inner = self.shared.wait(inner, Some(deadline));
+                }
+                other => break other?,
+            }
+        };
         self.shared.pump_publish(&mut inner);
         drop(inner);
         self.shared.wait_for_room();
@@ -422,6 +441,7 @@ pub(super) type ConsumerFn = Arc<Mutex<Box<dyn FnMut(&Channel, Delivery) + Send>
 pub(super) type ReturnFn = Arc<dyn Fn(&Channel, Returned) + Send + Sync>;
 pub(super) type CancelFn = Arc<dyn Fn(&Channel, &str) + Send + Sync>;
 pub(super) type BlockedFn = Arc<dyn Fn(Option<&str>) + Send + Sync>;
+pub(super) type RecoveryFn = Arc<dyn Fn(&crate::core::client::RecoveryEvent) + Send + Sync>;
 
 /// The application's callbacks, by the core's ids, kept apart from the core
 /// so that they run without its lock.
@@ -431,6 +451,7 @@ pub(super) struct Callbacks {
     pub(super) returns: HashMap<ChannelRef, ReturnFn>,
     pub(super) cancels: HashMap<ChannelRef, CancelFn>,
     pub(super) blocked: Option<BlockedFn>,
+    pub(super) recovery: Option<RecoveryFn>,
     /// Broker cancels of callback consumers (channel, tag) that a
     /// dispatcher for another channel took: they end the next
     /// `start_consuming` of their own channel, or `process_data_events`.

@@ -49,7 +49,12 @@ impl Connection {
         while let Some((params, delay)) = plan.next_attempt() {
             std::thread::sleep(delay);
             match Connection::open_one(params) {
-                Ok(c) => return Ok(c),
+                Ok(c) => {
+                    let index = plan.current_index().unwrap_or(0);
+                    let endpoints = plan.endpoints().clone();
+                    c.shared.lock().core.set_endpoints(endpoints, index);
+                    return Ok(c);
+                }
                 Err(e) => plan.failed(e),
             }
         }
@@ -64,33 +69,9 @@ impl Connection {
     }
 
     fn open_one(params: &ConnectionParameters) -> Result<Connection, Error> {
-        crate::sys::check_tcp_options(params)?;
-        let mut dial = Dialing::new(params);
-        let timeout = dial.timeout();
-        let addrs = (params.host(), params.port())
-            .to_socket_addrs()
-            .map_err(|e| dial.error(e))?;
-        let mut stream = None;
-        // Every address the name resolves to, in order.
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => dial.failed(e),
-            }
-        }
-        let stream = stream.ok_or_else(|| dial.into_error())?;
-        stream.set_nodelay(params.tcp_nodelay())?;
-        let socket_tcp_options =
-            crate::sys::apply_tcp_options(socket2::SockRef::from(&stream), params.tcp_options())?;
-        #[cfg(feature = "tls")]
-        let tls = if params.tls() {
-            Some(tls::handshake(&stream, params, timeout)?)
-        } else {
-            None
-        };
+        let timeout = Dialing::new(params).timeout();
+        let dialed = dial(params, Instant::now() + timeout)?;
+        let (stream, socket_tcp_options) = (&dialed.stream, dialed.socket_tcp_options);
         let mut config = Config::from_params(params);
         config.peer_address = stream.peer_addr().ok();
         let close_timeout = config.close_timeout;
@@ -105,6 +86,7 @@ impl Connection {
                     | Event::Unblocked
                     | Event::ConsumerCancelled { .. }
                     | Event::ConsumerEnded { .. }
+                    | Event::Recovery(_)
             )
         });
         let (tx, rx) = io::out_queue();
@@ -132,13 +114,7 @@ impl Connection {
             epoch: Instant::now(),
             interrupt: io::Interrupt::new(),
         });
-        #[cfg(feature = "tls")]
-        let reader = match tls {
-            Some(tls) => start_io(&shared, stream, tls, params.receive_coalescing())?,
-            None => start_io(&shared, stream, io::Plain, params.receive_coalescing())?,
-        };
-        #[cfg(not(feature = "tls"))]
-        let reader = start_io(&shared, stream, io::Plain, params.receive_coalescing())?;
+        let reader = start_io(&shared, dialed)?;
         let conn = Connection {
             shared,
             callbacks: Arc::new(Mutex::new(Callbacks::default())),
@@ -307,6 +283,22 @@ impl Connection {
         lock_callbacks(&self.callbacks).blocked = Some(Arc::new(callback));
     }
 
+    /// Called with what automatic recovery does (the connection lost, each
+    /// attempt, recovered, gave up, a queue renamed, an entity refused),
+    /// from `process_data_events` or `start_consuming`. The same is logged
+    /// with `tracing`.
+    pub fn on_recovery(
+        &self,
+        callback: impl Fn(&crate::core::client::RecoveryEvent) + Send + Sync + 'static,
+    ) {
+        lock_callbacks(&self.callbacks).recovery = Some(Arc::new(callback));
+    }
+
+    /// Whether the connection is being recovered (lost, not yet back).
+    pub fn is_recovering(&self) -> bool {
+        self.shared.lock().core.is_recovering()
+    }
+
     /// Sends connection.update-secret (a refreshed credential) and waits for
     /// the reply.
     pub fn update_secret(&self, new_secret: &[u8], reason: &str) -> Result<(), Error> {
@@ -336,26 +328,97 @@ impl Connection {
     }
 }
 
-/// Starts the writer and reader threads, with `transport` between the socket
-/// and the core.
-fn start_io<T: io::Transport + Clone>(
-    shared: &Arc<Shared>,
+/// A connected stream, TLS handshake done.
+pub(super) struct Dialed {
+    pub(super) stream: TcpStream,
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<tls::Tls>,
+    pub(super) coalescing: bool,
+    pub(super) socket_tcp_options: Option<TcpOptions>,
+}
+
+/// Connects to `params`' endpoint (every address its host resolves to, in
+/// order), and runs the TLS handshake if it asks for it, by `deadline`.
+pub(super) fn dial(params: &ConnectionParameters, deadline: Instant) -> Result<Dialed, Error> {
+    crate::sys::check_tcp_options(params)?;
+    let mut dial = Dialing::new(params);
+    let addrs = (params.host(), params.port())
+        .to_socket_addrs()
+        .map_err(|e| dial.error(e))?;
+    let mut stream = None;
+    for addr in addrs {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .min(dial.timeout());
+        if left.is_zero() {
+            dial.failed(std::io::ErrorKind::TimedOut.into());
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => dial.failed(e),
+        }
+    }
+    let stream = stream.ok_or_else(|| dial.into_error())?;
+    stream.set_nodelay(params.tcp_nodelay())?;
+    let socket_tcp_options =
+        crate::sys::apply_tcp_options(socket2::SockRef::from(&stream), params.tcp_options())?;
+    #[cfg(feature = "tls")]
+    let tls = if params.tls() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        Some(tls::handshake(
+            &stream,
+            params,
+            left.max(Duration::from_millis(1)),
+        )?)
+    } else {
+        None
+    };
+    Ok(Dialed {
+        stream,
+        #[cfg(feature = "tls")]
+        tls,
+        coalescing: params.receive_coalescing(),
+        socket_tcp_options,
+    })
+}
+
+/// Puts the stream's read and write sides in place.
+pub(super) fn install(shared: &Shared, dialed: Dialed) -> Result<(), Error> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = dialed.tls {
+        return install_with(shared, dialed.stream, tls, dialed.coalescing);
+    }
+    install_with(shared, dialed.stream, io::Plain, dialed.coalescing)
+}
+
+fn install_with<T: io::Transport + Clone>(
+    shared: &Shared,
     stream: TcpStream,
     transport: T,
     coalescing: bool,
-) -> Result<JoinHandle<()>, Error> {
+) -> Result<(), Error> {
     let write_stream = stream.try_clone()?;
     *shared.lock_write_side() = Some(Box::new(io::WriteSide::new(
         write_stream,
         transport.clone(),
     )));
+    *shared.lock_read_side() = Some(Box::new(io::ReadSide::new(stream, transport, coalescing)));
+    Ok(())
+}
+
+/// Puts the stream in place and starts the writer and reader threads.
+fn start_io(shared: &Arc<Shared>, dialed: Dialed) -> Result<JoinHandle<()>, Error> {
+    install(shared, dialed)?;
     {
         let s = shared.clone();
         std::thread::Builder::new()
             .name("amqp-writer".into())
             .spawn(move || shared::writer(s))?;
     }
-    *shared.lock_read_side() = Some(Box::new(io::ReadSide::new(stream, transport, coalescing)));
     let s = shared.clone();
     Ok(std::thread::Builder::new()
         .name("amqp-reader".into())

@@ -2,6 +2,7 @@
 //! takes the core's events one at a time under the lock and runs their
 //! callbacks without it, on the calling thread.
 
+use crate::core::client::RecoveryEvent;
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -52,6 +53,7 @@ enum Work {
     Return(ChannelRef, Returned),
     Cancelled(ChannelRef, String, CancelFn),
     Blocked(Option<String>),
+    Recovery(RecoveryEvent),
 }
 
 /// Which dispatcher runs: `process_data_events` (every channel, until a
@@ -133,6 +135,7 @@ pub(super) fn run_dispatch(
                         }
                         Event::Blocked { reason } => break Work::Blocked(Some(reason)),
                         Event::Unblocked => break Work::Blocked(None),
+                        Event::Recovery(e) => break Work::Recovery(e),
                         Event::ConsumerCancelled {
                             channel,
                             consumer,
@@ -222,6 +225,12 @@ pub(super) fn run_dispatch(
                 let cb = lock_callbacks(callbacks).blocked.clone();
                 if let Some(cb) = cb {
                     cb(reason.as_deref());
+                }
+            }
+            Work::Recovery(event) => {
+                let cb = lock_callbacks(callbacks).recovery.clone();
+                if let Some(cb) = cb {
+                    cb(&event);
                 }
             }
         }

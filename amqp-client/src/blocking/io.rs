@@ -111,7 +111,7 @@ impl OutReceiver {
 
     /// Moves every queued chunk into `into` (empty on entry). Only under
     /// the write side's lock, so that chunks are written in queue order.
-    fn take_all(&self, into: &mut Vec<Bytes>) {
+    pub(super) fn take_all(&self, into: &mut Vec<Bytes>) {
         std::mem::swap(into, &mut self.0.lock().chunks);
     }
 

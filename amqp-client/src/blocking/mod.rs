@@ -46,6 +46,7 @@ mod channel;
 mod connection;
 mod dispatch;
 mod io;
+mod recover;
 mod shared;
 #[cfg(feature = "tls")]
 mod tls;

@@ -239,7 +239,7 @@ impl Shared {
         if let Some(u) = until {
             wait = wait.min(u.saturating_duration_since(now));
         }
-        if !guard.core.is_closed() && (!guard.paused || despite_pause) {
+        if !guard.core.is_stream_closed() && (!guard.paused || despite_pause) {
             // Never waits for the read side while holding the core's lock
             // (the reader holds the read side and then takes the core's).
             if let Ok(mut side) = self.read_side.try_lock() {
@@ -335,6 +335,16 @@ impl Shared {
 }
 
 impl Shared {
+    /// Drops what waits to be written (for a stream that was lost).
+    pub(super) fn discard_output(&self) {
+        let mut chunks = Vec::new();
+        self.out.take_all(&mut chunks);
+        let n: usize = chunks.iter().map(|c| c.len()).sum();
+        if n > 0 {
+            self.written(n);
+        }
+    }
+
     /// Called by the writer after writing `n` bytes.
     pub(super) fn written(&self, n: usize) {
         let before = self.queued.fetch_sub(n, Ordering::AcqRel);
@@ -406,6 +416,12 @@ pub(super) fn reader(shared: Arc<Shared>) {
             if inner.core.is_closed() {
                 break;
             }
+            if inner.core.is_stream_closed() {
+                // Lost, and being recovered: this thread dials.
+                drop(inner);
+                super::recover::redial(&shared);
+                continue;
+            }
             if inner.paused {
                 // Not reading until the application takes deliveries
                 // (`Shared::taken` wakes this thread); the timers go on.
@@ -469,22 +485,32 @@ pub(super) fn reader(shared: Arc<Shared>) {
 /// The writer thread: writes what the core produced, in order, whenever it
 /// is queued (and no application thread wrote it first).
 pub(super) fn writer(shared: Arc<Shared>) {
-    let mut result = Ok(());
     while shared.out.wait_nonempty() {
         let mut side = shared.lock_write_side();
-        let Some(w) = side.as_mut() else { break };
+        let Some(w) = side.as_mut() else {
+            // The stream was lost and is being recovered: what was queued
+            // for it goes with it (under the write side's lock, so that
+            // the next stream's first bytes, queued once it is in place,
+            // are not).
+            shared.discard_output();
+            continue;
+        };
         match w.write_queued(&shared.out) {
             Ok(n) => shared.written(n),
             Err(e) => {
-                result = Err(e);
-                break;
+                if let Some(mut dead) = side.take() {
+                    dead.finish();
+                }
+                drop(side);
+                let mut inner = shared.lock();
+                inner.core.handle_eof(Some(e));
+                shared.pump(&mut inner);
+                if !inner.core.is_recovering() {
+                    break;
+                }
+                // The reader thread dials; the next stream's output follows.
             }
         }
-    }
-    if let Err(e) = result {
-        let mut inner = shared.lock();
-        inner.core.handle_eof(Some(e));
-        shared.pump(&mut inner);
     }
     if let Some(w) = shared.lock_write_side().as_mut() {
         w.finish();

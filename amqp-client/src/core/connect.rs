@@ -92,6 +92,17 @@ impl Connecting {
         None
     }
 
+    /// The index among the endpoints of the attempt
+    /// [`next_attempt`](Self::next_attempt) handed out last.
+    pub fn current_index(&self) -> Option<usize> {
+        self.current
+    }
+
+    /// The endpoints planned over.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
     /// The parameters of the attempt [`next_attempt`](Self::next_attempt)
     /// handed out last.
     pub fn current(&self) -> Option<&ConnectionParameters> {

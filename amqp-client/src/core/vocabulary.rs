@@ -165,7 +165,7 @@ macro_rules! channel_operations {
         ) -> Result<(), $crate::Error> {
             self.publish_untracked(|c, ch| {
                 let settle = $crate::core::Settle::Discard;
-                c.publish_method(ch, method, properties, body, settle)
+                c.publish_method(ch, method.clone(), properties, body, settle)
             })
         }
     };
@@ -221,7 +221,7 @@ macro_rules! channel_operations {
         ) -> Result<(), $crate::Error> {
             self.publish_untracked(body.len(), |c, ch| {
                 let settle = $crate::core::Settle::Discard;
-                c.publish_method(ch, method, properties, body, settle)
+                c.publish_method(ch, method.clone(), properties, body, settle)
             })
             .await
         }
@@ -257,7 +257,7 @@ macro_rules! channel_operations {
         ) -> Result<Option<u64>, $crate::Error> {
             self.publish(|c, ch| {
                 let settle = $crate::core::Settle::Event;
-                c.publish_method(ch, method, properties, body, settle)
+                c.publish_method(ch, method.clone(), properties, body, settle)
             })
         }
     };

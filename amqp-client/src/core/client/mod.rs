@@ -290,7 +290,13 @@ struct Outbox {
     held: Held,
     /// Which events the adapter takes (see [`Client::set_event_filter`]).
     filter: Option<fn(&Event) -> bool>,
+    /// The recovery events among `events`.
+    recovery_events: usize,
 }
+
+/// Recovery events kept for an application that does not take them: past
+/// this many, attempts are no longer queued.
+const RECOVERY_EVENTS_KEPT: usize = 64;
 
 impl Outbox {
     fn ready(&mut self, r: Ready) {
@@ -302,6 +308,19 @@ impl Outbox {
         if self.filter.is_some_and(|wanted| !wanted(&e)) {
             return;
         }
+        if let Event::Recovery(r) = &e {
+            // An application that never takes events must not pile up one
+            // per attempt of a long recovery (tracing logs them all).
+            if self.recovery_events >= RECOVERY_EVENTS_KEPT
+                && matches!(
+                    r,
+                    RecoveryEvent::Attempt { .. } | RecoveryEvent::AttemptFailed { .. }
+                )
+            {
+                return;
+            }
+            self.recovery_events += 1;
+        }
         if let Event::Delivery { delivery, .. } = &e {
             self.held.add(delivery);
         }
@@ -311,8 +330,10 @@ impl Outbox {
 
     fn pop_event(&mut self) -> Option<Event> {
         let (_, e) = self.events.pop_front()?;
-        if let Event::Delivery { delivery, .. } = &e {
-            self.held.sub(delivery);
+        match &e {
+            Event::Delivery { delivery, .. } => self.held.sub(delivery),
+            Event::Recovery(_) => self.recovery_events -= 1,
+            _ => {}
         }
         Some(e)
     }
@@ -602,8 +623,15 @@ impl Client {
     }
 
     /// Whether the connection is finished (nothing more will be sent or
-    /// received once the output is drained).
+    /// received once the output is drained). A connection being recovered
+    /// is not ([`is_recovering`](Self::is_recovering)): its stream is.
     pub fn is_closed(&self) -> bool {
+        self.wire.is_closed() && !self.is_recovering()
+    }
+
+    /// Whether the current stream is over (closed, or lost and being
+    /// recovered): an adapter stops reading and writing it.
+    pub fn is_stream_closed(&self) -> bool {
         self.wire.is_closed()
     }
 

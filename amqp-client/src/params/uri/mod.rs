@@ -23,6 +23,7 @@ mod client_properties;
 mod encoding;
 mod error;
 mod query;
+mod recovery;
 #[cfg(test)]
 mod tests;
 

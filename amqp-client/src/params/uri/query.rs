@@ -77,7 +77,12 @@ impl QueryState {
             "backpressure_detection" => "backpressure_detection",
             "tcp_options" => "tcp_options",
             "ssl_options" => return Err(UriError::SslOptionsUnsupported),
-            _ => match TLS_PARAMETERS.iter().copied().find(|t| *t == name) {
+            _ => match TLS_PARAMETERS
+                .iter()
+                .chain(super::recovery::RECOVERY_PARAMETERS)
+                .copied()
+                .find(|t| *t == name)
+            {
                 Some(t) => t,
                 None => {
                     return Err(UriError::UnknownParameter {
@@ -98,6 +103,9 @@ impl QueryState {
             });
         }
 
+        if super::recovery::RECOVERY_PARAMETERS.contains(&canonical) {
+            return super::recovery::apply(p, canonical, &value);
+        }
         match name {
             "heartbeat" | "heartbeat_interval" => {
                 let secs: u16 = value
