@@ -12,6 +12,7 @@ use amqp_tests::live::params;
 
 amqp_tests::live_scenarios!(Smol);
 amqp_tests::live_connection_scenarios!(Smol);
+amqp_tests::live_recovery_scenarios!(Smol);
 
 fn sleep(d: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {

@@ -6,6 +6,7 @@
 
 amqp_tests::live_scenarios!(amqp_tests::adapter_tokio::Tokio);
 amqp_tests::live_connection_scenarios!(amqp_tests::adapter_tokio::Tokio);
+amqp_tests::live_recovery_scenarios!(amqp_tests::adapter_tokio::Tokio);
 
 mod current_thread {
     amqp_tests::live_scenarios!(amqp_tests::adapter_tokio::TokioCurrentThread);

@@ -11,7 +11,7 @@ use super::channel::{request, Channel};
 use super::driver::Driver;
 use super::shared::Shared;
 use super::tls::Tls;
-use super::transport::{BoxFuture, Timer, Transport};
+use super::transport::{BoxFuture, Dialer, Timer, Transport};
 use crate::core::{Client, Config, Connecting, ServerCapabilities, Tuning};
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints, TcpOptions};
@@ -54,10 +54,13 @@ impl std::fmt::Debug for Connection {
 /// Starts a driver on `io` (an established stream), with TLS when `params`
 /// say so, hands it to `spawn`, and waits for the handshakes (TLS's, then
 /// AMQP's) to complete.
+/// With a `dialer`, a lost connection can be recovered (over the
+/// endpoints [`open_endpoints`] gives it).
 pub(crate) async fn establish<T: Transport, M: Timer>(
     io: T,
     timer: M,
     params: &ConnectionParameters,
+    dialer: Option<Dialer<T>>,
     spawn: impl FnOnce(BoxFuture<()>),
 ) -> Result<Connection, Error> {
     // Unusable TLS settings fail here, before anything is sent.
@@ -82,6 +85,7 @@ pub(crate) async fn establish<T: Transport, M: Timer>(
         timer,
         tls,
         params.receive_coalescing(),
+        dialer,
     )));
     poll_fn(|cx| {
         let mut inner = conn.shared.lock();
@@ -129,7 +133,12 @@ where
             timer.sleep_until(Instant::now() + delay).await;
         }
         match open_one(params.clone()).await {
-            Ok(c) => return Ok(c),
+            Ok(c) => {
+                let index = plan.current_index().unwrap_or(0);
+                let endpoints = plan.endpoints().clone();
+                c.shared.lock().client.set_endpoints(endpoints, index);
+                return Ok(c);
+            }
             Err(e) => plan.failed(e),
         }
     }
@@ -222,6 +231,21 @@ impl Connection {
     /// to a channel, set a flag).
     pub fn on_blocked(&self, callback: impl Fn(Option<&str>) + Send + Sync + 'static) {
         self.shared.lock().set_on_blocked(Arc::new(callback));
+    }
+
+    /// Called with what automatic recovery does (the connection lost, each
+    /// attempt, recovered, gave up, a queue renamed, an entity refused), on
+    /// the driver's task: keep it short. The same is logged with `tracing`.
+    pub fn on_recovery(
+        &self,
+        callback: impl Fn(&crate::core::client::RecoveryEvent) + Send + Sync + 'static,
+    ) {
+        self.shared.lock().set_on_recovery(Arc::new(callback));
+    }
+
+    /// Whether the connection is being recovered (lost, not yet back).
+    pub fn is_recovering(&self) -> bool {
+        self.shared.lock().client.is_recovering()
     }
 
     /// Sends connection.update-secret (a refreshed credential) and waits for

@@ -27,8 +27,10 @@ use bytes::{Buf, BytesMut};
 
 use super::shared::{Effects, Inner, Shared, LAZY_FLUSH, LAZY_FLUSH_MAX, LOW_WATER};
 use super::tls::Tls;
-use super::transport::{BoxFuture, Timer, Transport};
+use super::transport::{BoxFuture, Dialer, Timer, Transport};
+use crate::core::ReconnectAttempt;
 use crate::error::Error;
+use crate::params::ConnectionParameters;
 use crate::sys::Coalescing;
 
 /// Bytes read per system call, at first ...
@@ -53,6 +55,21 @@ enum Step {
     Again,
     Wait,
     Done,
+}
+
+/// Where the driver is in the recovery of a lost stream.
+enum Redial<T> {
+    /// No attempt under way: the core is asked for the next.
+    Idle,
+    /// The attempt waits for its time.
+    Waiting(ReconnectAttempt, BoxFuture<()>),
+    /// The stream is being connected, until the attempt's deadline.
+    Dialing {
+        attempt: ReconnectAttempt,
+        connect: BoxFuture<Result<T, Error>>,
+        deadline: BoxFuture<()>,
+        params: Box<ConnectionParameters>,
+    },
 }
 
 pub(crate) struct Driver<T, M> {
@@ -97,6 +114,13 @@ pub(crate) struct Driver<T, M> {
     window: Duration,
     /// A read filled `read_buf`: the next one gets [`READ_BUF_MAX`].
     grow_read_buf: bool,
+    /// Connects a new stream when the connection is recovered (`None`: a
+    /// stream the application supplied, which cannot be).
+    dialer: Option<Dialer<T>>,
+    /// The stream was lost and the core recovers the connection: this
+    /// driver dials (see [`Driver::recover`]).
+    lost: bool,
+    redial: Redial<T>,
 }
 
 impl<T: Transport, M: Timer> Driver<T, M> {
@@ -106,6 +130,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         timer: M,
         mut tls: Option<Tls>,
         coalescing: bool,
+        dialer: Option<Dialer<T>>,
     ) -> Self {
         let mut out = BytesMut::with_capacity(64 * 1024);
         if let Some(tls) = &mut tls {
@@ -145,6 +170,9 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             staged: 0,
             window: Coalescing::WINDOW,
             grow_read_buf: false,
+            dialer,
+            lost: false,
+            redial: Redial::Idle,
         }
     }
 
@@ -272,6 +300,9 @@ impl<T: Transport, M: Timer> Driver<T, M> {
     }
 
     fn step(&mut self, cx: &mut Context<'_>) -> Step {
+        if self.lost {
+            return self.recover(cx);
+        }
         let now = Instant::now();
         let mut progress = false;
         // Read, once everything read before was fed to the core.
@@ -402,6 +433,10 @@ impl<T: Transport, M: Timer> Driver<T, M> {
                 progress = true;
             }
             self.closed = inner.client.is_closed();
+            if inner.client.is_stream_closed() && inner.client.is_recovering() {
+                self.lost = true;
+                progress = true;
+            }
             next_deadline = inner.client.poll_timeout();
             // While deliveries wait in a buffer, acknowledgements may be
             // queued without waking this task, and while confirms are due,
@@ -494,6 +529,152 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         }
     }
 
+    /// The stream was lost and the core recovers the connection: runs the
+    /// attempts it plans (wait, connect within the deadline, put the new
+    /// stream in place), until one connects or the recovery is over.
+    fn recover(&mut self, cx: &mut Context<'_>) -> Step {
+        loop {
+            let now = Instant::now();
+            {
+                let shared = self.shared.clone();
+                let mut inner = shared.lock();
+                inner.set_driver_waker(cx);
+                if !inner.client.is_recovering() || self.dialer.is_none() {
+                    // Over (closed by the application, or given up): the
+                    // usual steps end the driver.
+                    self.lost = false;
+                    self.redial = Redial::Idle;
+                    return Step::Again;
+                }
+                if matches!(self.redial, Redial::Idle) {
+                    let attempt = inner.client.poll_reconnect(now);
+                    inner.pump(&mut self.fx);
+                    match attempt {
+                        Some(a) => {
+                            self.redial = Redial::Waiting(a, self.timer.sleep_until(a.at));
+                        }
+                        None => {
+                            drop(inner);
+                            self.fx.run(&self.shared);
+                            self.lost = false;
+                            return Step::Again;
+                        }
+                    }
+                }
+            }
+            self.fx.run(&self.shared);
+            match std::mem::replace(&mut self.redial, Redial::Idle) {
+                Redial::Idle => {}
+                Redial::Waiting(attempt, mut sleep) => {
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        self.redial = Redial::Waiting(attempt, sleep);
+                        return Step::Wait;
+                    }
+                    let params = self
+                        .shared
+                        .lock()
+                        .client
+                        .reconnect_params(attempt.endpoint)
+                        .cloned();
+                    match (params, &self.dialer) {
+                        (Some(params), Some(dial)) => {
+                            self.redial = Redial::Dialing {
+                                attempt,
+                                connect: dial(params.clone()),
+                                deadline: self.timer.sleep_until(attempt.deadline),
+                                params: Box::new(params),
+                            };
+                        }
+                        _ => self.attempt_failed(Error::Misuse("no such endpoint".into())),
+                    }
+                }
+                Redial::Dialing {
+                    attempt,
+                    mut connect,
+                    mut deadline,
+                    params,
+                } => match connect.as_mut().poll(cx) {
+                    Poll::Ready(Ok(io)) => {
+                        self.install(io, &params);
+                        return Step::Again;
+                    }
+                    Poll::Ready(Err(e)) => self.attempt_failed(e),
+                    Poll::Pending => {
+                        if deadline.as_mut().poll(cx).is_ready() {
+                            let endpoint = format!("{}:{}", params.host(), params.port());
+                            self.attempt_failed(Error::ConnectFailed {
+                                endpoint,
+                                source: Arc::new(io::ErrorKind::TimedOut.into()),
+                            });
+                        } else {
+                            self.redial = Redial::Dialing {
+                                attempt,
+                                connect,
+                                deadline,
+                                params,
+                            };
+                            return Step::Wait;
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    fn attempt_failed(&mut self, e: Error) {
+        {
+            let mut inner = self.shared.lock();
+            inner.client.reconnect_failed(e, Instant::now());
+            inner.pump(&mut self.fx);
+        }
+        self.fx.run(&self.shared);
+    }
+
+    /// Puts a new stream in place of the lost one: the core's handshake
+    /// starts on it (after TLS's, when `params` ask for TLS).
+    fn install(&mut self, io: T, params: &ConnectionParameters) {
+        let mut tls = None;
+        if params.tls() {
+            match Tls::new(params) {
+                Ok(t) => tls = Some(t),
+                Err(e) => return self.attempt_failed(e),
+            }
+        }
+        self.io = io;
+        self.start = 0;
+        self.end = 0;
+        self.read_closed = false;
+        self.read_error = None;
+        self.tls_error = None;
+        self.out.clear();
+        self.needs_flush = false;
+        self.write_dead = false;
+        self.write_error = None;
+        self.paused = false;
+        self.staged = 0;
+        self.window_ends = None;
+        self.window = Coalescing::WINDOW;
+        self.coalescing = Coalescing::new(params.receive_coalescing());
+        if let Some(t) = &mut tls {
+            t.take_output(&mut self.out);
+        }
+        {
+            let mut inner = self.shared.lock();
+            inner.tls = tls;
+            inner.direct = self.io.direct_writer();
+            inner.direct_rest.clear();
+            inner.transport_error = None;
+            inner.queued = self.out.len();
+            inner.driver_out_empty = self.out.is_empty();
+            inner
+                .client
+                .reconnected(self.io.peer_addr(), Instant::now());
+            inner.pump(&mut self.fx);
+        }
+        self.fx.run(&self.shared);
+        self.lost = false;
+    }
+
     fn fail_write(&mut self, e: io::Error) {
         self.write_dead = true;
         self.out.clear();
@@ -535,7 +716,13 @@ impl<T, M> Drop for Driver<T, M> {
             let mut inner = self.shared.lock();
             // The socket closes with the driver, not with the last handle.
             inner.direct = None;
-            if !inner.client.is_closed() {
+            if inner.client.is_recovering() {
+                inner
+                    .client
+                    .abort_recovery(Error::StreamLost(Arc::new(io::Error::other(
+                        "the connection's driver task stopped (was its runtime shut down?)",
+                    ))));
+            } else if !inner.client.is_closed() {
                 inner.client.handle_eof(Some(io::Error::other(
                     "the connection's driver task stopped (was its runtime shut down?)",
                 )));

@@ -46,4 +46,4 @@ pub(crate) use connection::{establish, open_endpoints, refuse_tcp_options};
 pub use transport::BoxFuture;
 #[cfg(feature = "tokio")]
 pub(crate) use transport::DirectWrite;
-pub(crate) use transport::{Timer, Transport};
+pub(crate) use transport::{Dialer, Timer, Transport};

@@ -19,6 +19,7 @@ use bytes::BytesMut;
 
 use super::tls::Tls;
 use super::transport::DirectWrite;
+use crate::core::client::RecoveryEvent;
 use crate::core::client::{Event, Ready};
 use crate::core::{ChannelRef, Client, ConsumerId, RequestId};
 use crate::error::Error;
@@ -30,6 +31,7 @@ use crate::types::Returned;
 pub(crate) type ReturnFn = Arc<dyn Fn(&Arc<Shared>, ChannelRef, Returned) + Send + Sync>;
 /// The connection's blocked / unblocked callback.
 pub(crate) type BlockedFn = Arc<dyn Fn(Option<&str>) + Send + Sync>;
+pub(crate) type RecoveryFn = Arc<dyn Fn(&RecoveryEvent) + Send + Sync>;
 
 /// Above this many output bytes not yet written, publishers wait, so that a
 /// fast publisher cannot pile up unbounded memory in front of a slow socket.
@@ -55,6 +57,7 @@ pub(crate) struct Effects {
 enum Deferred {
     Return(ReturnFn, ChannelRef, Box<Returned>),
     Blocked(BlockedFn, Option<String>),
+    Recovery(RecoveryFn, RecoveryEvent),
 }
 
 impl Effects {
@@ -66,6 +69,7 @@ impl Effects {
             match d {
                 Deferred::Return(f, channel, r) => f(shared, channel, *r),
                 Deferred::Blocked(f, reason) => f(reason.as_deref()),
+                Deferred::Recovery(f, event) => f(&event),
             }
         }
         for w in self.wakers.drain(..) {
@@ -91,6 +95,7 @@ pub(crate) struct Inner {
     room_waiters: Vec<Waker>,
     on_return: HashMap<ChannelRef, ReturnFn>,
     on_blocked: Option<BlockedFn>,
+    on_recovery: Option<RecoveryFn>,
     /// Why the stream failed below the core (TLS), when it did: reported
     /// instead of the core's generic "stream lost".
     pub(crate) transport_error: Option<Error>,
@@ -137,6 +142,7 @@ impl Shared {
                 room_waiters: Vec::new(),
                 on_return: HashMap::new(),
                 on_blocked: None,
+                on_recovery: None,
                 transport_error: None,
                 queued: 0,
                 tls: None,
@@ -310,6 +316,11 @@ impl Inner {
         self.on_blocked = Some(f);
     }
 
+    /// Calls `f` with what automatic recovery does.
+    pub(crate) fn set_on_recovery(&mut self, f: RecoveryFn) {
+        self.on_recovery = Some(f);
+    }
+
     // --------------------------------------------------------------- events
 
     /// Takes what the core has for the waiters and the application: the
@@ -350,6 +361,14 @@ impl Inner {
                         fx.deferred
                             .push(Deferred::Return(f.clone(), channel, Box::new(returned)));
                     }
+                }
+                Event::Recovery(event) => {
+                    if let Some(f) = &self.on_recovery {
+                        fx.deferred.push(Deferred::Recovery(f.clone(), event));
+                    }
+                    // Publishers waiting for room in the recovery's buffer
+                    // look again.
+                    fx.wakers.append(&mut self.room_waiters);
                 }
                 Event::Blocked { reason } => {
                     if let Some(f) = &self.on_blocked {

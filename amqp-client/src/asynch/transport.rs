@@ -58,3 +58,11 @@ pub(crate) trait DirectWrite: Send + Sync + 'static {
 pub(crate) trait Timer: Send + Sync + Unpin + 'static {
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<()>;
 }
+
+/// Connects a new stream to an endpoint, for the recovery of a lost
+/// connection: what the driver's runtime does to open one.
+pub(crate) type Dialer<T> = Arc<
+    dyn Fn(crate::params::ConnectionParameters) -> BoxFuture<Result<T, crate::error::Error>>
+        + Send
+        + Sync,
+>;

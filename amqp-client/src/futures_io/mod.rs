@@ -73,7 +73,7 @@ use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::asynch::{self, Timer, Transport};
+use crate::asynch::{self, Dialer, Timer, Transport};
 use crate::core::Dialing;
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints};
@@ -199,7 +199,7 @@ impl Connection {
         asynch::refuse_tcp_options(params)?;
         let runtime = Arc::new(runtime);
         let timer = RuntimeTimer(runtime.clone());
-        asynch::establish(FuturesIo(stream, None), timer, params, |driver| {
+        asynch::establish(FuturesIo(stream, None), timer, params, None, |driver| {
             runtime.spawn(driver)
         })
         .await
@@ -210,7 +210,24 @@ async fn open_tcp<R: Runtime>(
     runtime: Arc<R>,
     params: &ConnectionParameters,
 ) -> Result<Connection, Error> {
-    let dial = Dialing::new(params);
+    let io = dial_tcp(runtime.clone(), params.clone()).await?;
+    let timer = RuntimeTimer(runtime.clone());
+    let r = runtime.clone();
+    let dialer: Dialer<FuturesIo<R::Stream>> =
+        Arc::new(move |params| Box::pin(dial_tcp(r.clone(), params)));
+    asynch::establish(io, timer, params, Some(dialer), |driver| {
+        runtime.spawn(driver)
+    })
+    .await
+}
+
+/// A stream connected by the runtime to `params`' endpoint, within the
+/// connect timeout.
+async fn dial_tcp<R: Runtime>(
+    runtime: Arc<R>,
+    params: ConnectionParameters,
+) -> Result<FuturesIo<R::Stream>, Error> {
+    let dial = Dialing::new(&params);
     let timer = RuntimeTimer(runtime.clone());
     let connect = runtime.connect(params.host(), params.port());
     let stream = match asynch::timeout(&timer, Instant::now() + dial.timeout(), connect).await {
@@ -224,8 +241,5 @@ async fn open_tcp<R: Runtime>(
         }
     };
     let address = runtime.peer_addr(&stream);
-    asynch::establish(FuturesIo(stream, address), timer, params, |driver| {
-        runtime.spawn(driver)
-    })
-    .await
+    Ok(FuturesIo(stream, address))
 }

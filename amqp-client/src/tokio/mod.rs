@@ -100,7 +100,7 @@ use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::net::TcpStream;
 use ::tokio::runtime::Handle;
 
-use crate::asynch::{self, BoxFuture, DirectWrite, Timer, Transport};
+use crate::asynch::{self, BoxFuture, Dialer, DirectWrite, Timer, Transport};
 use crate::core::Dialing;
 use crate::error::Error;
 use crate::params::{ConnectionParameters, Endpoints, TcpOptions};
@@ -255,7 +255,7 @@ impl Connection {
     {
         asynch::refuse_tcp_options(params)?;
         let handle = current_runtime()?;
-        asynch::establish(TokioIo(stream), TokioTimer, params, |driver| {
+        asynch::establish(TokioIo(stream), TokioTimer, params, None, |driver| {
             handle.spawn(driver);
         })
         .await
@@ -263,8 +263,19 @@ impl Connection {
 }
 
 async fn open_tcp(handle: &Handle, params: &ConnectionParameters) -> Result<Connection, Error> {
-    crate::sys::check_tcp_options(params)?;
-    let mut dial = Dialing::new(params);
+    let io = dial_tcp(params.clone()).await?;
+    let dialer: Dialer<TokioTcp> = Arc::new(|params| Box::pin(dial_tcp(params)));
+    asynch::establish(io, TokioTimer, params, Some(dialer), |driver| {
+        handle.spawn(driver);
+    })
+    .await
+}
+
+/// A TCP connection to `params`' endpoint: every address its host resolves
+/// to, in order, each within the connect timeout.
+async fn dial_tcp(params: ConnectionParameters) -> Result<TokioTcp, Error> {
+    crate::sys::check_tcp_options(&params)?;
+    let mut dial = Dialing::new(&params);
     let timeout = dial.timeout();
     let addrs = ::tokio::net::lookup_host((params.host(), params.port()))
         .await
@@ -288,13 +299,5 @@ async fn open_tcp(handle: &Handle, params: &ConnectionParameters) -> Result<Conn
     stream.set_nodelay(params.tcp_nodelay())?;
     let options =
         crate::sys::apply_tcp_options(socket2::SockRef::from(&stream), params.tcp_options())?;
-    asynch::establish(
-        TokioTcp(TokioIo(stream), options),
-        TokioTimer,
-        params,
-        |driver| {
-            handle.spawn(driver);
-        },
-    )
-    .await
+    Ok(TokioTcp(TokioIo(stream), options))
 }

@@ -583,6 +583,14 @@ impl Client {
         self.closed_for_good(error);
     }
 
+    /// Ends a recovery in progress with `error`, as if it had given up
+    /// (the adapter can no longer dial: its task stopped).
+    pub fn abort_recovery(&mut self, error: Error) {
+        if self.is_recovering() {
+            self.give_up(error);
+        }
+    }
+
     /// The application closed the connection while it was being recovered.
     pub(super) fn stop_recovery(&mut self) -> bool {
         if !self.is_recovering() {
