@@ -5,6 +5,7 @@
 
 amqp_tests::live_scenarios!(amqp_tests::adapter_event_loop::EventLoop);
 amqp_tests::live_connection_scenarios!(amqp_tests::adapter_event_loop::EventLoop);
+amqp_tests::live_recovery_scenarios!(amqp_tests::adapter_event_loop::EventLoop);
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -22,7 +22,7 @@ use crate::tls::TlsLayer;
 
 /// The start of an attempt on an endpoint: its TLS layer (unusable TLS
 /// settings fail the attempt before connecting) and its addresses.
-fn connecting(params: &ConnectionParameters, now: Instant) -> Result<Phase, Error> {
+pub(super) fn connecting(params: &ConnectionParameters, now: Instant) -> Result<Phase, Error> {
     crate::sys::check_tcp_options(params)?;
     #[cfg(feature = "tls")]
     let tls = if params.tls() {
@@ -59,6 +59,9 @@ impl ConnInner {
     /// Plans the next attempt, or reports the open failure when none is
     /// left (or the failure is one that would repeat).
     pub(super) fn next_attempt(self: &Rc<Self>, lp: &EventLoop, now: Instant) {
+        if self.st.borrow().reconnecting.is_some() {
+            return self.reconnect_failed(lp, now);
+        }
         let failed = {
             let mut st = self.st.borrow_mut();
             if let Some(e) = st.last_error.take() {
@@ -96,6 +99,9 @@ impl ConnInner {
     /// first connect (the plan's first attempt, or the next one, when none
     /// was handed out yet).
     pub(super) fn begin_attempt(self: &Rc<Self>, lp: &EventLoop, now: Instant) {
+        if self.st.borrow().reconnecting.is_some() {
+            return self.begin_reconnect(lp, now);
+        }
         let resolved = {
             let mut guard = self.st.borrow_mut();
             let st = &mut *guard;
@@ -126,15 +132,15 @@ impl ConnInner {
 
     /// Starts a non-blocking connect to the next address of the endpoint;
     /// with none left, the attempt failed.
-    fn connect_next(self: &Rc<Self>, lp: &EventLoop, now: Instant) {
+    pub(super) fn connect_next(self: &Rc<Self>, lp: &EventLoop, now: Instant) {
         let exhausted = loop {
             let mut guard = self.st.borrow_mut();
             let st = &mut *guard;
             let tcp_options = st
-                .connecting
-                .current()
+                .attempt_params()
                 .map(|p| *p.tcp_options())
                 .unwrap_or_default();
+            let attempt_deadline = st.reconnecting.as_ref().map(|(a, _)| a.deadline);
             let Phase::Connecting {
                 addrs,
                 deadline,
@@ -160,7 +166,7 @@ impl ConnInner {
             });
             match registered {
                 Ok((stream, applied)) => {
-                    *deadline = now + timeout;
+                    *deadline = attempt_deadline.map_or(now + timeout, |d| d.min(now + timeout));
                     st.transport = Some(Transport::new(stream, interest));
                     st.socket_tcp_options = applied;
                     break false;
@@ -218,7 +224,7 @@ impl ConnInner {
         let Phase::Connecting { .. } = st.phase else {
             return;
         };
-        let Some(params) = st.connecting.current() else {
+        let Some(params) = st.attempt_params() else {
             return;
         };
         let nodelay = params.tcp_nodelay();
@@ -227,7 +233,9 @@ impl ConnInner {
             .transport
             .as_ref()
             .and_then(|t| t.stream().peer_addr().ok());
+        let peer = config.peer_address;
         tracing::debug!(host = params.host(), port = params.port(), "connected");
+        let recovering = st.reconnecting.take().is_some();
         #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
         let phase = std::mem::replace(&mut st.phase, Phase::Connected);
         if let Some(t) = st.transport.as_mut() {
@@ -238,7 +246,17 @@ impl ConnInner {
                 t.start_tls(*tls);
             }
         }
-        st.core = Some(Client::new(config, now));
+        if recovering {
+            if let Some(core) = st.core.as_mut() {
+                core.reconnected(peer, now);
+            }
+        } else {
+            let mut core = Client::new(config, now);
+            if let Some(index) = st.connecting.current_index() {
+                core.set_endpoints(st.connecting.endpoints().clone(), index);
+            }
+            st.core = Some(core);
+        }
         st.more_input = true;
     }
 }

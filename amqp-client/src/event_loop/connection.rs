@@ -71,6 +71,26 @@ impl Connection {
         self.inner.st.borrow_mut().callbacks.on_blocked = Some(Rc::new(RefCell::new(callback)));
     }
 
+    /// Called with what automatic recovery does (the connection lost, each
+    /// attempt, recovered, gave up, a queue renamed, an entity refused). The
+    /// same is logged with `tracing`.
+    pub fn on_recovery(
+        &self,
+        callback: impl FnMut(&Connection, &crate::core::client::RecoveryEvent) + 'static,
+    ) {
+        self.inner.st.borrow_mut().callbacks.on_recovery = Some(Rc::new(RefCell::new(callback)));
+    }
+
+    /// Whether the connection is being recovered (lost, not yet back).
+    pub fn is_recovering(&self) -> bool {
+        self.inner
+            .st
+            .borrow()
+            .core
+            .as_ref()
+            .is_some_and(|c| c.is_recovering())
+    }
+
     /// The connection's id on its loop.
     pub fn id(&self) -> ConnectionId {
         self.inner.id

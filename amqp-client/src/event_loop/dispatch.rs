@@ -11,12 +11,13 @@
 
 use std::rc::Rc;
 
+use super::state::OnRecovery;
 use super::state::{
     Callbacks, Channel, ChannelCallbacks, Completion, ConnInner, ConnState, Connection, OnBlocked,
     OnCancel, OnConfirm, OnFlow, OnMessage, OnOpen, OnReturn,
 };
 use super::transport::typed_error;
-use crate::core::client::Event;
+use crate::core::client::{Event, RecoveryEvent};
 use crate::core::{ChannelRef, Client, ConsumerId, Next, Ready};
 use crate::error::Error;
 use crate::types::{Delivery, Returned};
@@ -31,6 +32,7 @@ enum Action {
     Cancelled(OnCancel, ChannelRef, String),
     Flow(OnFlow, ChannelRef, bool),
     Blocked(OnBlocked, Option<String>),
+    Recovery(OnRecovery, RecoveryEvent),
     /// The channel's callbacks, taken out: `on_close` runs, the rest is
     /// dropped.
     ChannelClosed(ChannelRef, ChannelCallbacks, Error),
@@ -76,6 +78,12 @@ impl ConnInner {
             }
             Action::Cancelled(f, ch, tag) => (f.borrow_mut())(&self.handle(ch), &tag),
             Action::Flow(f, ch, active) => (f.borrow_mut())(&self.handle(ch), active),
+            Action::Recovery(f, event) => (f.borrow_mut())(
+                &Connection {
+                    inner: self.clone(),
+                },
+                &event,
+            ),
             Action::Blocked(f, reason) => (f.borrow_mut())(
                 &Connection {
                     inner: self.clone(),
@@ -203,7 +211,7 @@ fn next_action(st: &mut ConnState) -> Option<Action> {
                     .map(|callbacks| Action::ChannelClosed(channel, callbacks, typed_error(error)))
             }
             Event::Closed { error } => closed(core, cb, &mut st.last_error, typed_error(error)),
-            Event::Recovery(_) => None,
+            Event::Recovery(event) => (cb.on_recovery.clone()).map(|f| Action::Recovery(f, event)),
         };
         if action.is_some() {
             return action;

@@ -97,6 +97,7 @@ impl ConnInner {
     /// leftover input, the core's timers, its events (callbacks) and its
     /// output. True when more input may be waiting.
     pub(super) fn drive(self: &Rc<Self>, lp: &EventLoop, buf: &mut [u8], now: Instant) -> bool {
+        self.recovery_over(lp);
         let due = {
             let st = self.st.borrow();
             match &st.phase {
@@ -132,10 +133,19 @@ impl ConnInner {
         loop {
             self.dispatch();
             let (closed, failed) = {
-                let mut st = self.st.borrow_mut();
-                let st = &mut *st;
-                let (Some(core), Some(transport)) = (st.core.as_mut(), st.transport.as_mut())
-                else {
+                let mut guard = self.st.borrow_mut();
+                let st = &mut *guard;
+                let Some(core) = st.core.as_mut() else {
+                    return;
+                };
+                let Some(transport) = st.transport.as_mut() else {
+                    // No stream: the recovery ended (closed), or not yet
+                    // connected.
+                    let closed = core.is_closed();
+                    drop(guard);
+                    if closed {
+                        return self.teardown(lp, now);
+                    }
                     return;
                 };
                 let mut failed = false;
@@ -148,6 +158,15 @@ impl ConnInner {
                 }
                 // Even after a failure: TLS may have an alert to send.
                 failed |= Self::flush(st);
+                let lost = st
+                    .core
+                    .as_ref()
+                    .is_some_and(|c| c.is_stream_closed() && c.is_recovering());
+                if lost {
+                    drop(guard);
+                    self.dispatch();
+                    return self.stream_lost(lp, now);
+                }
                 (st.core.as_ref().is_some_and(|c| c.is_closed()), failed)
             };
             if failed {
@@ -195,7 +214,7 @@ impl ConnInner {
     /// The core is closed: drop the socket, then either leave the loop (the
     /// end was reported; the core stays, for what handles ask) or, when the
     /// handshake failed, go on with the next attempt.
-    fn teardown(self: &Rc<Self>, lp: &EventLoop, now: Instant) {
+    pub(super) fn teardown(self: &Rc<Self>, lp: &EventLoop, now: Instant) {
         let opened = {
             let mut st = self.st.borrow_mut();
             if let Some(mut t) = st.transport.take() {

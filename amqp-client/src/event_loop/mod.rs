@@ -97,6 +97,7 @@ mod connection;
 mod dispatch;
 mod drive;
 mod reactor;
+mod recover;
 mod state;
 mod transport;
 

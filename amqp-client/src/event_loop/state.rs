@@ -15,9 +15,10 @@ use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::Instant;
 
+use crate::core::ReconnectAttempt;
 use crate::core::{ChannelRef, Client, Connecting, ConsumerId, Dialing, Pending, RequestId};
 use crate::error::Error;
-use crate::params::{Endpoints, TcpOptions};
+use crate::params::{ConnectionParameters, Endpoints, TcpOptions};
 #[cfg(feature = "tls")]
 use crate::tls::TlsLayer;
 use crate::types::{Delivery, Returned};
@@ -54,6 +55,8 @@ pub(super) type OnOpen = Box<dyn FnOnce(&Connection)>;
 pub(super) type OnOpenError = Box<dyn FnOnce(Error)>;
 pub(super) type OnClose = Box<dyn FnOnce(&Connection, Error)>;
 pub(super) type OnBlocked = Rc<RefCell<dyn FnMut(&Connection, Option<&str>)>>;
+pub(super) type OnRecovery =
+    Rc<RefCell<dyn FnMut(&Connection, &crate::core::client::RecoveryEvent)>>;
 pub(super) type OnMessage = Rc<RefCell<dyn FnMut(&Channel, Delivery)>>;
 pub(super) type OnReturn = Rc<RefCell<dyn FnMut(&Channel, Returned)>>;
 pub(super) type OnConfirm = Rc<RefCell<dyn FnMut(&Channel, u64, Result<(), Error>)>>;
@@ -144,6 +147,7 @@ pub(super) struct Callbacks {
     pub(super) on_open_error: Option<OnOpenError>,
     pub(super) on_close: Option<OnClose>,
     pub(super) on_blocked: Option<OnBlocked>,
+    pub(super) on_recovery: Option<OnRecovery>,
 }
 
 impl Callbacks {
@@ -176,6 +180,8 @@ pub(super) struct ConnState {
     pub(super) transport: Option<Transport>,
     /// The TCP options read back from the socket once set.
     pub(super) socket_tcp_options: Option<TcpOptions>,
+    /// The recovery attempt being dialled, and its endpoint's parameters.
+    pub(super) reconnecting: Option<(ReconnectAttempt, ConnectionParameters)>,
     /// The socket may have more input than was read last turn.
     pub(super) more_input: bool,
     pub(super) callbacks: Callbacks,
@@ -191,8 +197,18 @@ impl ConnState {
             core: None,
             transport: None,
             socket_tcp_options: None,
+            reconnecting: None,
             more_input: false,
             callbacks: Callbacks::default(),
+        }
+    }
+
+    /// The parameters of the attempt under way: a recovery's, or the
+    /// opening plan's.
+    pub(super) fn attempt_params(&self) -> Option<&ConnectionParameters> {
+        match &self.reconnecting {
+            Some((_, p)) => Some(p),
+            None => self.connecting.current(),
         }
     }
 
