@@ -193,6 +193,13 @@ pub enum Error {
         /// The channel.
         channel: u16,
     },
+    /// The broker did not confirm this publish within the confirm timeout
+    /// ([`ConnectionParameters::with_confirm_timeout`](crate::ConnectionParameters::with_confirm_timeout)):
+    /// it may or may not have reached its queue.
+    ConfirmTimeout {
+        /// The timeout.
+        after: std::time::Duration,
+    },
     /// The connection was lost before the broker confirmed this publish,
     /// and recovery was told not to publish it again: it may or may not
     /// have reached its queue.
@@ -309,6 +316,7 @@ impl Error {
             | Error::ConnectionRecovered { .. }
             | Error::TransactionLost { .. }
             | Error::PublishOutcomeUnknown
+            | Error::ConfirmTimeout { .. }
             | Error::Tls {
                 kind: TlsFailure::Protocol,
                 ..
@@ -454,6 +462,10 @@ impl fmt::Display for Error {
             Error::TransactionLost { channel } => write!(
                 f,
                 "the transaction of channel {channel} was lost with the connection (which was recovered): not committed; the channel stays transactional"
+            ),
+            Error::ConfirmTimeout { after } => write!(
+                f,
+                "the broker did not confirm the publish within {after:?}: it may or may not have reached its queue"
             ),
             Error::PublishOutcomeUnknown => f.write_str(
                 "the connection was lost before the broker confirmed the publish: it may or may not have reached its queue",

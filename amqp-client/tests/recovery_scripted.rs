@@ -502,3 +502,261 @@ fn without_recovery_a_loss_closes() {
     ));
     assert!(b.client.channel_error(ch).is_some());
 }
+
+/// A channel in confirm mode, recovered once: (broker, channel).
+fn recovered_confirm_channel(policy: RecoveryPolicy) -> (Broker, amqp_client::core::ChannelRef) {
+    let mut b = Broker::recovering(policy);
+    let ch = b.open();
+    let p = b.client.confirm_delivery(ch).unwrap();
+    b.methods();
+    b.send(ch.number(), confirm::SelectOk {});
+    b.result(&p).unwrap();
+    b.lose();
+    b.reconnect();
+    b.handshake();
+    b.methods();
+    b.send(2047, channel::OpenOk::default());
+    b.send(2047, channel::CloseOk {});
+    b.methods();
+    b.send(ch.number(), channel::OpenOk::default());
+    b.methods();
+    b.send(ch.number(), confirm::SelectOk {});
+    assert!(!b.client.is_recovering());
+    b.events();
+    b.readies();
+    (b, ch)
+}
+
+/// Within the window after a recovery, a nack publishes the message again
+/// after a backoff, up to the policy's limit, then reports it; a nack
+/// outside the window reaches the publisher at once.
+#[test]
+fn nacks_soon_after_a_recovery_are_retried_then_reported() {
+    let policy = RecoveryPolicy {
+        nack_retries: 2,
+        ..Default::default()
+    };
+    let (mut b, ch) = recovered_confirm_channel(policy);
+    let n = ch.number();
+    let seq = publish(&mut b, ch, "q").unwrap();
+    b.methods();
+    let nack = |tag| basic::Nack {
+        delivery_tag: tag,
+        multiple: false,
+        requeue: false,
+    };
+    let mut wire = 1;
+    for _ in 0..2 {
+        b.send(n, nack(wire));
+        assert!(b.client.take_confirm(ch, seq).is_none(), "kept for a retry");
+        let due = b.client.poll_timeout().expect("a retry is due");
+        assert!(due > b.now);
+        b.now = due;
+        b.client.handle_timeout(b.now);
+        let m = b.methods();
+        assert!(matches!(&m[..], [(_, Method::BasicPublish(_))]), "{m:?}");
+        wire += 1;
+    }
+    b.send(n, nack(wire));
+    assert!(matches!(
+        b.client.take_confirm(ch, seq),
+        Some(Err(Error::Nacked))
+    ));
+    // Past the window: reported at once.
+    b.now += RecoveryPolicy::DEFAULT_NACK_RETRY_WINDOW;
+    b.client.handle_timeout(b.now);
+    let seq = publish(&mut b, ch, "q").unwrap();
+    b.methods();
+    b.send(n, nack(wire + 1));
+    assert!(matches!(
+        b.client.take_confirm(ch, seq),
+        Some(Err(Error::Nacked))
+    ));
+}
+
+/// With a confirm timeout, a publish the broker never answers fails with
+/// a typed unknown outcome once it passes; a later ack of it is ignored.
+#[test]
+fn a_confirm_timeout_reports_an_unknown_outcome() {
+    let now = std::time::Instant::now();
+    let mut config = amqp_client::core::Config::plain("guest", "guest");
+    config.confirm_timeout = Some(std::time::Duration::from_secs(5));
+    let mut b = Broker::with_config(config, now);
+    let ch = b.open();
+    let p = b.client.confirm_delivery(ch).unwrap();
+    b.methods();
+    b.send(ch.number(), confirm::SelectOk {});
+    b.result(&p).unwrap();
+    let seq = publish(&mut b, ch, "q").unwrap();
+    b.methods();
+    let due = b.client.poll_timeout().expect("the timeout is a deadline");
+    assert_eq!(due, b.now + std::time::Duration::from_secs(5));
+    b.now = due;
+    b.client.handle_timeout(b.now);
+    assert!(matches!(
+        b.client.take_confirm(ch, seq),
+        Some(Err(Error::ConfirmTimeout { .. }))
+    ));
+    b.send(
+        ch.number(),
+        basic::Ack {
+            delivery_tag: 1,
+            multiple: false,
+        },
+    );
+    assert!(b.client.is_channel_open(ch));
+}
+
+/// An open transaction does not survive: its commit fails with a typed
+/// error and nothing is sent; the channel stays transactional, and the
+/// next transaction commits.
+#[test]
+fn an_open_transaction_is_lost_with_the_connection() {
+    let mut b = Broker::recovering(RecoveryPolicy::default());
+    let ch = b.open();
+    let n = ch.number();
+    let p = b.client.tx_select(ch).unwrap();
+    b.methods();
+    b.send(n, amqp_protocol::tx::SelectOk {});
+    b.result(&p).unwrap();
+    publish(&mut b, ch, "q");
+    b.methods();
+    b.lose();
+    b.reconnect();
+    b.handshake();
+    b.methods();
+    b.send(2047, channel::OpenOk::default());
+    b.send(2047, channel::CloseOk {});
+    b.methods();
+    b.send(n, channel::OpenOk::default());
+    assert_eq!(b.methods()[0].1.name(), "tx.select");
+    b.send(n, amqp_protocol::tx::SelectOk {});
+    assert!(!b.client.is_recovering());
+    assert!(matches!(
+        b.client.tx_commit(ch),
+        Err(Error::TransactionLost { .. })
+    ));
+    assert!(b.methods().is_empty(), "nothing sent");
+    publish(&mut b, ch, "q");
+    let p = b.client.tx_commit(ch).unwrap();
+    let m = b.methods();
+    assert_eq!(m.last().unwrap().1.name(), "tx.commit");
+    b.send(n, amqp_protocol::tx::CommitOk {});
+    b.result(&p).unwrap();
+}
+
+/// A stream consumer resumes at the offset after the last delivery its
+/// application acknowledged; a fault while the consumers are registered
+/// again is one more attempt.
+#[test]
+fn a_stream_consumer_resumes_after_its_last_acknowledged_offset() {
+    let mut b = Broker::recovering(RecoveryPolicy::default());
+    let ch = b.open();
+    let n = ch.number();
+    let mut arguments = amqp_protocol::FieldTable::new();
+    arguments.insert("x-stream-offset", "first");
+    let options = ConsumeOptions {
+        consumer_tag: "s".into(),
+        arguments,
+        ..Default::default()
+    };
+    let (consumer, p) = b
+        .client
+        .basic_consume(ch, "stream", options, ConsumerMode::Buffer { limit: None })
+        .unwrap();
+    b.methods();
+    b.send(
+        n,
+        basic::ConsumeOk {
+            consumer_tag: ss("s"),
+        },
+    );
+    b.result(&p).unwrap();
+    for (tag, offset) in [(1u64, 40i64), (2, 41), (3, 42)] {
+        let mut headers = amqp_protocol::FieldTable::new();
+        headers.insert("x-stream-offset", amqp_protocol::FieldValue::I64(offset));
+        let props = BasicProperties {
+            headers: Some(headers),
+            ..Default::default()
+        };
+        let d = basic::Deliver {
+            consumer_tag: ss("s"),
+            delivery_tag: tag,
+            redelivered: false,
+            exchange: ss(""),
+            routing_key: ss("stream"),
+        };
+        let mut bytes = Vec::new();
+        amqp_protocol::Frame::method(n, d).encode(&mut bytes);
+        amqp_protocol::Frame::header(n, amqp_protocol::ContentHeader::new(1, props))
+            .encode(&mut bytes);
+        amqp_protocol::Frame::body(n, bytes::Bytes::from_static(b"x")).encode(&mut bytes);
+        b.client.handle_input(&bytes, b.now);
+    }
+    for _ in 0..3 {
+        assert!(matches!(
+            b.client.next_delivery(consumer),
+            NextDelivery::Delivery(_)
+        ));
+    }
+    b.client.basic_ack(ch, 2, true).unwrap();
+    b.methods();
+    b.lose();
+    let consume_offset = |b: &mut Broker| {
+        b.reconnect();
+        b.handshake();
+        b.methods();
+        b.send(2047, channel::OpenOk::default());
+        b.send(2047, channel::CloseOk {});
+        b.methods();
+        b.send(n, channel::OpenOk::default());
+        let m = b.methods();
+        let [(_, Method::BasicConsume(c))] = &m[..] else {
+            panic!("{m:?}")
+        };
+        c.arguments.get("x-stream-offset").cloned()
+    };
+    assert_eq!(
+        consume_offset(&mut b),
+        Some(amqp_protocol::FieldValue::I64(42)),
+        "after 41, the last acknowledged"
+    );
+    // A fault while the consumer is registered again: the next attempt
+    // registers it again, from the same offset.
+    b.lose();
+    assert!(b.client.is_recovering());
+    assert_eq!(
+        consume_offset(&mut b),
+        Some(amqp_protocol::FieldValue::I64(42))
+    );
+    b.send(
+        n,
+        basic::ConsumeOk {
+            consumer_tag: ss("s"),
+        },
+    );
+    assert!(!b.client.is_recovering());
+}
+
+/// With `republish` off, publishes unconfirmed at the loss fail with a
+/// typed unknown outcome rather than being published again.
+#[test]
+fn without_republish_unconfirmed_publishes_fail_as_unknown() {
+    let policy = RecoveryPolicy {
+        republish: false,
+        ..Default::default()
+    };
+    let mut b = Broker::recovering(policy);
+    let ch = b.open();
+    let p = b.client.confirm_delivery(ch).unwrap();
+    b.methods();
+    b.send(ch.number(), confirm::SelectOk {});
+    b.result(&p).unwrap();
+    let seq = publish(&mut b, ch, "q").unwrap();
+    b.methods();
+    b.lose();
+    assert!(matches!(
+        b.client.take_confirm(ch, seq),
+        Some(Err(Error::PublishOutcomeUnknown))
+    ));
+}

@@ -52,6 +52,11 @@ pub struct Config {
     pub endpoint: Option<String>,
     /// How a lost connection is recovered (`None`: it is not).
     pub recovery: Option<super::RecoveryPolicy>,
+    /// A publish in confirm mode that the broker has not answered this long
+    /// after it went out fails with
+    /// [`Error::ConfirmTimeout`](crate::Error::ConfirmTimeout) (`None`: it
+    /// waits as long as the connection lives).
+    pub confirm_timeout: Option<Duration>,
     /// The address connected to, for errors: set by the adapter once the
     /// stream is connected.
     pub peer_address: Option<SocketAddr>,
@@ -106,6 +111,7 @@ impl Config {
             max_message_size: p.max_message_size(),
             endpoint: Some(format!("{}:{}", p.host(), p.port())),
             recovery: p.recovery().cloned(),
+            confirm_timeout: p.confirm_timeout(),
             peer_address: None,
         }
     }
@@ -135,6 +141,7 @@ impl Config {
             max_message_size: ConnectionParameters::DEFAULT_MAX_MESSAGE_SIZE,
             endpoint: None,
             recovery: None,
+            confirm_timeout: None,
             peer_address: None,
         }
     }

@@ -65,6 +65,7 @@ pub struct ConnectionParameters {
     receive_coalescing: bool,
     delivery_buffer: (usize, usize),
     pub(super) recovery: Option<RecoveryPolicy>,
+    pub(super) confirm_timeout: Option<Duration>,
     pub(super) tls: bool,
     pub(super) tls_options: TlsOptions,
 }
@@ -135,6 +136,7 @@ impl ConnectionParameters {
                 Self::DEFAULT_DELIVERY_BUFFER_BYTES,
             ),
             recovery: Some(RecoveryPolicy::default()),
+            confirm_timeout: None,
             tls: false,
             tls_options: TlsOptions::default(),
         }
@@ -314,6 +316,21 @@ impl ConnectionParameters {
     pub fn with_recovery(mut self, policy: RecoveryPolicy) -> Self {
         self.recovery = Some(policy);
         self
+    }
+
+    /// Sets a time limit on each publisher confirm: a publish in confirm
+    /// mode that the broker has not acked or nacked this long after it
+    /// went out fails with [`Error::ConfirmTimeout`](crate::Error::ConfirmTimeout)
+    /// (its fate is unknown). For a live connection whose broker never
+    /// answers (a stream publish during a writer move, say). Off by default.
+    pub fn with_confirm_timeout(mut self, timeout: Duration) -> Self {
+        self.confirm_timeout = Some(timeout);
+        self
+    }
+
+    /// The confirm timeout (see [`with_confirm_timeout`](Self::with_confirm_timeout)).
+    pub fn confirm_timeout(&self) -> Option<Duration> {
+        self.confirm_timeout
     }
 
     /// Turns automatic recovery off: a lost connection fails everything

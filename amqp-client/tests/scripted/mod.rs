@@ -29,9 +29,13 @@ pub(crate) fn ss(v: &str) -> ShortStr {
 impl Broker {
     /// A client through its handshake.
     pub(crate) fn connected() -> Broker {
-        let now = Instant::now();
+        Broker::with_config(Config::plain("guest", "guest"), Instant::now())
+    }
+
+    /// A client with `config` through its handshake.
+    pub(crate) fn with_config(config: Config, now: Instant) -> Broker {
         let mut b = Broker {
-            client: Client::new(Config::plain("guest", "guest"), now),
+            client: Client::new(config, now),
             now,
             from_client: BytesMut::new(),
             decoder: FrameDecoder::new(0),

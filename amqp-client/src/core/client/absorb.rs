@@ -4,7 +4,9 @@
 
 use amqp_protocol::{basic, ReplyCode};
 
-use super::{ChannelRef, Client, ConsumerMode, Event, Ready, Reply};
+use amqp_protocol::FieldValue;
+
+use super::{ChannelRef, Client, ConsumerId, ConsumerMode, Event, Ready, Reply};
 use crate::core::types::{Delivery, Returned};
 use crate::core::{Content, Event as WireEvent, RequestId};
 use crate::error::{BrokerClose, Error};
@@ -103,12 +105,16 @@ impl Client {
                 ack,
             } => {
                 let ch = self.current(channel);
+                let retry = if ack { None } else { self.nack_retries() };
                 let Some(c) = self.channels.get_mut(&channel) else {
                     return;
                 };
-                let up_to = c
-                    .confirms
-                    .confirm(delivery_tag, multiple, ack, &mut self.settled);
+                let (up_to, retried) =
+                    c.confirms
+                        .confirm(delivery_tag, multiple, ack, retry, &mut self.settled);
+                if retried {
+                    self.schedule_nack_retry();
+                }
                 self.out.ready(Ready::Confirms {
                     channel: ch,
                     up_to,
@@ -240,6 +246,12 @@ impl Client {
             }
             return;
         }
+        if c.stream || content.properties.headers.is_some() {
+            self.stream_delivery(channel, id, deliver.delivery_tag, &content);
+        }
+        let Some(c) = self.consumers.get(id) else {
+            return;
+        };
         let delivery = Delivery::new(channel, deliver, content);
         match c.mode {
             ConsumerMode::Events => self.out.event(Event::Delivery {
@@ -251,6 +263,30 @@ impl Client {
                 self.consumers.push(id, delivery);
                 self.out.ready(Ready::Consumer(id));
             }
+        }
+    }
+
+    /// A delivery of consumer `id` with the application's `tag`: from a
+    /// stream (its `x-stream-offset` header), its offset is kept until it
+    /// is acknowledged (at once without acknowledgements), for the offset a
+    /// recovery resumes from.
+    fn stream_delivery(&mut self, channel: u16, id: ConsumerId, tag: u64, content: &Content) {
+        let offset = match content
+            .properties
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("x-stream-offset"))
+        {
+            Some(FieldValue::I64(o) | FieldValue::SpecI64(o)) => *o,
+            _ => return,
+        };
+        let Some(c) = self.consumers.get_mut(id) else {
+            return;
+        };
+        if c.no_ack {
+            c.acked_offset = Some(offset);
+        } else if let Some(ch) = self.channels.get_mut(&channel) {
+            ch.stream_tags.push_back((tag, id, offset));
         }
     }
 

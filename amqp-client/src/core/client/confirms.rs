@@ -3,6 +3,7 @@
 //! outcome per publish.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -57,6 +58,10 @@ struct Entry {
     /// The encoded frames, kept for sending again after a recovery (empty
     /// when recovery is off).
     frames: Bytes,
+    /// When it was published (for the confirm timeout).
+    at: Instant,
+    /// How many times a nack published it again.
+    tries: u32,
 }
 
 /// Unconfirmed publishes in increasing order of both sequence numbers (the
@@ -110,6 +115,11 @@ pub(super) struct Confirms {
     /// confirm.select was submitted: publishes get sequence numbers.
     pub(super) enabled: bool,
     pending: Unconfirmed,
+    /// Nacked soon after a recovery: to be published again (see
+    /// [`RecoveryPolicy::nack_retries`](crate::core::RecoveryPolicy::nack_retries)) ...
+    retrying: VecDeque<Entry>,
+    /// ... and published again, in the broker's order.
+    resent: Unconfirmed,
     /// Outcomes not yet taken by their publisher.
     done: HashMap<u64, Result<(), Error>, SeqBuild>,
     /// Publishes whose publisher gave up waiting: their outcome is dropped.
@@ -123,15 +133,25 @@ pub(super) struct Confirms {
 }
 
 impl Confirms {
-    /// A publish with sequence number `seq` went out (`wire`: the broker's
-    /// number for it, 0 while deferred); `frames` are kept for a recovery.
-    pub(super) fn published(&mut self, seq: u64, wire: u64, settle: Settle, frames: Bytes) {
+    /// A publish with sequence number `seq` went out at `at` (`wire`: the
+    /// broker's number for it, 0 while deferred); `frames` are kept for a
+    /// recovery.
+    pub(super) fn published(
+        &mut self,
+        seq: u64,
+        wire: u64,
+        settle: Settle,
+        frames: Bytes,
+        at: Instant,
+    ) {
         self.queued = seq;
         self.pending.push(Entry {
             seq,
             wire,
             settle,
             frames,
+            at,
+            tries: 0,
         });
     }
 
@@ -145,8 +165,71 @@ impl Confirms {
     /// without its ack is dropped with it.
     pub(super) fn lost(&mut self) {
         self.returned = None;
+        if !self.retrying.is_empty() || !self.resent.0.is_empty() {
+            let mut all: Vec<Entry> = self.pending.0.drain(..).collect();
+            all.extend(self.retrying.drain(..));
+            all.extend(self.resent.0.drain(..));
+            all.sort_by_key(|e| e.seq);
+            self.pending.0 = all.into();
+        }
         for e in &mut self.pending.0 {
             e.wire = 0;
+        }
+    }
+
+    /// Publishes again, with `send`, what nacks left to retry.
+    pub(super) fn resend_retrying(&mut self, mut send: impl FnMut(Bytes) -> Option<u64>) {
+        while let Some(mut e) = self.retrying.pop_front() {
+            match send(e.frames.clone()) {
+                Some(wire) => {
+                    e.wire = wire;
+                    self.resent.push(e);
+                }
+                None => {
+                    self.retrying.push_front(e);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Whether nacked publishes wait to be published again.
+    pub(super) fn has_retrying(&self) -> bool {
+        !self.retrying.is_empty()
+    }
+
+    /// When the oldest publish still awaiting its answer went out.
+    pub(super) fn oldest(&self) -> Option<Instant> {
+        let a = self.pending.0.front().filter(|e| e.wire != 0).map(|e| e.at);
+        let b = self.resent.0.iter().map(|e| e.at).min();
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Publishes sent before `cutoff` and still unanswered fail with
+    /// `error` (the confirm timeout).
+    pub(super) fn expire(&mut self, cutoff: Instant, error: &Error, events: &mut Vec<Settled>) {
+        while self
+            .pending
+            .0
+            .front()
+            .is_some_and(|e| e.wire != 0 && e.at <= cutoff)
+        {
+            if let Some(e) = self.pending.0.pop_front() {
+                self.settle(e.seq, e.settle, Err(error.clone()), events);
+            }
+        }
+        let mut i = 0;
+        while i < self.resent.0.len() {
+            if self.resent.0[i].at <= cutoff {
+                if let Some(e) = self.resent.0.remove(i) {
+                    self.settle(e.seq, e.settle, Err(error.clone()), events);
+                }
+            } else {
+                i += 1;
+            }
         }
     }
 
@@ -177,12 +260,12 @@ impl Confirms {
 
     /// Whether answers to earlier publishes are still due.
     pub(super) fn due(&self) -> bool {
-        !self.pending.0.is_empty()
+        !self.pending.0.is_empty() || !self.resent.0.is_empty()
     }
 
     /// How many publishes await their answer.
     pub(super) fn outstanding(&self) -> usize {
-        self.pending.0.len()
+        self.pending.0.len() + self.retrying.len() + self.resent.0.len()
     }
 
     /// The broker returned a mandatory message: the ack that follows is its.
@@ -194,15 +277,18 @@ impl Confirms {
 
     /// basic.ack or basic.nack from the broker (its `delivery_tag` is the
     /// broker's number): settles every publish it names; those settled as
-    /// events are added to `events`. Returns the application's highest
-    /// sequence number settled.
+    /// events are added to `events`. A nack of a publish tried fewer than
+    /// `retry` times keeps it, to be published again. Returns the
+    /// application's highest sequence number settled, and whether a nack
+    /// was kept for a retry.
     pub(super) fn confirm(
         &mut self,
         delivery_tag: u64,
         multiple: bool,
         ack: bool,
+        retry: Option<u32>,
         events: &mut Vec<Settled>,
-    ) -> u64 {
+    ) -> (u64, bool) {
         let returned = self.returned.take();
         let outcome = |wire: u64| match (ack, &returned) {
             (false, _) => Err(Error::Nacked),
@@ -210,17 +296,35 @@ impl Confirms {
             (true, Some(r)) if wire == delivery_tag => Err(Error::Unroutable(r.clone())),
             (true, _) => Ok(()),
         };
-        let mut highest = 0;
+        let mut named = Vec::new();
         if multiple {
             while let Some(e) = self.pending.pop_up_to_wire(delivery_tag) {
-                highest = e.seq;
-                self.settle(e.seq, e.settle, outcome(e.wire), events);
+                named.push(e);
+            }
+            if !self.resent.0.is_empty() {
+                while let Some(e) = self.resent.pop_up_to_wire(delivery_tag) {
+                    named.push(e);
+                }
             }
         } else if let Some(e) = self.pending.remove_wire(delivery_tag) {
-            highest = e.seq;
+            named.push(e);
+        } else if let Some(e) = self.resent.remove_wire(delivery_tag) {
+            named.push(e);
+        }
+        let mut highest = 0;
+        let mut retried = false;
+        for mut e in named {
+            if !ack && !e.frames.is_empty() && retry.is_some_and(|max| e.tries < max) {
+                e.tries += 1;
+                e.wire = 0;
+                self.retrying.push_back(e);
+                retried = true;
+                continue;
+            }
+            highest = highest.max(e.seq);
             self.settle(e.seq, e.settle, outcome(e.wire), events);
         }
-        highest
+        (highest, retried)
     }
 
     fn settle(
@@ -245,9 +349,24 @@ impl Confirms {
     /// The channel closed: every publish still awaiting an answer fails
     /// with `error`.
     pub(super) fn fail_all(&mut self, error: &Error, events: &mut Vec<Settled>) {
+        let rest: Vec<Entry> = self
+            .retrying
+            .drain(..)
+            .chain(self.resent.0.drain(..))
+            .collect();
         while let Some(e) = self.pending.0.pop_front() {
             self.settle(e.seq, e.settle, Err(error.clone()), events);
         }
+        for e in rest {
+            self.settle(e.seq, e.settle, Err(error.clone()), events);
+        }
+    }
+
+    /// Whether publish `seq` awaits its answer.
+    fn awaits(&self, seq: u64) -> bool {
+        self.pending.contains(seq)
+            || self.retrying.iter().any(|e| e.seq == seq)
+            || self.resent.0.iter().any(|e| e.seq == seq)
     }
 
     /// The outcome of publish `seq`, once known: `None` while it is awaited,
@@ -256,7 +375,7 @@ impl Confirms {
         if let Some(r) = self.done.remove(&seq) {
             return Some(Some(r));
         }
-        if self.pending.contains(seq) {
+        if self.awaits(seq) {
             None
         } else {
             Some(None)
@@ -265,7 +384,7 @@ impl Confirms {
 
     /// Nobody waits for `seq` any more.
     pub(super) fn abandon(&mut self, seq: u64) {
-        if self.done.remove(&seq).is_none() && self.pending.contains(seq) {
+        if self.done.remove(&seq).is_none() && self.awaits(seq) {
             self.abandoned.insert(seq);
         }
     }

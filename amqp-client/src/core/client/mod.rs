@@ -140,6 +140,8 @@ enum Kind {
     Qos(Prefetch, bool),
     /// tx.select: recorded once the broker confirms it.
     TxSelect,
+    /// tx.commit or tx.rollback: the transaction ends.
+    TxEnd,
     Consume(ConsumerId),
     /// basic.cancel; with `requeue`, what the consumer buffered goes back
     /// to the queue and the reply is how many.
@@ -351,9 +353,14 @@ struct ChannelData {
     tags: tags::DeliveryTags,
     /// What the broker confirmed of the channel's settings.
     settings: ChannelSettings,
-    /// A recovery lost the transaction in progress: the next commit or
-    /// rollback fails with [`Error::TransactionLost`].
+    /// A recovery lost the transaction in progress: the next commit
+    /// fails with [`Error::TransactionLost`].
     tx_lost: bool,
+    /// The transaction in progress holds publishes or acknowledgements.
+    tx_dirty: bool,
+    /// Deliveries of stream consumers not yet acknowledged: (tag,
+    /// consumer, stream offset), for the offset a recovery resumes from.
+    stream_tags: VecDeque<(u64, ConsumerId, i64)>,
 }
 
 /// A basic.qos limit.
@@ -418,6 +425,10 @@ pub struct Client {
     deferred_held: Held,
     /// When the last recovery completed (nacks soon after are retried).
     recovered_at: Option<Instant>,
+    /// When nacked publishes are to be published again ...
+    nack_retry_at: Option<Instant>,
+    /// ... and how many retries this window made (for the backoff).
+    nack_retries_made: u32,
 }
 
 impl std::fmt::Debug for Client {
@@ -459,6 +470,8 @@ impl Client {
             deferred: VecDeque::new(),
             deferred_held: Held::default(),
             recovered_at: None,
+            nack_retry_at: None,
+            nack_retries_made: 0,
         }
     }
 
@@ -487,11 +500,22 @@ impl Client {
         }
         self.wire.handle_timeout(now);
         self.absorb();
+        if self.nack_retry_at.is_some() || self.wire.config.confirm_timeout.is_some() {
+            self.publish_timers(now);
+            self.absorb();
+        }
     }
 
     /// The next time [`handle_timeout`](Self::handle_timeout) must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.wire.poll_timeout()
+        let wire = self.wire.poll_timeout();
+        if self.nack_retry_at.is_none() && self.wire.config.confirm_timeout.is_none() {
+            return wire;
+        }
+        match (wire, self.publish_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Bytes to write to the socket, if any.

@@ -502,21 +502,24 @@ impl Client {
             return self.defer_publish(channel, method, properties, body, settle);
         }
         let number = channel.number();
-        let keep = self.keeps_publishes()
-            && self
-                .channels
-                .get(&number)
-                .is_some_and(|c| c.confirms.enabled);
+        let keeps = self.keeps_publishes();
+        let Some(c) = self.channels.get_mut(&number) else {
+            return Err(Error::ChannelClosedByClient { channel: number });
+        };
+        let keep = keeps && c.confirms.enabled;
         let (_, wire, frames) = self
             .wire
             .publish_keeping(number, method, properties, body, keep)?;
+        if c.settings.transactional {
+            c.tx_dirty = true;
+        }
         let mut seq = wire;
-        if let (Some(wire), Some(c)) = (wire, self.channels.get_mut(&number)) {
+        if let Some(wire) = wire {
             if c.confirms.queued == c.confirms.staged {
                 self.unstaged.push(number);
             }
             let s = c.confirms.next_seq();
-            c.confirms.published(s, wire, settle, frames);
+            c.confirms.published(s, wire, settle, frames, self.now);
             seq = Some(s);
         }
         self.absorb();
@@ -639,12 +642,14 @@ impl Client {
         delivery_tag: u64,
         multiple: bool,
     ) -> Result<(), Error> {
-        let delivery_tag = self.to_wire_tag(channel, delivery_tag, multiple)?;
+        let wire_tag = self.to_wire_tag(channel, delivery_tag, multiple)?;
         let m = basic::Ack {
-            delivery_tag,
+            delivery_tag: wire_tag,
             multiple,
         };
-        self.send(channel, m.into())
+        self.send(channel, m.into())?;
+        self.acknowledged(channel, delivery_tag, multiple, true);
+        Ok(())
     }
 
     /// basic.nack (no reply).
@@ -654,13 +659,15 @@ impl Client {
         delivery_tag: u64,
         options: NackOptions,
     ) -> Result<(), Error> {
-        let delivery_tag = self.to_wire_tag(channel, delivery_tag, options.multiple)?;
+        let wire_tag = self.to_wire_tag(channel, delivery_tag, options.multiple)?;
         let m = basic::Nack {
-            delivery_tag,
+            delivery_tag: wire_tag,
             multiple: options.multiple,
             requeue: options.requeue,
         };
-        self.send(channel, m.into())
+        self.send(channel, m.into())?;
+        self.acknowledged(channel, delivery_tag, options.multiple, false);
+        Ok(())
     }
 
     /// basic.reject (no reply).
@@ -670,12 +677,51 @@ impl Client {
         delivery_tag: u64,
         requeue: bool,
     ) -> Result<(), Error> {
-        let delivery_tag = self.to_wire_tag(channel, delivery_tag, false)?;
+        let wire_tag = self.to_wire_tag(channel, delivery_tag, false)?;
         let m = basic::Reject {
-            delivery_tag,
+            delivery_tag: wire_tag,
             requeue,
         };
-        self.send(channel, m.into())
+        self.send(channel, m.into())?;
+        self.acknowledged(channel, delivery_tag, false, false);
+        Ok(())
+    }
+
+    /// An ack (`ack`), nack or reject of the application's `tag` on
+    /// `channel` went out: a transaction holds it, and a stream consumer's
+    /// acknowledged offset (where a recovery resumes) moves on.
+    fn acknowledged(&mut self, channel: ChannelRef, tag: u64, multiple: bool, ack: bool) {
+        let Some(c) = self.channel_mut(channel) else {
+            return;
+        };
+        if c.settings.transactional {
+            c.tx_dirty = true;
+        }
+        if c.stream_tags.is_empty() {
+            return;
+        }
+        let mut settled = Vec::new();
+        if multiple {
+            while let Some(&(t, id, offset)) = c.stream_tags.front() {
+                if tag != 0 && t > tag {
+                    break;
+                }
+                c.stream_tags.pop_front();
+                settled.push((id, offset));
+            }
+        } else if let Some(i) = c.stream_tags.iter().position(|(t, _, _)| *t == tag) {
+            if let Some((_, id, offset)) = c.stream_tags.remove(i) {
+                settled.push((id, offset));
+            }
+        }
+        if !ack {
+            return;
+        }
+        for (id, offset) in settled {
+            if let Some(c) = self.consumers.get_mut(id) {
+                c.acked_offset = Some(c.acked_offset.map_or(offset, |o| o.max(offset)));
+            }
+        }
     }
 
     /// basic.recover (RabbitMQ supports `requeue = true` only).
@@ -708,14 +754,28 @@ impl Client {
         self.call(channel, tx::Select {}.into(), Kind::TxSelect, unit)
     }
 
-    /// tx.commit.
+    /// tx.commit; [`Error::TransactionLost`] when a recovery lost the
+    /// transaction in progress (nothing is sent; the next one starts
+    /// afresh).
     pub fn tx_commit(&mut self, channel: ChannelRef) -> Result<Pending<()>, Error> {
-        self.call(channel, tx::Commit {}.into(), Kind::Plain, unit)
+        if let Some(c) = self.channel_mut(channel) {
+            if std::mem::take(&mut c.tx_lost) {
+                c.tx_dirty = false;
+                return Err(Error::TransactionLost {
+                    channel: channel.number(),
+                });
+            }
+        }
+        self.call(channel, tx::Commit {}.into(), Kind::TxEnd, unit)
     }
 
-    /// tx.rollback.
+    /// tx.rollback (of a transaction a recovery lost: nothing left to roll
+    /// back, and the channel goes on).
     pub fn tx_rollback(&mut self, channel: ChannelRef) -> Result<Pending<()>, Error> {
-        self.call(channel, tx::Rollback {}.into(), Kind::Plain, unit)
+        if let Some(c) = self.channel_mut(channel) {
+            c.tx_lost = false;
+        }
+        self.call(channel, tx::Rollback {}.into(), Kind::TxEnd, unit)
     }
 
     /// channel.flow: asks the broker to stop (false) or resume (true)

@@ -388,9 +388,11 @@ impl Client {
             c.open = false;
             c.flow_active = true;
             c.tags.reopened();
-            if c.settings.transactional {
+            if c.settings.transactional && c.tx_dirty {
                 c.tx_lost = true;
             }
+            c.tx_dirty = false;
+            c.stream_tags.clear();
             c.confirms.lost();
         }
         // Deliveries not yet taken of consumers that acknowledge went back
@@ -591,6 +593,87 @@ impl Client {
         }
     }
 
+    /// How many times a nack may publish a message again: within the
+    /// policy's window after a recovery (a quorum queue electing its
+    /// leader nacks for a while), none otherwise.
+    pub(super) fn nack_retries(&self) -> Option<u32> {
+        let rec = self.recovery.as_ref()?;
+        let at = self.recovered_at?;
+        (rec.policy.republish
+            && self.now.saturating_duration_since(at) < rec.policy.nack_retry_window)
+            .then_some(rec.policy.nack_retries)
+    }
+
+    /// Nacked publishes wait to be published again: after a backoff that
+    /// doubles with each retry of this window.
+    pub(super) fn schedule_nack_retry(&mut self) {
+        let Some(rec) = self.recovery.as_ref() else {
+            return;
+        };
+        let backoff = rec
+            .policy
+            .initial_delay
+            .saturating_mul(1 << self.nack_retries_made.min(8))
+            .min(rec.policy.max_delay);
+        self.nack_retries_made += 1;
+        let at = self.now + backoff;
+        self.nack_retry_at = Some(self.nack_retry_at.map_or(at, |t| t.min(at)));
+    }
+
+    /// Time-driven publisher work: nacked publishes published again, and
+    /// publishes unanswered past the confirm timeout failed.
+    pub(super) fn publish_timers(&mut self, now: Instant) {
+        if self.nack_retry_at.is_some_and(|t| t <= now) && self.wire.is_open() {
+            self.nack_retry_at = None;
+            let wire = &mut self.wire;
+            for (n, c) in self.channels.iter_mut() {
+                if c.closed.is_none() && c.confirms.has_retrying() {
+                    c.confirms
+                        .resend_retrying(|frames| wire.publish_frames(*n, frames).ok().flatten());
+                }
+            }
+        }
+        if let Some(timeout) = self.wire.config.confirm_timeout {
+            let Some(cutoff) = now.checked_sub(timeout) else {
+                return;
+            };
+            let error = Error::ConfirmTimeout { after: timeout };
+            let numbers: Vec<u16> = self
+                .channels
+                .iter()
+                .filter(|(_, c)| c.confirms.oldest().is_some_and(|t| t <= cutoff))
+                .map(|(n, _)| *n)
+                .collect();
+            for n in numbers {
+                let channel = self.current(n);
+                if let Some(c) = self.channels.get_mut(&n) {
+                    c.confirms.expire(cutoff, &error, &mut self.settled);
+                    self.out.ready(Ready::Confirms {
+                        channel,
+                        up_to: u64::MAX,
+                        multiple: true,
+                    });
+                }
+                self.report_settled(channel);
+            }
+        }
+    }
+
+    /// The next time [`publish_timers`](Self::publish_timers) has work.
+    pub(super) fn publish_deadline(&self) -> Option<Instant> {
+        let timeout = self.wire.config.confirm_timeout.and_then(|t| {
+            self.channels
+                .values()
+                .filter_map(|c| c.confirms.oldest())
+                .min()
+                .map(|oldest| oldest + t)
+        });
+        match (self.nack_retry_at, timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// The application closed the connection while it was being recovered.
     pub(super) fn stop_recovery(&mut self) -> bool {
         if !self.is_recovering() {
@@ -642,7 +725,7 @@ impl Client {
         };
         if c.confirms.enabled {
             let seq = c.confirms.next_seq();
-            c.confirms.published(seq, 0, settle, frames);
+            c.confirms.published(seq, 0, settle, frames, self.now);
             Ok(Some(seq))
         } else {
             self.deferred.push_back((number, frames));

@@ -1,6 +1,7 @@
 //! Requests: submitting an operation, its outcome, what an abandoned one
 //! undoes, and the channel commands.
 
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::time::Instant;
 
@@ -158,6 +159,11 @@ impl Client {
             (Kind::TxSelect, Ok(_)) => {
                 if let Some(c) = self.channel_mut(channel) {
                     c.settings.transactional = true;
+                }
+            }
+            (Kind::TxEnd, Ok(_)) => {
+                if let Some(c) = self.channel_mut(channel) {
+                    c.tx_dirty = false;
                 }
             }
             (Kind::Open, Ok(_)) => {
@@ -332,6 +338,8 @@ impl Client {
             tags: Default::default(),
             settings: Default::default(),
             tx_lost: false,
+            tx_dirty: false,
+            stream_tags: VecDeque::new(),
         };
         if let Some(old) = self.channels.insert(number, fresh) {
             let error = old

@@ -76,6 +76,7 @@ impl QueryState {
             "client_properties" => "client_properties",
             "backpressure_detection" => "backpressure_detection",
             "tcp_options" => "tcp_options",
+            "confirm_timeout" => "confirm_timeout",
             "ssl_options" => return Err(UriError::SslOptionsUnsupported),
             _ => match TLS_PARAMETERS
                 .iter()
@@ -141,6 +142,12 @@ impl QueryState {
                 p.blocked_connection_timeout = Some(
                     seconds(&value, true)
                         .ok_or_else(|| invalid("a non-negative number of seconds"))?,
+                );
+            }
+            "confirm_timeout" => {
+                p.confirm_timeout = Some(
+                    seconds(&value, false)
+                        .ok_or_else(|| invalid("a positive number of seconds"))?,
                 );
             }
             "retry_delay" => {
