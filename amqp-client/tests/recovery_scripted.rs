@@ -528,8 +528,11 @@ fn recovered_confirm_channel(policy: RecoveryPolicy) -> (Broker, amqp_client::co
 }
 
 /// Within the window after a recovery, a nack publishes the message again
-/// after a backoff, up to the policy's limit, then reports it; a nack
-/// outside the window reaches the publisher at once.
+/// after a backoff, on the channel opened again under the same handle
+/// (RabbitMQ 3.10 nacks a channel's publishes to a quorum queue for as
+/// long as the channel lives once the leader it knew is gone), up to the
+/// policy's limit, then reports it; a nack outside the window reaches the
+/// publisher at once.
 #[test]
 fn nacks_soon_after_a_recovery_are_retried_then_reported() {
     let policy = RecoveryPolicy {
@@ -545,29 +548,50 @@ fn nacks_soon_after_a_recovery_are_retried_then_reported() {
         multiple: false,
         requeue: false,
     };
-    let mut wire = 1;
     for _ in 0..2 {
-        b.send(n, nack(wire));
+        b.send(n, nack(1));
         assert!(b.client.take_confirm(ch, seq).is_none(), "kept for a retry");
         let due = b.client.poll_timeout().expect("a retry is due");
         assert!(due > b.now);
         b.now = due;
         b.client.handle_timeout(b.now);
         let m = b.methods();
-        assert!(matches!(&m[..], [(_, Method::BasicPublish(_))]), "{m:?}");
-        wire += 1;
+        assert!(matches!(&m[..], [(_, Method::ChannelClose(_))]), "{m:?}");
+        // A publish meanwhile waits for the channel's new opening.
+        assert!(publish(&mut b, ch, "q").is_some());
+        b.send(n, channel::CloseOk {});
+        let m = b.methods();
+        assert!(matches!(&m[..], [(_, Method::ChannelOpen(_))]), "{m:?}");
+        b.send(n, channel::OpenOk::default());
+        assert_eq!(b.methods()[0].1.name(), "confirm.select");
+        b.send(n, confirm::SelectOk {});
+        let m = b.methods();
+        assert!(
+            m.iter().all(|(_, m)| matches!(m, Method::BasicPublish(_))) && m.len() == 2,
+            "{m:?}"
+        );
+        assert!(b.client.is_channel_open(ch), "the same handle");
+        // The later publish is acked on the new channel (its number 2).
+        b.send(
+            n,
+            basic::Ack {
+                delivery_tag: 2,
+                multiple: false,
+            },
+        );
     }
-    b.send(n, nack(wire));
+    b.send(n, nack(1));
     assert!(matches!(
         b.client.take_confirm(ch, seq),
         Some(Err(Error::Nacked))
     ));
-    // Past the window: reported at once.
+    // Past the window: reported at once (the broker's third publish on
+    // this opening of the channel).
     b.now += RecoveryPolicy::DEFAULT_NACK_RETRY_WINDOW;
     b.client.handle_timeout(b.now);
     let seq = publish(&mut b, ch, "q").unwrap();
     b.methods();
-    b.send(n, nack(wire + 1));
+    b.send(n, nack(3));
     assert!(matches!(
         b.client.take_confirm(ch, seq),
         Some(Err(Error::Nacked))

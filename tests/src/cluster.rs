@@ -173,6 +173,11 @@ impl Cluster {
         }
     }
 
+    /// Node `i`'s log directory.
+    pub fn log_dir(&self, i: usize) -> PathBuf {
+        self.nodes[i].dir.join("log")
+    }
+
     /// Kills node `i`'s VM at once (SIGKILL): no close, no goodbye to its
     /// clients or peers.
     pub fn kill(&mut self, i: usize) {

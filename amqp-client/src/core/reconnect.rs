@@ -70,6 +70,10 @@ pub struct RecoveryPolicy {
     /// ... at most this many times, then reports it as
     /// [`Error::Nacked`]. Any other nack reaches the publisher at once.
     pub nack_retries: u32,
+    /// The wait before the first of those retries; each later one doubles
+    /// it (up to [`max_delay`](Self::max_delay)). Long enough for a quorum
+    /// queue to elect its new leader and make it known.
+    pub nack_retry_delay: Duration,
 }
 
 impl RecoveryPolicy {
@@ -90,6 +94,8 @@ impl RecoveryPolicy {
     pub const DEFAULT_NACK_RETRY_WINDOW: Duration = Duration::from_secs(30);
     /// 5.
     pub const DEFAULT_NACK_RETRIES: u32 = 5;
+    /// 1 s.
+    pub const DEFAULT_NACK_RETRY_DELAY: Duration = Duration::from_secs(1);
 }
 
 impl Default for RecoveryPolicy {
@@ -107,6 +113,7 @@ impl Default for RecoveryPolicy {
             publish_wait: Self::DEFAULT_PUBLISH_WAIT,
             nack_retry_window: Self::DEFAULT_NACK_RETRY_WINDOW,
             nack_retries: Self::DEFAULT_NACK_RETRIES,
+            nack_retry_delay: Self::DEFAULT_NACK_RETRY_DELAY,
         }
     }
 }

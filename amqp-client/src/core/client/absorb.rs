@@ -27,6 +27,19 @@ impl Client {
                     }
                     continue;
                 }
+                let reopening = self
+                    .channels
+                    .get(channel)
+                    .is_some_and(|c| c.closing_to_reopen);
+                if reopening && self.wire.is_open() {
+                    if let WireEvent::ChannelClosed {
+                        channel, failed, ..
+                    } = event
+                    {
+                        self.reopen(channel, failed);
+                    }
+                    continue;
+                }
                 if self.wire.is_closed() && self.recovers_from(error) {
                     if let WireEvent::ChannelClosed {
                         channel, failed, ..

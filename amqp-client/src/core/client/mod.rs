@@ -358,6 +358,10 @@ struct ChannelData {
     tx_lost: bool,
     /// The transaction in progress holds publishes or acknowledgements.
     tx_dirty: bool,
+    /// Closed by the client to be opened again under the same handle (a
+    /// broker that nacks every publish of the channel): commands wait in
+    /// the client until the close-ok.
+    closing_to_reopen: bool,
     /// Deliveries of stream consumers not yet acknowledged: (tag,
     /// consumer, stream offset), for the offset a recovery resumes from.
     stream_tags: VecDeque<(u64, ConsumerId, i64)>,
@@ -418,6 +422,9 @@ pub struct Client {
     now: Instant,
     /// The channel a recovery declares the topology on, until it closes.
     replay_channel: Option<u16>,
+    /// The requests of a replay (a recovery's, or one channel's reopening):
+    /// what each is.
+    replay_steps: HashMap<RequestId, recovery::Step>,
     /// Publishes without confirms made while recovering: channel number
     /// and frames.
     deferred: VecDeque<(u16, Bytes)>,
@@ -467,6 +474,7 @@ impl Client {
             recovery: None,
             now,
             replay_channel: None,
+            replay_steps: HashMap::new(),
             deferred: VecDeque::new(),
             deferred_held: Held::default(),
             recovered_at: None,

@@ -506,6 +506,9 @@ impl Client {
         let Some(c) = self.channels.get_mut(&number) else {
             return Err(Error::ChannelClosedByClient { channel: number });
         };
+        if c.closing_to_reopen {
+            return self.defer_publish(channel, method, properties, body, settle);
+        }
         let keep = keeps && c.confirms.enabled;
         let (_, wire, frames) = self
             .wire

@@ -26,7 +26,7 @@
 //! Delivery tags keep increasing across it (see `tags`); a fault in the
 //! middle of it is one more failed attempt.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -114,8 +114,6 @@ pub(super) struct Run {
     pub(super) reconnecting: Option<Reconnecting>,
     pub(super) attempt: Option<ReconnectAttempt>,
     pub(super) phase: Phase,
-    /// The replay's own requests.
-    pub(super) steps: HashMap<RequestId, Step>,
     /// Topology still to declare, in order.
     pub(super) topology: VecDeque<Topo>,
     /// The frame-max publishes made meanwhile are encoded for.
@@ -432,11 +430,9 @@ impl Client {
 
     /// A request that was in flight on the lost connection.
     fn request_lost(&mut self, request: RequestId) {
-        if let Some(run) = self.run_mut() {
-            if run.steps.remove(&request).is_some() {
-                // The replay's own: the attempt failed.
-                return;
-            }
+        if self.replay_steps.remove(&request).is_some() {
+            // The replay's own: the attempt failed.
+            return;
         }
         let Some(r) = self.requests.get(&request) else {
             return;
@@ -496,7 +492,6 @@ impl Client {
                 reconnecting: None,
                 attempt: None,
                 phase: Phase::Idle,
-                steps: HashMap::new(),
                 topology: VecDeque::new(),
                 frame_max,
                 retry: None,
@@ -538,7 +533,7 @@ impl Client {
         let error = run.retry.take().unwrap_or(error);
         let attempt = run.attempt;
         run.phase = Phase::Idle;
-        run.steps.clear();
+        self.replay_steps.clear();
         run.topology.clear();
         if let Some(r) = run.reconnecting.as_mut() {
             r.failed(error.clone(), now);
@@ -612,7 +607,7 @@ impl Client {
         };
         let backoff = rec
             .policy
-            .initial_delay
+            .nack_retry_delay
             .saturating_mul(1 << self.nack_retries_made.min(8))
             .min(rec.policy.max_delay);
         self.nack_retries_made += 1;
@@ -625,12 +620,15 @@ impl Client {
     pub(super) fn publish_timers(&mut self, now: Instant) {
         if self.nack_retry_at.is_some_and(|t| t <= now) && self.wire.is_open() {
             self.nack_retry_at = None;
-            let wire = &mut self.wire;
-            for (n, c) in self.channels.iter_mut() {
-                if c.closed.is_none() && c.confirms.has_retrying() {
-                    c.confirms
-                        .resend_retrying(|frames| wire.publish_frames(*n, frames).ok().flatten());
-                }
+            let mut numbers: Vec<u16> = self
+                .channels
+                .iter()
+                .filter(|(_, c)| c.closed.is_none() && c.confirms.has_retrying())
+                .map(|(n, _)| *n)
+                .collect();
+            numbers.sort_unstable();
+            for n in numbers {
+                self.retry_nacked(n);
             }
         }
         if let Some(timeout) = self.wire.config.confirm_timeout {
@@ -655,6 +653,73 @@ impl Client {
                     });
                 }
                 self.report_settled(channel);
+            }
+        }
+    }
+
+    /// Publishes the nacked publishes of channel `n` again. RabbitMQ 3.10
+    /// keeps a channel's quorum-queue client on the leader it first knew:
+    /// when that node is gone, the channel's publishes to the queue are
+    /// nacked for as long as the channel lives, while a new channel's are
+    /// confirmed. So a channel without consumers is closed and opened
+    /// again under the same handle (its settings and waiting requests
+    /// with it), and the nacked publishes go out on the new one; a channel
+    /// with consumers (which the reopening would redeliver) publishes them
+    /// again as it is.
+    fn retry_nacked(&mut self, n: u16) {
+        let channel = self.current(n);
+        let has_consumers = !self.consumers.of_channel(channel).is_empty();
+        let Some(c) = self.channels.get_mut(&n) else {
+            return;
+        };
+        if has_consumers || c.closing_to_reopen || !c.open {
+            let wire = &mut self.wire;
+            c.confirms
+                .resend_retrying(|frames| wire.publish_frames(n, frames).ok().flatten());
+            return;
+        }
+        tracing::info!(
+            channel = n,
+            "the broker nacks the channel's publishes: reopening it"
+        );
+        c.closing_to_reopen = true;
+        c.open = false;
+        if self
+            .wire
+            .close_channel(
+                n,
+                ReplyCode::REPLY_SUCCESS,
+                "reopened: its publishes were nacked",
+            )
+            .is_err()
+        {
+            if let Some(c) = self.channels.get_mut(&n) {
+                c.closing_to_reopen = false;
+            }
+        }
+    }
+
+    /// The close-ok of a channel closed to be opened again: it is opened
+    /// again, as a recovery opens a channel.
+    pub(super) fn reopen(&mut self, number: u16, failed: Vec<RequestId>) {
+        self.channel_lost(number, failed);
+        if let Some(c) = self.channels.get_mut(&number) {
+            c.closing_to_reopen = false;
+        }
+        let channel = self.current(number);
+        let mut waiting: Vec<(RequestId, ChannelRef, Kind)> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| r.outcome.is_none() && r.channel == channel)
+            .map(|(id, r)| (*id, r.channel, r.kind))
+            .collect();
+        waiting.sort_by_key(|(id, _, _)| id.0);
+        if let Err(e) = self.replay_channel_open(channel, &waiting) {
+            tracing::warn!(channel = number, error = %e, "the channel could not be opened again");
+        }
+        for (id, _, _) in &waiting {
+            if let Some(r) = self.requests.get_mut(id) {
+                r.deferred = false;
             }
         }
     }
@@ -701,7 +766,12 @@ impl Client {
         let Some(rec) = self.recovery.as_ref() else {
             return Err(Error::Recovering);
         };
-        let (policy, frame_max) = (&rec.policy, rec.run.as_ref().map_or(0, |r| r.frame_max));
+        let policy = &rec.policy;
+        let frame_max = rec
+            .run
+            .as_ref()
+            .map_or(self.wire.tuning().frame_max, |r| r.frame_max);
+        let bounded = rec.run.is_some();
         let number = channel.number;
         let mut buf = BytesMut::new();
         encode_content(
@@ -712,13 +782,17 @@ impl Client {
             body,
             frame_max,
         );
-        if self.deferred_held.count >= policy.publish_buffer_messages
-            || self.deferred_held.bytes + buf.len() > policy.publish_buffer_bytes
-        {
-            return Err(Error::Recovering);
+        if bounded {
+            // (A channel being reopened holds publishes for one round
+            // trip: not counted.)
+            if self.deferred_held.count >= policy.publish_buffer_messages
+                || self.deferred_held.bytes + buf.len() > policy.publish_buffer_bytes
+            {
+                return Err(Error::Recovering);
+            }
+            self.deferred_held.count += 1;
+            self.deferred_held.bytes += buf.len();
         }
-        self.deferred_held.count += 1;
-        self.deferred_held.bytes += buf.len();
         let frames = buf.freeze();
         let Some(c) = self.channels.get_mut(&number) else {
             return Err(Error::ChannelClosedByClient { channel: number });

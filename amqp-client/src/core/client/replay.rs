@@ -30,9 +30,7 @@ impl Client {
             return self.replay_channels();
         }
         self.replay_channel = Some(number);
-        if let Some(run) = self.run_mut() {
-            run.steps.insert(request, Step::ReplayOpen);
-        }
+        self.replay_steps.insert(request, Step::ReplayOpen);
         self.next_topology();
     }
 
@@ -96,10 +94,8 @@ impl Client {
         let request = self.wire.reserve_request();
         match self.wire.call_as(number, step.method.clone(), request) {
             Ok(()) => {
-                if let Some(run) = self.run_mut() {
-                    run.steps
-                        .insert(request, Step::Topology(step.method, step.renames));
-                }
+                self.replay_steps
+                    .insert(request, Step::Topology(step.method, step.renames));
             }
             Err(_) => self.next_topology(),
         }
@@ -112,7 +108,7 @@ impl Client {
         request: RequestId,
         outcome: &Result<Reply, Error>,
     ) -> bool {
-        let Some(step) = self.run_mut().and_then(|r| r.steps.remove(&request)) else {
+        let Some(step) = self.replay_steps.remove(&request) else {
             return false;
         };
         match (step, outcome) {
@@ -186,9 +182,7 @@ impl Client {
         if self.wire.open_as(number, request).is_err() {
             return self.replay_channels();
         }
-        if let Some(run) = self.run_mut() {
-            run.steps.insert(request, Step::ReplayOpen);
-        }
+        self.replay_steps.insert(request, Step::ReplayOpen);
         self.next_topology();
     }
 
@@ -263,7 +257,7 @@ impl Client {
         self.maybe_recovered();
     }
 
-    fn replay_channel_open(
+    pub(super) fn replay_channel_open(
         &mut self,
         channel: ChannelRef,
         waiting: &[(RequestId, ChannelRef, Kind)],
@@ -364,9 +358,7 @@ impl Client {
     }
 
     fn add_step(&mut self, id: RequestId, step: Step) {
-        if let Some(run) = self.run_mut() {
-            run.steps.insert(id, step);
-        }
+        self.replay_steps.insert(id, step);
     }
 
     /// Once the channels' replay is answered: recovered.
@@ -376,7 +368,7 @@ impl Client {
             return;
         };
         let Some(run) = rec.run.as_ref() else { return };
-        if run.phase != Phase::Channels || !run.steps.is_empty() {
+        if run.phase != Phase::Channels || !self.replay_steps.is_empty() {
             return;
         }
         let took = now.saturating_duration_since(run.lost_at);

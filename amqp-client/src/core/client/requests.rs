@@ -42,7 +42,7 @@ impl Client {
         parse: Parse<T>,
     ) -> Result<Pending<T>, Error> {
         self.check(channel)?;
-        if self.deferring() {
+        if self.deferring() || self.channel(channel).is_some_and(|c| c.closing_to_reopen) {
             let request = self.defer_call(channel, method, kind);
             return Ok(self.pending(request, channel, parse));
         }
@@ -339,6 +339,7 @@ impl Client {
             settings: Default::default(),
             tx_lost: false,
             tx_dirty: false,
+            closing_to_reopen: false,
             stream_tags: VecDeque::new(),
         };
         if let Some(old) = self.channels.insert(number, fresh) {

@@ -17,6 +17,7 @@
 //! | `recovery_publish_wait` | seconds | [`publish_wait`](RecoveryPolicy::publish_wait) |
 //! | `recovery_nack_retry_window` | seconds | [`nack_retry_window`](RecoveryPolicy::nack_retry_window) |
 //! | `recovery_nack_retries` | count | [`nack_retries`](RecoveryPolicy::nack_retries) |
+//! | `recovery_nack_retry_delay` | seconds | [`nack_retry_delay`](RecoveryPolicy::nack_retry_delay) |
 
 use std::time::Duration;
 
@@ -39,6 +40,7 @@ pub(super) const RECOVERY_PARAMETERS: &[&str] = &[
     "recovery_publish_wait",
     "recovery_nack_retry_window",
     "recovery_nack_retries",
+    "recovery_nack_retry_delay",
 ];
 
 /// Applies recovery parameter `name` (one of [`RECOVERY_PARAMETERS`]).
@@ -111,6 +113,9 @@ pub(super) fn apply(p: &mut ConnectionParameters, name: &str, value: &str) -> Re
         "recovery_nack_retry_window" => {
             policy.nack_retry_window = secs(true).ok_or_else(|| invalid("a number of seconds"))?
         }
+        "recovery_nack_retry_delay" => {
+            policy.nack_retry_delay = secs(true).ok_or_else(|| invalid("a number of seconds"))?
+        }
         "recovery_nack_retries" => {
             policy.nack_retries = count()
                 .and_then(|n| u32::try_from(n).ok())
@@ -143,7 +148,7 @@ mod tests {
              &recovery_max_attempts=7&recovery_max_duration=60&recovery_republish=false\
              &recovery_abort_on_refusal=true&recovery_publish_buffer=100\
              &recovery_publish_buffer_bytes=4096&recovery_publish_wait=0\
-             &recovery_nack_retry_window=5&recovery_nack_retries=2",
+             &recovery_nack_retry_window=5&recovery_nack_retries=2&recovery_nack_retry_delay=0.25",
         );
         let expected = RecoveryPolicy {
             initial_delay: Duration::from_millis(500),
@@ -158,6 +163,7 @@ mod tests {
             publish_wait: Duration::ZERO,
             nack_retry_window: Duration::from_secs(5),
             nack_retries: 2,
+            nack_retry_delay: Duration::from_millis(250),
         };
         assert_eq!(p.recovery(), Some(&expected));
         assert_eq!(
