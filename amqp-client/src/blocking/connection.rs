@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use super::channel::{self, lock_callbacks, Callbacks, Channel};
 use super::dispatch::{run_dispatch, Scope};
 use super::io;
-use super::shared::{self, Inner, Shared};
+use super::shared::{Inner, Shared};
+use super::threads;
 #[cfg(feature = "tls")]
 use super::tls;
 use amqp_protocol::FieldTable;
@@ -417,12 +418,12 @@ fn start_io(shared: &Arc<Shared>, dialed: Dialed) -> Result<JoinHandle<()>, Erro
         let s = shared.clone();
         std::thread::Builder::new()
             .name("amqp-writer".into())
-            .spawn(move || shared::writer(s))?;
+            .spawn(move || threads::writer(s))?;
     }
     let s = shared.clone();
     Ok(std::thread::Builder::new()
         .name("amqp-reader".into())
-        .spawn(move || shared::reader(s))?)
+        .spawn(move || threads::reader(s))?)
 }
 
 impl Drop for Connection {

@@ -48,6 +48,7 @@ mod dispatch;
 mod io;
 mod recover;
 mod shared;
+mod threads;
 #[cfg(feature = "tls")]
 mod tls;
 

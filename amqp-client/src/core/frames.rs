@@ -527,3 +527,57 @@ fn frame_kind(payload: &FramePayload) -> &'static str {
         FramePayload::Heartbeat => "heartbeat frame",
     }
 }
+
+/// What the first bytes from the server are.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// They start like a frame: decode them as frames.
+    Frames,
+    /// Too few to tell.
+    Undecided,
+    /// Something else: a protocol header of another version, or not AMQP.
+    Other,
+}
+
+/// The bytes kept of a server's answer that is not AMQP 0-9-1, for the error.
+const ANSWER_SHOWN: usize = 64;
+
+/// Tells frames from another answer to our protocol header: a server that
+/// does not speak 0-9-1 answers with its own protocol header (`AMQP` and
+/// its version: frame type 65, which no frame has) and closes; a server
+/// that is not AMQP answers what it answers.
+pub(super) fn not_a_frame(input: &[u8]) -> Answer {
+    match input.first() {
+        None => Answer::Undecided,
+        Some(&t)
+            if t == amqp_protocol::constants::FRAME_METHOD
+                || t == amqp_protocol::constants::FRAME_HEARTBEAT =>
+        {
+            Answer::Frames
+        }
+        // Wait for a whole protocol header, to name its version.
+        Some(_) if input.len() < 8 => Answer::Undecided,
+        Some(_) => Answer::Other,
+    }
+}
+
+/// The error for a server that answered our protocol header with `input`.
+pub(super) fn version_mismatch(input: &[u8]) -> Error {
+    let shown = &input[..input.len().min(ANSWER_SHOWN)];
+    let server = match shown {
+        // AMQP 0-9-1's form: protocol id 0, major, minor, revision.
+        [b'A', b'M', b'Q', b'P', 0, major, minor, revision] => {
+            format!("{major}-{minor}-{revision}")
+        }
+        // The older form (0-8, 0-9): class 1, instance 1, major, minor.
+        [b'A', b'M', b'Q', b'P', 1, 1, major, minor] => format!("{major}-{minor}"),
+        [b'A', b'M', b'Q', b'P', id, major, minor, revision] => {
+            format!("{major}-{minor}-{revision} (protocol id {id})")
+        }
+        _ => String::new(),
+    };
+    Error::ProtocolVersionMismatch {
+        server,
+        received: Some(shown.to_vec()),
+    }
+}

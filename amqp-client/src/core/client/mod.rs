@@ -40,6 +40,7 @@ mod consumers;
 mod ops;
 mod recovery;
 mod replay;
+mod republish;
 mod requests;
 mod tags;
 mod topology;
