@@ -6,7 +6,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_core::Stream;
 
@@ -283,12 +283,11 @@ impl Channel {
                 // meanwhile fill their buffer: wait for room (each change of
                 // the recovery wakes this), within the policy's bound.
                 Err(Error::Recovering) => {
-                    let wait = inner
+                    if inner
                         .client
-                        .recovery_policy()
-                        .map_or(Duration::ZERO, |p| p.publish_wait);
-                    let deadline = *until.get_or_insert_with(|| Instant::now() + wait);
-                    if Instant::now() >= deadline {
+                        .publish_wait(&mut until, Instant::now())
+                        .is_none()
+                    {
                         return Poll::Ready(Err(Error::Recovering));
                     }
                     inner.wait_state(cx);

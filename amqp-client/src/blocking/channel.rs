@@ -241,14 +241,9 @@ impl Channel {
                 // meanwhile fill their buffer: wait for room, within the
                 // policy's bound.
                 Err(Error::Recovering) => {
-                    let wait = inner
-                        .core
-                        .recovery_policy()
-                        .map_or(Duration::ZERO, |p| p.publish_wait);
-                    let deadline = *until.get_or_insert_with(|| Instant::now() + wait);
-                    if Instant::now() >= deadline {
+                    let Some(deadline) = inner.core.publish_wait(&mut until, Instant::now()) else {
                         return Err(Error::Recovering);
-                    }
+                    };
                     inner = self.shared.wait(inner, Some(deadline));
                 }
                 other => break other?,

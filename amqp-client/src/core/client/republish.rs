@@ -228,4 +228,17 @@ impl Client {
             && (self.deferred_held.count >= rec.policy.publish_buffer_messages
                 || self.deferred_held.bytes >= rec.policy.publish_buffer_bytes)
     }
+
+    /// For a publisher that found the recovery's buffer full
+    /// ([`Error::Recovering`]) at `since` (set on its first call): until
+    /// when it may wait for room ([`RecoveryPolicy::publish_wait`](crate::core::RecoveryPolicy::publish_wait)),
+    /// or `None` once that has passed.
+    pub fn publish_wait(&self, since: &mut Option<Instant>, now: Instant) -> Option<Instant> {
+        let wait = self
+            .recovery
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |r| r.policy.publish_wait);
+        let deadline = *since.get_or_insert(now) + wait;
+        (now < deadline).then_some(deadline)
+    }
 }
