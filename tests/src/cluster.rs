@@ -53,8 +53,25 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts `n` nodes and clusters them; panics, saying why, when that
-    /// fails (RabbitMQ missing, a node that does not boot in time).
+    /// fails (RabbitMQ missing, a node that does not boot in time) twice in
+    /// a row (a first failure, a node that lost a port race on a loaded
+    /// machine, is retried once from scratch).
     pub fn start(n: usize) -> Cluster {
+        match std::panic::catch_unwind(|| Cluster::start_once(n)) {
+            Ok(c) => c,
+            Err(first) => {
+                let why = first
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| first.downcast_ref::<&str>().copied())
+                    .unwrap_or("?");
+                eprintln!("the cluster did not start ({why}); starting it again");
+                Cluster::start_once(n)
+            }
+        }
+    }
+
+    fn start_once(n: usize) -> Cluster {
         let scripts = rabbitmq_scripts();
         let run = format!("{}-{:x}", std::process::id(), random());
         let dir = std::env::temp_dir().join(format!("amqp-cluster-{run}"));
@@ -111,6 +128,9 @@ impl Cluster {
         }
         for i in 0..n {
             cluster.await_node(i);
+            // The port may answer before the node is up (or be another
+            // process's): the node itself says when it has started.
+            cluster.must_ctl(i, &["await_startup", "--timeout", "30"]);
         }
         let seed = cluster.nodes[0].name.clone();
         for i in 1..n {
@@ -202,6 +222,7 @@ impl Cluster {
     pub fn restart(&mut self, i: usize) {
         self.spawn(i);
         self.await_node(i);
+        self.must_ctl(i, &["await_startup", "--timeout", "30"]);
     }
 
     fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
