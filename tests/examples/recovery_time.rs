@@ -45,8 +45,16 @@ fn main() {
             .expect("publish");
         cluster.kill(first);
         let killed = Instant::now();
-        // Polled every millisecond: the connection is back once it is open
-        // and no longer recovering.
+        // Polled every millisecond: first the client notices the loss (the
+        // socket's end), then the connection is back once it is open and
+        // no longer recovering.
+        while conn.is_open() && !conn.is_recovering() {
+            assert!(
+                killed.elapsed() < Duration::from_secs(30),
+                "loss not noticed"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
         loop {
             if conn.is_open() && !conn.is_recovering() {
                 break;
