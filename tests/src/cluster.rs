@@ -72,6 +72,7 @@ impl Cluster {
     }
 
     fn start_once(n: usize) -> Cluster {
+        remove_stale_clusters();
         let scripts = rabbitmq_scripts();
         let run = format!("{}-{:x}", std::process::id(), random());
         let dir = std::env::temp_dir().join(format!("amqp-cluster-{run}"));
@@ -93,6 +94,10 @@ impl Cluster {
             "write an empty env file",
         );
         let epmd_port = free_port();
+        must(
+            fs::write(dir.join("epmd.port"), epmd_port.to_string()),
+            "record the epmd port",
+        );
         let ctl_min = free_port();
         let mut cluster = Cluster {
             nodes: Vec::new(),
@@ -386,5 +391,47 @@ fn wait_port(port: u16, limit: Duration, what: &str) {
             "{what} did not listen on 127.0.0.1:{port} within {limit:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Stops the nodes and epmd of clusters whose test process died without
+/// stopping them (killed, or aborted), and removes their directories.
+fn remove_stale_clusters() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("amqp-cluster-") else {
+            continue;
+        };
+        let Some(owner) = rest.split('-').next() else {
+            continue;
+        };
+        if PathBuf::from(format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        let epmd = fs::read_to_string(dir.join("epmd.port")).unwrap_or_default();
+        let epmd_arg = format!("-port\0{}\0", epmd.trim());
+        let dir_text = dir.to_string_lossy().into_owned();
+        for proc in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let pid = proc.file_name().to_string_lossy().into_owned();
+            if !pid.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(cmdline) = fs::read(proc.path().join("cmdline")) else {
+                continue;
+            };
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            let ours = cmdline.contains(&dir_text)
+                || (!epmd.trim().is_empty()
+                    && cmdline.starts_with("epmd\0")
+                    && cmdline.contains(&epmd_arg));
+            if ours {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
     }
 }
