@@ -7,6 +7,7 @@
 //! cargo run -p amqp-client --example ack_from_thread
 //! ```
 
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,17 @@ use amqp_client::blocking::{Connection, ConsumeOptions, QueueDeclareOptions};
 use amqp_client::{ConnectionParameters, Error};
 use amqp_protocol::BasicProperties;
 
-fn main() -> Result<(), Error> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ack_from_thread failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
     let connection = Connection::open(ConnectionParameters::new().with_host("127.0.0.1"))?;
     let channel = connection.channel()?;
     let queue = channel

@@ -1,10 +1,12 @@
 //! An asynchronous consumer on tokio, the counterpart of Pika's
 //! `asynchronous_consumer_example.py`: declares a topic exchange, a queue
 //! and the binding between them, sets a prefetch count, consumes and acks.
-//! When the broker closes the channel or connection, or cancels the
-//! consumer, it reconnects after a delay. It stops cleanly after a number
-//! of messages, after a time limit, or on Ctrl-C, then deletes
-//! what it declared.
+//! A lost connection is recovered by the client itself (on by default):
+//! the consumer stream goes on with deliveries from the new connection, and
+//! `on_recovery` prints each step. When the broker closes the channel or
+//! cancels the consumer, or a recovery gives up, it connects again after a
+//! delay, as Pika's does. It stops cleanly after a number of messages,
+//! after a time limit, or on Ctrl-C, then deletes what it declared.
 //!
 //! ```text
 //! cargo run -p amqp-client --features tokio --example asynchronous_consumer -- [MESSAGES] [SECONDS]
@@ -13,13 +15,15 @@
 //! `AMQP_URL` overrides the broker (`amqp://guest:guest@127.0.0.1:5672/%2F`).
 //! Run `asynchronous_publisher` meanwhile to give it messages.
 
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use amqp_client::core::client::RecoveryEvent;
 use amqp_client::tokio::{
     Channel, Connection, ConsumeOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
     QueueDeclareOptions, QueueDeleteOptions,
 };
-use amqp_client::Error;
+use amqp_client::{ConnectionParameters, Error};
 use amqp_protocol::FieldTable;
 use futures_util::StreamExt;
 use tokio::sync::watch;
@@ -54,13 +58,22 @@ async fn setup(ch: &Channel) -> Result<(), Error> {
 }
 
 async fn consume(
-    url: &str,
+    params: &ConnectionParameters,
     limits: &Limits,
     received: &mut u64,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<End, Error> {
-    let conn = Connection::open_uri(url).await?;
-    println!("connected to {url}");
+    let conn = Connection::open(params.clone()).await?;
+    // The password stays out of the parameters' Display.
+    println!("connected to {params}");
+    conn.on_recovery(|event| match event {
+        RecoveryEvent::Started { cause } => eprintln!("connection lost ({cause}): recovering"),
+        RecoveryEvent::Recovered { endpoint, took } => {
+            eprintln!("recovered: connected again to {endpoint} after {took:?}")
+        }
+        RecoveryEvent::GaveUp { error } => eprintln!("recovery gave up: {error}"),
+        _ => {}
+    });
     let ch = conn.channel().await?;
     setup(&ch).await?;
     let mut consumer = ch.basic_consume(QUEUE, ConsumeOptions::default()).await?;
@@ -81,7 +94,12 @@ async fn consume(
                         delivery.routing_key.to_string_lossy(),
                         String::from_utf8_lossy(&delivery.body)
                     );
-                    ch.basic_ack(delivery.delivery_tag, false)?;
+                    match ch.basic_ack(delivery.delivery_tag, false) {
+                        // Handed out before a recovery: not acknowledged;
+                        // the message went back to its queue and comes again.
+                        Ok(()) | Err(Error::StaleDeliveryTag { .. }) => {}
+                        Err(e) => break End::Lost(e),
+                    }
                 }
                 Some(Err(e)) => break End::Lost(e),
                 None => break End::Lost(Error::Misuse("the consumer ended".into())),
@@ -93,7 +111,10 @@ async fn consume(
     }
     // Graceful stop: cancel (unacked messages go back), clean up, close.
     let requeued = consumer.cancel().await?;
-    println!("cancelled the consumer; {requeued} buffered messages requeued");
+    match requeued {
+        1 => println!("cancelled the consumer; 1 buffered message requeued"),
+        n => println!("cancelled the consumer; {n} buffered messages requeued"),
+    }
     ch.queue_delete(QUEUE, QueueDeleteOptions::default())
         .await?;
     ch.exchange_delete(EXCHANGE, ExchangeDeleteOptions::default())
@@ -104,12 +125,19 @@ async fn consume(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let messages = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
     let seconds = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
     let url = std::env::var("AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2F".to_owned());
+    let params = match ConnectionParameters::from_uri(&url) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("AMQP_URL: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let limits = Limits {
         messages,
         deadline: Instant::now() + Duration::from_secs(seconds),
@@ -126,18 +154,21 @@ async fn main() -> Result<(), Error> {
 
     let mut received = 0;
     loop {
-        match consume(&url, &limits, &mut received, &mut stop).await {
+        match consume(&params, &limits, &mut received, &mut stop).await {
             Ok(End::Stopped) => break,
             Ok(End::Lost(e)) | Err(e) => {
                 if !e.reconnect_may_help() || Instant::now() >= limits.deadline {
                     eprintln!("giving up: {e}");
-                    return Err(e);
+                    return ExitCode::FAILURE;
                 }
                 eprintln!("{e}; reconnecting in {RECONNECT_DELAY:?}");
                 tokio::time::sleep(RECONNECT_DELAY).await;
             }
         }
     }
-    println!("received {received} messages");
-    Ok(())
+    match received {
+        1 => println!("received 1 message"),
+        n => println!("received {n} messages"),
+    }
+    ExitCode::SUCCESS
 }

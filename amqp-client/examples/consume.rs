@@ -5,13 +5,24 @@
 //! cargo run -p amqp-client --example consume
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use amqp_client::blocking::{Connection, ConsumeOptions, QueueDeclareOptions};
 use amqp_client::{ConnectionParameters, Error};
 use amqp_protocol::BasicProperties;
 
-fn main() -> Result<(), Error> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("consume failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
     let connection = Connection::open(ConnectionParameters::new().with_host("127.0.0.1"))?;
     let channel = connection.channel()?;
     let queue = "amqp-client.example.consume";
@@ -47,7 +58,10 @@ fn main() -> Result<(), Error> {
         }
     }
     let requeued = messages.cancel()?;
-    println!("Requeued {requeued} messages");
+    match requeued {
+        1 => println!("Requeued 1 message"),
+        n => println!("Requeued {n} messages"),
+    }
 
     channel.queue_delete(queue, Default::default())?;
     connection.close()

@@ -41,8 +41,10 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use amqp_client::core::client::Event;
 use amqp_client::core::{Client, Config, ConsumerMode, NextDelivery, Pending, Settle};
 use amqp_client::types::{ConsumeOptions, QueueDeclareOptions};
 use amqp_client::{BasicProperties, ConnectionParameters, Error};
@@ -104,7 +106,7 @@ impl Driver {
         // One waiter here (this thread): it looks again after every turn.
         while self.core.poll_ready().is_some() {}
         while let Some(event) = self.core.poll_event() {
-            println!("event: {event:?}");
+            print_event(&event);
         }
         Ok(())
     }
@@ -121,7 +123,37 @@ impl Driver {
     }
 }
 
-fn main() -> Result<(), Error> {
+/// What an application would react to; this one only prints it.
+fn print_event(event: &Event) {
+    match event {
+        Event::Connected => println!("event: connected"),
+        Event::ChannelClosed { channel, error, .. } => {
+            println!("event: channel {} closed: {error}", channel.number())
+        }
+        Event::Closed { error } => println!("event: connection closed: {error}"),
+        Event::Blocked { reason } => println!("event: blocked by the broker: {reason}"),
+        Event::Unblocked => println!("event: unblocked"),
+        Event::ConsumerCancelled { consumer_tag, .. } => {
+            println!("event: consumer {consumer_tag} cancelled by the broker")
+        }
+        // Deliveries of callback consumers, returns, confirms of
+        // `Settle::Event` publishes, flow and recovery: this example asks
+        // for none of them.
+        _ => println!("event: one this example does not expect"),
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("custom_io failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
     let params = ConnectionParameters::new().with_host("127.0.0.1");
     let mut d = Driver::connect(&params)?;
 
@@ -132,7 +164,11 @@ fn main() -> Result<(), Error> {
         }
         d.turn()?;
     }
-    println!("connected: {:?}", d.core.tuning());
+    let tuning = d.core.tuning();
+    println!(
+        "connected: up to {} channels, frames up to {} bytes, a heartbeat every {} s",
+        tuning.channel_max, tuning.frame_max, tuning.heartbeat
+    );
 
     let open = d.core.open_channel()?;
     let ch = d.wait(open)?;
@@ -155,7 +191,10 @@ fn main() -> Result<(), Error> {
         let seq =
             d.core
                 .basic_publish(ch, "", &queue, body.as_bytes(), &props, false, Settle::Take)?;
-        println!("published {body:?} as sequence number {seq:?}");
+        match seq {
+            Some(seq) => println!("published {body:?} as #{seq}"),
+            None => println!("published {body:?}"),
+        }
         published.extend(seq);
     }
     // Publishes go out with the next flush; each has one outcome.
@@ -166,7 +205,10 @@ fn main() -> Result<(), Error> {
             }
             d.turn()?;
         };
-        println!("publish {seq}: {outcome:?}");
+        match &outcome {
+            Ok(()) => println!("#{seq} confirmed"),
+            Err(e) => println!("#{seq} not confirmed: {e}"),
+        }
         outcome?;
     }
 

@@ -9,6 +9,7 @@
 //! ```
 
 use std::cell::Cell;
+use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -20,7 +21,17 @@ use amqp_protocol::BasicProperties;
 /// Messages to send and receive.
 const N: u64 = 20;
 
-fn main() -> Result<(), Error> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("event_loop failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
     let event_loop = EventLoop::new()?;
     let params = ConnectionParameters::new().with_host("127.0.0.1");
     let conn = Connection::open(&event_loop, params);
@@ -34,8 +45,10 @@ fn main() -> Result<(), Error> {
         }
     });
     let stopper = event_loop.handle();
+    let open_error = Rc::new(Cell::new(None));
+    let failed = open_error.clone();
     conn.on_open_error(move |e| {
-        eprintln!("cannot connect: {e}");
+        failed.set(Some(e));
         stopper.stop();
     });
     let stopper = event_loop.handle();
@@ -44,7 +57,11 @@ fn main() -> Result<(), Error> {
         stopper.stop();
     });
 
-    event_loop.run()
+    event_loop.run()?;
+    match open_error.take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Opens the consumer's channel; the rest follows from the replies.
@@ -150,7 +167,8 @@ fn schedule_publish(lp: EventLoop, ch: Channel, queue: String, i: u64) {
         &BasicProperties::default(),
         false,
     ) {
-        Ok(seq) => println!("published {body:?} (sequence number {seq:?})"),
+        Ok(Some(seq)) => println!("published {body:?} as #{seq}"),
+        Ok(None) => println!("published {body:?}"),
         Err(e) => return eprintln!("publish failed: {e}"),
     }
     let next = lp.clone();

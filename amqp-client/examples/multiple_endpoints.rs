@@ -6,12 +6,23 @@
 //! cargo run -p amqp-client --example multiple_endpoints
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use amqp_client::blocking::Connection;
-use amqp_client::{ConnectionParameters, Endpoints, Error};
+use amqp_client::{ConnectionParameters, Endpoints, Error, FieldValue};
 
-fn main() -> Result<(), Error> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("multiple_endpoints failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
     let endpoints = Endpoints::new()
         // Nothing listens on port 1: both attempts fail quickly.
         .with(
@@ -35,10 +46,13 @@ fn main() -> Result<(), Error> {
     }
     let connection = Connection::open(endpoints)?;
     let (properties, tuning) = (connection.server_properties(), connection.tuning());
-    let product = properties
-        .get("product")
-        .map(|p| p.to_string())
-        .unwrap_or_default();
-    println!("connected to {product}: {tuning:?}");
+    let product = match properties.get("product") {
+        Some(FieldValue::LongStr(p)) => p.to_string_lossy().into_owned(),
+        _ => "the broker".to_owned(),
+    };
+    println!(
+        "connected to {product}: up to {} channels, frames up to {} bytes, a heartbeat every {} s",
+        tuning.channel_max, tuning.frame_max, tuning.heartbeat
+    );
     connection.close()
 }

@@ -3,6 +3,42 @@
 //! Built on [`amqp_protocol`], the sans-IO wire protocol crate of this
 //! workspace.
 //!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use amqp_client::blocking::{Connection, ConsumeOptions, QueueDeclareOptions};
+//! use amqp_client::{BasicProperties, ConnectionParameters, ShortStr};
+//!
+//! let conn = Connection::open(ConnectionParameters::new().with_host("127.0.0.1"))?;
+//! let ch = conn.channel()?;
+//! let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+//! ch.queue_declare("orders", durable)?;
+//!
+//! // Publish with a confirm: `basic_publish` returns once the broker has
+//! // the message (or with why not: nacked, unroutable, ...).
+//! ch.confirm_delivery()?;
+//! let properties = BasicProperties::default()
+//!     .with_message_id(ShortStr::from_static("order-1"))
+//!     .persistent();
+//! ch.basic_publish("", "orders", b"one order", &properties, true)?;
+//!
+//! // Consume with manual acks, until nothing came for a second.
+//! ch.basic_qos(0, 10, false)?;
+//! let idle = Some(Duration::from_secs(1));
+//! for message in ch.consume("orders", ConsumeOptions::default(), idle)? {
+//!     let Some(delivery) = message? else { break };
+//!     println!("{}", String::from_utf8_lossy(&delivery.body));
+//!     ch.basic_ack(delivery.delivery_tag, false)?;
+//! }
+//! conn.close()?;
+//! # Ok::<(), amqp_client::Error>(())
+//! ```
+//!
+//! A lost connection is recovered by the client itself (see [When the
+//! connection is lost](#when-the-connection-is-lost)); what that promises
+//! about messages, and what it leaves to the application, is on the
+//! [delivery guarantees](guarantees) page.
+//!
 //! # Connection parameters
 //!
 //! [`ConnectionParameters`] says where and how to connect: one host and port,
@@ -90,6 +126,146 @@
 //! | consumer's `buffered_len()` | deliveries not yet taken | `ConsumeIter` | `Consumer` | (callbacks take each at once) |
 //! | `Channel::close()` | | call | future | call, `on_close` |
 //!
+//! # When the connection is lost
+//!
+//! Recovery is on by default. Once a connection has opened, a failure
+//! after which a new connection may succeed ([`Error::reconnect_may_help`]:
+//! the stream lost, a heartbeat timeout, the broker closing the connection
+//! with 320 connection-forced, 541 internal-error or 506 resource-error,
+//! ...) does not close it: the client connects again and puts back what
+//! was open, and the application's [`Connection`](blocking::Connection),
+//! channel, consumer and confirmation handles stay valid. (The first
+//! opening is not recovered: it follows the endpoints' own connection
+//! attempts and retry delays, and returns its error.)
+//!
+//! **Reconnecting.** The endpoints given to `open` are tried in turn,
+//! starting with the one after the endpoint that was lost: the first
+//! attempt at once, then after waits that double from 100 ms up to 30 s,
+//! with jitter so that many clients do not come back in step. Each attempt
+//! (TCP connect, TLS and handshake) has 5 s. By default there is no limit
+//! on attempts or time; refused credentials, access or virtual host end
+//! the recovery at once, since another attempt would be refused the same
+//! way. A recovery that ends without a connection closes it with that
+//! error, and everything waiting on it fails.
+//!
+//! **What comes back**, in order:
+//!
+//! - the exchanges, queues and bindings declared on this connection,
+//!   declared again (a server-named queue gets a new name from the broker,
+//!   which its bindings, its consumers and the publishes addressed to it
+//!   follow: [`RecoveryEvent::QueueRenamed`](core::client::RecoveryEvent::QueueRenamed));
+//!   an entity the broker now refuses is skipped and reported;
+//! - every channel, under the same handle, with its QoS, confirm and
+//!   transaction modes;
+//! - every consumer under its tag (a stream consumer resumes after the last
+//!   offset it acknowledged);
+//! - the calls that were awaiting their reply and that doing twice does
+//!   not change (declares, binds, QoS, opening a channel or a consumer,
+//!   confirm and transaction modes), sent again;
+//! - in confirm mode, every publish still unconfirmed when the connection
+//!   was lost, published again: its confirmation (the waiting
+//!   `basic_publish`, its `Confirmation`) resolves from the new
+//!   connection's confirm. The message may then reach its queue twice
+//!   (at-least-once); the client never alters a message.
+//!
+//! **What the application sees meanwhile:**
+//!
+//! - publishes made while recovering wait in the client, up to 10,000
+//!   messages or 64 MiB; when that is full a blocking or async publisher
+//!   waits up to 30 s for room, then gets [`Error::Recovering`];
+//! - a nack within 30 s after a recovery (a quorum queue electing its new
+//!   leader) publishes the message again after 1 s, then after waits that
+//!   double, at most 5 times, before the publisher gets [`Error::Nacked`];
+//! - deliveries not yet acknowledged went back to their queues with the
+//!   old connection and come again, marked `redelivered`. Delivery tags
+//!   keep increasing across a recovery; acknowledging a tag handed out
+//!   before it returns [`Error::StaleDeliveryTag`] and sends nothing (that
+//!   message went back to its queue): move on;
+//! - any other call that was awaiting its reply (a get, purge, delete,
+//!   commit, ...) fails with [`Error::ConnectionRecovered`]: whether the
+//!   broker carried it out is unknown, so it is not sent again. A
+//!   transaction that held publishes or acknowledgements is lost: the next
+//!   commit fails with [`Error::TransactionLost`];
+//! - publishes without confirm mode that were already handed to the socket
+//!   when it died may or may not have reached the broker; nobody can tell.
+//!
+//! **Events.** [`RecoveryEvent`](core::client::RecoveryEvent) says what
+//! recovery does: `Started` (the connection was lost, and why), `Attempt`,
+//! `AttemptFailed`, `Recovered`, `GaveUp`, `QueueRenamed` and `Refused` (an
+//! entity the broker would not declare again). Every adapter's
+//! `Connection::on_recovery(callback)` receives them: the blocking one
+//! from `process_data_events` and `start_consuming`, the tokio and
+//! futures-io ones on the connection's driver task, the event loop's on
+//! the loop. Each is also a `tracing` event, and `Connection::is_recovering()`
+//! says whether a recovery is under way.
+//!
+//! ```no_run
+//! use amqp_client::blocking::Connection;
+//! use amqp_client::core::client::RecoveryEvent;
+//! use amqp_client::ConnectionParameters;
+//!
+//! let conn = Connection::open(ConnectionParameters::new())?;
+//! conn.on_recovery(|event| match event {
+//!     RecoveryEvent::Started { cause } => eprintln!("connection lost ({cause}): recovering"),
+//!     RecoveryEvent::Recovered { endpoint, took } => {
+//!         eprintln!("recovered on {endpoint} after {took:?}")
+//!     }
+//!     RecoveryEvent::GaveUp { error } => eprintln!("recovery gave up: {error}"),
+//!     _ => {}
+//! });
+//! // Runs the callback, with the consumers' callbacks.
+//! conn.process_data_events(None)?;
+//! # Ok::<(), amqp_client::Error>(())
+//! ```
+//!
+//! **Settings and turning it off.** [`ConnectionParameters::with_recovery`]
+//! takes a [`RecoveryPolicy`](core::RecoveryPolicy) (the defaults above are
+//! its fields' defaults; `republish: false` makes publishes unconfirmed at
+//! the loss fail with [`Error::PublishOutcomeUnknown`] instead of being
+//! published again), and [`ConnectionParameters::without_recovery`] turns
+//! recovery off: a lost connection then fails everything waiting on it with
+//! why, as in Pika. [`ConnectionParameters::with_confirm_timeout`] bounds
+//! the wait for each confirm ([`Error::ConfirmTimeout`]). In a URI,
+//! `recovery=false` turns it off and these set the policy:
+//!
+//! | URI parameter | value | policy field |
+//! |---|---|---|
+//! | `recovery_initial_delay` | seconds | `initial_delay` |
+//! | `recovery_max_delay` | seconds | `max_delay` |
+//! | `recovery_attempt_timeout` | seconds | `attempt_timeout` |
+//! | `recovery_max_attempts` | count, 0 for no limit | `max_attempts` |
+//! | `recovery_max_duration` | seconds, 0 for no limit | `max_duration` |
+//! | `recovery_republish` | `true` or `false` | `republish` |
+//! | `recovery_abort_on_refusal` | `true` or `false` | `abort_on_refusal` |
+//! | `recovery_publish_buffer` | messages | `publish_buffer_messages` |
+//! | `recovery_publish_buffer_bytes` | bytes | `publish_buffer_bytes` |
+//! | `recovery_publish_wait` | seconds | `publish_wait` |
+//! | `recovery_nack_retry_window` | seconds | `nack_retry_window` |
+//! | `recovery_nack_retries` | count | `nack_retries` |
+//! | `recovery_nack_retry_delay` | seconds | `nack_retry_delay` |
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use amqp_client::core::RecoveryPolicy;
+//! use amqp_client::ConnectionParameters;
+//!
+//! // Off, as in Pika.
+//! let off = ConnectionParameters::new().without_recovery();
+//! assert!(off.recovery().is_none());
+//! let off: ConnectionParameters = "amqp://127.0.0.1/?recovery=false".parse().unwrap();
+//! assert!(off.recovery().is_none());
+//!
+//! // On, giving up a minute after the loss.
+//! let params = ConnectionParameters::new().with_recovery(RecoveryPolicy {
+//!     max_duration: Some(Duration::from_secs(60)),
+//!     ..Default::default()
+//! });
+//! let from_uri: ConnectionParameters =
+//!     "amqp://127.0.0.1/?recovery_max_duration=60".parse().unwrap();
+//! assert_eq!(params.recovery(), from_uri.recovery());
+//! ```
+//!
 //! # Receive coalescing
 //!
 //! While deliveries stream in faster than the application takes them, the
@@ -105,8 +281,8 @@
 //! Every connection records a `tracing` span `amqp_connection` (id, name,
 //! virtual host) and each channel a child span `amqp_channel`; events mark
 //! open, close (with the error), blocked/unblocked, channel.flow, consumer
-//! cancellation by the broker and protocol violations. Credentials are never
-//! recorded.
+//! cancellation by the broker, protocol violations and each step of a
+//! recovery. Credentials are never recorded.
 // The socket option that neither std nor socket2 offers comes from the
 // workspace's socket crate (`amqp-socket`), the only one with `unsafe` code.
 #![forbid(unsafe_code)]
@@ -124,6 +300,7 @@ pub mod core;
 pub use crate::core::types;
 pub use crate::core::ServerCapabilities;
 pub mod error;
+pub mod guarantees;
 
 mod sys;
 

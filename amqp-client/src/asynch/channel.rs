@@ -371,10 +371,34 @@ impl Channel {
 /// Each item is a delivery, or the error that ended the consumer (cancelled
 /// by the broker: [`Error::ConsumerCancelled`]; the channel or connection
 /// closed), after which the stream ends. Deliveries are acked on the
-/// [`channel`](Self::channel) (unless consumed with `no_ack`).
+/// [`channel`](Self::channel) (unless consumed with `no_ack`). A connection
+/// that is lost and recovered does not end it: deliveries go on from the
+/// new connection (see the crate's
+/// [recovery section](crate#when-the-connection-is-lost)).
 ///
 /// [`cancel`](Self::cancel) ends it and requeues what it buffered.
 /// Dropping it does the same in the background.
+///
+/// Calling `.next()` on it takes a `Stream` extension trait in scope, such
+/// as `StreamExt` of the `futures-util` crate (`futures-util = "0.3"` in
+/// the application's `Cargo.toml`):
+///
+/// ```no_run
+/// # #[cfg(feature = "tokio")]
+/// use amqp_client::tokio::{Channel, Consumer};
+/// # #[cfg(not(feature = "tokio"))]
+/// # use amqp_client::futures_io::{Channel, Consumer};
+/// use futures_util::StreamExt;
+///
+/// async fn consume(ch: &Channel, mut consumer: Consumer) -> Result<(), amqp_client::Error> {
+///     while let Some(delivery) = consumer.next().await {
+///         let delivery = delivery?;
+///         println!("{}", String::from_utf8_lossy(&delivery.body));
+///         ch.basic_ack(delivery.delivery_tag, false)?;
+///     }
+///     Ok(())
+/// }
+/// ```
 pub struct Consumer {
     channel: Channel,
     consumer: ConsumerId,

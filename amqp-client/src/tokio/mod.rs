@@ -9,10 +9,16 @@
 //! [`Stream`](futures_core::Stream) of deliveries; a publish in confirm mode
 //! gives a [`Confirmation`] future.
 //!
+//! Reading a [`Consumer`] with `.next()` takes a `Stream` extension trait
+//! in scope: `StreamExt` of the `futures-util` crate here (add
+//! `futures-util = "0.3"` to the application's dependencies), as in this
+//! crate's tokio examples.
+//!
 //! ```no_run
 //! use amqp_client::tokio::{Connection, ConsumeOptions, QueueDeclareOptions};
 //! use amqp_client::ConnectionParameters;
 //! use amqp_protocol::BasicProperties;
+//! // For `consumer.next()`.
 //! use futures_util::StreamExt;
 //!
 //! # async fn run() -> Result<(), amqp_client::Error> {
@@ -87,9 +93,17 @@
 //!
 //! # Callbacks
 //!
-//! [`Connection::on_blocked`] and [`Channel::on_return`] run on the driver
-//! task: keep them short and non-blocking (for example, send into a
-//! channel).
+//! [`Connection::on_blocked`], [`Connection::on_recovery`] and
+//! [`Channel::on_return`] run on the driver task: keep them short and
+//! non-blocking (for example, send into a channel).
+//!
+//! # Recovery
+//!
+//! The driver task also recovers a lost connection (on by default: see the
+//! crate's [recovery section](crate#when-the-connection-is-lost)):
+//! meanwhile calls wait, publishes are held within a bound, and a
+//! [`Consumer`] stream goes on afterwards with deliveries from the new
+//! connection. [`Connection::on_recovery`] reports each step.
 
 use std::pin::Pin;
 use std::sync::Arc;
