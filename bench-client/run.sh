@@ -12,7 +12,8 @@
 #   ./run.sh --before       # ours against ours as of before/COMMIT (each of
 #                           # our four adapters and its -before build; 16 B
 #                           # and 1 KiB unless SIZES says otherwise)
-#   BEFORE=<commit> ./run.sh --before   # ... as of another commit
+#   BEFORE=<commit> ./run.sh --before   # ... as of another commit (with
+#                           # BEFORE_API=current when it has today's API)
 #   AMQP_URI=amqp://user:pass@host:5672/%2f ./run.sh
 #   SIZES="16 1024" SCENARIOS="publish latency" ./run.sh   # a subset
 #   CLIENTS="ours ours-before lapin" ./run.sh              # some clients only
@@ -124,7 +125,9 @@ done
 if [ "$before" = 1 ]; then
     echo "building the -before clients (release) ..." >&2
     before/extract.sh ${BEFORE:-}
-    (cd before && cargo build --release --locked --bins) 2>&1 | filter
+    api=()
+    [ "${BEFORE_API:-}" = current ] && api=(--no-default-features --features before)
+    (cd before && cargo build --release --locked --bins "${api[@]}") 2>&1 | filter
     for b in ours ours_tokio ours_smol ours_el; do
         [ -x "before/target/release/$b" ] || { echo "missing before/target/release/$b: build failed" >&2; exit 1; }
     done

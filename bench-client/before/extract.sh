@@ -18,7 +18,11 @@ fi
 root=$(git -C "$here" rev-parse --show-toplevel)
 rm -rf "$dest"
 mkdir -p "$dest"
-git -C "$root" archive "$commit" Cargo.toml amqp-client amqp-protocol amqp-codegen spec \
-    | tar -x -C "$dest"
+# What amqp-client needed at that commit (the specification moved into
+# amqp-protocol, and amqp-socket came, along the way).
+paths=$(git -C "$root" ls-tree --name-only "$commit" \
+    | grep -xE 'Cargo.toml|amqp-client|amqp-protocol|amqp-codegen|amqp-socket|spec')
+# shellcheck disable=SC2086
+git -C "$root" archive "$commit" $paths | tar -x -C "$dest"
 echo "$commit" > "$dest/.commit"
 echo "extracted amqp-client at ${commit:0:7} into $dest" >&2

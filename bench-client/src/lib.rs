@@ -445,12 +445,12 @@ mod api {
     use amqp_client::blocking::Channel;
     use amqp_client::Error;
 
-    #[cfg(not(feature = "before"))]
+    #[cfg(not(feature = "old-api"))]
     pub(crate) fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
         ch.queue_delete(queue, Default::default())
     }
 
-    #[cfg(feature = "before")]
+    #[cfg(feature = "old-api")]
     pub(crate) fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
         ch.queue_delete(queue, false, false)
     }

@@ -22,22 +22,22 @@ use amqp_protocol::BasicProperties;
 mod api {
     use super::{Channel, Connection, Error};
 
-    #[cfg(not(feature = "before"))]
+    #[cfg(not(feature = "old-api"))]
     pub fn frame_max(conn: &Connection) -> u32 {
         conn.tuning().frame_max
     }
 
-    #[cfg(not(feature = "before"))]
+    #[cfg(not(feature = "old-api"))]
     pub fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
         ch.queue_delete(queue, Default::default())
     }
 
-    #[cfg(feature = "before")]
+    #[cfg(feature = "old-api")]
     pub fn frame_max(conn: &Connection) -> u32 {
         conn.server_properties().1.frame_max
     }
 
-    #[cfg(feature = "before")]
+    #[cfg(feature = "old-api")]
     pub fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
         ch.queue_delete(queue, false, false)
     }

@@ -40,7 +40,7 @@ mod api {
     use super::{Channel, Connection, Error};
 
     /// Opens a channel; `on_open` gets it once the broker opened it.
-    #[cfg(not(feature = "before"))]
+    #[cfg(not(feature = "old-api"))]
     pub fn channel(
         conn: &Connection,
         on_open: impl FnOnce(Result<Channel, Error>) + 'static,
@@ -50,7 +50,7 @@ mod api {
 
     /// Confirm mode: `on_confirmed` gets how many more publishes the broker
     /// confirmed (or why one was not), `on_done` the reply to confirm.select.
-    #[cfg(not(feature = "before"))]
+    #[cfg(not(feature = "old-api"))]
     pub fn confirm_delivery(
         ch: &Channel,
         mut on_confirmed: impl FnMut(&Channel, Result<usize, Error>) + 'static,
@@ -60,7 +60,7 @@ mod api {
         ch.confirm_delivery(Some(on_done))
     }
 
-    #[cfg(not(feature = "before"))]
+    #[cfg(not(feature = "old-api"))]
     pub fn queue_delete(
         ch: &Channel,
         queue: &str,
@@ -69,7 +69,7 @@ mod api {
         ch.queue_delete(queue, Default::default(), Some(on_done))
     }
 
-    #[cfg(feature = "before")]
+    #[cfg(feature = "old-api")]
     pub fn channel(
         conn: &Connection,
         on_open: impl FnOnce(Result<Channel, Error>) + 'static,
@@ -79,7 +79,7 @@ mod api {
 
     /// One basic.ack or basic.nack may cover several publishes (`multiple`):
     /// the newly confirmed are counted with a watermark, as `amqprs` does.
-    #[cfg(feature = "before")]
+    #[cfg(feature = "old-api")]
     pub fn confirm_delivery(
         ch: &Channel,
         mut on_confirmed: impl FnMut(&Channel, Result<usize, Error>) + 'static,
@@ -108,7 +108,7 @@ mod api {
         ch.confirm_select(on_confirm, Some(on_done))
     }
 
-    #[cfg(feature = "before")]
+    #[cfg(feature = "old-api")]
     pub fn queue_delete(
         ch: &Channel,
         queue: &str,

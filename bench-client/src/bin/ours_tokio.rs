@@ -20,22 +20,22 @@ mod api {
     use super::{Channel, Error};
 
     /// basic.ack never waits: a plain call now, a future before.
-    #[cfg(not(feature = "before"))]
+    #[cfg(not(feature = "old-api"))]
     pub async fn basic_ack(ch: &Channel, delivery_tag: u64) -> Result<(), Error> {
         ch.basic_ack(delivery_tag, false)
     }
 
-    #[cfg(not(feature = "before"))]
+    #[cfg(not(feature = "old-api"))]
     pub async fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
         ch.queue_delete(queue, Default::default()).await
     }
 
-    #[cfg(feature = "before")]
+    #[cfg(feature = "old-api")]
     pub async fn basic_ack(ch: &Channel, delivery_tag: u64) -> Result<(), Error> {
         ch.basic_ack(delivery_tag, false).await
     }
 
-    #[cfg(feature = "before")]
+    #[cfg(feature = "old-api")]
     pub async fn queue_delete(ch: &Channel, queue: &str) -> Result<u32, Error> {
         ch.queue_delete(queue, false, false).await
     }
