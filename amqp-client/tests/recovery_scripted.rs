@@ -489,6 +489,34 @@ fn recovery_ends_on_refused_credentials_or_close() {
     ));
 }
 
+/// `close()` while the new connection replays: it is closed properly
+/// (connection.close, close-ok), and the client ends closed by the
+/// application, its channels too.
+#[test]
+fn close_during_the_replay_closes_the_new_connection() {
+    let mut b = Broker::recovering(RecoveryPolicy::default());
+    let ch = b.open();
+    b.lose();
+    b.reconnect();
+    b.handshake();
+    b.methods();
+    b.client.close(b.now);
+    let m = b.methods();
+    assert!(
+        m.iter()
+            .any(|(c, m)| *c == 0 && m.name() == "connection.close"),
+        "{m:?}"
+    );
+    assert!(!b.client.is_recovering());
+    b.send(0, connection::CloseOk {});
+    assert!(b.client.is_closed());
+    assert!(matches!(
+        b.client.close_reason(),
+        Some(Error::ConnectionClosedByClient)
+    ));
+    assert!(b.client.channel_error(ch).is_some());
+}
+
 /// Recovery off: the loss closes the client, as before.
 #[test]
 fn without_recovery_a_loss_closes() {

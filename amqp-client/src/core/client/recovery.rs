@@ -588,16 +588,26 @@ impl Client {
     }
 
     /// The application closed the connection while it was being recovered.
-    pub(super) fn stop_recovery(&mut self) -> bool {
+    /// With a new connection already under way (its handshake or its
+    /// replay), that one is closed properly (connection.close, then
+    /// close-ok), and its end is the client's.
+    pub(super) fn stop_recovery(&mut self, now: Instant) -> bool {
         if !self.is_recovering() {
             return false;
         }
         if let Some(rec) = self.recovery.as_mut() {
             rec.run = None;
         }
+        self.replay_steps.clear();
         self.deferred.clear();
         self.deferred_held = Default::default();
-        self.closed_for_good(Error::ConnectionClosedByClient);
+        if self.wire.is_closed() {
+            self.closed_for_good(Error::ConnectionClosedByClient);
+        } else {
+            self.wire
+                .close(ReplyCode::REPLY_SUCCESS, "Normal shutdown", now);
+            self.absorb();
+        }
         true
     }
 

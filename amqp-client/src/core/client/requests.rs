@@ -402,7 +402,7 @@ impl Client {
     /// timeout); [`Event::Closed`] reports the end.
     pub fn close(&mut self, now: Instant) {
         self.now = now;
-        if self.stop_recovery() {
+        if self.stop_recovery(now) {
             return;
         }
         self.wire
