@@ -141,6 +141,7 @@ pub(crate) static CASES: &[Case] = &[
         rules: &[("basic", "06")],
         reference: "",
         level: Level::Must,
+        // RabbitMQ 3.10 keeps publication order: priorities need the x-max-priority argument there.
         run: |ctx| {
             let mut c = Conn::open(ctx)?;
             c.open_channel(1)?;
@@ -189,6 +190,7 @@ pub(crate) static CASES: &[Case] = &[
         rules: &[("basic.qos.prefetch-size", "01")],
         reference: "",
         level: Level::Must,
+        // RabbitMQ 3.10 closes the connection with 540 ("prefetch_size!=0").
         run: |ctx| {
             let mut c = Conn::open(ctx)?;
             c.open_channel(1)?;
@@ -326,6 +328,7 @@ pub(crate) static CASES: &[Case] = &[
         rules: &[("basic.publish.immediate", "01")],
         reference: "",
         level: Level::Should,
+        // RabbitMQ 3.10 closes the connection with 540 ("immediate=true").
         run: |ctx| {
             let mut c = Conn::open(ctx)?;
             c.open_channel(1)?;
@@ -343,6 +346,7 @@ pub(crate) static CASES: &[Case] = &[
         rules: &[("basic.reject.requeue", "01")],
         reference: "",
         level: Level::Must,
+        // RabbitMQ 3.10 delivers the message again at once to the same consumer.
         run: |ctx| {
             requeued_not_redelivered(ctx, |tag| basic::Reject { delivery_tag: tag, requeue: true }.into())
         },
@@ -354,6 +358,7 @@ pub(crate) static CASES: &[Case] = &[
         rules: &[("basic.nack.requeue", "01")],
         reference: "",
         level: Level::Must,
+        // RabbitMQ 3.10 delivers the message again at once to the same consumer.
         run: |ctx| {
             requeued_not_redelivered(ctx, |tag| basic::Nack { delivery_tag: tag, multiple: false, requeue: true }.into())
         },
