@@ -5,8 +5,8 @@ use amqp_protocol::{
 };
 
 use super::common::{
-    consume, exclusive_queue, expect_deliver, expect_nothing, non_zero_tag, publish_with, qdeclare,
-    xdeclare,
+    consume, exclusive_queue, expect_deliver, expect_nothing, get_eventually, non_zero_tag,
+    publish_with, qdeclare, xdeclare,
 };
 use super::exchange::channel_error;
 use crate::case::{fail, Case, CaseResult, Ctx, Level};
@@ -95,7 +95,7 @@ pub(crate) static CASES: &[Case] = &[
             c.close()?;
             let mut c = Conn::open(ctx)?;
             c.open_channel(1)?;
-            match c.get(1, &q, true)? {
+            match get_eventually(&mut c, 1, &q, ctx.timeout)? {
                 Some((ok, body)) if &body[..] == b"2" => non_zero_tag(ok.delivery_tag, "basic.get-ok")?,
                 Some((_, body)) => return Err(fail("the unacknowledged message \"2\"", format!("{body:?}"))),
                 None => return Err(fail("the unacknowledged message \"2\"", "basic.get-empty")),
@@ -127,7 +127,7 @@ pub(crate) static CASES: &[Case] = &[
             c.close()?;
             let mut c = Conn::open(ctx)?;
             c.open_channel(1)?;
-            match c.get(1, &q, true)? {
+            match get_eventually(&mut c, 1, &q, ctx.timeout)? {
                 Some((ok, _)) if ok.redelivered => c.close(),
                 Some(_) => Err(fail("basic.get-ok with redelivered set", "redelivered not set")),
                 None => Err(fail("the unacknowledged message back", "basic.get-empty")),

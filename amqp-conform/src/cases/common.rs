@@ -212,3 +212,22 @@ pub(super) fn expect_connection_exception(c: &mut Conn) -> Result<(), Check> {
         other => Err(fail(expected, other.describe())),
     }
 }
+
+/// `basic.get` of `queue` (no-ack) until it gives a message or `within`
+/// has passed: for a message the broker requeues when another connection
+/// closes, which the specification does not require to be instantaneous.
+pub(super) fn get_eventually(
+    c: &mut Conn,
+    ch: u16,
+    queue: &str,
+    within: std::time::Duration,
+) -> Result<Option<(basic::GetOk, Bytes)>, Check> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let got = c.get(ch, queue, true)?;
+        if got.is_some() || std::time::Instant::now() >= deadline {
+            return Ok(got);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
