@@ -4,6 +4,7 @@ use crate::case::Case;
 
 mod basic;
 mod channel;
+mod common;
 mod connection;
 mod exchange;
 mod framing;
