@@ -163,6 +163,7 @@ impl Conn {
         Ok(())
     }
 
+    /// Adds a line to the case's log; frames we send go through [`masked`].
     fn record(&self, dir: &str, what: &str) {
         self.log
             .borrow_mut()
@@ -181,7 +182,7 @@ impl Conn {
     pub fn send_frame(&mut self, frame: &Frame) -> Result<(), Check> {
         let mut buf = BytesMut::with_capacity(frame.encoded_len());
         frame.encode(&mut buf);
-        self.record("->", &frame.to_string());
+        self.record("->", &masked(frame));
         self.stream.write_all(&buf).map_err(|e| {
             fail(
                 format!("to send {frame}"),
@@ -484,6 +485,29 @@ impl Conn {
     }
 }
 
+/// What the log shows of a frame we send: the frame, with the SASL
+/// response of `connection.start-ok` and `connection.secure-ok` (which
+/// holds the password) replaced by `***`.
+pub fn masked(frame: &Frame) -> String {
+    let hidden = || LongStr::from(Bytes::from_static(b"***"));
+    match &frame.payload {
+        FramePayload::Method(Method::ConnectionStartOk(m)) => Frame::method(
+            frame.channel,
+            connection::StartOk {
+                response: hidden(),
+                ..m.clone()
+            },
+        )
+        .to_string(),
+        FramePayload::Method(Method::ConnectionSecureOk(_)) => Frame::method(
+            frame.channel,
+            connection::SecureOk { response: hidden() },
+        )
+        .to_string(),
+        _ => frame.to_string(),
+    }
+}
+
 /// A short string from a case's name, as a failed check if too long.
 pub fn short(s: &str) -> Result<ShortStr, Check> {
     ShortStr::try_from(s).map_err(|_| fail("a short string of at most 255 bytes", s.to_owned()))
@@ -495,4 +519,35 @@ fn codes_str(codes: &[ReplyCode]) -> String {
         .map(|c| c.to_string())
         .collect::<Vec<_>>()
         .join(" or ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sasl_response_is_masked() {
+        let start_ok = Frame::method(
+            0,
+            connection::StartOk {
+                mechanism: ShortStr::from_static("PLAIN"),
+                response: LongStr::from(Bytes::from_static(b"\0guest\0s3cret")),
+                locale: ShortStr::from_static("en_US"),
+                ..Default::default()
+            },
+        );
+        let line = masked(&start_ok);
+        assert!(line.contains("connection.start-ok"), "{line}");
+        assert!(line.contains("response=\"***\""), "{line}");
+        assert!(!line.contains("s3cret"), "{line}");
+        let secure_ok = Frame::method(
+            0,
+            connection::SecureOk {
+                response: LongStr::from(Bytes::from_static(b"s3cret")),
+            },
+        );
+        assert!(!masked(&secure_ok).contains("s3cret"));
+        let other = Frame::method(1, channel::Open::default());
+        assert_eq!(masked(&other), other.to_string());
+    }
 }
