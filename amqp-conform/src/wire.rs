@@ -408,6 +408,7 @@ impl Conn {
             "connection.close with {}, then the socket closed",
             codes_str(codes)
         );
+        let mut skipped = Vec::new();
         loop {
             match self.recv() {
                 Event::Frame(Frame {
@@ -434,8 +435,8 @@ impl Conn {
                     let _ = self.send(channel, channel::CloseOk);
                     return Err(fail(expected, format!("a channel exception only: {m}")));
                 }
-                Event::Frame(_) => continue,
-                other => return Err(fail(expected, other.describe())),
+                Event::Frame(f) => skipped.push(f),
+                other => return Err(fail(expected, with_skipped(&other, &skipped))),
             }
         }
     }
@@ -444,6 +445,7 @@ impl Conn {
     /// other channels are skipped); we answer `close-ok`.
     pub fn expect_channel_close(&mut self, ch: u16, codes: &[ReplyCode]) -> Result<(), Check> {
         let expected = format!("channel.close on channel {ch} with {}", codes_str(codes));
+        let mut skipped = Vec::new();
         loop {
             match self.recv() {
                 Event::Frame(Frame {
@@ -470,8 +472,8 @@ impl Conn {
                     let _ = self.send(0, connection::CloseOk);
                     return Err(fail(expected, format!("{m}")));
                 }
-                Event::Frame(f) if f.channel != ch => continue,
-                other => return Err(fail(expected, other.describe())),
+                Event::Frame(f) if f.channel != ch => skipped.push(f),
+                other => return Err(fail(expected, with_skipped(&other, &skipped))),
             }
         }
     }
@@ -596,6 +598,21 @@ pub fn masked(frame: &Frame) -> String {
 /// A short string from a case's name, as a failed check if too long.
 pub fn short(s: &str) -> Result<ShortStr, Check> {
     ShortStr::try_from(s).map_err(|_| fail("a short string of at most 255 bytes", s.to_owned()))
+}
+
+/// What a wait that skipped `skipped` ended with: the frames skipped are
+/// named, since one of them may be what the broker did instead (an `-ok`
+/// where a close was due).
+fn with_skipped(last: &Event, skipped: &[Frame]) -> String {
+    const SHOWN: usize = 3;
+    if skipped.is_empty() {
+        return last.describe();
+    }
+    let mut names: Vec<String> = skipped.iter().take(SHOWN).map(|f| f.to_string()).collect();
+    if skipped.len() > SHOWN {
+        names.push(format!("{} more", skipped.len() - SHOWN));
+    }
+    format!("{}, after {}", last.describe(), names.join("; "))
 }
 
 fn codes_str(codes: &[ReplyCode]) -> String {
