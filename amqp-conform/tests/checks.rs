@@ -7,6 +7,8 @@
 //! broker that accepts everything: every case that requires a close or an
 //! error code fails.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeSet;

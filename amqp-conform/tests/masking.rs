@@ -2,6 +2,8 @@
 //! among them; its SASL response holds the password, which no rendering
 //! (text, JSON, JUnit XML) shows.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::{Arc, Mutex};

@@ -22,7 +22,7 @@ use bytes::BytesMut;
 
 /// What the broker does about one method from the client.
 #[derive(Debug, Clone)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// The method's `-ok` (`connection.tune` for `start-ok`), or nothing
     /// when it has none.
     Ok,
@@ -43,13 +43,13 @@ pub enum Reply {
 }
 
 /// Decides the [`Reply`] to the method on a channel.
-pub type Policy = dyn Fn(u16, &Method) -> Reply + Send + Sync;
+pub(crate) type Policy = dyn Fn(u16, &Method) -> Reply + Send + Sync;
 
 /// The password the broker's URI carries (for the masking tests).
-pub const PASSWORD: &str = "s3cret-pw";
+pub(crate) const PASSWORD: &str = "s3cret-pw";
 
 /// A listening scripted broker; stops when dropped.
-pub struct Broker {
+pub(crate) struct Broker {
     port: u16,
     stop: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
@@ -57,12 +57,12 @@ pub struct Broker {
 
 impl Broker {
     /// The always-accepting broker.
-    pub fn accepting() -> Broker {
+    pub(crate) fn accepting() -> Broker {
         Broker::start(|_, _| Reply::Ok)
     }
 
     /// A broker answering as `policy` says.
-    pub fn start(policy: impl Fn(u16, &Method) -> Reply + Send + Sync + 'static) -> Broker {
+    pub(crate) fn start(policy: impl Fn(u16, &Method) -> Reply + Send + Sync + 'static) -> Broker {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the scripted broker");
         let port = listener.local_addr().expect("its address").port();
         listener.set_nonblocking(true).expect("non-blocking");
@@ -88,7 +88,7 @@ impl Broker {
     }
 
     /// `amqp://guest:PASSWORD@127.0.0.1:PORT/%2f`.
-    pub fn uri(&self) -> String {
+    pub(crate) fn uri(&self) -> String {
         format!("amqp://guest:{PASSWORD}@127.0.0.1:{}/%2f", self.port)
     }
 }
@@ -105,7 +105,7 @@ impl Drop for Broker {
 static NAMES: AtomicU64 = AtomicU64::new(0);
 
 /// The `-ok` of a synchronous request, `None` for anything else.
-pub fn ok_of(method: &Method) -> Option<Method> {
+pub(crate) fn ok_of(method: &Method) -> Option<Method> {
     let short = |s: String| ShortStr::try_from(s.as_str()).unwrap_or_default();
     Some(match method {
         Method::ConnectionStartOk(_) => connection::Tune {
