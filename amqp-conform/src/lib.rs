@@ -5,7 +5,8 @@
 //! client must do, or to the reason it cannot be tested over the wire.
 //!
 //! A broker [`Case`] has a stable id, a class, the rules it tests and a
-//! MUST/SHOULD [`Level`]. It opens its own TCP connections ([`wire::Conn`]),
+//! MUST/SHOULD [`Level`]. It opens its own connections ([`wire::Conn`]: TCP,
+//! or TLS for an `amqps://` [`Target`]),
 //! sends raw frames encoded by `amqp-protocol`, and checks, within a time
 //! limit, the reply method, the reply code, and whether the channel or the
 //! connection closes. [`run::run`] runs cases in parallel; a failed case
@@ -41,7 +42,8 @@ pub mod report;
 pub mod rules;
 pub mod run;
 mod target;
+mod tls;
 pub mod wire;
 
 pub use case::{fail, Case, CaseResult, Check, Ctx, Level};
-pub use target::{Target, UriError};
+pub use target::{Target, Tls, UriError};

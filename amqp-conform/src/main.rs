@@ -24,7 +24,9 @@ enum Command {
     Rules,
     /// Runs the broker cases against the broker at URI.
     Broker {
-        /// amqp://user:password@host:port/vhost
+        /// amqp://user:password@host:port/vhost, or
+        /// amqps://user:password@host:port/vhost?cacertfile=CA.pem
+        /// (also verify=verify_none, server_name_indication=NAME)
         uri: String,
         /// Seconds to wait for each expected reply.
         #[arg(long, default_value_t = 5.0)]
@@ -83,6 +85,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            if let Err(e) = target.check_tls() {
+                eprintln!("amqp-conform: TLS: {e}");
+                return ExitCode::from(2);
+            }
             if !(timeout.is_finite() && timeout > 0.0) {
                 eprintln!("amqp-conform: --timeout must be a positive number of seconds");
                 return ExitCode::from(2);

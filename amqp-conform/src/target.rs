@@ -1,8 +1,9 @@
-//! The broker to test, from an `amqp://` URI.
+//! The broker to test, from an `amqp://` or `amqps://` URI.
 
 use std::fmt;
+use std::path::PathBuf;
 
-/// Where the broker listens and how to log in.
+/// Where the broker listens, how to log in, and whether over TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// Host name or address.
@@ -15,6 +16,22 @@ pub struct Target {
     pub password: String,
     /// Virtual host, percent-decoded (`/` when the URI has no path).
     pub vhost: String,
+    /// TLS settings for `amqps://`; `None` for plain TCP.
+    pub tls: Option<Tls>,
+}
+
+/// How to check the broker's certificate (the `amqps://` URI's query).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Tls {
+    /// The CA certificates (PEM) to trust (`cacertfile=PATH`); without it,
+    /// the system's trust store, or Mozilla's roots when it has none.
+    pub cacertfile: Option<PathBuf>,
+    /// `verify=verify_none`: accept any certificate, for test brokers only
+    /// (`verify_peer`, the default, checks the chain and the host name).
+    pub verify_none: bool,
+    /// The name sent (SNI) and checked against the certificate
+    /// (`server_name_indication=NAME`); the URI's host by default.
+    pub server_name: Option<String>,
 }
 
 /// Why a URI was refused.
@@ -30,15 +47,32 @@ impl fmt::Display for UriError {
 impl std::error::Error for UriError {}
 
 impl Target {
-    /// Parses `amqp://user:password@host:port/vhost`; user and password
-    /// default to `guest`, the vhost to `/`. `amqps` is refused: TLS is not
-    /// supported yet, and silently testing in clear would test another port.
+    /// Parses `amqp://user:password@host:port/vhost` or
+    /// `amqps://user:password@host:port/vhost?cacertfile=PATH`; user and
+    /// password default to `guest`, the port to 5672 (5671 for `amqps`),
+    /// the vhost to `/`. An `amqps` URI's query may hold `cacertfile`,
+    /// `verify` (`verify_peer` or `verify_none`) and
+    /// `server_name_indication`; any other query parameter is refused
+    /// rather than ignored.
     pub fn parse(uri: &str) -> Result<Target, UriError> {
-        let rest = match uri.split_once("://") {
-            Some(("amqp", rest)) => rest,
-            Some(("amqps", _)) => return Err(UriError("amqps is not supported yet".into())),
+        let (secure, rest) = match uri.split_once("://") {
+            Some(("amqp", rest)) => (false, rest),
+            Some(("amqps", rest)) => (true, rest),
             Some((scheme, _)) => return Err(UriError(format!("unknown scheme {scheme:?}"))),
             None => return Err(UriError(format!("{uri:?} has no scheme"))),
+        };
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        let tls = if secure {
+            Some(tls_query(query.unwrap_or(""))?)
+        } else if query.is_some_and(|q| !q.is_empty()) {
+            return Err(UriError(
+                "query parameters are TLS settings: use amqps:// with them".into(),
+            ));
+        } else {
+            None
         };
         let (authority, path) = match rest.split_once('/') {
             Some((a, p)) => (a, Some(p)),
@@ -50,7 +84,11 @@ impl Target {
         };
         let (user, password) = match userinfo {
             Some(u) => match u.split_once(':') {
-                Some((user, pass)) => (decode(user)?, decode(pass)?),
+                Some((user, pass)) => (
+                    decode(user)?,
+                    // Never repeated in an error: it is the password.
+                    decode(pass).map_err(|_| UriError("the password is badly escaped".into()))?,
+                ),
                 None => (decode(u)?, String::new()),
             },
             None => ("guest".to_owned(), "guest".to_owned()),
@@ -62,7 +100,7 @@ impl Target {
                     .map_err(|_| UriError(format!("port {p:?} is not a number from 0 to 65535")))?;
                 (h, port)
             }
-            None => (hostport, 5672),
+            None => (hostport, if secure { 5671 } else { 5672 }),
         };
         if host.is_empty() {
             return Err(UriError("no host".into()));
@@ -77,8 +115,54 @@ impl Target {
             user,
             password,
             vhost,
+            tls,
         })
     }
+}
+
+impl Target {
+    /// For `amqps`, builds the TLS configuration every connection will use
+    /// (reading the CA file): an error saying what is wrong, before any case
+    /// runs. Nothing to do for `amqp`.
+    pub fn check_tls(&self) -> Result<(), String> {
+        match &self.tls {
+            Some(tls) => crate::tls::client_config(tls).map(drop),
+            None => Ok(()),
+        }
+    }
+}
+
+fn tls_query(query: &str) -> Result<Tls, UriError> {
+    let mut tls = Tls::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = decode(value)?;
+        match key {
+            "cacertfile" if !value.is_empty() => tls.cacertfile = Some(PathBuf::from(value)),
+            "verify" => {
+                tls.verify_none = match value.as_str() {
+                    "verify_peer" => false,
+                    "verify_none" => true,
+                    _ => {
+                        return Err(UriError(format!(
+                            "verify={value:?}: verify_peer or verify_none"
+                        )))
+                    }
+                }
+            }
+            "server_name_indication" if !value.is_empty() => tls.server_name = Some(value),
+            "cacertfile" | "server_name_indication" => {
+                return Err(UriError(format!("{key} is empty")))
+            }
+            _ => {
+                return Err(UriError(format!(
+                    "unsupported query parameter {key:?} (cacertfile, verify and \
+                     server_name_indication are)"
+                )))
+            }
+        }
+    }
+    Ok(tls)
 }
 
 fn decode(s: &str) -> Result<String, UriError> {
@@ -114,8 +198,42 @@ mod tests {
         );
         assert_eq!((t.user.as_str(), t.password.as_str()), ("guest", "guest"));
         assert_eq!(Target::parse("amqp://h").unwrap().vhost, "/");
-        assert!(Target::parse("amqps://h").is_err());
+        assert_eq!(Target::parse("amqp://h").unwrap().tls, None);
+        assert!(Target::parse("amqp://h/?cacertfile=/ca.pem").is_err());
         assert!(Target::parse("amqp://h:99999/").is_err());
         assert!(Target::parse("amqp://h/%zz").is_err());
+    }
+
+    #[test]
+    fn parses_amqps_with_its_tls_query() {
+        let t = Target::parse(
+            "amqps://u:p@localhost/%2f?cacertfile=%2Ftmp%2Fca.pem&verify=verify_peer\
+             &server_name_indication=broker.example",
+        )
+        .unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.vhost.as_str()),
+            ("localhost", 5671, "/")
+        );
+        let tls = t.tls.unwrap();
+        assert_eq!(tls.cacertfile, Some(PathBuf::from("/tmp/ca.pem")));
+        assert!(!tls.verify_none);
+        assert_eq!(tls.server_name.as_deref(), Some("broker.example"));
+        let t = Target::parse("amqps://h:5673?verify=verify_none").unwrap();
+        assert_eq!((t.port, t.vhost.as_str()), (5673, "/"));
+        assert!(t.tls.unwrap().verify_none);
+        assert_eq!(
+            Target::parse("amqps://h").unwrap().tls,
+            Some(Tls::default())
+        );
+        assert!(Target::parse("amqps://h?verify=maybe").is_err());
+        assert!(Target::parse("amqps://h?heartbeat=10").is_err());
+        assert!(Target::parse("amqps://h?cacertfile=").is_err());
+    }
+
+    #[test]
+    fn a_bad_password_escape_does_not_echo_it() {
+        let e = Target::parse("amqp://u:s3cret%zz@h/").unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
     }
 }

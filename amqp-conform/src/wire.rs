@@ -1,17 +1,19 @@
-//! One raw connection to the broker: bytes and frames out, frames in, every
-//! one of them logged, and the checks the cases are made of.
+//! One raw connection to the broker (TCP, or TLS for `amqps://`): bytes and
+//! frames out, frames in, every one of them logged, and the checks the cases
+//! are made of. Every byte the cases exchange goes through [`Conn`].
 
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use amqp_protocol::{
     basic, channel, connection, BasicProperties, ContentHeader, FieldTable, Frame, FrameDecoder,
     FramePayload, LongStr, Method, MethodType, ReplyCode, ShortStr,
 };
 use bytes::{Bytes, BytesMut};
+use rustls::{ClientConnection, StreamOwned};
 
 use crate::case::{fail, Check, Ctx};
 
@@ -49,15 +51,90 @@ impl Event {
 /// known yet, and a broker may legitimately send up to its own maximum.
 const READ_FRAME_MAX: u32 = 16 * 1024 * 1024;
 
-/// A raw connection. Dropping it closes the socket without a handshake.
+/// The socket, in clear or through TLS.
+enum Stream {
+    Tcp(TcpStream),
+    // Boxed: rustls's connection state is large.
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+
+    /// Writes all of `bytes` and, through TLS, the records they make.
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.write_all(bytes),
+            Stream::Tls(s) => {
+                s.write_all(bytes)?;
+                s.flush()
+            }
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stream::Tcp(s) => f.debug_tuple("Tcp").field(s).finish(),
+            Stream::Tls(s) => f.debug_tuple("Tls").field(&s.sock).finish(),
+        }
+    }
+}
+
+/// The TLS handshake over `sock`, each read within `timeout`.
+fn tls_handshake(
+    sock: TcpStream,
+    tls: &crate::Tls,
+    host: &str,
+    timeout: Duration,
+) -> Result<Stream, String> {
+    let config = crate::tls::client_config(tls)?;
+    let name = crate::tls::server_name(tls, host)?;
+    let mut conn = ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+    let mut sock = sock;
+    let _ = sock.set_read_timeout(Some(timeout));
+    while conn.is_handshaking() {
+        match conn.complete_io(&mut sock) {
+            Ok((0, 0)) if conn.is_handshaking() => {
+                return Err("the broker closed the connection during the handshake".into())
+            }
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(format!("no TLS handshake within {timeout:?}"))
+            }
+            Err(e) => {
+                // The alert telling the broker why, if rustls has one.
+                let _ = conn.write_tls(&mut sock);
+                return Err(e.to_string());
+            }
+        }
+    }
+    Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
+}
+
+/// A raw connection. Dropping it closes the socket without a handshake
+/// (without TLS's close_notify either).
 #[derive(Debug)]
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
     decoder: FrameDecoder,
     log: Rc<RefCell<Vec<String>>>,
     tag: String,
-    timeout: std::time::Duration,
+    timeout: Duration,
     eof: bool,
     /// What the broker proposed in `connection.tune` (after [`Conn::open`]).
     pub tune: connection::Tune,
@@ -66,15 +143,25 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// A TCP connection, nothing sent yet.
+    /// A TCP connection, through the TLS handshake for an `amqps://`
+    /// target; nothing sent yet.
     pub fn tcp(ctx: &mut Ctx) -> Result<Conn, Check> {
         ctx.connections += 1;
         let tag = format!("c{}", ctx.connections);
         let addr = format!("{}:{}", ctx.target.host, ctx.target.port);
-        let stream = TcpStream::connect(&addr)
+        let sock = TcpStream::connect(&addr)
             .map_err(|e| fail(format!("a TCP connection to {addr}"), e.to_string()))?;
-        let _ = stream.set_nodelay(true);
-        let _ = stream.set_write_timeout(Some(ctx.timeout));
+        let _ = sock.set_nodelay(true);
+        let _ = sock.set_write_timeout(Some(ctx.timeout));
+        let stream = match &ctx.target.tls {
+            None => Stream::Tcp(sock),
+            Some(tls) => {
+                let stream = tls_handshake(sock, tls, &ctx.target.host, ctx.timeout)
+                    .map_err(|e| fail(format!("a TLS connection to {addr}"), e))?;
+                ctx.note(format!("{tag} TLS established with {addr}"));
+                stream
+            }
+        };
         Ok(Conn {
             stream,
             buf: BytesMut::with_capacity(8192),
@@ -163,6 +250,7 @@ impl Conn {
         Ok(())
     }
 
+    /// Adds a line to the case's log; frames we send go through [`masked`].
     fn record(&self, dir: &str, what: &str) {
         self.log
             .borrow_mut()
@@ -181,7 +269,7 @@ impl Conn {
     pub fn send_frame(&mut self, frame: &Frame) -> Result<(), Check> {
         let mut buf = BytesMut::with_capacity(frame.encoded_len());
         frame.encode(&mut buf);
-        self.record("->", &frame.to_string());
+        self.record("->", &masked(frame));
         self.stream.write_all(&buf).map_err(|e| {
             fail(
                 format!("to send {frame}"),
@@ -266,7 +354,7 @@ impl Conn {
                 self.record("<-", "nothing (timed out)");
                 return Event::Timeout;
             }
-            let _ = self.stream.set_read_timeout(Some(deadline - now));
+            let _ = self.stream.tcp().set_read_timeout(Some(deadline - now));
             let mut chunk = [0u8; 16384];
             match self.stream.read(&mut chunk) {
                 Ok(0) => self.eof = true,
@@ -320,6 +408,7 @@ impl Conn {
             "connection.close with {}, then the socket closed",
             codes_str(codes)
         );
+        let mut skipped = Vec::new();
         loop {
             match self.recv() {
                 Event::Frame(Frame {
@@ -346,8 +435,8 @@ impl Conn {
                     let _ = self.send(channel, channel::CloseOk);
                     return Err(fail(expected, format!("a channel exception only: {m}")));
                 }
-                Event::Frame(_) => continue,
-                other => return Err(fail(expected, other.describe())),
+                Event::Frame(f) => skipped.push(f),
+                other => return Err(fail(expected, with_skipped(&other, &skipped))),
             }
         }
     }
@@ -356,6 +445,7 @@ impl Conn {
     /// other channels are skipped); we answer `close-ok`.
     pub fn expect_channel_close(&mut self, ch: u16, codes: &[ReplyCode]) -> Result<(), Check> {
         let expected = format!("channel.close on channel {ch} with {}", codes_str(codes));
+        let mut skipped = Vec::new();
         loop {
             match self.recv() {
                 Event::Frame(Frame {
@@ -382,8 +472,8 @@ impl Conn {
                     let _ = self.send(0, connection::CloseOk);
                     return Err(fail(expected, format!("{m}")));
                 }
-                Event::Frame(f) if f.channel != ch => continue,
-                other => return Err(fail(expected, other.describe())),
+                Event::Frame(f) if f.channel != ch => skipped.push(f),
+                other => return Err(fail(expected, with_skipped(&other, &skipped))),
             }
         }
     }
@@ -484,9 +574,45 @@ impl Conn {
     }
 }
 
+/// What the log shows of a frame we send: the frame, with the SASL
+/// response of `connection.start-ok` and `connection.secure-ok` (which
+/// holds the password) replaced by `***`.
+pub fn masked(frame: &Frame) -> String {
+    let hidden = || LongStr::from(Bytes::from_static(b"***"));
+    match &frame.payload {
+        FramePayload::Method(Method::ConnectionStartOk(m)) => Frame::method(
+            frame.channel,
+            connection::StartOk {
+                response: hidden(),
+                ..m.clone()
+            },
+        )
+        .to_string(),
+        FramePayload::Method(Method::ConnectionSecureOk(_)) => {
+            Frame::method(frame.channel, connection::SecureOk { response: hidden() }).to_string()
+        }
+        _ => frame.to_string(),
+    }
+}
+
 /// A short string from a case's name, as a failed check if too long.
 pub fn short(s: &str) -> Result<ShortStr, Check> {
     ShortStr::try_from(s).map_err(|_| fail("a short string of at most 255 bytes", s.to_owned()))
+}
+
+/// What a wait that skipped `skipped` ended with: the frames skipped are
+/// named, since one of them may be what the broker did instead (an `-ok`
+/// where a close was due).
+fn with_skipped(last: &Event, skipped: &[Frame]) -> String {
+    const SHOWN: usize = 3;
+    if skipped.is_empty() {
+        return last.describe();
+    }
+    let mut names: Vec<String> = skipped.iter().take(SHOWN).map(|f| f.to_string()).collect();
+    if skipped.len() > SHOWN {
+        names.push(format!("{} more", skipped.len() - SHOWN));
+    }
+    format!("{}, after {}", last.describe(), names.join("; "))
 }
 
 fn codes_str(codes: &[ReplyCode]) -> String {
@@ -495,4 +621,35 @@ fn codes_str(codes: &[ReplyCode]) -> String {
         .map(|c| c.to_string())
         .collect::<Vec<_>>()
         .join(" or ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sasl_response_is_masked() {
+        let start_ok = Frame::method(
+            0,
+            connection::StartOk {
+                mechanism: ShortStr::from_static("PLAIN"),
+                response: LongStr::from(Bytes::from_static(b"\0guest\0s3cret")),
+                locale: ShortStr::from_static("en_US"),
+                ..Default::default()
+            },
+        );
+        let line = masked(&start_ok);
+        assert!(line.contains("connection.start-ok"), "{line}");
+        assert!(line.contains("response=\"***\""), "{line}");
+        assert!(!line.contains("s3cret"), "{line}");
+        let secure_ok = Frame::method(
+            0,
+            connection::SecureOk {
+                response: LongStr::from(Bytes::from_static(b"s3cret")),
+            },
+        );
+        assert!(!masked(&secure_ok).contains("s3cret"));
+        let other = Frame::method(1, channel::Open::default());
+        assert_eq!(masked(&other), other.to_string());
+    }
 }
