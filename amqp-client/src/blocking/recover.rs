@@ -11,11 +11,13 @@ use super::shared::Shared;
 /// Runs reconnection attempts until one's stream is connected (its
 /// handshake then goes on as any input), or the recovery is over.
 pub(super) fn redial(shared: &Arc<Shared>) {
-    // Nobody reads or writes the lost stream any more.
-    shared.lock_read_side().take();
+    // Nobody reads or writes the lost stream any more. Shutting it down
+    // first ends a read an application thread may be blocked in (a frozen
+    // peer sends nothing), so that its read side is let go at once.
     if let Some(mut w) = shared.lock_write_side().take() {
         w.finish();
     }
+    shared.lock_read_side().take();
     loop {
         let (attempt, params) = {
             let mut inner = shared.lock();
