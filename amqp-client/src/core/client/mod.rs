@@ -513,11 +513,15 @@ impl Client {
             self.publish_timers(now);
             self.absorb();
         }
+        self.check_replay_deadline(now);
     }
 
     /// The next time [`handle_timeout`](Self::handle_timeout) must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let wire = self.wire.poll_timeout();
+        let mut wire = self.wire.poll_timeout();
+        if let Some(d) = self.replay_deadline() {
+            wire = Some(wire.map_or(d, |w| w.min(d)));
+        }
         if self.nack_retry_at.is_none() && self.wire.config.confirm_timeout.is_none() {
             return wire;
         }

@@ -117,6 +117,9 @@ pub(super) struct Run {
     pub(super) topology: VecDeque<Topo>,
     /// The frame-max publishes made meanwhile are encoded for.
     pub(super) frame_max: u32,
+    /// When the replay of this attempt must be done by (a broker that
+    /// accepts the connection but does not answer would hold it forever).
+    pub(super) replay_deadline: Option<Instant>,
     /// Why this attempt is being closed: retried after a backoff.
     pub(super) retry: Option<Error>,
     /// Why the recovery is being abandoned.
@@ -493,6 +496,7 @@ impl Client {
                 phase: Phase::Idle,
                 topology: VecDeque::new(),
                 frame_max,
+                replay_deadline: None,
                 retry: None,
                 abort: None,
             });
@@ -532,6 +536,7 @@ impl Client {
         let error = run.retry.take().unwrap_or(error);
         let attempt = run.attempt;
         run.phase = Phase::Idle;
+        run.replay_deadline = None;
         self.replay_steps.clear();
         run.topology.clear();
         if let Some(r) = run.reconnecting.as_mut() {
@@ -577,6 +582,35 @@ impl Client {
             error: error.clone(),
         }));
         self.closed_for_good(error);
+    }
+
+    /// The replay's deadline, while one runs.
+    pub(super) fn replay_deadline(&self) -> Option<Instant> {
+        self.recovery.as_ref()?.run.as_ref()?.replay_deadline
+    }
+
+    /// Past the replay's deadline: this attempt ends (the connection is
+    /// closed), and the recovery tries again after a backoff.
+    pub(super) fn check_replay_deadline(&mut self, now: Instant) {
+        let Some(deadline) = self.replay_deadline() else {
+            return;
+        };
+        if now < deadline || !self.wire.is_open() {
+            return;
+        }
+        let endpoint = self.wire.config.endpoint.clone();
+        let address = self.wire.config.peer_address;
+        tracing::warn!(
+            endpoint = endpoint.as_deref().unwrap_or(""),
+            "recovery: the broker did not answer the replay in time"
+        );
+        if let Some(run) = self.run_mut() {
+            run.replay_deadline = None;
+            run.retry = Some(Error::HandshakeTimeout { endpoint, address });
+        }
+        self.wire
+            .close(ReplyCode::REPLY_SUCCESS, "recovery timed out", now);
+        self.absorb();
     }
 
     /// Ends a recovery in progress with `error`, as if it had given up

@@ -4,6 +4,7 @@
 //! consumers, waiting requests and publishes.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use amqp_protocol::{basic, confirm, encode_content, tx, FieldValue, Method, ReplyCode, ShortStr};
 use bytes::{Bytes, BytesMut};
@@ -18,9 +19,20 @@ impl Client {
     /// declared again, then the channels are opened again.
     pub(super) fn reconnected_handshake(&mut self) {
         let steps = self.topology_steps();
+        let (now, timeout) = (
+            self.now,
+            self.recovery
+                .as_ref()
+                .map_or(Duration::ZERO, |r| r.policy.attempt_timeout),
+        );
         let Some(run) = self.run_mut() else { return };
         run.phase = Phase::Topology;
         run.topology = steps;
+        run.replay_deadline = Some(now + timeout);
+        if run.topology.is_empty() {
+            // Nothing recorded: no channel of its own for it.
+            return self.replay_channels();
+        }
         let number = self.free_channel_number();
         let Some(number) = number else {
             return self.replay_channels();
