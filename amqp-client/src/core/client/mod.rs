@@ -164,6 +164,8 @@ struct Request {
     method: Option<Method>,
     /// Submitted while the connection was being recovered: not sent yet.
     deferred: bool,
+    /// The method's name, for errors.
+    name: &'static str,
 }
 
 /// A waiter to wake: what changed for it.

@@ -195,7 +195,7 @@ pub(super) fn transient(error: &Error) -> bool {
 
 /// Whether a request in flight when the connection was lost is sent again
 /// on the recovered one: what declaring twice does not change.
-fn resendable(method: &Method) -> bool {
+pub(super) fn resendable(method: &Method) -> bool {
     matches!(
         method,
         Method::ExchangeDeclare(_)
@@ -458,7 +458,7 @@ impl Client {
             _ => {
                 let keep = r.method.as_ref().is_some_and(resendable);
                 if !keep {
-                    let method = r.method.as_ref().map_or("the call", |m| m.name());
+                    let method = r.name;
                     self.complete(request, Err(Error::ConnectionRecovered { method }));
                 }
             }
@@ -661,6 +661,7 @@ impl Client {
                 kind,
                 outcome: None,
                 abandoned: false,
+                name: method.name(),
                 method: Some(method),
                 deferred: true,
             },

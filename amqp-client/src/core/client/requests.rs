@@ -46,8 +46,10 @@ impl Client {
             let request = self.defer_call(channel, method, kind);
             return Ok(self.pending(request, channel, parse));
         }
-        let keep = Topology::concerns(&method) || self.recovery.is_some();
+        let keep = Topology::concerns(&method)
+            || (self.recovery.is_some() && super::recovery::resendable(&method));
         let kept = keep.then(|| method.clone());
+        let name = method.name();
         let request = self.wire.call(channel.number, method)?;
         self.requests.insert(
             request,
@@ -58,6 +60,7 @@ impl Client {
                 abandoned: false,
                 method: kept,
                 deferred: false,
+                name,
             },
         );
         self.absorb();
@@ -360,6 +363,7 @@ impl Client {
                 abandoned: false,
                 method: None,
                 deferred: false,
+                name: "channel.open",
             },
         );
         self.absorb();
