@@ -194,7 +194,7 @@ fn client_mode(
             }
         };
         println!(
-            "serving scenario {} on port {}: {}; the client {}",
+            "serving scenario {} on port {}: {}\nrequired of the client: {}",
             scenario.id,
             broker.port(),
             scenario.title,
