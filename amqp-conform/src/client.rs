@@ -132,6 +132,16 @@ pub fn scenarios() -> Vec<Scenario> {
                    content header and body) and frame-error (501)",
         },
         Scenario {
+            id: "unknown-consumer-tag",
+            title: "before the consumer's 10 deliveries, one (delivery-tag 1) for consumer \
+                    tag amq.ctag-unknown",
+            requires: "the stray delivery is not handed to the consumer (delivery-tag 1 never \
+                       acked): the workload completes, or the client closes the channel or \
+                       the connection with an error code (exit 1)",
+            spec: "domain consumer-tag: valid within the current channel; the specification \
+                   names no reply for a delivery to an unknown consumer",
+        },
+        Scenario {
             id: "no-heartbeat",
             title: "heartbeat 2 s negotiated, then from the first publish: silence",
             requires: "the client closes the socket within 2 heartbeat intervals of the \
@@ -246,6 +256,10 @@ pub struct Wire {
     pub published: u32,
     /// Deliveries the client acked.
     pub acked: u32,
+    /// The delivery tags the client acked.
+    pub acked_tags: Vec<u64>,
+    /// The reply code of a `channel.close` the client sent.
+    pub client_channel_close: Option<u16>,
     /// Whether the client sent anything after the fault other than
     /// `connection.close`, `close-ok` and heartbeats.
     pub spoke_after_fault: bool,
@@ -457,6 +471,27 @@ pub fn grade(
         "unknown-method" => closed_with(&[503, 540], false),
         "unknown-channel" => closed_with(&[504], false),
         "body-too-long" => closed_with(&[505, 501], false),
+        "unknown-consumer-tag" => {
+            if wire.fault_at.is_none() {
+                Verdict::Fail("the driver ended before the consumer started".into())
+            } else if wire.acked_tags.contains(&1) {
+                Verdict::Fail("the stray delivery (tag 1) was acked as the consumer's".into())
+            } else if completed && wire.acked >= CONSUMES {
+                Verdict::Pass
+            } else if completed {
+                Verdict::Fail(format!("{} deliveries acked, not {CONSUMES}", wire.acked))
+            } else if matches!(wire.client_close, Some((code, _)) if code != 200)
+                || matches!(wire.client_channel_close, Some(code) if code != 200)
+            {
+                Verdict::Pass
+            } else {
+                Verdict::Fail(
+                    "the driver failed without closing the channel or the connection with an \
+                     error code"
+                        .into(),
+                )
+            }
+        }
         "no-heartbeat" => {
             if completed {
                 return Verdict::Fail("the driver reported success".into());
@@ -1006,7 +1041,10 @@ impl Served {
                 self.channel = ch;
                 self.send(ch, channel::OpenOk::default())?;
             }
-            Method::ChannelClose(_) => self.send(ch, channel::CloseOk {})?,
+            Method::ChannelClose(c) => {
+                self.wire.client_channel_close.get_or_insert(c.reply_code);
+                self.send(ch, channel::CloseOk {})?;
+            }
             Method::QueueDeclare(d) => {
                 self.queue = if d.queue.is_empty() {
                     "amq.gen-conform".into()
@@ -1062,14 +1100,21 @@ impl Served {
                         },
                     )?;
                 }
+                if self.scenario.id == "unknown-consumer-tag" {
+                    self.fault();
+                    self.deliver(ch, &ShortStr::from_static("amq.ctag-unknown"))?;
+                }
                 for _ in 0..CONSUMES {
                     self.deliver(ch, &tag)?;
-                    if self.wire.fault_at.is_some() {
+                    if matches!(self.scenario.id, "frame-max" | "body-too-long") {
                         break;
                     }
                 }
             }
-            Method::BasicAck(_) => self.wire.acked += 1,
+            Method::BasicAck(a) => {
+                self.wire.acked += 1;
+                self.wire.acked_tags.push(a.delivery_tag);
+            }
             Method::BasicCancel(c) if !c.no_wait => self.send(
                 ch,
                 basic::CancelOk {
@@ -1418,6 +1463,41 @@ mod tests {
         };
         assert!(matches!(
             grade(s("clean"), &zero, &no_close, None),
+            Verdict::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn a_stray_delivery_is_not_the_consumers() {
+        let sc = s("unknown-consumer-tag");
+        let fine = Wire {
+            acked: CONSUMES,
+            acked_tags: (2..=11).collect(),
+            ..faulted(Some(200))
+        };
+        let zero = run_with(Exit::Code(0));
+        let one = run_with(Exit::Code(1));
+        assert_eq!(grade(sc, &zero, &fine, None), Verdict::Pass);
+        let stray_acked = Wire {
+            acked_tags: (1..=10).collect(),
+            ..fine.clone()
+        };
+        assert!(matches!(
+            grade(sc, &zero, &stray_acked, None),
+            Verdict::Fail(_)
+        ));
+        assert_eq!(grade(sc, &one, &faulted(Some(503)), None), Verdict::Pass);
+        let channel_closed = Wire {
+            client_channel_close: Some(406),
+            ..faulted(Some(200))
+        };
+        assert_eq!(grade(sc, &one, &channel_closed, None), Verdict::Pass);
+        assert!(matches!(
+            grade(sc, &one, &faulted(Some(200)), None),
+            Verdict::Fail(_)
+        ));
+        assert!(matches!(
+            grade(sc, &one, &Wire::default(), None),
             Verdict::Fail(_)
         ));
     }

@@ -70,7 +70,8 @@ fn the_blocking_client_against_every_scenario() {
     // Every scenario implemented so far passes: the client closes with
     // the code the specification names (501 for a bad frame-end, with
     // connection.close rather than in silence; 503 for an unknown method;
-    // 505 for a body longer than its header), notices the missing
+    // 505 for a body longer than its header; it closes the channel with
+    // 505 on a delivery for a consumer tag it does not have), notices the missing
     // heartbeats within two intervals, gives up on a silent handshake
     // within its timeout, and reports a lost connection or a closed
     // channel to the publisher waiting for its confirm.
@@ -82,6 +83,7 @@ fn the_blocking_client_against_every_scenario() {
         "unknown-method",
         "unknown-channel",
         "body-too-long",
+        "unknown-consumer-tag",
         "no-heartbeat",
         "no-start",
         "protocol-header",
