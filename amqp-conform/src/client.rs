@@ -614,8 +614,11 @@ fn spawn_driver(cmd: &str, uri: &str, scenario: &str, hang: Duration) -> DriverR
         std::thread::sleep(Duration::from_millis(10));
     };
     let wall = started.elapsed();
-    // Whatever the driver left running.
-    kill_group(pid);
+    // Whatever the driver left running: while the group has members, its
+    // id cannot have been reused.
+    if !group(pid).is_empty() {
+        kill_group(pid);
+    }
     let stderr = stderr
         .and_then(|h| h.join().ok())
         .map(|b| {
@@ -1083,7 +1086,8 @@ impl Served {
             Method::BasicPublish(_)
                 if self.wire.published == 0 && self.scenario.id == "no-heartbeat" =>
             {
-                self.fault();
+                // The silence began with the last byte sent.
+                self.wire.fault_at = Some(self.last_sent.duration_since(self.started));
                 self.silent = true;
             }
             Method::BasicConsume(c) => {
@@ -1304,7 +1308,7 @@ pub fn text(reports: &[Report]) -> String {
 
 /// A JSON report: `scenarios`, each with `id`, `title`, `requires`,
 /// `spec`, `verdict`, `reason`, `exit`, `exit_code`, `wall_ms`,
-/// `peak_rss_kib`, `client_close` and `frames`.
+/// `peak_rss_kib`, `stderr` (its end), `client_close` and `frames`.
 pub fn json(reports: &[Report]) -> String {
     use serde_json::{json, Value};
     let scenarios: Vec<Value> = reports
@@ -1321,6 +1325,7 @@ pub fn json(reports: &[Report]) -> String {
                 "exit_code": match r.driver.exit { Exit::Code(c) => Some(c), _ => None },
                 "wall_ms": r.driver.wall.as_millis() as u64,
                 "peak_rss_kib": r.driver.peak_rss_kib,
+                "stderr": r.driver.stderr,
                 "client_close": r.wire.client_close.as_ref().map(|(c, t)| json!({"code": c, "text": t})),
                 "frames": r.wire.lines.iter().map(|l| json!({
                     "at_ms": l.at.as_millis() as u64,
