@@ -15,6 +15,10 @@
 //! (pass, fail, expected failure, unexpected pass, not applicable) and
 //! renders them as text, JSON or JUnit XML.
 //!
+//! [`client`] turns the tables: a scripted broker that misbehaves one
+//! scenario at a time, and a harness that runs any client's driver against
+//! it and grades what the client did.
+//!
 //! # Running the suite from a broker's own tests
 //!
 //! ```no_run
@@ -36,6 +40,7 @@
 
 mod case;
 pub mod cases;
+pub mod client;
 pub mod deviations;
 pub mod mapping;
 pub mod report;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use amqp_conform::deviations::Deviations;
 use amqp_conform::run::{self, Config};
-use amqp_conform::{cases, report, rules, Target};
+use amqp_conform::{cases, client, report, rules, Target};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Conformance testing of AMQP 0-9-1 brokers against the specification.
@@ -50,6 +50,24 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Grades a client: serves each scenario from a scripted broker and
+    /// runs the driver against it (or serves one scenario on --listen).
+    Client {
+        /// The driver, a shell command run once per scenario with AMQP_URI
+        /// and AMQP_CONFORM_SCENARIO in its environment.
+        #[arg(long, value_name = "CMD", required_unless_present = "listen")]
+        driver: Option<String>,
+        /// Only these scenarios (repeatable; all by default).
+        #[arg(long = "scenario", value_name = "ID")]
+        scenarios: Vec<String>,
+        /// Serve one scenario on this address (for a driver run by hand)
+        /// and print the frames, instead of spawning a driver.
+        #[arg(long, value_name = "ADDR", conflicts_with = "driver")]
+        listen: Option<String>,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// How the results are printed.
@@ -65,6 +83,12 @@ enum Format {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Client {
+            driver,
+            scenarios,
+            listen,
+            json,
+        } => client_mode(driver, &scenarios, listen, json),
         Command::Rules => {
             print!("{}", rules::render(&rules::table()));
             ExitCode::SUCCESS
@@ -130,5 +154,72 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+    }
+}
+
+/// `amqp-conform client`.
+fn client_mode(
+    driver: Option<String>,
+    ids: &[String],
+    listen: Option<String>,
+    json: bool,
+) -> ExitCode {
+    let mut selected = Vec::new();
+    for id in ids {
+        match client::find(id) {
+            Some(s) => selected.push(s),
+            None => {
+                let known: Vec<_> = client::scenarios().iter().map(|s| s.id).collect();
+                eprintln!(
+                    "amqp-conform: no scenario {id} (known: {})",
+                    known.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(addr) = listen {
+        let [scenario] = selected[..] else {
+            eprintln!("amqp-conform: --listen serves exactly one --scenario");
+            return ExitCode::from(2);
+        };
+        let echo = Box::new(|l: &client::WireLine| {
+            println!("{:>8.3} {:<6} {}", l.at.as_secs_f64(), l.from, l.what);
+        });
+        let broker = match client::Broker::start_with(&addr, scenario, Some(echo)) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("amqp-conform: listen on {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        println!(
+            "serving scenario {} on port {}: {}\nrequired of the client: {}",
+            scenario.id,
+            broker.port(),
+            scenario.title,
+            scenario.requires
+        );
+        loop {
+            std::thread::park();
+        }
+    }
+    let Some(driver) = driver else {
+        eprintln!("amqp-conform: --driver or --listen is required");
+        return ExitCode::from(2);
+    };
+    if selected.is_empty() {
+        selected = client::scenarios();
+    }
+    let reports = client::run(&selected, &driver, &client::Limits::default());
+    if json {
+        print!("{}", client::json(&reports));
+    } else {
+        print!("{}", client::text(&reports));
+    }
+    if reports.iter().all(|r| r.verdict == client::Verdict::Pass) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -1,0 +1,136 @@
+//! `amqp-conform`'s client mode against the blocking adapter's driver
+//! (`examples/conform_driver_blocking.rs`): the verdicts our client gets,
+//! scenario by scenario, and drivers built to misbehave graded as failing.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use amqp_conform::client::{self, Exit, Limits, Verdict};
+
+/// Builds the driver (in this test's profile) and returns its path.
+fn driver() -> String {
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.args([
+        "build",
+        "-q",
+        "-p",
+        "amqp-tests",
+        "--example",
+        "conform_driver_blocking",
+    ]);
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    // What cargo sets for this test, not for a build: build scripts that
+    // watch them would rebuild.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("CARGO_PKG_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "OUT_DIR"
+            )
+        {
+            build.env_remove(key);
+        }
+    }
+    let status = build.status().expect("cargo build runs");
+    assert!(status.success(), "the driver builds");
+    // target/<profile>/deps/<this test> -> target/<profile>/examples/
+    let exe = std::env::current_exe().expect("this test's path");
+    let profile = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the profile's directory");
+    let path: PathBuf = profile.join("examples").join("conform_driver_blocking");
+    assert!(path.exists(), "{} exists", path.display());
+    // Quoted for sh -c.
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+#[test]
+fn the_blocking_client_against_every_scenario() {
+    let driver = driver();
+    let reports = client::run(&client::scenarios(), &driver, &Limits::default());
+    let text = client::text(&reports);
+    let verdict = |id: &str| {
+        &reports
+            .iter()
+            .find(|r| r.scenario.id == id)
+            .unwrap_or_else(|| panic!("{id} ran"))
+            .verdict
+    };
+    // Every scenario implemented so far passes: the client closes with
+    // the code the specification names (501 for a bad frame-end, with
+    // connection.close rather than in silence; 503 for an unknown method;
+    // 505 for a body longer than its header; it closes the channel with
+    // 505 on a delivery for a consumer tag it does not have), notices the missing
+    // heartbeats within two intervals, gives up on a silent handshake
+    // within its timeout, and reports a lost connection or a closed
+    // channel to the publisher waiting for its confirm.
+    for id in [
+        "clean",
+        "frame-max",
+        "bad-frame-end",
+        "unknown-frame-type",
+        "unknown-method",
+        "unknown-channel",
+        "body-too-long",
+        "unknown-consumer-tag",
+        "no-heartbeat",
+        "no-start",
+        "protocol-header",
+        "close-with-confirms",
+        "reset-mid-frame",
+    ] {
+        assert_eq!(verdict(id), &Verdict::Pass, "{id}\n{text}");
+    }
+    assert_eq!(reports.len(), client::scenarios().len(), "{text}");
+    let clean = &reports[0];
+    assert_eq!(clean.scenario.id, "clean");
+    assert_eq!(clean.driver.exit, Exit::Code(0));
+    assert_eq!(clean.wire.published, client::PUBLISHES);
+    assert_eq!(clean.wire.acked, client::CONSUMES);
+    for r in &reports[1..] {
+        assert_eq!(r.driver.exit, Exit::Code(1), "{}\n{text}", r.scenario.id);
+    }
+}
+
+#[test]
+fn misbehaving_drivers_fail() {
+    let limits = Limits {
+        hang: Duration::from_secs(3),
+    };
+    let one = |id: &str, driver: &str| {
+        client::run_one(client::find(id).expect("a scenario"), driver, &limits, None)
+    };
+    // Exits 0 without speaking AMQP.
+    let r = one("clean", "true");
+    assert!(matches!(r.verdict, Verdict::Fail(_)), "{}", r.verdict);
+    // Reports an error before the broker's fault.
+    let r = one("unknown-channel", "exit 1");
+    assert!(matches!(r.verdict, Verdict::Fail(_)), "{}", r.verdict);
+    // Crashes.
+    let r = one("frame-max", "exit 3");
+    assert_eq!(r.driver.exit, Exit::Code(3));
+    assert!(matches!(r.verdict, Verdict::Fail(_)), "{}", r.verdict);
+    // Hangs: killed at the limit.
+    let r = one("no-heartbeat", "sleep 40");
+    assert_eq!(r.driver.exit, Exit::Hang);
+    assert!(matches!(r.verdict, Verdict::Fail(_)), "{}", r.verdict);
+    // A real client in the wrong scenario: the clean workload completes
+    // where a fault was due... our driver cannot be made to ignore one, so
+    // a driver that runs the workload and then claims success anyway stands
+    // in for a client that swallows the error.
+    let driver = driver();
+    let r = one("unknown-channel", &format!("{driver}; exit 0"));
+    assert_eq!(r.driver.exit, Exit::Code(0));
+    assert!(matches!(r.verdict, Verdict::Fail(_)), "{}", r.verdict);
+}
