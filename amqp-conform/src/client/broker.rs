@@ -1,0 +1,485 @@
+//! The scripted broker: accepting, reading frames, answering the workload.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use amqp_protocol::{
+    basic, channel, confirm, connection, queue, Frame, FrameDecoder, FramePayload, Method, ShortStr,
+};
+use bytes::{BufMut, BytesMut};
+
+use super::*;
+
+/// One line of the wire log: who sent what, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireLine {
+    /// Since the broker accepted the connection.
+    pub at: Duration,
+    /// `client` or `broker`.
+    pub from: &'static str,
+    /// The frame, decoded, or what happened to the socket.
+    pub what: String,
+}
+
+/// What happened on the wire of the (first) connection.
+#[derive(Debug, Clone, Default)]
+pub struct Wire {
+    /// Connections the client opened.
+    pub connections: usize,
+    /// Every frame and socket event, in order.
+    pub lines: Vec<WireLine>,
+    /// The reply code and text of the client's `connection.close`.
+    pub client_close: Option<(u16, String)>,
+    /// Whether the client sent `channel.close-ok`.
+    pub channel_close_ok: bool,
+    /// Whether the client closed (or reset) the socket, and when.
+    pub socket_closed: Option<Duration>,
+    /// When the broker misbehaved (sent the fault, or went silent).
+    pub fault_at: Option<Duration>,
+    /// Publishes received (complete contents).
+    pub published: u32,
+    /// Deliveries the client acked.
+    pub acked: u32,
+    /// The delivery tags the client acked.
+    pub acked_tags: Vec<u64>,
+    /// The reply code of a `channel.close` the client sent.
+    pub client_channel_close: Option<u16>,
+    /// Whether the client sent anything after the fault other than
+    /// `connection.close`, `close-ok` and heartbeats.
+    pub spoke_after_fault: bool,
+}
+
+/// Called with each wire line as it happens (the command line's `--listen`).
+pub type Echo = Box<dyn Fn(&WireLine) + Send + Sync>;
+
+/// A scripted broker serving one scenario: a thread accepting
+/// connections, a thread per connection. The first connection's wire is
+/// recorded; stops (closing every socket) on [`Broker::stop`] or drop.
+#[derive(Debug)]
+pub struct Broker {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    wire: Arc<Mutex<Wire>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Broker {
+    /// Listens on `addr` (`127.0.0.1:0` for a free port).
+    pub fn start(addr: &str, scenario: Scenario) -> std::io::Result<Broker> {
+        Broker::start_with(addr, scenario, None)
+    }
+
+    /// Listens on `addr`; each wire line is also passed to `echo` as it
+    /// happens.
+    pub fn start_with(
+        addr: &str,
+        scenario: Scenario,
+        echo: Option<Echo>,
+    ) -> std::io::Result<Broker> {
+        let listener = TcpListener::bind(addr)?;
+        let port = listener.local_addr()?.port();
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let wire = Arc::new(Mutex::new(Wire::default()));
+        let echo: Arc<Option<Echo>> = Arc::new(echo);
+        let (s, w) = (stop.clone(), wire.clone());
+        let acceptor = std::thread::spawn(move || {
+            let mut conns = Vec::new();
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let first = {
+                            let mut w = lock(&w);
+                            w.connections += 1;
+                            w.connections == 1
+                        };
+                        let (s, w, echo) = (s.clone(), w.clone(), echo.clone());
+                        conns.push(std::thread::spawn(move || {
+                            let mut c = Served::new(stream, scenario, echo);
+                            c.serve(&s);
+                            if first {
+                                let mut w = lock(&w);
+                                let connections = w.connections;
+                                *w = std::mem::take(&mut c.wire);
+                                w.connections = connections;
+                            }
+                        }));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            for c in conns {
+                let _ = c.join();
+            }
+        });
+        Ok(Broker {
+            port,
+            stop,
+            wire,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops it; the first connection's wire.
+    pub fn stop(mut self) -> Wire {
+        self.shutdown();
+        let w = lock(&self.wire).clone();
+        w
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(a) = self.acceptor.take() {
+            let _ = a.join();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One served connection.
+pub(super) struct Served {
+    pub(super) stream: TcpStream,
+    pub(super) scenario: Scenario,
+    pub(super) echo: Arc<Option<Echo>>,
+    pub(super) wire: Wire,
+    pub(super) started: Instant,
+    /// The broker has gone silent (no heartbeats, no replies).
+    pub(super) silent: bool,
+    /// Heartbeats negotiated, in seconds.
+    pub(super) heartbeat: u16,
+    pub(super) last_sent: Instant,
+    /// A publish being received: its body bytes still to come.
+    pub(super) content_left: Option<u64>,
+    /// The queue declared.
+    pub(super) queue: String,
+    /// Deliveries sent.
+    pub(super) delivered: u64,
+    /// The client's channel (the first it opened).
+    pub(super) channel: u16,
+}
+
+impl Served {
+    pub(super) fn new(stream: TcpStream, scenario: Scenario, echo: Arc<Option<Echo>>) -> Served {
+        Served {
+            stream,
+            scenario,
+            echo,
+            wire: Wire::default(),
+            started: Instant::now(),
+            silent: false,
+            heartbeat: 0,
+            last_sent: Instant::now(),
+            content_left: None,
+            queue: String::new(),
+            delivered: 0,
+            channel: 1,
+        }
+    }
+
+    pub(super) fn log(&mut self, from: &'static str, what: String) {
+        let line = WireLine {
+            at: self.started.elapsed(),
+            from,
+            what,
+        };
+        if let Some(echo) = self.echo.as_ref() {
+            echo(&line);
+        }
+        self.wire.lines.push(line);
+    }
+
+    pub(super) fn fault(&mut self) {
+        if self.wire.fault_at.is_none() {
+            self.wire.fault_at = Some(self.started.elapsed());
+        }
+    }
+
+    pub(super) fn write(&mut self, bytes: &[u8], what: String) -> std::io::Result<()> {
+        self.log("broker", what);
+        self.last_sent = Instant::now();
+        self.stream.write_all(bytes)
+    }
+
+    pub(super) fn send(&mut self, ch: u16, method: impl Into<Method>) -> std::io::Result<()> {
+        self.send_frame(&Frame::method(ch, method))
+    }
+
+    pub(super) fn send_frame(&mut self, frame: &Frame) -> std::io::Result<()> {
+        let mut buf = BytesMut::with_capacity(frame.encoded_len());
+        frame.encode(&mut buf);
+        self.write(&buf, frame.to_string())
+    }
+
+    /// A frame as raw parts, well formed or not.
+    pub(super) fn send_raw_frame(
+        &mut self,
+        kind: u8,
+        ch: u16,
+        payload: &[u8],
+        end: u8,
+        what: String,
+    ) -> std::io::Result<()> {
+        let mut buf = BytesMut::new();
+        buf.put_u8(kind);
+        buf.put_u16(ch);
+        buf.put_u32(payload.len() as u32);
+        buf.put_slice(payload);
+        buf.put_u8(end);
+        self.write(&buf, what)
+    }
+
+    fn serve(&mut self, stop: &AtomicBool) {
+        let _ = self.stream.set_nodelay(true);
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(50)));
+        let mut input = BytesMut::new();
+        let mut decoder = FrameDecoder::new(u32::MAX);
+        let mut header_read = false;
+        let mut chunk = [0u8; 65536];
+        while !stop.load(Ordering::SeqCst) {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    self.client_gone("socket closed (FIN)");
+                    return;
+                }
+                Ok(n) => input.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.client_gone(&format!("socket error: {e}"));
+                    return;
+                }
+            }
+            if self.heartbeat > 0
+                && !self.silent
+                && self.last_sent.elapsed()
+                    >= Duration::from_millis(500 * u64::from(self.heartbeat))
+                && self.send_frame(&Frame::heartbeat()).is_err()
+            {
+                return;
+            }
+            if !header_read {
+                if input.len() < 8 {
+                    continue;
+                }
+                let header = input.split_to(8);
+                self.log("client", format!("protocol header {:?}", &header[..]));
+                header_read = true;
+                if self.opening().is_err() {
+                    return;
+                }
+            }
+            loop {
+                let frame = match decoder.decode(&mut input) {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.log("client", format!("undecodable bytes: {e}"));
+                        input.clear();
+                        decoder = FrameDecoder::new(u32::MAX);
+                        break;
+                    }
+                };
+                self.log("client", frame.to_string());
+                match self.on_frame(frame) {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(_) => {
+                        self.client_gone("write failed");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn client_gone(&mut self, what: &str) {
+        if self.wire.socket_closed.is_none() {
+            self.wire.socket_closed = Some(self.started.elapsed());
+        }
+        self.log("client", what.to_owned());
+    }
+
+    /// Answers one frame from the client; `false` once the connection is over.
+    fn on_frame(&mut self, frame: Frame) -> std::io::Result<bool> {
+        let ch = frame.channel;
+        let method = match frame.payload {
+            FramePayload::Method(m) => m,
+            FramePayload::Heartbeat => return Ok(true),
+            FramePayload::Header(h) => {
+                self.note_after_fault();
+                self.content_left = Some(h.body_size);
+                if h.body_size == 0 {
+                    return self.published(ch);
+                }
+                return Ok(true);
+            }
+            FramePayload::Body(b) => {
+                self.note_after_fault();
+                if let Some(left) = self.content_left {
+                    let left = left.saturating_sub(b.len() as u64);
+                    self.content_left = Some(left);
+                    if left == 0 {
+                        return self.published(ch);
+                    }
+                }
+                return Ok(true);
+            }
+        };
+        match &method {
+            Method::ConnectionClose(c) => {
+                if self.wire.client_close.is_none() {
+                    self.wire.client_close =
+                        Some((c.reply_code, c.reply_text.to_string_lossy().into_owned()));
+                }
+                self.send(0, connection::CloseOk {})?;
+                return Ok(true);
+            }
+            Method::ConnectionCloseOk(_) => {
+                let _ = self.stream.shutdown(Shutdown::Both);
+                return Ok(false);
+            }
+            Method::ChannelCloseOk(_) => {
+                self.wire.channel_close_ok = true;
+                return Ok(true);
+            }
+            _ => {}
+        }
+        self.note_after_fault();
+        if self.silent {
+            return Ok(true);
+        }
+        match method {
+            Method::ConnectionStartOk(_) => {
+                let frame_max = if self.scenario.id == "frame-max" {
+                    4096
+                } else {
+                    FRAME_MAX
+                };
+                self.send(
+                    0,
+                    connection::Tune {
+                        channel_max: 2047,
+                        frame_max,
+                        heartbeat: HEARTBEAT,
+                    },
+                )?;
+            }
+            Method::ConnectionTuneOk(t) => self.heartbeat = t.heartbeat,
+            Method::ConnectionOpen(_) => self.send(0, connection::OpenOk::default())?,
+            Method::ChannelOpen(_) => {
+                self.channel = ch;
+                self.send(ch, channel::OpenOk::default())?;
+            }
+            Method::ChannelClose(c) => {
+                self.wire.client_channel_close.get_or_insert(c.reply_code);
+                self.send(ch, channel::CloseOk {})?;
+            }
+            Method::QueueDeclare(d) => {
+                self.queue = if d.queue.is_empty() {
+                    "amq.gen-conform".into()
+                } else {
+                    d.queue.to_string_lossy().into_owned()
+                };
+                if !d.no_wait {
+                    let queue = ShortStr::try_from(self.queue.as_str()).unwrap_or_default();
+                    self.send(
+                        ch,
+                        queue::DeclareOk {
+                            queue,
+                            message_count: 0,
+                            consumer_count: 0,
+                        },
+                    )?;
+                }
+            }
+            Method::ConfirmSelect(s) => {
+                if !s.no_wait {
+                    self.send(ch, confirm::SelectOk {})?;
+                }
+                if self.scenario.id == "unknown-channel" {
+                    self.fault();
+                    let other = if ch == 7 { 8 } else { 7 };
+                    self.send(
+                        other,
+                        basic::Ack {
+                            delivery_tag: 1,
+                            multiple: false,
+                        },
+                    )?;
+                }
+            }
+            // The first publish: silence from now on.
+            Method::BasicPublish(_)
+                if self.wire.published == 0 && self.scenario.id == "no-heartbeat" =>
+            {
+                // The silence began with the last byte sent.
+                self.wire.fault_at = Some(self.last_sent.duration_since(self.started));
+                self.silent = true;
+            }
+            Method::BasicConsume(c) => {
+                let tag = if c.consumer_tag.is_empty() {
+                    ShortStr::from_static("amq.ctag-conform")
+                } else {
+                    c.consumer_tag.clone()
+                };
+                if !c.no_wait {
+                    self.send(
+                        ch,
+                        basic::ConsumeOk {
+                            consumer_tag: tag.clone(),
+                        },
+                    )?;
+                }
+                if self.scenario.id == "unknown-consumer-tag" {
+                    self.fault();
+                    self.deliver(ch, &ShortStr::from_static("amq.ctag-unknown"))?;
+                }
+                for _ in 0..CONSUMES {
+                    self.deliver(ch, &tag)?;
+                    if matches!(self.scenario.id, "frame-max" | "body-too-long") {
+                        break;
+                    }
+                }
+            }
+            Method::BasicAck(a) => {
+                self.wire.acked += 1;
+                self.wire.acked_tags.push(a.delivery_tag);
+            }
+            Method::BasicCancel(c) if !c.no_wait => self.send(
+                ch,
+                basic::CancelOk {
+                    consumer_tag: c.consumer_tag,
+                },
+            )?,
+            Method::BasicQos(_) => self.send(ch, basic::QosOk {})?,
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    pub(super) fn note_after_fault(&mut self) {
+        if self.wire.fault_at.is_some() {
+            self.wire.spoke_after_fault = true;
+        }
+    }
+}
