@@ -162,6 +162,20 @@ pub enum Error {
         /// The tag the delivery named.
         consumer_tag: String,
     },
+    /// The broker confirmed (basic.ack or basic.nack) a publish the channel
+    /// never made: a delivery tag beyond its last publish, a zero tag
+    /// without `multiple`, or any confirm on a channel not in confirm mode.
+    /// The client closed the channel (406 precondition-failed); the
+    /// publishes that awaited their confirms failed with this error, since
+    /// the broker's numbering can no longer be trusted.
+    UnknownConfirmTag {
+        /// The channel.
+        channel: u16,
+        /// The tag the confirm named.
+        delivery_tag: u64,
+        /// How many messages the channel had published in confirm mode.
+        published: u64,
+    },
     /// An acknowledgement (ack, nack, reject) of a delivery tag handed out
     /// before the channel was recovered on a new connection: it was not
     /// sent, since that message went back to its queue with the old
@@ -311,6 +325,7 @@ impl Error {
             | Error::HandshakeTimeout { .. }
             | Error::ConsumerCancelled { .. }
             | Error::UnknownConsumerTag { .. }
+            | Error::UnknownConfirmTag { .. }
             | Error::Nacked
             | Error::Recovering
             | Error::ConnectionRecovered { .. }
@@ -364,6 +379,7 @@ impl Error {
             Error::AttemptsFailed(failures) => failures.last()?.error.reply_code(),
             Error::UnexpectedFrame { code, .. } => Some(*code),
             Error::MessageTooLarge { .. } => Some(ReplyCode::CONTENT_TOO_LARGE),
+            Error::UnknownConfirmTag { .. } => Some(ReplyCode::PRECONDITION_FAILED),
             Error::ConnectionClosedByBroker(c)
             | Error::AuthenticationRefused(c)
             | Error::Unroutable(c) => Some(c.code),
@@ -444,6 +460,14 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "the broker delivered for consumer tag {consumer_tag:?}, which channel {channel} does not have; the channel was closed"
+            ),
+            Error::UnknownConfirmTag {
+                channel,
+                delivery_tag,
+                published,
+            } => write!(
+                f,
+                "the broker confirmed delivery tag {delivery_tag} on channel {channel}, which has published {published} messages in confirm mode; the channel was closed"
             ),
             Error::StaleDeliveryTag {
                 channel,

@@ -283,6 +283,100 @@ fn one_outcome_per_publish_with_confirms() {
         .any(|e| matches!(e, Event::ChannelClosed { channel, .. } if *channel == ch)));
 }
 
+/// The `exists` rule of basic.ack, applied to the broker's confirms: a
+/// confirm naming a publish the channel never made closes the channel
+/// with 406, and the publishes it left unconfirmed fail with that error
+/// rather than be taken as confirmed.
+#[test]
+fn a_confirm_of_a_publish_never_made_closes_the_channel() {
+    for (confirm_mode, delivery_tag, multiple) in [
+        (true, 3, false),
+        (true, 3, true),
+        (true, 0, false),
+        (false, 1, false),
+    ] {
+        let mut b = Broker::connected();
+        let ch = b.open();
+        if confirm_mode {
+            let p = b.client.confirm_delivery(ch).unwrap();
+            b.methods();
+            b.send(ch.number(), confirm::SelectOk {});
+            b.result(&p).unwrap();
+        }
+        let props = BasicProperties::default();
+        let mut seqs = Vec::new();
+        for _ in 0..2 {
+            let seq = b
+                .client
+                .basic_publish(ch, "", "q", b"m", &props, false, Settle::Take)
+                .unwrap();
+            seqs.extend(seq);
+        }
+        b.methods();
+        b.send(
+            ch.number(),
+            basic::Ack {
+                delivery_tag,
+                multiple,
+            },
+        );
+        let sent = b.methods();
+        assert!(
+            matches!(
+                &sent[..],
+                [(n, Method::ChannelClose(c))] if *n == ch.number() && c.reply_code == 406
+            ),
+            "{confirm_mode} {delivery_tag} {multiple}: {sent:?}"
+        );
+        for &seq in &seqs {
+            assert!(b.client.take_confirm(ch, seq).is_none(), "not confirmed");
+        }
+        b.send(ch.number(), channel::CloseOk {});
+        let published = if confirm_mode { 2 } else { 0 };
+        for &seq in &seqs {
+            assert!(
+                matches!(
+                    b.client.take_confirm(ch, seq),
+                    Some(Err(Error::UnknownConfirmTag { delivery_tag: t, published: p, .. }))
+                        if t == delivery_tag && p == published
+                ),
+                "{seq}"
+            );
+        }
+        let ev = b.events();
+        assert!(
+            ev.iter().any(|e| matches!(
+                e,
+                Event::ChannelClosed { channel, .. } if *channel == ch
+            )),
+            "{ev:?}"
+        );
+    }
+    // Acks within what was published are confirms.
+    let mut b = Broker::connected();
+    let ch = b.open();
+    let p = b.client.confirm_delivery(ch).unwrap();
+    b.methods();
+    b.send(ch.number(), confirm::SelectOk {});
+    b.result(&p).unwrap();
+    let props = BasicProperties::default();
+    for _ in 0..2 {
+        b.client
+            .basic_publish(ch, "", "q", b"m", &props, false, Settle::Take)
+            .unwrap();
+    }
+    b.methods();
+    b.send(
+        ch.number(),
+        basic::Ack {
+            delivery_tag: 0,
+            multiple: true,
+        },
+    );
+    assert!(b.methods().is_empty());
+    assert!(matches!(b.client.take_confirm(ch, 2), Some(Ok(()))));
+}
+
 #[test]
 fn a_stale_handle_keeps_its_own_channels_error() {
     let mut b = Broker::connected();

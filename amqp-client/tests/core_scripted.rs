@@ -866,6 +866,16 @@ fn confirms_number_publishes_from_one() {
         )
         .unwrap();
     assert_eq!((a, b), (Some(1), Some(2)));
+    let (_, c) = s
+        .conn
+        .publish(
+            ch,
+            basic::Publish::default(),
+            &BasicProperties::default(),
+            b"3",
+        )
+        .unwrap();
+    assert_eq!(c, Some(3));
     s.send(
         ch,
         basic::Ack {

@@ -6,6 +6,7 @@ pub mod adapter_event_loop;
 pub mod adapter_smol;
 pub mod adapter_tokio;
 pub mod cluster;
+pub mod conform_driver;
 pub mod firewall;
 pub mod fuzz_checks;
 pub mod fuzz_client;

@@ -372,6 +372,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
 
         let next_deadline;
         let lazy_flush;
+        let ending;
         {
             let shared = self.shared.clone();
             let mut inner = shared.lock();
@@ -433,6 +434,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
                 progress = true;
             }
             self.closed = inner.client.is_closed();
+            ending = !inner.client.is_open();
             if inner.client.is_stream_closed() && inner.client.is_recovering() {
                 self.lost = true;
                 progress = true;
@@ -451,7 +453,14 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             lazy_flush = (inner.client.any_buffered() || inner.client.confirms_outstanding() > 0)
                 .then(|| now + self.lazy_interval);
         }
-        self.fx.run(&self.shared);
+        // Once the connection is closing or closed, what the core sent last
+        // (its connection.close after a protocol error, the close-ok to a
+        // broker's) is written before the waiters learn of the end: an
+        // application that exits on the error must not take it off the
+        // wire.
+        if !ending {
+            self.fx.run(&self.shared);
+        }
 
         // Write everything staged, then flush once.
         let mut wrote = false;
@@ -495,6 +504,9 @@ impl<T: Transport, M: Timer> Driver<T, M> {
         if wrote && self.room_wanted {
             // Publishers wait for room: tell them on the next step.
             progress = true;
+        }
+        if ending {
+            self.fx.run(&self.shared);
         }
 
         if self.closed && (self.write_dead || (self.out.is_empty() && !self.needs_flush)) {

@@ -355,6 +355,9 @@ impl Connection {
                 return;
             }
             Method::BasicAck(a) if channel != 0 => {
+                if self.unknown_confirm(channel, a.delivery_tag, a.multiple) {
+                    return;
+                }
                 self.events.push_back(Event::Confirm {
                     channel,
                     delivery_tag: a.delivery_tag,
@@ -364,6 +367,9 @@ impl Connection {
                 return;
             }
             Method::BasicNack(n) if channel != 0 => {
+                if self.unknown_confirm(channel, n.delivery_tag, n.multiple) {
+                    return;
+                }
                 self.events.push_back(Event::Confirm {
                     channel,
                     delivery_tag: n.delivery_tag,
@@ -439,6 +445,40 @@ impl Connection {
                 self.protocol_violation(e, ReplyCode::COMMAND_INVALID, &text, now);
             }
         }
+    }
+
+    /// A confirm naming a publish the channel never made (the `exists`
+    /// rule of basic.ack, applied to the broker's confirms): the channel
+    /// is closed with 406 precondition-failed, and `true` returned.
+    fn unknown_confirm(&mut self, channel: u16, delivery_tag: u64, multiple: bool) -> bool {
+        let Some(ch) = self.channels.get(&channel) else {
+            return false;
+        };
+        if ch.state != ChannelState::Open {
+            return false;
+        }
+        let published = ch.next_seq;
+        let known = ch.confirm && delivery_tag <= published && (delivery_tag != 0 || multiple);
+        if known {
+            return false;
+        }
+        tracing::warn!(parent: &ch.span, delivery_tag, multiple, published, "confirm of a publish the channel never made: closing the channel");
+        let text = if ch.confirm {
+            format!(
+                "confirm of delivery tag {delivery_tag}, but the channel has published {published} messages"
+            )
+        } else {
+            format!(
+                "confirm of delivery tag {delivery_tag}, but the channel is not in confirm mode"
+            )
+        };
+        let error = Error::UnknownConfirmTag {
+            channel,
+            delivery_tag,
+            published,
+        };
+        let _ = self.close_channel_for(channel, ReplyCode::PRECONDITION_FAILED, &text, error);
+        true
     }
 
     pub(super) fn channel_closed(&mut self, channel: u16, error: Error) {

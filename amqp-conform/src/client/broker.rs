@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use amqp_protocol::{
     basic, channel, confirm, connection, queue, Frame, FrameDecoder, FramePayload, Method, ShortStr,
 };
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::*;
 
@@ -51,6 +51,12 @@ pub struct Wire {
     /// Whether the client sent anything after the fault other than
     /// `connection.close`, `close-ok` and heartbeats.
     pub spoke_after_fault: bool,
+    /// Whether the client sent `connection.close-ok`.
+    pub connection_close_ok: bool,
+    /// `basic.publish` methods the client sent after the fault.
+    pub publishes_after_fault: u32,
+    /// Body bytes the broker streamed (the `huge-content` scenario).
+    pub streamed: u64,
 }
 
 /// Called with each wire line as it happens (the command line's `--listen`).
@@ -174,6 +180,17 @@ pub(super) struct Served {
     pub(super) delivered: u64,
     /// The client's channel (the first it opened).
     pub(super) channel: u16,
+    /// Written when the socket takes it (streaming, dripping): what the
+    /// socket did not take yet.
+    pub(super) out: BytesMut,
+    /// Writes wait at most a few milliseconds ([`Served::out`] keeps the rest).
+    pub(super) nonblocking: bool,
+    /// Body frames to stream without end on this channel, this big.
+    pub(super) streaming: Option<(u16, usize)>,
+    /// Bytes to send one per second, from this position, the next at.
+    pub(super) drip: Option<(Bytes, usize, Instant)>,
+    /// The frame-max the client agreed to.
+    pub(super) frame_max: u32,
 }
 
 impl Served {
@@ -191,6 +208,11 @@ impl Served {
             queue: String::new(),
             delivered: 0,
             channel: 1,
+            out: BytesMut::new(),
+            nonblocking: false,
+            streaming: None,
+            drip: None,
+            frame_max: FRAME_MAX,
         }
     }
 
@@ -215,7 +237,78 @@ impl Served {
     pub(super) fn write(&mut self, bytes: &[u8], what: String) -> std::io::Result<()> {
         self.log("broker", what);
         self.last_sent = Instant::now();
-        self.stream.write_all(bytes)
+        if !self.nonblocking {
+            return self.stream.write_all(bytes);
+        }
+        self.out.extend_from_slice(bytes);
+        self.flush_out()
+    }
+
+    /// From now on, writes wait at most 10 ms; what the socket does not
+    /// take is kept in order and written by [`Served::pump`].
+    pub(super) fn write_nonblocking(&mut self) {
+        self.nonblocking = true;
+        let _ = self
+            .stream
+            .set_write_timeout(Some(Duration::from_millis(10)));
+        let _ = self.stream.set_read_timeout(Some(Duration::from_millis(1)));
+    }
+
+    fn flush_out(&mut self) -> std::io::Result<()> {
+        while !self.out.is_empty() {
+            match self.stream.write(&self.out) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    let _ = self.out.split_to(n);
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Ok(())
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Between reads: the next byte of a drip, more body frames of a
+    /// stream, and what the socket did not take yet.
+    fn pump(&mut self) -> std::io::Result<()> {
+        if let Some((bytes, at, next)) = self.drip.take() {
+            if Instant::now() < next {
+                self.drip = Some((bytes, at, next));
+            } else if at < bytes.len() {
+                self.last_sent = Instant::now();
+                self.stream.write_all(&bytes[at..at + 1])?;
+                self.drip = Some((bytes, at + 1, next + Duration::from_secs(1)));
+            }
+        }
+        if let Some((ch, size)) = self.streaming {
+            if self.out.len() < 4 << 20 {
+                let body = vec![b'x'; size];
+                while self.out.len() < 4 << 20 {
+                    let frame = Frame::body(ch, Bytes::copy_from_slice(&body));
+                    frame.encode(&mut self.out);
+                    self.wire.streamed += size as u64;
+                }
+                self.last_sent = Instant::now();
+            }
+        }
+        if self.nonblocking {
+            self.flush_out()?;
+        }
+        Ok(())
+    }
+
+    /// Ends a stream of body frames (the client closed), logging its size.
+    fn stop_streaming(&mut self) {
+        if self.streaming.take().is_some() {
+            let streamed = self.wire.streamed;
+            self.log(
+                "broker",
+                format!("({streamed} bytes of body frames streamed)"),
+            );
+        }
     }
 
     pub(super) fn send(&mut self, ch: u16, method: impl Into<Method>) -> std::io::Result<()> {
@@ -258,6 +351,7 @@ impl Served {
         while !stop.load(Ordering::SeqCst) {
             match self.stream.read(&mut chunk) {
                 Ok(0) => {
+                    self.stop_streaming();
                     self.client_gone("socket closed (FIN)");
                     return;
                 }
@@ -265,6 +359,7 @@ impl Served {
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
+                    self.stop_streaming();
                     self.client_gone(&format!("socket error: {e}"));
                     return;
                 }
@@ -275,6 +370,11 @@ impl Served {
                     >= Duration::from_millis(500 * u64::from(self.heartbeat))
                 && self.send_frame(&Frame::heartbeat()).is_err()
             {
+                return;
+            }
+            if self.pump().is_err() {
+                self.stop_streaming();
+                self.client_gone("write failed");
                 return;
             }
             if !header_read {
@@ -347,6 +447,7 @@ impl Served {
         };
         match &method {
             Method::ConnectionClose(c) => {
+                self.stop_streaming();
                 if self.wire.client_close.is_none() {
                     self.wire.client_close =
                         Some((c.reply_code, c.reply_text.to_string_lossy().into_owned()));
@@ -355,6 +456,7 @@ impl Served {
                 return Ok(true);
             }
             Method::ConnectionCloseOk(_) => {
+                self.wire.connection_close_ok = true;
                 let _ = self.stream.shutdown(Shutdown::Both);
                 return Ok(false);
             }
@@ -365,6 +467,12 @@ impl Served {
             _ => {}
         }
         self.note_after_fault();
+        if matches!(method, Method::BasicPublish(_)) && self.wire.fault_at.is_some() {
+            self.wire.publishes_after_fault += 1;
+        }
+        if matches!(method, Method::ChannelClose(_)) {
+            self.stop_streaming();
+        }
         if self.silent {
             return Ok(true);
         }
@@ -384,7 +492,12 @@ impl Served {
                     },
                 )?;
             }
-            Method::ConnectionTuneOk(t) => self.heartbeat = t.heartbeat,
+            Method::ConnectionTuneOk(t) => {
+                self.heartbeat = t.heartbeat;
+                if t.frame_max != 0 {
+                    self.frame_max = t.frame_max;
+                }
+            }
             Method::ConnectionOpen(_) => self.send(0, connection::OpenOk::default())?,
             Method::ChannelOpen(_) => {
                 self.channel = ch;
@@ -393,6 +506,10 @@ impl Served {
             Method::ChannelClose(c) => {
                 self.wire.client_channel_close.get_or_insert(c.reply_code);
                 self.send(ch, channel::CloseOk {})?;
+            }
+            Method::QueueDeclare(_) if self.scenario.id == "unexpected-reply" => {
+                self.fault();
+                self.send(ch, amqp_protocol::exchange::DeclareOk {})?;
             }
             Method::QueueDeclare(d) => {
                 self.queue = if d.queue.is_empty() {
@@ -428,6 +545,23 @@ impl Served {
                     )?;
                 }
             }
+            // The 5th publish's method frame: the connection closed
+            // before its content.
+            Method::BasicPublish(_)
+                if self.wire.published == 4 && self.scenario.id == "close-mid-publish" =>
+            {
+                self.fault();
+                self.silent = true;
+                self.send(
+                    0,
+                    connection::Close {
+                        reply_code: 320,
+                        reply_text: ShortStr::from_static("CONNECTION_FORCED - scripted"),
+                        class_id: 0,
+                        method_id: 0,
+                    },
+                )?;
+            }
             // The first publish: silence from now on.
             Method::BasicPublish(_)
                 if self.wire.published == 0 && self.scenario.id == "no-heartbeat" =>
@@ -456,7 +590,10 @@ impl Served {
                 }
                 for _ in 0..CONSUMES {
                     self.deliver(ch, &tag)?;
-                    if matches!(self.scenario.id, "frame-max" | "body-too-long") {
+                    if matches!(
+                        self.scenario.id,
+                        "frame-max" | "body-too-long" | "huge-content"
+                    ) {
                         break;
                     }
                 }

@@ -4,12 +4,13 @@ use std::net::Shutdown;
 use std::time::Duration;
 
 use amqp_protocol::{
-    basic, channel, connection, BasicProperties, ContentHeader, FieldTable, Frame, LongStr,
-    ShortStr,
+    basic, channel, connection, BasicProperties, ContentHeader, FieldTable, FieldValue, Frame,
+    LongStr, ShortStr,
 };
 use bytes::{Bytes, BytesMut};
 
 use super::broker::Served;
+use super::FRAME_MAX;
 
 impl Served {
     /// After the protocol header.
@@ -20,35 +21,25 @@ impl Served {
                 self.silent = true;
                 Ok(())
             }
+            "slow-start" => {
+                self.fault();
+                let mut buf = BytesMut::new();
+                Frame::method(0, start()).encode(&mut buf);
+                let n = buf.len();
+                self.log(
+                    "broker",
+                    format!("connection.start ({n} bytes), one byte per second"),
+                );
+                self.drip = Some((buf.freeze(), 0, std::time::Instant::now()));
+                Ok(())
+            }
             "protocol-header" => {
                 self.fault();
                 self.write(b"AMQP\x01\x01\x00\x0a", "protocol header AMQP 0-10".into())?;
                 let _ = self.stream.shutdown(Shutdown::Both);
                 Ok(())
             }
-            _ => {
-                let mut props = FieldTable::default();
-                for key in [
-                    "host",
-                    "product",
-                    "version",
-                    "platform",
-                    "copyright",
-                    "information",
-                ] {
-                    props.insert(key, "amqp-conform scripted broker");
-                }
-                self.send(
-                    0,
-                    connection::Start {
-                        version_major: 0,
-                        version_minor: 9,
-                        server_properties: props,
-                        mechanisms: LongStr::from("PLAIN AMQPLAIN"),
-                        locales: LongStr::from("en_US"),
-                    },
-                )
-            }
+            _ => self.send(0, start()),
         }
     }
 
@@ -94,6 +85,17 @@ impl Served {
                 payload.extend_from_slice(&60u16.to_be_bytes());
                 payload.extend_from_slice(&999u16.to_be_bytes());
                 self.send_raw_frame(1, ch, &payload, 0xCE, "method 60/999".into())?;
+                return Ok(true);
+            }
+            ("confirm-withheld", 3) => {
+                self.fault();
+                self.send(
+                    ch,
+                    basic::Ack {
+                        delivery_tag: 4,
+                        multiple: false,
+                    },
+                )?;
                 return Ok(true);
             }
             ("close-with-confirms", 5) => {
@@ -153,6 +155,32 @@ impl Served {
                 self.send_frame(&Frame::header(ch, header))?;
                 self.send_frame(&Frame::body(ch, body))
             }
+            ("huge-content", 1) => {
+                self.fault();
+                self.send(ch, deliver)?;
+                let header = ContentHeader::new(1 << 63, BasicProperties::default());
+                self.send_frame(&Frame::header(ch, header))?;
+                // Body frames as big as the client agreed to, until it closes.
+                let size = self.frame_max.clamp(4096, FRAME_MAX) as usize - 8;
+                self.streaming = Some((ch, size));
+                self.write_nonblocking();
+                Ok(())
+            }
+            ("deep-table", 1) => {
+                self.fault();
+                let body = Bytes::from_static(b"message 0");
+                self.send(ch, deliver)?;
+                let payload = deep_headers(DEPTH, body.len() as u64);
+                let n = payload.len();
+                self.send_raw_frame(
+                    2,
+                    ch,
+                    &payload,
+                    0xCE,
+                    format!("content header, {n} bytes: headers nested {DEPTH} deep"),
+                )?;
+                self.send_frame(&Frame::body(ch, body))
+            }
             ("body-too-long", 1) => {
                 self.fault();
                 self.send(ch, deliver)?;
@@ -171,5 +199,54 @@ impl Served {
                 self.send_frame(&Frame::body(ch, body))
             }
         }
+    }
+}
+
+/// How deep the `deep-table` scenario nests its headers.
+const DEPTH: usize = 10_000;
+
+/// A basic content header (class 60) whose only property, `headers`, is
+/// a table holding `{"a": table}` `depth` levels deep.
+fn deep_headers(depth: usize, body_size: u64) -> Vec<u8> {
+    let mut p = Vec::with_capacity(14 + 4 + 7 * depth);
+    p.extend_from_slice(&60u16.to_be_bytes());
+    p.extend_from_slice(&0u16.to_be_bytes());
+    p.extend_from_slice(&body_size.to_be_bytes());
+    // Property flags: headers only.
+    p.extend_from_slice(&0x2000u16.to_be_bytes());
+    // Each level: its size, then the key "a", the type 'F' and the next.
+    for level in (1..=depth).rev() {
+        p.extend_from_slice(&((7 * level) as u32).to_be_bytes());
+        p.extend_from_slice(b"\x01aF");
+    }
+    p.extend_from_slice(&0u32.to_be_bytes());
+    p
+}
+
+/// The broker's connection.start.
+fn start() -> connection::Start {
+    let mut props = FieldTable::default();
+    for key in [
+        "host",
+        "product",
+        "version",
+        "platform",
+        "copyright",
+        "information",
+    ] {
+        props.insert(key, "amqp-conform scripted broker");
+    }
+    // RabbitMQ's extensions the workload uses: clients check for them
+    // before confirm.select.
+    let mut capabilities = FieldTable::default();
+    capabilities.insert("publisher_confirms", true);
+    capabilities.insert("basic.nack", true);
+    props.insert("capabilities", FieldValue::Table(capabilities));
+    connection::Start {
+        version_major: 0,
+        version_minor: 9,
+        server_properties: props,
+        mechanisms: LongStr::from("PLAIN AMQPLAIN"),
+        locales: LongStr::from("en_US"),
     }
 }

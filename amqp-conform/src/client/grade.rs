@@ -126,6 +126,44 @@ pub fn grade(
         "bad-frame-end" => closed_with(&[501], true),
         "unknown-method" => closed_with(&[503, 540], false),
         "unknown-channel" => closed_with(&[504], false),
+        "unexpected-reply" => closed_with(&[503, 505], false),
+        "huge-content" => {
+            if completed {
+                return Verdict::Fail("the driver reported success".into());
+            }
+            if wire.fault_at.is_none() {
+                return Verdict::Fail("the driver failed before the broker's fault".into());
+            }
+            let codes = [
+                wire.client_close.as_ref().map(|(c, _)| *c),
+                wire.client_channel_close,
+            ];
+            if codes.contains(&Some(311)) {
+                return Verdict::Pass;
+            }
+            match codes.into_iter().flatten().next() {
+                Some(got) => Verdict::ClosedWrongCode {
+                    expected: vec![311],
+                    got,
+                },
+                None if wire.socket_closed.is_some() => Verdict::Fail(
+                    "the socket closed without channel.close or connection.close (expected 311)"
+                        .into(),
+                ),
+                None => Verdict::Fail("the client never closed the connection".into()),
+            }
+        }
+        "deep-table" => {
+            if completed && wire.fault_at.is_some() {
+                if wire.acked >= CONSUMES {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail(format!("{} deliveries acked, not {CONSUMES}", wire.acked))
+                }
+            } else {
+                closed_with(&[502, 501], false)
+            }
+        }
         "body-too-long" => closed_with(&[505, 501], false),
         "unknown-consumer-tag" => {
             if wire.fault_at.is_none() {
@@ -165,7 +203,7 @@ pub fn grade(
                 Verdict::Pass
             }
         }
-        "no-start" => {
+        "no-start" | "slow-start" => {
             if completed {
                 Verdict::Fail("the driver reported success".into())
             } else if wire.fault_at.is_none() {
@@ -196,6 +234,55 @@ pub fn grade(
                 Verdict::Fail("the client did not answer channel.close-ok".into())
             } else {
                 Verdict::Pass
+            }
+        }
+        "close-mid-publish" => {
+            if completed {
+                Verdict::Fail("the driver reported success with a publish unconfirmed".into())
+            } else if wire.fault_at.is_none() {
+                Verdict::Fail("the driver failed before the broker's connection.close".into())
+            } else if !wire.connection_close_ok {
+                Verdict::Fail("the client did not answer connection.close-ok".into())
+            } else if wire.publishes_after_fault > 0 {
+                Verdict::Fail(format!(
+                    "{} publishes after the broker's connection.close",
+                    wire.publishes_after_fault
+                ))
+            } else {
+                Verdict::Pass
+            }
+        }
+        "confirm-withheld" => {
+            if completed {
+                return Verdict::Fail(
+                    "the driver reported success: publish 3 was never confirmed".into(),
+                );
+            }
+            if wire.fault_at.is_none() {
+                return Verdict::Fail("the driver failed before the broker's fault".into());
+            }
+            if wire.publishes_after_fault > 0 {
+                return Verdict::Fail(
+                    "a 4th publish: the ack for delivery-tag 4 was taken as publish 3's".into(),
+                );
+            }
+            let codes = [
+                wire.client_channel_close,
+                wire.client_close.as_ref().map(|(c, _)| *c),
+            ];
+            if codes.contains(&Some(406)) {
+                return Verdict::Pass;
+            }
+            match codes.into_iter().flatten().next() {
+                Some(got) => Verdict::ClosedWrongCode {
+                    expected: vec![406],
+                    got,
+                },
+                None => Verdict::Fail(
+                    "the error was not raised on the wire: no channel.close or \
+                     connection.close with 406"
+                        .into(),
+                ),
             }
         }
         "reset-mid-frame" => {
@@ -264,6 +351,10 @@ mod tests {
             ("unknown-method", 540, 501),
             ("unknown-method", 503, 504),
             ("unknown-channel", 504, 503),
+            ("unexpected-reply", 503, 504),
+            ("unexpected-reply", 505, 200),
+            ("deep-table", 502, 505),
+            ("deep-table", 501, 200),
             ("body-too-long", 505, 200),
             ("body-too-long", 501, 504),
             ("bad-frame-end", 501, 200),
@@ -403,7 +494,7 @@ mod tests {
             ..run_with(Exit::Code(1))
         };
         let quick = run_with(Exit::Code(1));
-        for id in ["no-start", "protocol-header"] {
+        for id in ["no-start", "slow-start", "protocol-header"] {
             assert_eq!(grade(s(id), &quick, &wire, None), Verdict::Pass, "{id}");
             assert!(matches!(grade(s(id), &slow, &wire, None), Verdict::Fail(_)));
             assert!(matches!(
@@ -451,6 +542,133 @@ mod tests {
         assert!(matches!(
             grade(rst, &one, &Wire::default(), None),
             Verdict::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn huge_content_needs_311_and_bounded_memory() {
+        let sc = s("huge-content");
+        let one = run_with(Exit::Code(1));
+        assert_eq!(grade(sc, &one, &faulted(Some(311)), None), Verdict::Pass);
+        let channel_311 = Wire {
+            client_channel_close: Some(311),
+            ..faulted(None)
+        };
+        assert_eq!(grade(sc, &one, &channel_311, None), Verdict::Pass);
+        assert!(matches!(
+            grade(sc, &one, &faulted(Some(501)), None),
+            Verdict::ClosedWrongCode { got: 501, .. }
+        ));
+        let channel_406 = Wire {
+            client_channel_close: Some(406),
+            ..faulted(None)
+        };
+        assert!(matches!(
+            grade(sc, &one, &channel_406, None),
+            Verdict::ClosedWrongCode { got: 406, .. }
+        ));
+        // In silence, not at all, a success, and too much memory all fail.
+        assert!(matches!(
+            grade(sc, &one, &faulted(None), None),
+            Verdict::Fail(_)
+        ));
+        assert!(matches!(
+            grade(sc, &one, &Wire::default(), None),
+            Verdict::Fail(_)
+        ));
+        assert!(matches!(
+            grade(sc, &run_with(Exit::Code(0)), &faulted(Some(311)), None),
+            Verdict::Fail(_)
+        ));
+        let fat = DriverRun {
+            peak_rss_kib: Some(10_000 + RSS_MARGIN_KIB + 1),
+            ..one
+        };
+        assert!(matches!(
+            grade(sc, &fat, &faulted(Some(311)), Some(10_000)),
+            Verdict::Fail(why) if why.contains("RSS")
+        ));
+    }
+
+    #[test]
+    fn a_deep_table_may_be_read_or_refused_but_not_crash() {
+        let sc = s("deep-table");
+        let zero = run_with(Exit::Code(0));
+        let read = Wire {
+            acked: CONSUMES,
+            ..faulted(Some(200))
+        };
+        assert_eq!(grade(sc, &zero, &read, None), Verdict::Pass);
+        let short = Wire {
+            acked: 9,
+            ..read.clone()
+        };
+        assert!(matches!(grade(sc, &zero, &short, None), Verdict::Fail(_)));
+        for crash in [Exit::Signal(11), Exit::Signal(6), Exit::Code(101)] {
+            assert!(matches!(
+                grade(sc, &run_with(crash), &read, None),
+                Verdict::Fail(why) if why.contains("crash")
+            ));
+        }
+    }
+
+    #[test]
+    fn a_close_mid_publish_needs_close_ok_and_silence() {
+        let sc = s("close-mid-publish");
+        let one = run_with(Exit::Code(1));
+        let answered = Wire {
+            connection_close_ok: true,
+            ..faulted(None)
+        };
+        assert_eq!(grade(sc, &one, &answered, None), Verdict::Pass);
+        assert!(matches!(
+            grade(sc, &one, &faulted(None), None),
+            Verdict::Fail(why) if why.contains("close-ok")
+        ));
+        let went_on = Wire {
+            publishes_after_fault: 1,
+            ..answered.clone()
+        };
+        assert!(matches!(grade(sc, &one, &went_on, None), Verdict::Fail(_)));
+        assert!(matches!(
+            grade(sc, &run_with(Exit::Code(0)), &answered, None),
+            Verdict::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn a_withheld_confirm_stays_unconfirmed() {
+        let sc = s("confirm-withheld");
+        let one = run_with(Exit::Code(1));
+        let refused = Wire {
+            client_channel_close: Some(406),
+            ..faulted(None)
+        };
+        assert_eq!(grade(sc, &one, &refused, None), Verdict::Pass);
+        assert_eq!(grade(sc, &one, &faulted(Some(406)), None), Verdict::Pass);
+        assert!(matches!(
+            grade(sc, &one, &faulted(Some(505)), None),
+            Verdict::ClosedWrongCode { got: 505, .. }
+        ));
+        let took_it = Wire {
+            publishes_after_fault: 1,
+            ..refused.clone()
+        };
+        assert!(matches!(
+            grade(sc, &one, &took_it, None),
+            Verdict::Fail(why) if why.contains("4th")
+        ));
+        assert!(matches!(
+            grade(sc, &run_with(Exit::Code(0)), &refused, None),
+            Verdict::Fail(_)
+        ));
+        assert!(matches!(
+            grade(sc, &one, &faulted(None), None),
+            Verdict::Fail(_)
+        ));
+        assert!(matches!(
+            grade(sc, &run_with(Exit::Hang), &faulted(None), None),
+            Verdict::Fail(why) if why.contains("hung")
         ));
     }
 }

@@ -50,12 +50,41 @@ pub fn scenarios() -> Vec<Scenario> {
                    correctly opened",
         },
         Scenario {
+            id: "unexpected-reply",
+            title: "exchange.declare-ok in reply to queue.declare",
+            requires: "connection.close with 503 command-invalid or 505 unexpected-frame, the \
+                       driver exits 1",
+            spec: "synchronous methods: a request's reply is the response method it names; \
+                   constants command-invalid (503: an invalid sequence of frames) and \
+                   unexpected-frame (505: a frame not expected); the specification names \
+                   neither for a reply to nothing, so either is accepted",
+        },
+        Scenario {
             id: "body-too-long",
             title: "the first delivery's content header declares 10 bytes, its body frame has 20",
             requires: "connection.close with 505 unexpected-frame or 501 frame-error, the \
                        driver exits 1",
             spec: "constants unexpected-frame (505: a frame not expected in the context of a \
                    content header and body) and frame-error (501)",
+        },
+        Scenario {
+            id: "huge-content",
+            title: "the first delivery's content header declares 2^63 bytes, then body frames \
+                    stream without end",
+            requires: "the client refuses the message without buffering it: the channel or \
+                       the connection closed with 311 content-too-large, peak RSS within \
+                       64 MiB of the clean run, the driver exits 1",
+            spec: "content header body-size (a 64-bit size); constant content-too-large \
+                   (311: content larger than the peer can accept)",
+        },
+        Scenario {
+            id: "deep-table",
+            title: "the first delivery's headers: a field table nested 10,000 deep",
+            requires: "no crash: the workload completes, or the client closes with 502 \
+                       syntax-error or 501 frame-error (its own nesting limit), the driver \
+                       exits 1",
+            spec: "field-table (a field value may be a table); constants syntax-error (502) \
+                   and frame-error (501)",
         },
         Scenario {
             id: "unknown-consumer-tag",
@@ -83,6 +112,14 @@ pub fn scenarios() -> Vec<Scenario> {
             spec: "connection.start: the server speaks first; the client bounds the handshake",
         },
         Scenario {
+            id: "slow-start",
+            title: "connection.start sent one byte per second",
+            requires: "the driver exits 1 within its 10 s handshake timeout (2 s allowed on \
+                       top)",
+            spec: "connection.start: the server speaks first; the client bounds the whole \
+                   handshake, not each read",
+        },
+        Scenario {
             id: "protocol-header",
             title: "the protocol header AMQP 0-10 in reply, then the socket closed",
             requires: "the driver exits 1 within 5 s",
@@ -96,6 +133,25 @@ pub fn scenarios() -> Vec<Scenario> {
                        error, the driver exits 1 (no hang)",
             spec: "channel.close (the peer answers close-ok); confirm: unconfirmed publishes \
                    on a closed channel are not confirmed",
+        },
+        Scenario {
+            id: "close-mid-publish",
+            title: "connection.close 320 on the 5th publish's method frame, before its content",
+            requires: "the client answers connection.close-ok and publishes nothing more, the \
+                       awaited publish reports an error, the driver exits 1",
+            spec: "connection.close: the peer answers close-ok; connection.close-ok: it is \
+                   then safe to close the socket",
+        },
+        Scenario {
+            id: "confirm-withheld",
+            title: "the 3rd publish's confirm withheld, basic.ack delivery-tag 4 sent instead, \
+                    later publishes confirmed",
+            requires: "the ack for a publish never made is refused: the channel (or the \
+                       connection) closed with 406 precondition-failed, publish 3 not taken \
+                       as confirmed (no 4th publish), the driver exits 1",
+            spec: "basic.ack multiple/rule exists (on-failure precondition-failed): a \
+                   delivery tag must refer to a message, applied to RabbitMQ's publisher \
+                   confirms, whose tags number the channel's publishes",
         },
         Scenario {
             id: "reset-mid-frame",

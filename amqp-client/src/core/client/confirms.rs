@@ -298,11 +298,18 @@ impl Confirms {
         };
         let mut named = Vec::new();
         if multiple {
-            while let Some(e) = self.pending.pop_up_to_wire(delivery_tag) {
+            // Tag 0 with multiple: every outstanding publish (basic.ack's
+            // multiple field).
+            let up_to = if delivery_tag == 0 {
+                u64::MAX
+            } else {
+                delivery_tag
+            };
+            while let Some(e) = self.pending.pop_up_to_wire(up_to) {
                 named.push(e);
             }
             if !self.resent.0.is_empty() {
-                while let Some(e) = self.resent.pop_up_to_wire(delivery_tag) {
+                while let Some(e) = self.resent.pop_up_to_wire(up_to) {
                     named.push(e);
                 }
             }
