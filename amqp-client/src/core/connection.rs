@@ -155,6 +155,14 @@ impl Connection {
         matches!(self.state, State::Open)
     }
 
+    /// Whether channel.close was sent on `channel` and its close-ok is
+    /// awaited: what arrives on it meanwhile is discarded (channel.close).
+    pub(crate) fn is_channel_closing(&self, channel: u16) -> bool {
+        self.channels
+            .get(&channel)
+            .is_some_and(|c| c.state == ChannelState::Closing)
+    }
+
     /// Whether connection.close was sent or received and the close is not
     /// finished.
     pub fn is_closing(&self) -> bool {

@@ -7,12 +7,12 @@
 #   run.sh --adapter select      run the workload with SelectConnection
 #
 # PIKA_VENV overrides where the virtualenv lives (default: .venv beside this
-# script); PYTHON the interpreter it is made from (default: python3.11).
+# script); PYTHON the interpreter it is made from (default: python3.11, or else python3).
 set -euo pipefail
 
 DIR="$(cd "$(dirname "$0")" && pwd)"
 VENV="${PIKA_VENV:-$DIR/.venv}"
-PYTHON="${PYTHON:-python3.11}"
+PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 
 if [ ! -x "$VENV/bin/python" ] || [ ! -f "$VENV/.requirements" ] \
     || ! cmp -s "$DIR/requirements.txt" "$VENV/.requirements"; then

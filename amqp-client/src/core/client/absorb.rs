@@ -228,6 +228,12 @@ impl Client {
     }
 
     pub(super) fn deliver(&mut self, channel: u16, mut deliver: basic::Deliver, content: Content) {
+        if self.wire.is_channel_closing(channel) {
+            // Decoded with others before the channel started closing (a
+            // stray delivery before it, say): discarded, as what arrives
+            // after channel.close is; the broker requeues it.
+            return;
+        }
         let Some(id) = self
             .consumers
             .find(channel, deliver.consumer_tag.as_bytes())
