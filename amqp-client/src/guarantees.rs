@@ -34,7 +34,10 @@
 //!   event loop's `on_confirm`) comes from the new connection's confirm. So
 //!   `Ok` means the broker has the message, whatever happened in between;
 //!   an error means it may not, and the application decides whether to
-//!   publish it again;
+//!   publish it again. A confirm is taken only for a publish the channel
+//!   made: one naming any other closes the channel (406), and the publishes
+//!   awaiting theirs fail with
+//!   [`Error::UnknownConfirmTag`](crate::Error::UnknownConfirmTag);
 //! - a delivery that was not acknowledged when the connection was lost goes
 //!   back to its queue (the broker does that) and is delivered again, with
 //!   `redelivered` set, to the recovered consumer or another one. A stream

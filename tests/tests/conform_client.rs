@@ -149,12 +149,41 @@ fn misbehaving_drivers_fail() {
     let r = one("no-heartbeat", "sleep 40");
     assert_eq!(r.driver.exit, Exit::Hang);
     assert!(matches!(r.verdict, Verdict::Fail(_)), "{}", r.verdict);
-    // A real client in the wrong scenario: the clean workload completes
-    // where a fault was due... our driver cannot be made to ignore one, so
-    // a driver that runs the workload and then claims success anyway stands
-    // in for a client that swallows the error.
-    let driver = driver();
-    let r = one("unknown-channel", &format!("{driver}; exit 0"));
-    assert_eq!(r.driver.exit, Exit::Code(0));
-    assert!(matches!(r.verdict, Verdict::Fail(_)), "{}", r.verdict);
+}
+
+/// Our client does what each scenario requires; wrapped so that it then
+/// misbehaves as a lax client would, every scenario's grade fails it:
+/// swallowing the error (claiming success), crashing on it, or hanging.
+#[test]
+fn every_fault_fails_a_client_that_swallows_the_error() {
+    lax("{driver}; exit 0", 15, |r| r.driver.exit == Exit::Code(0));
+}
+
+#[test]
+fn every_fault_fails_a_client_that_crashes_on_it() {
+    lax("{driver} || kill -SEGV $$", 15, |r| {
+        r.driver.exit == Exit::Signal(11)
+    });
+}
+
+#[test]
+fn every_fault_fails_a_client_that_hangs_on_it() {
+    // Killed at 3 s: the silent handshakes' 10 s timeout counts as a hang.
+    lax("{driver} || sleep 40", 3, |r| r.driver.exit == Exit::Hang);
+}
+
+fn lax(wrapper: &str, hang: u64, ended_as_wrapped: impl Fn(&client::Report) -> bool) {
+    let limits = Limits {
+        hang: Duration::from_secs(hang),
+    };
+    let driver = wrapper.replace("{driver}", &driver());
+    for scenario in client::scenarios() {
+        if scenario.id == "clean" {
+            continue;
+        }
+        let r = client::run_one(scenario, &driver, &limits, None);
+        let text = client::text(std::slice::from_ref(&r));
+        assert!(ended_as_wrapped(&r), "{text}");
+        assert!(matches!(r.verdict, Verdict::Fail(_)), "{text}");
+    }
 }

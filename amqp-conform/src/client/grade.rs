@@ -197,7 +197,8 @@ pub fn grade(
             let took = closed.saturating_sub(fault);
             if took > limit {
                 Verdict::Fail(format!(
-                    "the socket closed {took:?} after the silence began"
+                    "the socket closed {:.1} s after the silence began",
+                    took.as_secs_f64()
                 ))
             } else {
                 Verdict::Pass
@@ -209,7 +210,10 @@ pub fn grade(
             } else if wire.fault_at.is_none() {
                 Verdict::Fail("the driver failed before sending the protocol header".into())
             } else if driver.wall > Duration::from_secs(12) {
-                Verdict::Fail(format!("the driver gave up after {:?}", driver.wall))
+                Verdict::Fail(format!(
+                    "the driver gave up after {:.1} s",
+                    driver.wall.as_secs_f64()
+                ))
             } else {
                 Verdict::Pass
             }
@@ -220,7 +224,10 @@ pub fn grade(
             } else if wire.fault_at.is_none() {
                 Verdict::Fail("the driver failed before sending the protocol header".into())
             } else if driver.wall > Duration::from_secs(5) {
-                Verdict::Fail(format!("the driver gave up after {:?}", driver.wall))
+                Verdict::Fail(format!(
+                    "the driver gave up after {:.1} s",
+                    driver.wall.as_secs_f64()
+                ))
             } else {
                 Verdict::Pass
             }
