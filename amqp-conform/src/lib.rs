@@ -43,6 +43,7 @@ pub mod cases;
 pub mod client;
 pub mod deviations;
 pub mod mapping;
+pub mod peer;
 pub mod report;
 pub mod rules;
 pub mod run;

@@ -434,7 +434,7 @@ impl<T: Transport, M: Timer> Driver<T, M> {
                 progress = true;
             }
             self.closed = inner.client.is_closed();
-            ending = !inner.client.is_open();
+            ending = inner.client.take_close_queued() || !inner.client.is_open();
             if inner.client.is_stream_closed() && inner.client.is_recovering() {
                 self.lost = true;
                 progress = true;
@@ -453,11 +453,11 @@ impl<T: Transport, M: Timer> Driver<T, M> {
             lazy_flush = (inner.client.any_buffered() || inner.client.confirms_outstanding() > 0)
                 .then(|| now + self.lazy_interval);
         }
-        // Once the connection is closing or closed, what the core sent last
-        // (its connection.close after a protocol error, the close-ok to a
-        // broker's) is written before the waiters learn of the end: an
-        // application that exits on the error must not take it off the
-        // wire.
+        // A close or close-ok just queued (a channel's or the connection's,
+        // after a protocol error or in answer to the broker), and anything
+        // once the connection is closing, is written before the waiters
+        // learn of the end: an application that exits on the error must
+        // not take it off the wire.
         if !ending {
             self.fx.run(&self.shared);
         }

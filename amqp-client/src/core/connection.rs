@@ -55,6 +55,8 @@ pub struct Connection {
     pub(super) handshake_deadline: Option<Instant>,
     pub(super) blocked_since: Option<Instant>,
     pub(super) closed_event_sent: bool,
+    /// A close or close-ok was queued since [`take_close_queued`](Self::take_close_queued).
+    pub(super) close_queued: bool,
     pub(super) server_properties: FieldTable,
     /// `amqp_connection` span: the parent of every event and channel span.
     pub(super) span: tracing::Span,
@@ -141,6 +143,7 @@ impl Connection {
             frames_received: 0,
             blocked_since: None,
             closed_event_sent: false,
+            close_queued: false,
             server_properties: FieldTable::new(),
         }
     }
@@ -338,6 +341,14 @@ impl Connection {
     }
 
     // --------------------------------------------------------------- output
+
+    /// Whether a channel or connection close, or a close-ok, was queued
+    /// since the last call: an adapter writes the output before it wakes
+    /// the waiters, so that an application that exits on the error it
+    /// learns does not take the close off the wire.
+    pub fn take_close_queued(&mut self) -> bool {
+        std::mem::take(&mut self.close_queued)
+    }
 
     /// How many bytes of output wait for [`Connection::poll_transmit`]:
     /// for an adapter that holds publishers back while too much is queued.
@@ -648,6 +659,7 @@ impl Connection {
             method_id: 0,
         };
         encode_method_frame(&mut self.output, channel, &close.into());
+        self.close_queued = true;
         Ok(())
     }
 
@@ -699,6 +711,7 @@ impl Connection {
             method_id: 0,
         };
         encode_method_frame(&mut self.output, 0, &close.into());
+        self.close_queued = true;
         self.state = State::Closing {
             error,
             deadline: now + self.config.close_timeout,

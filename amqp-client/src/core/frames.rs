@@ -93,6 +93,7 @@ impl Connection {
                     FramePayload::Method(Method::ChannelClose(c)) => {
                         // Both sides closed at once: answer and finish.
                         encode_method_frame(&mut self.output, channel, &chan::CloseOk {}.into());
+                        self.close_queued = true;
                         let e = Error::ChannelClosedByBroker {
                             channel,
                             close: broker_close(
@@ -165,6 +166,7 @@ impl Connection {
         match (phase, method) {
             (_, Method::ConnectionClose(c)) => {
                 encode_method_frame(&mut self.output, 0, &connection::CloseOk {}.into());
+                self.close_queued = true;
                 let close = broker_close(c.reply_code, &c.reply_text, c.class_id, c.method_id);
                 let e = if phase != Phase::Start && c.reply_code == ReplyCode::ACCESS_REFUSED.0 {
                     Error::AuthenticationRefused(close)
@@ -285,6 +287,7 @@ impl Connection {
         match method {
             Method::ConnectionClose(c) => {
                 encode_method_frame(&mut self.output, 0, &connection::CloseOk {}.into());
+                self.close_queued = true;
                 let e = Error::ConnectionClosedByBroker(broker_close(
                     c.reply_code,
                     &c.reply_text,
@@ -309,6 +312,7 @@ impl Connection {
             }
             Method::ChannelClose(c) => {
                 encode_method_frame(&mut self.output, channel, &chan::CloseOk {}.into());
+                self.close_queued = true;
                 let e = Error::ChannelClosedByBroker {
                     channel,
                     close: broker_close(c.reply_code, &c.reply_text, c.class_id, c.method_id),

@@ -1,18 +1,18 @@
 //! The scripted broker: accepting, reading frames, answering the workload.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use amqp_protocol::{
-    basic, channel, confirm, connection, queue, Frame, FrameDecoder, FramePayload, Method, ShortStr,
+    basic, channel, confirm, connection, queue, Frame, FramePayload, Method, ShortStr,
 };
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::*;
+use crate::peer::{Peer, ScriptedBroker};
 
 /// One line of the wire log: who sent what, when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,15 +62,16 @@ pub struct Wire {
 /// Called with each wire line as it happens (the command line's `--listen`).
 pub type Echo = Box<dyn Fn(&WireLine) + Send + Sync>;
 
-/// A scripted broker serving one scenario: a thread accepting
-/// connections, a thread per connection. The first connection's wire is
-/// recorded; stops (closing every socket) on [`Broker::stop`] or drop.
+/// A scripted broker serving one scenario, on [`ScriptedBroker`]: a
+/// thread accepting connections, a thread per connection. The first
+/// connection's wire is recorded; stops (closing every socket) on
+/// [`Broker::stop`] or drop.
 #[derive(Debug)]
 pub struct Broker {
     port: u16,
     stop: Arc<AtomicBool>,
     wire: Arc<Mutex<Wire>>,
-    acceptor: Option<JoinHandle<()>>,
+    scripted: Option<ScriptedBroker>,
 }
 
 impl Broker {
@@ -86,47 +87,31 @@ impl Broker {
         scenario: Scenario,
         echo: Option<Echo>,
     ) -> std::io::Result<Broker> {
-        let listener = TcpListener::bind(addr)?;
-        let port = listener.local_addr()?.port();
-        listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let wire = Arc::new(Mutex::new(Wire::default()));
         let echo: Arc<Option<Echo>> = Arc::new(echo);
         let (s, w) = (stop.clone(), wire.clone());
-        let acceptor = std::thread::spawn(move || {
-            let mut conns = Vec::new();
-            while !s.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let first = {
-                            let mut w = lock(&w);
-                            w.connections += 1;
-                            w.connections == 1
-                        };
-                        let (s, w, echo) = (s.clone(), w.clone(), echo.clone());
-                        conns.push(std::thread::spawn(move || {
-                            let mut c = Served::new(stream, scenario, echo);
-                            c.serve(&s);
-                            if first {
-                                let mut w = lock(&w);
-                                let connections = w.connections;
-                                *w = std::mem::take(&mut c.wire);
-                                w.connections = connections;
-                            }
-                        }));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
+        let scripted = ScriptedBroker::listen(addr, usize::MAX, move |peer| {
+            let first = {
+                let mut w = lock(&w);
+                w.connections += 1;
+                w.connections == 1
+            };
+            let mut c = Served::new(peer, scenario, echo.clone());
+            c.serve(&s);
+            if first {
+                let mut w = lock(&w);
+                let connections = w.connections;
+                *w = std::mem::take(&mut c.wire);
+                w.connections = connections;
             }
-            for c in conns {
-                let _ = c.join();
-            }
-        });
+            Ok(())
+        })?;
         Ok(Broker {
-            port,
+            port: scripted.port(),
             stop,
             wire,
-            acceptor: Some(acceptor),
+            scripted: Some(scripted),
         })
     }
 
@@ -144,8 +129,8 @@ impl Broker {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(a) = self.acceptor.take() {
-            let _ = a.join();
+        if let Some(s) = self.scripted.take() {
+            s.join();
         }
     }
 }
@@ -162,7 +147,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// One served connection.
 pub(super) struct Served {
-    pub(super) stream: TcpStream,
+    /// The connection, on the scripted-peer machinery.
+    pub(super) peer: Peer,
     pub(super) scenario: Scenario,
     pub(super) echo: Arc<Option<Echo>>,
     pub(super) wire: Wire,
@@ -194,9 +180,9 @@ pub(super) struct Served {
 }
 
 impl Served {
-    pub(super) fn new(stream: TcpStream, scenario: Scenario, echo: Arc<Option<Echo>>) -> Served {
+    pub(super) fn new(peer: Peer, scenario: Scenario, echo: Arc<Option<Echo>>) -> Served {
         Served {
-            stream,
+            peer,
             scenario,
             echo,
             wire: Wire::default(),
@@ -238,7 +224,7 @@ impl Served {
         self.log("broker", what);
         self.last_sent = Instant::now();
         if !self.nonblocking {
-            return self.stream.write_all(bytes);
+            return self.peer.stream().write_all(bytes);
         }
         self.out.extend_from_slice(bytes);
         self.flush_out()
@@ -249,14 +235,14 @@ impl Served {
     pub(super) fn write_nonblocking(&mut self) {
         self.nonblocking = true;
         let _ = self
-            .stream
+            .peer
+            .stream()
             .set_write_timeout(Some(Duration::from_millis(10)));
-        let _ = self.stream.set_read_timeout(Some(Duration::from_millis(1)));
     }
 
     fn flush_out(&mut self) -> std::io::Result<()> {
         while !self.out.is_empty() {
-            match self.stream.write(&self.out) {
+            match self.peer.stream().write(&self.out) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     let _ = self.out.split_to(n);
@@ -279,7 +265,7 @@ impl Served {
                 self.drip = Some((bytes, at, next));
             } else if at < bytes.len() {
                 self.last_sent = Instant::now();
-                self.stream.write_all(&bytes[at..at + 1])?;
+                self.peer.stream().write_all(&bytes[at..at + 1])?;
                 self.drip = Some((bytes, at + 1, next + Duration::from_secs(1)));
             }
         }
@@ -340,28 +326,65 @@ impl Served {
     }
 
     fn serve(&mut self, stop: &AtomicBool) {
-        let _ = self.stream.set_nodelay(true);
-        let _ = self
-            .stream
-            .set_read_timeout(Some(Duration::from_millis(50)));
-        let mut input = BytesMut::new();
-        let mut decoder = FrameDecoder::new(u32::MAX);
         let mut header_read = false;
-        let mut chunk = [0u8; 65536];
+        // After bytes that do not decode: read on only to see the socket end.
+        let mut undecodable = false;
         while !stop.load(Ordering::SeqCst) {
-            match self.stream.read(&mut chunk) {
-                Ok(0) => {
+            // At most 50 ms for the client (1 ms while streaming), so that
+            // heartbeats, drips and streams go on between reads.
+            let wait = Duration::from_millis(if self.nonblocking { 1 } else { 50 });
+            if undecodable {
+                if let Some(end) = self.discard(wait) {
                     self.stop_streaming();
-                    self.client_gone("socket closed (FIN)");
+                    self.client_gone(&end);
                     return;
                 }
-                Ok(n) => input.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.stop_streaming();
-                    self.client_gone(&format!("socket error: {e}"));
-                    return;
+            } else {
+                let read = if !header_read {
+                    match self.peer.try_read_protocol_header(wait) {
+                        Ok(Some(header)) => {
+                            self.log("client", format!("protocol header {:?}", &header[..]));
+                            header_read = true;
+                            if self.opening().is_err() {
+                                return;
+                            }
+                            Ok(())
+                        }
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    match self.peer.try_recv_frame_raw(wait) {
+                        Ok(Some(frame)) => {
+                            self.log("client", frame.to_string());
+                            match self.on_frame(frame) {
+                                Ok(true) => Ok(()),
+                                Ok(false) => return,
+                                Err(_) => {
+                                    self.client_gone("write failed");
+                                    return;
+                                }
+                            }
+                        }
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                };
+                match read {
+                    Ok(()) => {}
+                    Err(e) if e.is_undecodable() => {
+                        self.log("client", format!("undecodable bytes: {e}"));
+                        undecodable = true;
+                    }
+                    Err(e) => {
+                        self.stop_streaming();
+                        if self.peer.client_closed() {
+                            self.client_gone("socket closed (FIN)");
+                        } else {
+                            self.client_gone(&format!("socket error: {e}"));
+                        }
+                        return;
+                    }
                 }
             }
             if self.heartbeat > 0
@@ -377,38 +400,21 @@ impl Served {
                 self.client_gone("write failed");
                 return;
             }
-            if !header_read {
-                if input.len() < 8 {
-                    continue;
-                }
-                let header = input.split_to(8);
-                self.log("client", format!("protocol header {:?}", &header[..]));
-                header_read = true;
-                if self.opening().is_err() {
-                    return;
-                }
-            }
-            loop {
-                let frame = match decoder.decode(&mut input) {
-                    Ok(Some(frame)) => frame,
-                    Ok(None) => break,
-                    Err(e) => {
-                        self.log("client", format!("undecodable bytes: {e}"));
-                        input.clear();
-                        decoder = FrameDecoder::new(u32::MAX);
-                        break;
-                    }
-                };
-                self.log("client", frame.to_string());
-                match self.on_frame(frame) {
-                    Ok(true) => {}
-                    Ok(false) => return,
-                    Err(_) => {
-                        self.client_gone("write failed");
-                        return;
-                    }
-                }
-            }
+        }
+    }
+
+    /// Reads and drops what the client sends, within `wait`; how the
+    /// socket ended, when it did.
+    fn discard(&mut self, wait: Duration) -> Option<String> {
+        let stream = self.peer.stream();
+        let _ = stream.set_read_timeout(Some(wait));
+        let mut chunk = [0u8; 65536];
+        match (&*stream).read(&mut chunk) {
+            Ok(0) => Some("socket closed (FIN)".into()),
+            Ok(_) => None,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
+            Err(e) if e.kind() == ErrorKind::Interrupted => None,
+            Err(e) => Some(format!("socket error: {e}")),
         }
     }
 
@@ -457,7 +463,7 @@ impl Served {
             }
             Method::ConnectionCloseOk(_) => {
                 self.wire.connection_close_ok = true;
-                let _ = self.stream.shutdown(Shutdown::Both);
+                let _ = self.peer.stream().shutdown(Shutdown::Both);
                 return Ok(false);
             }
             Method::ChannelCloseOk(_) => {

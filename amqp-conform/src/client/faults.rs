@@ -36,7 +36,7 @@ impl Served {
             "protocol-header" => {
                 self.fault();
                 self.write(b"AMQP\x01\x01\x00\x0a", "protocol header AMQP 0-10".into())?;
-                let _ = self.stream.shutdown(Shutdown::Both);
+                let _ = self.peer.stream().shutdown(Shutdown::Both);
                 Ok(())
             }
             _ => self.send(0, start()),
@@ -123,7 +123,7 @@ impl Served {
                     &buf[..half],
                     format!("half of basic.ack delivery-tag={n}, then RST"),
                 )?;
-                let _ = socket2::SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
+                let _ = socket2::SockRef::from(self.peer.stream()).set_linger(Some(Duration::ZERO));
                 self.wire
                     .socket_closed
                     .get_or_insert(self.started.elapsed());

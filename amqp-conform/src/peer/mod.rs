@@ -19,41 +19,31 @@
 //!   the standard answer goes out ([`Action::Answer`]), or does something
 //!   else through the [`Server`] it is given ([`Action::Handled`]).
 //!
+//! It is the machinery under [`client`](crate::client)'s scripted broker,
+//! and the scripted broker of the client regression tests of this
+//! repository.
+//!
 //! # Example
 //!
-//! A broker that confirms every publish but delivers a message of its own
-//! to every new consumer, then closes the channel with 406 at the first
-//! `basic.qos`:
+//! A broker that answers the protocol header with AMQP 0-10's, and a raw
+//! client that reads it:
 //!
 //! ```
-//! use amqp_protocol::{Method, ReplyCode};
-//! use amqp_tests::peer::{Action, ScriptedBroker};
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//! use amqp_conform::peer::ScriptedBroker;
 //!
 //! let broker = ScriptedBroker::start(|mut peer| {
-//!     peer.handshake()?;
-//!     peer.serve(|server, command| match &command.method {
-//!         Method::BasicConsume(_) => {
-//!             let tag = server.answer(command)?; // consume-ok
-//!             server.deliver(command.channel, &tag, b"hello")?;
-//!             Ok(Action::Handled)
-//!         }
-//!         Method::BasicQos(_) => {
-//!             server.close_channel(command.channel, ReplyCode::PRECONDITION_FAILED, "no qos here")?;
-//!             Ok(Action::Handled)
-//!         }
-//!         _ => Ok(Action::Answer),
-//!     })?;
+//!     peer.read_protocol_header()?;
+//!     peer.send_raw(b"AMQP\x01\x01\x00\x0a")?;
+//!     peer.close_socket();
 //!     Ok(())
 //! });
-//!
-//! // Any client: here, this workspace's blocking one.
-//! use amqp_client::blocking::Connection;
-//! let conn = Connection::open_uri(&broker.uri()).unwrap(); // amqp://guest:guest@127.0.0.1:PORT/
-//! let ch = conn.channel().unwrap();
-//! let mut messages = ch.consume("jobs", Default::default(), None).unwrap();
-//! assert_eq!(&messages.next().unwrap().unwrap().unwrap().body[..], b"hello");
-//! assert!(ch.basic_qos(0, 10, false).unwrap_err().is_precondition_failed());
-//! conn.close().unwrap();
+//! let mut client = TcpStream::connect(broker.addr()).unwrap();
+//! client.write_all(b"AMQP\x00\x00\x09\x01").unwrap();
+//! let mut answer = Vec::new();
+//! client.read_to_end(&mut answer).unwrap();
+//! assert_eq!(answer, b"AMQP\x01\x01\x00\x0a");
 //! broker.join(); // fails here if the script failed
 //! ```
 
@@ -96,7 +86,17 @@ impl From<std::io::Error> for PeerError {
 
 impl From<amqp_protocol::Error> for PeerError {
     fn from(e: amqp_protocol::Error) -> Self {
-        PeerError(format!("the client sent something undecodable: {e}"))
+        PeerError(format!("{UNDECODABLE}: {e}"))
+    }
+}
+
+const UNDECODABLE: &str = "the client sent something undecodable";
+
+impl PeerError {
+    /// Whether the client's bytes did not decode (rather than the socket
+    /// failing or the time running out).
+    pub fn is_undecodable(&self) -> bool {
+        self.0.starts_with(UNDECODABLE)
     }
 }
 
@@ -136,20 +136,41 @@ pub struct ScriptedBroker {
     scripts: Arc<Mutex<Vec<JoinHandle<PeerResult<()>>>>>,
 }
 
+impl fmt::Debug for ScriptedBroker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScriptedBroker")
+            .field("addr", &self.addr)
+            .field("accepted", &self.accepted())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ScriptedBroker {
-    /// Listens, and runs `script` for every connection accepted.
+    /// Listens on a free port of 127.0.0.1, and runs `script` for every
+    /// connection accepted. Panics when it cannot listen (for tests; see
+    /// [`listen`](Self::listen)).
     pub fn start(script: impl Fn(Peer) -> PeerResult<()> + Send + Sync + 'static) -> Self {
         Self::start_n(usize::MAX, script)
     }
 
     /// Listens, and runs `script` for the first `n` connections; later ones
-    /// are closed at once.
+    /// are closed at once. Panics when it cannot listen.
     pub fn start_n(
         n: usize,
         script: impl Fn(Peer) -> PeerResult<()> + Send + Sync + 'static,
     ) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the scripted broker");
-        let addr = listener.local_addr().expect("scripted broker address");
+        Self::listen("127.0.0.1:0", n, script).expect("the scripted broker listens")
+    }
+
+    /// Listens on `addr` (`127.0.0.1:0` for a free port), and runs `script`
+    /// for the first `n` connections; later ones are closed at once.
+    pub fn listen(
+        addr: &str,
+        n: usize,
+        script: impl Fn(Peer) -> PeerResult<()> + Send + Sync + 'static,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));
         let scripts: Arc<Mutex<Vec<JoinHandle<PeerResult<()>>>>> = Arc::default();
@@ -157,9 +178,7 @@ impl ScriptedBroker {
         let (s, a, handles) = (stop.clone(), accepted.clone(), scripts.clone());
         // Polled, so that stopping first accepts every connection a client
         // completed before: each runs its script.
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
+        listener.set_nonblocking(true)?;
         let listener = std::thread::spawn(move || loop {
             let stream = match listener.accept() {
                 Ok((stream, _)) => stream,
@@ -182,13 +201,13 @@ impl ScriptedBroker {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(handle);
         });
-        ScriptedBroker {
+        Ok(ScriptedBroker {
             addr,
             stop,
             accepted,
             listener: Some(listener),
             scripts,
-        }
+        })
     }
 
     /// The address it listens on.
@@ -382,6 +401,17 @@ impl Peer {
         self.sent
     }
 
+    /// Whether the client closed its side of the connection.
+    pub fn client_closed(&self) -> bool {
+        self.eof
+    }
+
+    /// The socket, for what the methods do not cover: socket options,
+    /// writes that may stop part-way, a reset.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
     /// How many heartbeat frames the client sent so far.
     pub fn heartbeats_received(&self) -> u64 {
         self.heartbeats
@@ -435,6 +465,21 @@ impl Peer {
         let mut header = [0u8; 8];
         header.copy_from_slice(&self.input.split_to(8));
         Ok(header)
+    }
+
+    /// The client's 8-byte protocol header if it came within `wait`;
+    /// `None` when it did not (the bytes read so far are kept).
+    pub fn try_read_protocol_header(&mut self, wait: Duration) -> PeerResult<Option<[u8; 8]>> {
+        let deadline = Instant::now() + wait;
+        while self.input.len() < 8 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !self.fill(left)? && Instant::now() >= deadline {
+                return Ok(None);
+            }
+        }
+        let mut header = [0u8; 8];
+        header.copy_from_slice(&self.input.split_to(8));
+        Ok(Some(header))
     }
 
     /// The next frame, heartbeats included, within `wait`; `None` when none

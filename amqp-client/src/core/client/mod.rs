@@ -546,6 +546,14 @@ impl Client {
         out
     }
 
+    /// Whether a channel or connection close, or a close-ok, was queued
+    /// since the last call: an adapter writes the output before it wakes
+    /// the waiters, so that an application that exits on the error it
+    /// learns does not take the close off the wire.
+    pub fn take_close_queued(&mut self) -> bool {
+        self.wire.take_close_queued()
+    }
+
     /// How many bytes of output wait for [`poll_transmit`](Self::poll_transmit).
     pub fn pending_output_len(&self) -> usize {
         self.wire.pending_output_len()
