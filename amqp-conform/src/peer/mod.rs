@@ -401,6 +401,20 @@ impl Peer {
         self.sent
     }
 
+    /// Sets the largest frame accepted from the client, and the size
+    /// content is split at (the handshake sets it to what was agreed).
+    pub fn set_frame_max(&mut self, frame_max: u32) {
+        self.frame_max = frame_max;
+        self.decoder.set_max_frame_size(frame_max);
+    }
+
+    /// Drops what was read and not decoded, and decodes afresh from the
+    /// next bytes (after bytes that did not decode).
+    pub fn discard_input(&mut self) {
+        self.input.clear();
+        self.decoder = FrameDecoder::new(self.decoder.max_frame_size());
+    }
+
     /// Whether the client closed its side of the connection.
     pub fn client_closed(&self) -> bool {
         self.eof

@@ -1,5 +1,5 @@
-//! A scripted broker for the tests of the machinery: a TCP server on
-//! 127.0.0.1 that reads anything (undecodable bytes are dropped, never
+//! A scripted broker for the tests of the machinery, on the scripted peer
+//! ([`amqp_conform::peer`]): a TCP server on 127.0.0.1 that reads anything (undecodable bytes are dropped, never
 //! answered), sends `connection.start`, and answers every method a client
 //! sends as a [`Policy`] says: by default with its `-ok` (or nothing, for
 //! a method without one), never closing anything. A policy that breaks one
@@ -7,18 +7,15 @@
 
 #![allow(dead_code)] // each test binary uses a part
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use amqp_conform::peer::{Peer, ScriptedBroker};
 use amqp_protocol::{
-    basic, channel, confirm, connection, exchange, queue, tx, FieldTable, Frame, FrameDecoder,
-    FramePayload, LongStr, Method, ShortStr,
+    basic, channel, confirm, connection, exchange, queue, tx, FieldTable, FramePayload, LongStr,
+    Method, ShortStr,
 };
-use bytes::BytesMut;
 
 /// What the broker does about one method from the client.
 #[derive(Debug, Clone)]
@@ -48,11 +45,10 @@ pub(crate) type Policy = dyn Fn(u16, &Method) -> Reply + Send + Sync;
 /// The password the broker's URI carries (for the masking tests).
 pub(crate) const PASSWORD: &str = "s3cret-pw";
 
-/// A listening scripted broker; stops when dropped.
+/// A listening scripted broker, on [`ScriptedBroker`]; stops when dropped.
 pub(crate) struct Broker {
-    port: u16,
     stop: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
+    scripted: Option<ScriptedBroker>,
 }
 
 impl Broker {
@@ -63,41 +59,31 @@ impl Broker {
 
     /// A broker answering as `policy` says.
     pub(crate) fn start(policy: impl Fn(u16, &Method) -> Reply + Send + Sync + 'static) -> Broker {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the scripted broker");
-        let port = listener.local_addr().expect("its address").port();
-        listener.set_nonblocking(true).expect("non-blocking");
         let stop = Arc::new(AtomicBool::new(false));
         let policy: Arc<Policy> = Arc::new(policy);
         let s = stop.clone();
-        let acceptor = std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (policy, stop) = (policy.clone(), s.clone());
-                        std::thread::spawn(move || serve(stream, &*policy, &stop));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
-            }
+        let scripted = ScriptedBroker::start(move |peer| {
+            serve(peer, &*policy, &s);
+            Ok(())
         });
         Broker {
-            port,
             stop,
-            acceptor: Some(acceptor),
+            scripted: Some(scripted),
         }
     }
 
     /// `amqp://guest:PASSWORD@127.0.0.1:PORT/%2f`.
     pub(crate) fn uri(&self) -> String {
-        format!("amqp://guest:{PASSWORD}@127.0.0.1:{}/%2f", self.port)
+        let port = self.scripted.as_ref().map_or(0, |s| s.port());
+        format!("amqp://guest:{PASSWORD}@127.0.0.1:{port}/%2f")
     }
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(a) = self.acceptor.take() {
-            let _ = a.join();
+        if let Some(s) = self.scripted.take() {
+            s.join();
         }
     }
 }
@@ -166,12 +152,6 @@ pub(crate) fn ok_of(method: &Method) -> Option<Method> {
     })
 }
 
-fn send(stream: &mut TcpStream, ch: u16, method: Method) -> std::io::Result<()> {
-    let mut buf = BytesMut::new();
-    Frame::method(ch, method).encode(&mut buf);
-    stream.write_all(&buf)
-}
-
 fn close_method(code: u16) -> Method {
     connection::Close {
         reply_code: code,
@@ -184,29 +164,21 @@ fn close_method(code: u16) -> Method {
 
 /// One connection, until the client closes it, the policy closes it, or
 /// the broker stops.
-fn serve(mut stream: TcpStream, policy: &Policy, stop: &AtomicBool) {
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
-    let mut input = BytesMut::new();
-    let mut decoder = FrameDecoder::new(u32::MAX);
-    let mut header_read = false;
+fn serve(mut peer: Peer, policy: &Policy, stop: &AtomicBool) {
+    let wait = Duration::from_millis(20);
+    // Any frame size: an oversized frame is the broker's to judge.
+    peer.set_frame_max(u32::MAX);
     // Whether the socket closes when the client's close-ok comes.
     let mut close_on_close_ok = false;
-    let mut chunk = [0u8; 65536];
+    let mut header_read = false;
     while !stop.load(Ordering::SeqCst) {
-        match stream.read(&mut chunk) {
-            Ok(0) => return,
-            Ok(n) => input.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
         if !header_read {
-            if input.len() < 8 {
-                continue;
+            match peer.try_read_protocol_header(wait) {
+                // Whatever header it is: accepted.
+                Ok(Some(_)) => header_read = true,
+                Ok(None) => continue,
+                Err(_) => return,
             }
-            // Whatever header it is: accepted.
-            let _ = input.split_to(8);
-            header_read = true;
             let mut props = FieldTable::default();
             for key in [
                 "host",
@@ -225,62 +197,58 @@ fn serve(mut stream: TcpStream, policy: &Policy, stop: &AtomicBool) {
                 mechanisms: LongStr::from("PLAIN AMQPLAIN"),
                 locales: LongStr::from("en_US"),
             };
-            if send(&mut stream, 0, start.into()).is_err() {
+            if peer.send_method(0, start).is_err() {
                 return;
             }
         }
-        loop {
-            let frame = match decoder.decode(&mut input) {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                Err(_) => {
-                    // Undecodable: dropped, never answered.
-                    input.clear();
-                    decoder = FrameDecoder::new(u32::MAX);
-                    break;
-                }
-            };
-            let FramePayload::Method(method) = frame.payload else {
-                continue; // heartbeats and content: accepted
-            };
-            let ch = frame.channel;
-            if matches!(method, Method::ConnectionCloseOk(_)) && close_on_close_ok {
-                let _ = stream.shutdown(Shutdown::Both);
-                return;
+        let frame = match peer.try_recv_frame_raw(wait) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => continue,
+            Err(e) if e.is_undecodable() => {
+                // Undecodable: dropped, never answered.
+                peer.discard_input();
+                continue;
             }
-            let sent = match policy(ch, &method) {
-                Reply::Ok => match ok_of(&method) {
-                    Some(ok) => send(&mut stream, ch, ok),
-                    None => Ok(()),
+            Err(_) => return,
+        };
+        let FramePayload::Method(method) = frame.payload else {
+            continue; // heartbeats and content: accepted
+        };
+        let ch = frame.channel;
+        if matches!(method, Method::ConnectionCloseOk(_)) && close_on_close_ok {
+            peer.close_socket();
+            return;
+        }
+        let sent = match policy(ch, &method) {
+            Reply::Ok => match ok_of(&method) {
+                Some(ok) => peer.send_method(ch, ok),
+                None => Ok(()),
+            },
+            Reply::Send(methods) => methods
+                .into_iter()
+                .try_for_each(|m| peer.send_method(ch, m)),
+            Reply::Silence => Ok(()),
+            Reply::CloseChannel(code) => peer.send_method(
+                ch,
+                channel::Close {
+                    reply_code: code,
+                    reply_text: ShortStr::from_static("SCRIPTED"),
+                    class_id: 0,
+                    method_id: 0,
                 },
-                Reply::Send(methods) => methods
-                    .into_iter()
-                    .try_for_each(|m| send(&mut stream, ch, m)),
-                Reply::Silence => Ok(()),
-                Reply::CloseChannel(code) => send(
-                    &mut stream,
-                    ch,
-                    channel::Close {
-                        reply_code: code,
-                        reply_text: ShortStr::from_static("SCRIPTED"),
-                        class_id: 0,
-                        method_id: 0,
-                    }
-                    .into(),
-                ),
-                Reply::CloseConnection(code) => {
-                    close_on_close_ok = true;
-                    send(&mut stream, 0, close_method(code))
-                }
-                Reply::CloseConnectionKeepSocket(code) => send(&mut stream, 0, close_method(code)),
-                Reply::CloseSocket => {
-                    let _ = stream.shutdown(Shutdown::Both);
-                    return;
-                }
-            };
-            if sent.is_err() {
+            ),
+            Reply::CloseConnection(code) => {
+                close_on_close_ok = true;
+                peer.send_method(0, close_method(code))
+            }
+            Reply::CloseConnectionKeepSocket(code) => peer.send_method(0, close_method(code)),
+            Reply::CloseSocket => {
+                peer.close_socket();
                 return;
             }
+        };
+        if sent.is_err() {
+            return;
         }
     }
 }
