@@ -17,7 +17,10 @@
 //!
 //! [`client`] turns the tables: a scripted broker that misbehaves one
 //! scenario at a time, and a harness that runs any client's driver against
-//! it and grades what the client did.
+//! it and grades what the client did. It runs on [`peer`], a scripted
+//! broker for any test that needs a broker RabbitMQ cannot be made to be
+//! (a script per connection, raw frames in and out, a standard handshake,
+//! and an auto-responder with a hook).
 //!
 //! # Running the suite from a broker's own tests
 //!
