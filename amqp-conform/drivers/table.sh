@@ -29,13 +29,6 @@ else
     SELECTED=("${ALL[@]}")
 fi
 
-echo "== building amqp-conform and amqp-client's drivers" >&2
-cargo build --release --locked -q -p amqp-conform --bin amqp-conform
-cargo build --release --locked -q -p amqp-tests \
-    --example conform_driver_blocking --example conform_driver_tokio \
-    --example conform_driver_smol --example conform_driver_event_loop
-CONFORM="$TARGET/release/amqp-conform"
-
 driver() {
     case "$1" in
     blocking | tokio | smol) echo "$TARGET/release/examples/conform_driver_$1" ;;
@@ -52,6 +45,16 @@ driver() {
 
 for client in "${SELECTED[@]}"; do
     driver "$client" >/dev/null
+done
+
+echo "== building amqp-conform and amqp-client's drivers" >&2
+cargo build --release --locked -q -p amqp-conform --bin amqp-conform
+cargo build --release --locked -q -p amqp-tests \
+    --example conform_driver_blocking --example conform_driver_tokio \
+    --example conform_driver_smol --example conform_driver_event_loop
+CONFORM="$TARGET/release/amqp-conform"
+
+for client in "${SELECTED[@]}"; do
     case "$client" in
     pika-*)
         echo "== pika's virtualenv" >&2

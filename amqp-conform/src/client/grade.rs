@@ -66,6 +66,11 @@ pub fn grade(
         Exit::Hang => return Verdict::Fail("the driver hung (killed at the time limit)".into()),
         Exit::SpawnFailed(e) => return Verdict::Fail(format!("the driver did not start: {e}")),
         Exit::Signal(s) => return Verdict::Fail(format!("the driver crashed (signal {s})")),
+        Exit::Code(c @ (126 | 127)) => {
+            return Verdict::Fail(format!(
+                "the driver command could not be run (exit {c}: not found or not executable)"
+            ))
+        }
         Exit::Code(c) if *c != 0 && *c != 1 => {
             return Verdict::Fail(format!("the driver crashed (exit {c})"))
         }
